@@ -1,0 +1,25 @@
+// `tessera` command line: each verb group lives in its own module; this file only assembles them and
+// turns errors into a one-line message and a non-zero exit.
+import { Command, CommanderError } from 'commander';
+import { demoCommand } from './demo-command.ts';
+import { pkiCommand } from './pki-command.ts';
+import { tlsCommand } from './tls-command.ts';
+
+const program = new Command('tessera')
+  .description('Mutual-TLS federation transport and reference federated fact node')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+program.addCommand(pkiCommand());
+program.addCommand(tlsCommand());
+program.addCommand(demoCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`tessera: ${message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,168 @@
+// `tessera pki …`: create a CA, issue node certificates, inspect certificates, and set up a dev PKI.
+// Thin wrappers over src/pki: argument syntax is checked here, everything else by the library, whose
+// errors (PkiError) reach main.ts and become `tessera: <message>` with exit status 1.
+import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  createDevPki,
+  DEFAULT_CA_DAYS,
+  DEFAULT_CA_NAME,
+  DEFAULT_LEAF_DAYS,
+  DEFAULT_TRUST_DOMAIN,
+  formatInspection,
+  initCa,
+  inspectCertificates,
+  issueLeaf,
+  KEY_ALGOS,
+  type KeyAlgo,
+  MAX_DAYS,
+  PkiError,
+} from '../pki/index.ts';
+
+export function pkiCommand(): Command {
+  // Settings given to a command before its subcommands are created are inherited by them; settings of
+  // the root program are not (it is attached with addCommand), so usage errors are routed to main.ts here.
+  const pki = new Command('pki')
+    .description('certificate authority and node certificates for Tessera mTLS')
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
+
+  pki
+    .command('init-ca')
+    .description('create a CA: DIR/ca.crt and DIR/ca.key (0600)')
+    .requiredOption('--dir <dir>', 'directory for ca.crt and ca.key (created if missing)')
+    .option('--name <cn>', 'subject common name of the CA', DEFAULT_CA_NAME)
+    .addOption(algoOption())
+    .addOption(daysOption(DEFAULT_CA_DAYS))
+    .option('--force', 'replace an existing CA (certificates it issued stop being trusted)', false)
+    .action(async (opts: { dir: string; name: string; algo: KeyAlgo; days: number; force: boolean }) => {
+      const { certPath, keyPath } = await initCa(opts);
+      print(`wrote ${certPath}`, `wrote ${keyPath} (mode 0600, keep it secret)`);
+    });
+
+  pki
+    .command('issue')
+    .description(
+      'issue a node certificate signed by the CA: OUT/NAME.crt (leaf + chain) and OUT/NAME.key (0600); ' +
+        're-issuing replaces both files together',
+    )
+    .requiredOption('--ca-dir <dir>', 'directory holding ca.crt and ca.key')
+    .requiredOption('--out <dir>', 'output directory (created if missing)')
+    .requiredOption('--name <name>', 'file name stem and subject CN (letters, digits, . _ -)')
+    .requiredOption(
+      '--uri <uri...>',
+      'URI SAN(s): the entity URI of the node, e.g. spiffe://example.org/node/a',
+    )
+    .option('--dns <name...>', 'DNS SAN(s)')
+    .option('--ip <addr...>', 'IP address SAN(s)')
+    .addOption(algoOption())
+    .addOption(daysOption(DEFAULT_LEAF_DAYS))
+    .action(
+      async (opts: {
+        caDir: string;
+        out: string;
+        name: string;
+        uri: string[];
+        dns?: string[];
+        ip?: string[];
+        algo: KeyAlgo;
+        days: number;
+      }) => {
+        const leaf = await issueLeaf({
+          caDir: opts.caDir,
+          outDir: opts.out,
+          name: opts.name,
+          uris: opts.uri,
+          dnsNames: opts.dns ?? [],
+          ips: opts.ip ?? [],
+          algo: opts.algo,
+          days: opts.days,
+        });
+        print(
+          `wrote ${leaf.certPath} (leaf + CA chain)`,
+          `wrote ${leaf.keyPath} (mode 0600)`,
+          ...leaf.uris.map((uri) => `URI SAN: ${uri}`),
+          `SPKI sha256: ${leaf.spkiSha256}`,
+        );
+      },
+    );
+
+  pki
+    .command('inspect')
+    .description('describe the certificate(s) in a PEM (one or more) or DER file')
+    .argument('<file>', 'certificate file')
+    .option('--json', 'print a JSON array, one object per certificate', false)
+    .action(async (file: string, opts: { json: boolean }) => {
+      let data: Buffer;
+      try {
+        data = await readFile(file);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? String(error);
+        throw new PkiError('PKI_FILE_UNREADABLE', `cannot read ${file} (${code})`);
+      }
+      let infos: ReturnType<typeof inspectCertificates>;
+      try {
+        infos = inspectCertificates(data);
+      } catch (error) {
+        if (error instanceof PkiError) throw new PkiError(error.code, `${file}: ${error.detail}`);
+        throw error;
+      }
+      process.stdout.write(opts.json ? `${JSON.stringify(infos, null, 2)}\n` : formatInspection(infos));
+    });
+
+  pki
+    .command('dev')
+    .description(
+      'create a development PKI in OUT: a CA (reused if OUT/ca.key exists) and one certificate per node with ' +
+        'spiffe://TRUST-DOMAIN/node/NAME, localhost, 127.0.0.1 and ::1',
+    )
+    .requiredOption('--out <dir>', 'output directory (created if missing)')
+    .requiredOption('--nodes <names>', 'comma-separated node names, e.g. a,b,c', parseNodeList)
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', DEFAULT_TRUST_DOMAIN)
+    .addOption(algoOption())
+    .addOption(daysOption(DEFAULT_LEAF_DAYS, 'lifetime of the node certificates in days'))
+    .action(
+      async (opts: { out: string; nodes: string[]; trustDomain: string; algo: KeyAlgo; days: number }) => {
+        const result = await createDevPki(opts);
+        const lines = result.caReused
+          ? [`reused the CA in ${result.caCertPath}`]
+          : [`wrote ${result.caCertPath}`, `wrote ${result.caKeyPath} (mode 0600)`];
+        for (const node of result.nodes) {
+          lines.push(
+            `node ${node.name}: URI SAN ${node.uri}`,
+            `  wrote ${node.certPath} (leaf + CA chain)`,
+            `  wrote ${node.keyPath} (mode 0600)`,
+            `  SPKI sha256: ${node.spkiSha256}`,
+          );
+        }
+        print(...lines);
+      },
+    );
+
+  return pki;
+}
+
+function algoOption(): Option {
+  return new Option('--algo <algo>', 'key algorithm').choices(KEY_ALGOS).default('p256');
+}
+
+function daysOption(defaultDays: number, description = 'lifetime in days'): Option {
+  return new Option('--days <n>', description).argParser(parseDays).default(defaultDays);
+}
+
+/** Strict: "0", "-1", "abc", "1.5", "1e3" and " 7" are all refused (Number() would accept some). */
+function parseDays(value: string): number {
+  const days = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(days) || days < 1 || days > MAX_DAYS) {
+    throw new InvalidArgumentError(`--days must be a whole number of days from 1 to ${MAX_DAYS}.`);
+  }
+  return days;
+}
+
+function parseNodeList(value: string): string[] {
+  return value.split(',').map((name) => name.trim());
+}
+
+function print(...lines: string[]): void {
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

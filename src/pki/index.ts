@@ -1,0 +1,41 @@
+// Public API of the PKI layer (used by the CLI, the demo and the tests).
+export { type FileToWrite, writeFilesAtomically } from './atomic-write.ts';
+export {
+  buildCa,
+  CA_CERT_FILE,
+  CA_KEY_FILE,
+  DEFAULT_CA_DAYS,
+  DEFAULT_CA_NAME,
+  type InitCaOptions,
+  initCa,
+  type LoadedCa,
+  loadCa,
+} from './ca.ts';
+export { buildCertificate, type CertificateSpec, type IssuedCertificate } from './certificate.ts';
+export {
+  createDevPki,
+  DEFAULT_TRUST_DOMAIN,
+  type DevPkiOptions,
+  type DevPkiResult,
+  devNodeUri,
+} from './dev.ts';
+export { PkiError, type PkiErrorCode } from './errors.ts';
+export { type CertificateInfo, formatInspection, inspectCertificates } from './inspect.ts';
+export {
+  buildLeaf,
+  DEFAULT_LEAF_DAYS,
+  type IssuedLeaf,
+  type IssueLeafOptions,
+  issueLeaf,
+  type LeafSpec,
+} from './issue.ts';
+export {
+  type CryptoKey,
+  type CryptoKeyPair,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  importPrivateKeyPem,
+  KEY_ALGOS,
+  type KeyAlgo,
+} from './keys.ts';
+export { MAX_DAYS } from './validate.ts';

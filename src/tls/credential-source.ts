@@ -1,0 +1,213 @@
+// Rule 5: one live, validated set of TLS material. It watches the files' directories (surviving
+// write-temp-then-rename and the Kubernetes `..data` symlink swap), polls content hashes, and reloads on
+// SIGHUP. Reloads are debounced and single-flight; new material must pass rule 1 and a loopback
+// self-handshake before it replaces the old, all three files together. A failed reload keeps the last
+// good material. Subscribers (servers, client agents) listen to 'change'.
+import { EventEmitter } from 'node:events';
+import { type FSWatcher, watch } from 'node:fs';
+import { dirname } from 'node:path';
+import { type Clock, systemClock } from './clock.ts';
+import { TlsError } from './errors.ts';
+import { defaultLogger, type Logger } from './logger.ts';
+import { type Material, type MaterialPaths, readMaterialFiles, validateMaterial } from './material.ts';
+import { tlsMetrics } from './metrics.ts';
+import { selfHandshake } from './self-handshake.ts';
+
+export interface CredentialSourceOptions extends MaterialPaths {
+  /** The node's own entity URI; the leaf must carry it as a URI SAN. */
+  entityUri?: string;
+  /** Content-hash poll interval; default 5000 ms; 0 disables polling. */
+  pollIntervalMs?: number;
+  /** Quiet time after the last file event before reloading; default 100 ms. */
+  debounceMs?: number;
+  /** Watch the files' directories with fs.watch; default true. */
+  watch?: boolean;
+  /** Reload on SIGHUP; default true. */
+  sighup?: boolean;
+  /** Run the loopback self-handshake before accepting material; default true. */
+  selfHandshake?: boolean;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export type ReloadTrigger = 'start' | 'watch' | 'poll' | 'sighup' | 'manual';
+
+export interface ReloadEvent {
+  result: 'success' | 'failure' | 'unchanged';
+  trigger: ReloadTrigger;
+  /** Error code on failure (e.g. TLS_KEY_MISMATCH). */
+  reason?: string;
+  message?: string;
+  fingerprint256: string;
+}
+
+export interface CredentialSourceEvents {
+  change: [material: Material];
+  reload: [event: ReloadEvent];
+}
+
+export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
+  #material: Material;
+  #running: Promise<ReloadEvent> | undefined;
+  #rerun: ReloadTrigger | undefined;
+  #lastFailedHash: string | undefined;
+  #watchers: FSWatcher[] = [];
+  #debounce: NodeJS.Timeout | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #onSighup = () => void this.reload('sighup');
+  readonly #options: CredentialSourceOptions;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+
+  private constructor(options: CredentialSourceOptions, material: Material) {
+    super();
+    this.#options = options;
+    this.#material = material;
+    this.#logger = options.logger ?? defaultLogger();
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Loads and validates the material; throws a TlsError (fail closed) when it is not usable. */
+  static async open(options: CredentialSourceOptions): Promise<CredentialSource> {
+    const clock = options.clock ?? systemClock;
+    const material = await loadChecked(options, clock);
+    const source = new CredentialSource(options, material);
+    tlsMetrics.reloads.inc({ result: 'success', reason: 'start' });
+    tlsMetrics.lastReloadSuccess.set(clock().getTime() / 1000);
+    source.#startWatching();
+    return source;
+  }
+
+  get material(): Material {
+    return this.#material;
+  }
+
+  get paths(): MaterialPaths {
+    return this.#material.paths;
+  }
+
+  /** Single-flight: a reload asked for while one runs makes that one run once more when it ends. */
+  reload(trigger: ReloadTrigger = 'manual'): Promise<ReloadEvent> {
+    if (this.#running) {
+      this.#rerun = trigger;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      let event = await this.#attempt(trigger);
+      while (this.#rerun && !this.#closed) {
+        const next = this.#rerun;
+        this.#rerun = undefined;
+        event = await this.#attempt(next);
+      }
+      return event;
+    })().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const watcher of this.#watchers) watcher.close();
+    this.#watchers = [];
+    clearTimeout(this.#debounce);
+    clearInterval(this.#poll);
+    process.off('SIGHUP', this.#onSighup);
+  }
+
+  async #attempt(trigger: ReloadTrigger): Promise<ReloadEvent> {
+    const previous = this.#material.leaf.fingerprint256;
+    let contentHash: string | undefined;
+    try {
+      const files = await readMaterialFiles(this.#options);
+      contentHash = files.contentHash;
+      if (files.contentHash === this.#material.contentHash)
+        return this.#report({ result: 'unchanged', trigger, fingerprint256: previous });
+      // A poll does not retry content that already failed; a file event, SIGHUP or manual call does.
+      if (trigger === 'poll' && files.contentHash === this.#lastFailedHash) {
+        return { result: 'unchanged', trigger, fingerprint256: previous };
+      }
+      const material = validateMaterial(this.#options, files, {
+        entityUri: this.#options.entityUri,
+        clock: this.#clock,
+      });
+      if (this.#options.selfHandshake !== false) await selfHandshake(material);
+      if (this.#closed) return { result: 'unchanged', trigger, fingerprint256: previous };
+      this.#material = material;
+      this.#lastFailedHash = undefined;
+      tlsMetrics.reloads.inc({ result: 'success', reason: trigger });
+      tlsMetrics.lastReloadSuccess.set(this.#clock().getTime() / 1000);
+      this.emit('change', material);
+      return this.#report({ result: 'success', trigger, fingerprint256: material.leaf.fingerprint256 });
+    } catch (error) {
+      const code = error instanceof TlsError ? error.code : 'TLS_RELOAD_ERROR';
+      const message = error instanceof Error ? error.message : String(error);
+      this.#lastFailedHash = contentHash;
+      tlsMetrics.reloads.inc({ result: 'failure', reason: code });
+      return this.#report({ result: 'failure', trigger, reason: code, message, fingerprint256: previous });
+    }
+  }
+
+  #report(event: ReloadEvent): ReloadEvent {
+    if (event.result === 'failure') {
+      this.#logger.warn(
+        { event: 'tls_reload', ...event },
+        'TLS reload failed; keeping the last good material',
+      );
+    } else if (event.result === 'success') {
+      this.#logger.info({ event: 'tls_reload', ...event }, 'TLS material reloaded');
+    }
+    this.emit('reload', event);
+    return event;
+  }
+
+  #startWatching(): void {
+    const options = this.#options;
+    if (options.watch !== false) {
+      const dirs = new Set([options.certPath, options.keyPath, options.caPath].map((p) => dirname(p)));
+      for (const dir of dirs) this.#watchDirectory(dir);
+    }
+    const interval = options.pollIntervalMs ?? 5000;
+    if (interval > 0) {
+      this.#poll = setInterval(() => void this.reload('poll'), interval);
+      this.#poll.unref();
+    }
+    if (options.sighup !== false) process.on('SIGHUP', this.#onSighup);
+  }
+
+  #watchDirectory(dir: string): void {
+    try {
+      const watcher = watch(dir, { persistent: false }, () => this.#scheduleWatchReload());
+      watcher.on('error', (error) => {
+        this.#logger.warn(
+          { event: 'tls_watch_error', dir, error: error.message },
+          'TLS directory watch failed; polling continues',
+        );
+        watcher.close();
+      });
+      this.#watchers.push(watcher);
+    } catch (error) {
+      this.#logger.warn(
+        { event: 'tls_watch_error', dir, error: (error as Error).message },
+        'cannot watch TLS directory; polling only',
+      );
+    }
+  }
+
+  #scheduleWatchReload(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => void this.reload('watch'), this.#options.debounceMs ?? 100);
+    this.#debounce.unref();
+  }
+}
+
+async function loadChecked(options: CredentialSourceOptions, clock: Clock): Promise<Material> {
+  const material = validateMaterial(options, await readMaterialFiles(options), {
+    entityUri: options.entityUri,
+    clock,
+  });
+  if (options.selfHandshake !== false) await selfHandshake(material);
+  return material;
+}

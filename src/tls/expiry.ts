@@ -1,0 +1,161 @@
+// Rule 6: expiry gauges for our leaf, the served chain's minimum, every CA in the bundle and the peers we
+// have seen, plus warning / critical events when a certificate enters a configurable window.
+import { EventEmitter } from 'node:events';
+import type { ParsedCertificate } from '../pki/x509.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { CredentialSource } from './credential-source.ts';
+import { describePeer, type PeerIdentity } from './identity.ts';
+import { defaultLogger, type Logger } from './logger.ts';
+import type { Material } from './material.ts';
+import { tlsMetrics } from './metrics.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface ExpiryOptions {
+  /** Days before notAfter at which a warning is raised; default 30. */
+  warningDays?: number;
+  /** Days before notAfter at which it becomes critical; default 7. */
+  criticalDays?: number;
+  /** How often to re-check while running; default hourly; 0 = only on explicit check(). */
+  checkIntervalMs?: number;
+  /** At most this many peers are tracked (oldest dropped), to bound label cardinality; default 500. */
+  maxPeers?: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export type ExpiryLevel = 'ok' | 'warning' | 'critical' | 'expired';
+
+export interface ExpiryEvent {
+  level: Exclude<ExpiryLevel, 'ok'>;
+  /** Gauge label: leaf, chain_min, ca:<subject>, peer:<identity>. */
+  cert: string;
+  subject: string;
+  notAfter: Date;
+  secondsLeft: number;
+}
+
+interface Tracked {
+  subject: string;
+  notAfter: Date;
+}
+
+export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }> {
+  readonly #own = new Map<string, Tracked>();
+  readonly #peers = new Map<string, Tracked>();
+  readonly #warningMs: number;
+  readonly #criticalMs: number;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #maxPeers: number;
+  #timer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(options: ExpiryOptions = {}) {
+    super();
+    const warningDays = options.warningDays ?? 30;
+    const criticalDays = options.criticalDays ?? 7;
+    if (!(criticalDays >= 0 && warningDays >= criticalDays)) {
+      throw new RangeError(
+        `expiry windows must satisfy 0 <= critical (${criticalDays}) <= warning (${warningDays}) days`,
+      );
+    }
+    this.#warningMs = warningDays * DAY_MS;
+    this.#criticalMs = criticalDays * DAY_MS;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? defaultLogger();
+    this.#maxPeers = options.maxPeers ?? 500;
+    const interval = options.checkIntervalMs ?? 3_600_000;
+    if (interval > 0) {
+      this.#timer = setInterval(() => this.check(), interval);
+      this.#timer.unref();
+    }
+  }
+
+  /** Tracks a credential source's material now and after every reload. */
+  track(source: CredentialSource): this {
+    this.#unsubscribe?.();
+    const onChange = (material: Material) => this.setMaterial(material);
+    source.on('change', onChange);
+    this.#unsubscribe = () => source.off('change', onChange);
+    this.setMaterial(source.material);
+    return this;
+  }
+
+  setMaterial(material: Material): ExpiryEvent[] {
+    for (const label of this.#own.keys()) {
+      tlsMetrics.certExpiry.remove(label);
+      tlsMetrics.certTtl.remove(label);
+    }
+    this.#own.clear();
+    const served = [material.leaf, ...material.chain];
+    const soonest = served.reduce((a, b) => (b.notAfter < a.notAfter ? b : a));
+    this.#own.set('leaf', tracked(material.leaf));
+    this.#own.set('chain_min', tracked(soonest));
+    for (const ca of material.cas) this.#own.set(`ca:${ca.subject}`, tracked(ca));
+    return this.check();
+  }
+
+  observePeer(identity: PeerIdentity): void {
+    const label = `peer:${describePeer(identity)}`;
+    this.#peers.delete(label);
+    this.#peers.set(label, { subject: identity.subject, notAfter: identity.notAfter });
+    if (this.#peers.size > this.#maxPeers) {
+      const oldest = this.#peers.keys().next().value as string;
+      this.#peers.delete(oldest);
+      tlsMetrics.certExpiry.remove(oldest);
+      tlsMetrics.certTtl.remove(oldest);
+    }
+    this.#update(label, this.#peers.get(label) as Tracked, false);
+  }
+
+  /** Refreshes every gauge and emits an event for each certificate inside a window; returns those events. */
+  check(): ExpiryEvent[] {
+    const events: ExpiryEvent[] = [];
+    for (const [label, cert] of [...this.#own, ...this.#peers]) {
+      const event = this.#update(label, cert, true);
+      if (event) events.push(event);
+    }
+    return events;
+  }
+
+  levelOf(notAfter: Date): ExpiryLevel {
+    const left = notAfter.getTime() - this.#clock().getTime();
+    if (left <= 0) return 'expired';
+    if (left <= this.#criticalMs) return 'critical';
+    if (left <= this.#warningMs) return 'warning';
+    return 'ok';
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#unsubscribe?.();
+  }
+
+  #update(label: string, cert: Tracked, emit: boolean): ExpiryEvent | undefined {
+    const secondsLeft = Math.round((cert.notAfter.getTime() - this.#clock().getTime()) / 1000);
+    tlsMetrics.certExpiry.set({ cert: label }, cert.notAfter.getTime() / 1000);
+    tlsMetrics.certTtl.set({ cert: label }, secondsLeft);
+    const level = this.levelOf(cert.notAfter);
+    if (level === 'ok' || !emit) return undefined;
+    const event: ExpiryEvent = {
+      level,
+      cert: label,
+      subject: cert.subject,
+      notAfter: cert.notAfter,
+      secondsLeft,
+    };
+    const log =
+      level === 'warning' ? this.#logger.warn.bind(this.#logger) : this.#logger.error.bind(this.#logger);
+    log(
+      { event: 'tls_cert_expiry', ...event },
+      `certificate ${label} expires ${cert.notAfter.toISOString()} (${level})`,
+    );
+    this.emit('expiry', event);
+    return event;
+  }
+}
+
+function tracked(cert: ParsedCertificate): Tracked {
+  return { subject: cert.subject, notAfter: cert.notAfter };
+}

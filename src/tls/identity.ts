@@ -1,0 +1,60 @@
+// Rule 3: a peer's identity is read from the typed SANs of its DER certificate.
+import type { TLSSocket } from 'node:tls';
+import { parseCertificate } from '../pki/x509.ts';
+
+export interface PeerIdentity {
+  uris: string[];
+  dnsNames: string[];
+  ips: string[];
+  /** Set when the certificate carries exactly one spiffe:// URI SAN (an X.509-SVID has exactly one). */
+  spiffeId?: string;
+  /** Lower-case hex SHA-256 of the DER certificate. */
+  fingerprint256: string;
+  /** Lower-case hex SHA-256 of the SubjectPublicKeyInfo: the value to pin. */
+  spkiSha256: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+  issuer: string;
+  subject: string;
+  isCa: boolean;
+  /** EKU OIDs, or null when the certificate has no EKU extension. */
+  extendedKeyUsages: string[] | null;
+}
+
+export function peerIdentityFromDer(der: Uint8Array): PeerIdentity {
+  const cert = parseCertificate(der);
+  const spiffe = cert.uris.filter((uri) => uri.startsWith('spiffe://'));
+  return {
+    uris: cert.uris,
+    dnsNames: cert.dnsNames,
+    ips: cert.ips,
+    ...(spiffe.length === 1 && cert.uris.length === 1 ? { spiffeId: spiffe[0] } : {}),
+    fingerprint256: cert.fingerprint256,
+    spkiSha256: cert.spkiSha256,
+    serial: cert.serial,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    issuer: cert.issuer,
+    subject: cert.subject,
+    isCa: cert.isCa,
+    extendedKeyUsages: cert.extendedKeyUsages,
+  };
+}
+
+const identityCache = new WeakMap<TLSSocket, PeerIdentity | null>();
+
+/** The identity of the certificate the peer presented on this socket, parsed once per socket. */
+export function peerIdentityOf(socket: TLSSocket): PeerIdentity | null {
+  if (identityCache.has(socket)) return identityCache.get(socket) ?? null;
+  const raw = socket.getPeerX509Certificate()?.raw;
+  const identity = raw ? peerIdentityFromDer(raw) : null;
+  identityCache.set(socket, identity);
+  return identity;
+}
+
+/** A short label for logs: the first URI SAN, else the fingerprint. */
+export function describePeer(identity: PeerIdentity | null): string {
+  if (!identity) return '(no certificate)';
+  return identity.uris[0] ?? `sha256:${identity.fingerprint256}`;
+}

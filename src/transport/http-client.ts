@@ -1,0 +1,91 @@
+// The HTTP client adapter: an undici Agent whose every new connection presents the current credentials
+// (so rotated ones are used as soon as they are loaded) and checks the server's identity in
+// checkServerIdentity, i.e. after the handshake and before a single request byte is written.
+// Connections are kept alive and pooled: undici does not resume TLS sessions, so reuse is what saves handshakes.
+import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
+import { Agent, buildConnector } from 'undici';
+import { type Authorizer, allOf, declaredIdentity, peerCertificateRules } from '../tls/authorize.ts';
+import { type Clock, systemClock } from '../tls/clock.ts';
+import type { CredentialSource } from '../tls/credential-source.ts';
+import { PeerRejectedError } from '../tls/errors.ts';
+import type { ExpiryMonitor } from '../tls/expiry.ts';
+import { describePeer, peerIdentityFromDer } from '../tls/identity.ts';
+import { defaultLogger, type Logger } from '../tls/logger.ts';
+import { clientTlsOptions } from '../tls/policy.ts';
+import { type Rejection, recordRejection } from './rejections.ts';
+
+export interface MtlsAgentOptions {
+  credentials: CredentialSource;
+  /**
+   * The entity URI each origin (e.g. "https://127.0.0.1:8765") must prove, as a map or a lookup.
+   * Used by the default authorizer, which requires the server's URI SAN to equal it.
+   */
+  expectedIdentity?: Record<string, string> | ((origin: string) => string | undefined);
+  /** Replaces the default `declaredIdentity()` check; the certificate rules always apply. */
+  authorize?: Authorizer;
+  clock?: Clock;
+  logger?: Logger;
+  expiry?: ExpiryMonitor;
+  onRejected?: (rejection: Rejection) => void;
+  /** Pool tuning passed to undici (keep-alive timeouts, connections per origin, …). */
+  agent?: Omit<Agent.Options, 'connect'>;
+  connectTimeoutMs?: number;
+}
+
+export function createMtlsAgent(options: MtlsAgentOptions): Agent {
+  const { credentials } = options;
+  const authorize = allOf(peerCertificateRules, options.authorize ?? declaredIdentity());
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? defaultLogger();
+  const lookup = options.expectedIdentity;
+  const expectedFor = (origin: string) => (typeof lookup === 'function' ? lookup(origin) : lookup?.[origin]);
+
+  let context: SecureContext = createSecureContext(clientTlsOptions(credentials.material));
+  credentials.on('change', (material) => {
+    context = createSecureContext(clientTlsOptions(material));
+  });
+
+  const checkServer = (origin: string, cert: PeerCertificate): Error | undefined => {
+    const identity = peerIdentityFromDer(cert.raw);
+    options.expiry?.observePeer(identity);
+    const expectedUri = expectedFor(origin);
+    const decision = authorize(identity, {
+      side: 'client',
+      origin,
+      now: clock(),
+      ...(expectedUri ? { expectedUri } : {}),
+    });
+    if (decision.allow) return undefined;
+    const rejection: Rejection = {
+      side: 'client',
+      reason: decision.reason,
+      detail: decision.detail,
+      peer: describePeer(identity),
+    };
+    recordRejection(rejection, logger);
+    options.onRejected?.(rejection);
+    return new PeerRejectedError(decision.reason, `${origin}: ${decision.detail}`);
+  };
+
+  return new Agent({
+    keepAliveTimeout: 30_000,
+    ...options.agent,
+    connect: (connectOptions, callback) => {
+      const origin = originOf(connectOptions.protocol, connectOptions.hostname, connectOptions.port);
+      // A connector per connection: the identity check needs the origin, which checkServerIdentity is not given.
+      const connect = buildConnector({
+        secureContext: context,
+        timeout: options.connectTimeoutMs ?? 10_000,
+        checkServerIdentity: (_host, cert) => checkServer(origin, cert),
+        keepAlive: true,
+      });
+      connect(connectOptions, callback);
+    },
+  });
+}
+
+/** The canonical origin form (`new URL(url).origin`) used as the key of `expectedIdentity`. */
+export function originOf(protocol: string, hostname: string, port: string | number): string {
+  const scheme = protocol.replace(/:$/, '');
+  return new URL(`${scheme}://${hostname}${port ? `:${port}` : ''}`).origin;
+}

@@ -1,0 +1,173 @@
+// Helpers for the credential-reload tests: replace files the way operators and Kubernetes do, open one
+// brand-new mTLS connection and report which certificate the server presented, and wait for reload events.
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { renameSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { basename, dirname, join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import type { CredentialSource, ReloadEvent } from '../../src/tls/credential-source.ts';
+import type { Material } from '../../src/tls/material.ts';
+
+/** `AB:CD:…` (node:tls) → `abcd…` (ParsedCertificate.fingerprint256, /whoami `served`). */
+export function hexFingerprint(colonHex: string): string {
+  return colonHex.replaceAll(':', '').toLowerCase();
+}
+
+/** Fingerprint of the first certificate of a PEM (the leaf of a chain), in the same form. */
+export function fingerprintOf(pem: string): string {
+  return hexFingerprint(new X509Certificate(pem).fingerprint256);
+}
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
+}
+
+/** Write-temp-then-rename in the target's directory: readers see the old or the new file, never a mix. */
+export async function replaceFile(path: string, content: string, mode = 0o644): Promise<void> {
+  const temp = tempPathFor(path);
+  await writeFile(temp, content, { mode });
+  await rename(temp, path);
+}
+
+/** Stages a replacement (the temp file is written now); `commit()` renames it into place synchronously. */
+export async function stageFile(path: string, content: string, mode = 0o644): Promise<{ commit(): void }> {
+  const temp = tempPathFor(path);
+  await writeFile(temp, content, { mode });
+  return { commit: () => renameSync(temp, path) };
+}
+
+export interface Handshake {
+  /** The request got an HTTP response (the server admitted us). */
+  ok: boolean;
+  status?: number;
+  body?: string;
+  /** Leaf fingerprint the server presented in this handshake (hex, lower case), when the handshake got that far. */
+  fingerprint?: string;
+  error?: string;
+}
+
+/**
+ * One request on a NEW connection (agent: false, so a full handshake every time): GET `path` with the given
+ * client material. Never throws: refusals come back as `ok: false` with the client's error code.
+ */
+export function freshRequest(
+  port: number,
+  material: { certPem: string; keyPem: string; caPem: string },
+  path = '/whoami',
+  timeoutMs = 15_000,
+): Promise<Handshake> {
+  return new Promise((resolve) => {
+    const outcome: Handshake = { ok: false };
+    const req = httpsRequest({
+      host: '127.0.0.1',
+      port,
+      path,
+      method: 'GET',
+      agent: false,
+      cert: material.certPem,
+      key: material.keyPem,
+      ca: material.caPem,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      // The tests compare the presented certificate themselves.
+      checkServerIdentity: () => undefined,
+      headers: { connection: 'close' },
+      timeout: timeoutMs,
+    });
+    req.on('socket', (socket) => {
+      socket.once('secureConnect', () => {
+        const cert = (socket as TLSSocket).getPeerX509Certificate();
+        if (cert) outcome.fingerprint = hexFingerprint(cert.fingerprint256);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('response', (res) => {
+      outcome.status = res.statusCode;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => {
+        outcome.ok = true;
+        outcome.body = body;
+        resolve(outcome);
+      });
+      res.on('error', (error: NodeJS.ErrnoException) => {
+        outcome.error = error.code ?? error.message;
+        resolve(outcome);
+      });
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      outcome.error ??= error.code ?? error.message;
+      resolve(outcome);
+    });
+    req.end();
+  });
+}
+
+/** `served` from GET /whoami (the server's view of its current leaf). */
+export function servedOf(handshake: Handshake): string | undefined {
+  if (!handshake.ok || handshake.status !== 200 || !handshake.body) return undefined;
+  return (JSON.parse(handshake.body) as { served?: string }).served;
+}
+
+/** Resolves with the next 'reload' event matching the predicate (register BEFORE causing it). */
+export function nextReload(
+  source: CredentialSource,
+  match: (event: ReloadEvent) => boolean,
+  timeoutMs = 20_000,
+): Promise<ReloadEvent> {
+  return new Promise((resolve, reject) => {
+    const seen: ReloadEvent[] = [];
+    const onReload = (event: ReloadEvent) => {
+      seen.push(event);
+      if (!match(event)) return;
+      clearTimeout(timer);
+      source.off('reload', onReload);
+      resolve(event);
+    };
+    const timer = setTimeout(() => {
+      source.off('reload', onReload);
+      reject(new Error(`no matching reload event within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`));
+    }, timeoutMs);
+    source.on('reload', onReload);
+  });
+}
+
+/** Resolves with the material of the next 'change' event matching the predicate (register BEFORE causing it). */
+export function nextChange(
+  source: CredentialSource,
+  match: (material: Material) => boolean,
+  timeoutMs = 20_000,
+): Promise<Material> {
+  return new Promise((resolve, reject) => {
+    const onChange = (material: Material) => {
+      if (!match(material)) return;
+      clearTimeout(timer);
+      source.off('change', onChange);
+      resolve(material);
+    };
+    const timer = setTimeout(() => {
+      source.off('change', onChange);
+      reject(new Error(`no matching material change within ${timeoutMs} ms`));
+    }, timeoutMs);
+    source.on('change', onChange);
+  });
+}
+
+/** Polls `condition` every `intervalMs` until it returns a truthy value or the deadline passes. */
+export async function until<T>(
+  what: string,
+  condition: () => T | Promise<T>,
+  { timeoutMs = 20_000, intervalMs = 25 } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,114 @@
+// In-process mTLS endpoints for handshake tests: a gated HTTPS server that records every rejection it
+// makes, and a raw node:tls client whose every knob can be turned.
+import type { AddressInfo } from 'node:net';
+import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
+import { pino } from 'pino';
+import type { Authorizer } from '../../src/tls/authorize.ts';
+import { CredentialSource } from '../../src/tls/credential-source.ts';
+import type { MaterialPaths } from '../../src/tls/material.ts';
+import { createMtlsServer, type MtlsServer } from '../../src/transport/https-server.ts';
+import type { Rejection } from '../../src/transport/rejections.ts';
+
+export const silentLogger = pino({ level: 'silent' });
+
+export interface TestServer {
+  app: MtlsServer;
+  credentials: CredentialSource;
+  port: number;
+  origin: string;
+  rejections: Rejection[];
+  /** Resolves with the next rejection the server records. */
+  nextRejection(timeoutMs?: number): Promise<Rejection>;
+  requests: number;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  paths: MaterialPaths,
+  authorize: Authorizer,
+  options: { watch?: boolean; pollIntervalMs?: number; entityUri?: string } = {},
+): Promise<TestServer> {
+  const credentials = await CredentialSource.open({
+    ...paths,
+    watch: options.watch ?? false,
+    pollIntervalMs: options.pollIntervalMs ?? 0,
+    sighup: false,
+    logger: silentLogger,
+    ...(options.entityUri ? { entityUri: options.entityUri } : {}),
+  });
+  const app = createMtlsServer({ credentials, authorize, logger: silentLogger });
+  const server: TestServer = {
+    app,
+    credentials,
+    port: 0,
+    origin: '',
+    rejections: [],
+    requests: 0,
+    nextRejection: (timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('server recorded no rejection')), timeoutMs);
+        app.peerGate.once('rejected', (rejection) => {
+          clearTimeout(timer);
+          resolve(rejection);
+        });
+      }),
+    async close() {
+      credentials.close();
+      await app.close();
+    },
+  };
+  app.peerGate.on('rejected', (rejection) => server.rejections.push(rejection));
+  app.addHook('onRequest', async () => {
+    server.requests++;
+  });
+  app.get('/whoami', async (request) => ({
+    uris: request.peer?.uris ?? null,
+    served: credentials.material.leaf.fingerprint256,
+  }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  server.port = (app.server.address() as AddressInfo).port;
+  server.origin = `https://127.0.0.1:${server.port}`;
+  return server;
+}
+
+export interface RawOutcome {
+  /** The client finished its side of the handshake. */
+  handshake: boolean;
+  /** The client's error, if any (code or message). */
+  error?: string;
+  /** Bytes of application data the client received before the connection ended. */
+  received: string;
+}
+
+/**
+ * Connects with node:tls, optionally writes `send` after the handshake, and waits for the connection to end
+ * (the server closing it) or for `holdMs` to pass.
+ */
+export async function rawTlsAttempt(
+  port: number,
+  options: ConnectionOptions & { send?: string; holdMs?: number },
+): Promise<RawOutcome> {
+  const { send, holdMs = 3000, ...tlsOptions } = options;
+  const socket: TLSSocket = connect({
+    host: '127.0.0.1',
+    port,
+    checkServerIdentity: () => undefined,
+    ...tlsOptions,
+  });
+  const outcome: RawOutcome = { handshake: false, received: '' };
+  socket.on('secureConnect', () => {
+    outcome.handshake = true;
+    if (send) socket.write(send);
+  });
+  socket.on('data', (chunk: Buffer) => {
+    outcome.received += chunk.toString();
+  });
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    outcome.error ??= error.code ?? error.message;
+  });
+  const timer = setTimeout(() => socket.destroy(), holdMs);
+  // Not events.once: it would reject on the 'error' that a refused handshake emits before 'close'.
+  await new Promise((resolve) => socket.once('close', resolve));
+  clearTimeout(timer);
+  return outcome;
+}
