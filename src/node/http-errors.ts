@@ -1,0 +1,57 @@
+// One error shape for every HTTP answer of the node: `{error: "<code>", detail: "<human sentence>"}`.
+// Route code throws HttpError; the node's error handler (installErrorHandler) turns it, fastify's own
+// errors (body too large, bad JSON) and anything unexpected into that shape without leaking internals.
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+    /** Extra top-level fields of the JSON body (e.g. quota details). */
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+    this.name = 'HttpError';
+  }
+}
+
+export interface ErrorBody {
+  error: string;
+  detail: string;
+  [key: string]: unknown;
+}
+
+/** Maps fastify's built-in errors to stable codes. */
+function fromFastify(error: FastifyError): { status: number; body: ErrorBody } | null {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: { error: 'payload_too_large', detail: error.message } };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: { error: 'unsupported_media_type', detail: error.message } };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: { error: 'invalid_json', detail: 'request body is not valid JSON' } };
+    default:
+      break;
+  }
+  if (error instanceof SyntaxError || error.statusCode === 400) {
+    return { status: 400, body: { error: 'bad_request', detail: error.message } };
+  }
+  return null;
+}
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof HttpError) {
+      return reply.status(error.status).send({ error: error.code, detail: error.message, ...error.extra });
+    }
+    const known = fromFastify(error);
+    if (known) return reply.status(known.status).send(known.body);
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.status(500).send({ error: 'internal', detail: 'internal server error' });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: 'not_found', detail: `no route ${request.method} ${request.url}` }),
+  );
+}

@@ -1,0 +1,102 @@
+// The one storage contract of the node. Async and transactional so that the synchronous SQLite driver
+// and an asynchronous PostgreSQL one both fit it unchanged: the node never sees which one it has.
+import type { FactRecord, Scope } from '../node/facts/types.ts';
+
+export type PeerStatus = 'pending' | 'approved' | 'revoked';
+
+export interface PeerRecord {
+  /** Local id (uuid). */
+  id: string;
+  /** The peer's entity URI: its manifest `entity_uri`, proven equal to its TLS certificate's URI SAN. */
+  entityUri: string;
+  /** The peer's federation base URL, e.g. https://127.0.0.1:8765 */
+  federationUrl: string;
+  /** Ed25519 public key of the peer's node key (base64url, raw 32 bytes) and its key id. */
+  publicKey: string;
+  keyId: string;
+  /** `sha256:<hex>` of the raw public key: what operators compare out of band before approving. */
+  fingerprint: string;
+  /** SPKI SHA-256 (hex) of the TLS leaf the peer presented when it was added. */
+  tlsSpkiSha256: string;
+  status: PeerStatus;
+  /** Scopes this peer may receive from us; default ['company', 'public']; never 'local'. */
+  allowedScopes: Scope[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FactFilter {
+  entity?: string;
+  relation?: string;
+  source?: string;
+  scope?: Scope;
+}
+
+export interface FactPage {
+  facts: FactRecord[];
+  /** Facts matching the filter, all pages together. */
+  total: number;
+  /** Opaque; null when this page is the last. */
+  cursor: string | null;
+}
+
+export interface FederationPage {
+  facts: FactRecord[];
+  /** Opaque cursor after the last fact of this page (the same cursor when the page is empty). */
+  cursor: string;
+  /** More facts are waiting after this page. */
+  more: boolean;
+}
+
+export interface FederationQuery {
+  /** Cursor returned by a previous page; undefined = from the beginning. */
+  after?: string;
+  limit: number;
+  scopes: Scope[];
+  /** Only facts whose origin_node_id is this (facts that originated here); undefined = any origin. */
+  originNodeId?: string;
+  /** Never send back facts that originated at the asking peer. */
+  excludeOrigin?: string;
+}
+
+export interface InsertResult {
+  /** false when a fact with the same CID was already stored: `record` is then the stored one. */
+  inserted: boolean;
+  record: FactRecord;
+}
+
+/** Everything a transaction can do. Inside `tx(fn)` all calls commit together or not at all. */
+export interface StoreOps {
+  insertFact(record: FactRecord): Promise<InsertResult>;
+  getFact(idOrCid: string): Promise<FactRecord | null>;
+  listFacts(filter: FactFilter, limit: number, cursor?: string): Promise<FactPage>;
+  countFacts(filter?: FactFilter): Promise<number>;
+  /** Facts for a federation pull, in local insertion order (= HLC order for facts that originated here). */
+  federationPage(query: FederationQuery): Promise<FederationPage>;
+
+  addPeer(peer: PeerRecord): Promise<void>;
+  getPeer(id: string): Promise<PeerRecord | null>;
+  getPeerByEntityUri(entityUri: string): Promise<PeerRecord | null>;
+  listPeers(): Promise<PeerRecord[]>;
+  updatePeer(id: string, changes: Partial<Omit<PeerRecord, 'id' | 'createdAt'>>): Promise<PeerRecord | null>;
+
+  /** Pull cursor we hold for a peer (its opaque cursor string), or null before the first pull. */
+  getPullCursor(peerId: string): Promise<string | null>;
+  setPullCursor(peerId: string, cursor: string): Promise<void>;
+
+  /** Records a token id until `expiresAt` (unix s); false when it was already recorded (a replay). */
+  rememberJti(jti: string, expiresAt: number): Promise<boolean>;
+  /** Drops token ids whose expiry is before `now` (unix s). */
+  pruneJtis(now: number): Promise<void>;
+
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
+}
+
+export interface Store extends StoreOps {
+  /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */
+  tx<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  /** Cheap probe for /readyz: the database answers and accepts a write. */
+  writable(): Promise<boolean>;
+  close(): Promise<void>;
+}
