@@ -2,7 +2,9 @@
 // turns errors into a one-line message and a non-zero exit.
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo-command.ts';
+import { peersCommand } from './peers-command.ts';
 import { pkiCommand } from './pki-command.ts';
+import { serveCommand } from './serve-command.ts';
 import { tlsCommand } from './tls-command.ts';
 
 const program = new Command('tessera')
@@ -14,6 +16,8 @@ const program = new Command('tessera')
 program.addCommand(pkiCommand());
 program.addCommand(tlsCommand());
 program.addCommand(demoCommand());
+program.addCommand(serveCommand());
+program.addCommand(peersCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,98 @@
+// `tessera peers …`: the operator's side of peering, through the node's admin API.
+import { Command, Option } from 'commander';
+import { type ApiTarget, apiCall } from './api-client.ts';
+
+interface PeerView {
+  id: string;
+  entity_uri: string;
+  federation_url: string;
+  fingerprint: string;
+  status: string;
+  allowed_scopes: string[];
+}
+
+function withApi(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--api <url>', 'node API URL').env('TESSERA_API_URL').default('http://127.0.0.1:8780'),
+    )
+    .addOption(new Option('--ca <file>', 'CA bundle for an https API'))
+    .addOption(new Option('--cert <file>', 'client certificate for an mtls API'))
+    .addOption(new Option('--key <file>', 'client key for an mtls API'))
+    .option('--json', 'print JSON');
+}
+
+const show = (peer: PeerView) =>
+  `${peer.id}  ${peer.status.padEnd(8)}  ${peer.entity_uri}  ${peer.federation_url}\n  key ${peer.fingerprint}  scopes ${peer.allowed_scopes.join(',')}`;
+
+function print(json: boolean | undefined, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+export function peersCommand(): Command {
+  const peers = new Command('peers')
+    .description('add, approve, list and revoke federation peers')
+    .exitOverride();
+
+  withApi(
+    peers
+      .command('add')
+      .argument('<federation-url>', "the peer's federation URL, e.g. https://10.0.0.2:8765"),
+  )
+    .description("fetch the peer's manifest over mTLS, prove it, and store the peer as pending")
+    .exitOverride()
+    .action(async (url: string, flags: ApiTarget & { json?: boolean }) => {
+      const peer = await apiCall<PeerView>(flags, 'POST', '/v1/admin/peers', { url });
+      print(
+        flags.json,
+        peer,
+        `${show(peer)}\nCompare the key fingerprint with the peer's operator, then:\n  tessera peers approve ${peer.id} --fingerprint ${peer.fingerprint}`,
+      );
+    });
+
+  withApi(peers.command('approve').argument('<id>', 'peer id (from peers add / list)'))
+    .description('approve a pending peer once its key fingerprint was confirmed out of band')
+    .requiredOption(
+      '--fingerprint <sha256:hex>',
+      "the peer's key fingerprint, as its operator read it to you",
+    )
+    .option('--scopes <list>', 'scopes this peer may receive (comma-separated; default company,public)')
+    .exitOverride()
+    .action(
+      async (id: string, flags: ApiTarget & { json?: boolean; fingerprint: string; scopes?: string }) => {
+        const body = {
+          fingerprint: flags.fingerprint,
+          ...(flags.scopes ? { allowed_scopes: flags.scopes.split(',').map((s) => s.trim()) } : {}),
+        };
+        const peer = await apiCall<PeerView>(
+          flags,
+          'POST',
+          `/v1/admin/peers/${encodeURIComponent(id)}/approve`,
+          body,
+        );
+        print(flags.json, peer, show(peer));
+      },
+    );
+
+  withApi(peers.command('list'))
+    .description('list peers')
+    .exitOverride()
+    .action(async (flags: ApiTarget & { json?: boolean }) => {
+      const { peers: list } = await apiCall<{ peers: PeerView[] }>(flags, 'GET', '/v1/admin/peers');
+      print(flags.json, list, list.length > 0 ? list.map(show).join('\n') : '(no peers)');
+    });
+
+  withApi(peers.command('revoke').argument('<id>', 'peer id'))
+    .description('revoke a peer: its open connections close and it is refused from now on')
+    .exitOverride()
+    .action(async (id: string, flags: ApiTarget & { json?: boolean }) => {
+      const peer = await apiCall<PeerView>(
+        flags,
+        'POST',
+        `/v1/admin/peers/${encodeURIComponent(id)}/revoke`,
+        {},
+      );
+      print(flags.json, peer, show(peer));
+    });
+  return peers;
+}

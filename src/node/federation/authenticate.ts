@@ -1,0 +1,79 @@
+// Who is calling a federation route: the connection's certificate AND a peer token signed by an approved
+// peer's node key, bound together (`iss` == the certificate's URI SAN), fresh, for us, and never seen before.
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { PeerRecord, Store } from '../../store/store.ts';
+import type { Clock } from '../../tls/clock.ts';
+import { HttpError } from '../http-errors.ts';
+import type { PeerDirectory } from './peer-directory.ts';
+import { claimedIssuer, PeerTokenError, verifyPeerToken } from './peer-token.ts';
+
+export interface FederationAuthDeps {
+  store: Store;
+  peers: PeerDirectory;
+  selfEntityUri: string;
+  /** false only in the insecure dev mode, where there is no certificate to bind the token to. */
+  requireMtls: boolean;
+  clock: Clock;
+  onRejected?: (reason: string, detail: string, claimed?: string) => void;
+}
+
+export async function authenticatePeer(
+  request: FastifyRequest,
+  deps: FederationAuthDeps,
+): Promise<PeerRecord> {
+  try {
+    return await check(request, deps);
+  } catch (error) {
+    if (error instanceof PeerTokenError) {
+      deps.onRejected?.(error.code, error.message);
+      throw new HttpError(error.status, error.code, error.message);
+    }
+    throw error;
+  }
+}
+
+async function check(request: FastifyRequest, deps: FederationAuthDeps): Promise<PeerRecord> {
+  const header = request.headers.authorization ?? '';
+  const token = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header)?.[1];
+  if (!token)
+    throw new PeerTokenError(
+      401,
+      'token_missing',
+      'federation requests need Authorization: Bearer <peer token>',
+    );
+  const issuer = claimedIssuer(token);
+  if (deps.requireMtls) {
+    const uris = request.peer?.uris ?? [];
+    if (!uris.includes(issuer))
+      throw new PeerTokenError(
+        401,
+        'token_binding_mismatch',
+        `token issuer ${issuer} is not the identity of this connection's certificate (${uris.join(', ') || 'none'})`,
+      );
+  }
+  const peer = deps.peers.byEntityUri(issuer);
+  if (!peer || peer.status === 'pending')
+    throw new PeerTokenError(403, 'peer_not_approved', `${issuer} is not an approved peer of this node`);
+  if (peer.status === 'revoked') throw new PeerTokenError(403, 'peer_revoked', `${issuer} has been revoked`);
+  const verified = await verifyPeerToken(token, {
+    publicKeys: [publicKeyOf(peer)],
+    issuer,
+    audience: deps.selfEntityUri,
+    now: deps.clock(),
+  });
+  if (!(await deps.store.rememberJti(verified.jti, verified.expiresAt)))
+    throw new PeerTokenError(401, 'token_replayed', 'this peer token (jti) has been used before');
+  return peer;
+}
+
+const keyCache = new Map<string, KeyObject>();
+
+function publicKeyOf(peer: PeerRecord): KeyObject {
+  let key = keyCache.get(peer.publicKey);
+  if (!key) {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: peer.publicKey }, format: 'jwk' });
+    keyCache.set(peer.publicKey, key);
+  }
+  return key;
+}

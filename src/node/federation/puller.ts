@@ -1,0 +1,177 @@
+// Replication: for every approved peer, drain its federation feed page by page, ingesting each page and
+// saving the cursor in the same transaction (a crash loses nothing and duplicates nothing). Cycles run
+// every interval, at once on a wake from the peer, and back off exponentially with jitter on errors.
+// One cycle per peer at a time: a wake during a cycle makes that cycle run once more.
+
+import type { PeerRecord, Store, StoreOps } from '../../store/store.ts';
+import type { Logger } from '../../tls/logger.ts';
+import type { FactRecord } from '../facts/types.ts';
+import { nodeMetrics } from '../metrics.ts';
+import type { FederationClient } from './client.ts';
+import type { PeerDirectory } from './peer-directory.ts';
+
+export interface FederationFeedPage {
+  facts: FactRecord[];
+  cursor: string;
+  more: boolean;
+}
+
+export interface Ingestor {
+  ingest(tx: StoreOps, record: unknown, receivedFrom: string): Promise<{ inserted: boolean }>;
+}
+
+export interface PullerOptions {
+  store: Store;
+  facts: Ingestor;
+  peers: PeerDirectory;
+  client: FederationClient;
+  intervalMs: number;
+  pageSize?: number;
+  /** Longest wait after repeated errors; default 10 × interval, at most 15 minutes. */
+  maxBackoffMs?: number;
+  logger: Logger;
+  random?: () => number;
+}
+
+interface PeerState {
+  timer: NodeJS.Timeout | undefined;
+  running: Promise<void> | undefined;
+  again: boolean;
+  failures: number;
+}
+
+export const FEED_PAGE_SIZE = 500;
+
+export class Puller {
+  readonly #states = new Map<string, PeerState>();
+  #stopped = false;
+
+  constructor(private readonly options: PullerOptions) {}
+
+  start(): void {
+    for (const peer of this.options.peers.approved()) this.#schedule(peer.id, 0);
+  }
+
+  /** Pull from this peer now (a wake, an approval). */
+  wake(peerId: string): void {
+    if (this.#stopped) return;
+    this.#schedule(peerId, 0);
+  }
+
+  /** Runs one complete cycle now and resolves when it ends (used by tests and the demo). */
+  async pullNow(peerId: string): Promise<void> {
+    const state = this.#state(peerId);
+    if (state.running) {
+      state.again = true;
+      await state.running;
+      return;
+    }
+    await this.#run(peerId);
+  }
+
+  forget(peerId: string): void {
+    const state = this.#states.get(peerId);
+    if (state) clearTimeout(state.timer);
+    this.#states.delete(peerId);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const state of this.#states.values()) clearTimeout(state.timer);
+    await Promise.allSettled([...this.#states.values()].map((s) => s.running));
+  }
+
+  #state(peerId: string): PeerState {
+    let state = this.#states.get(peerId);
+    if (!state) {
+      state = { timer: undefined, running: undefined, again: false, failures: 0 };
+      this.#states.set(peerId, state);
+    }
+    return state;
+  }
+
+  #schedule(peerId: string, delayMs: number): void {
+    const state = this.#state(peerId);
+    if (state.running) {
+      if (delayMs === 0) state.again = true;
+      return;
+    }
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => void this.#run(peerId), delayMs);
+    state.timer.unref();
+  }
+
+  #run(peerId: string): Promise<void> {
+    const state = this.#state(peerId);
+    clearTimeout(state.timer);
+    state.running = (async () => {
+      do {
+        state.again = false;
+        const peer = this.options.peers.get(peerId);
+        if (!peer || peer.status !== 'approved' || this.#stopped) return;
+        try {
+          await this.#cycle(peer);
+          state.failures = 0;
+        } catch (error) {
+          state.failures++;
+          nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'failure' });
+          this.options.logger.warn(
+            {
+              event: 'federation_pull_failed',
+              peer: peer.entityUri,
+              failures: state.failures,
+              error: (error as Error).message,
+            },
+            'federation pull failed; backing off',
+          );
+          if (!state.again) break;
+        }
+      } while (state.again && !this.#stopped);
+    })().finally(() => {
+      state.running = undefined;
+      if (!this.#stopped && this.options.peers.get(peerId)?.status === 'approved')
+        this.#schedule(peerId, this.#delay(state.failures));
+    });
+    return state.running;
+  }
+
+  #delay(failures: number): number {
+    const { intervalMs } = this.options;
+    if (failures === 0) return intervalMs;
+    const max = this.options.maxBackoffMs ?? Math.min(10 * intervalMs, 15 * 60_000);
+    const base = Math.min(max, Math.max(intervalMs, 1000) * 2 ** Math.min(failures - 1, 20));
+    // Jitter keeps a fleet of nodes from retrying a recovering peer in lockstep.
+    return Math.round(base * (0.5 + 0.5 * (this.options.random ?? Math.random)()));
+  }
+
+  async #cycle(peer: PeerRecord): Promise<void> {
+    const { store, facts, client } = this.options;
+    const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
+    let received = 0;
+    for (;;) {
+      const cursor = await store.getPullCursor(peer.id);
+      const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+      const page = await client.call<FederationFeedPage>(peer, 'GET', `/v1/federation/facts?${query}`);
+      if (!page || !Array.isArray(page.facts) || typeof page.cursor !== 'string')
+        throw new Error(`${peer.entityUri} sent a malformed feed page`);
+      const inserted = await store.tx(async (tx) => {
+        let count = 0;
+        for (const record of page.facts)
+          if ((await facts.ingest(tx, record, peer.entityUri)).inserted) count++;
+        await tx.setPullCursor(peer.id, page.cursor);
+        return count;
+      });
+      received += inserted;
+      nodeMetrics.factsReplicated.inc({ peer: peer.entityUri }, inserted);
+      // An unchanged cursor with `more` would loop forever on a misbehaving peer.
+      if (!page.more || page.cursor === cursor) break;
+    }
+    nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'success' });
+    nodeMetrics.lastPullSuccess.set({ peer: peer.entityUri }, Date.now() / 1000);
+    if (received > 0)
+      this.options.logger.info(
+        { event: 'federation_pulled', peer: peer.entityUri, facts: received },
+        'facts replicated',
+      );
+  }
+}

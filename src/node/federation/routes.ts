@@ -1,0 +1,53 @@
+// The federation API (served only on the federation listener): the feed a peer pulls and the wake it sends.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Store } from '../../store/store.ts';
+import { HttpError } from '../http-errors.ts';
+import { authenticatePeer, type FederationAuthDeps } from './authenticate.ts';
+import { FEED_PAGE_SIZE } from './puller.ts';
+
+const feedQuery = z.strictObject({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(FEED_PAGE_SIZE).default(FEED_PAGE_SIZE),
+});
+
+export interface FederationRouteDeps extends FederationAuthDeps {
+  store: Store;
+  /** Serve facts that arrived from other peers too; default only facts that originated here. */
+  reforward: boolean;
+  onWake(peerId: string): void;
+}
+
+export function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): void {
+  app.get('/v1/federation/facts', async (request) => {
+    const peer = await authenticatePeer(request, deps);
+    const parsed = feedQuery.safeParse(request.query);
+    if (!parsed.success)
+      throw new HttpError(
+        422,
+        'validation_failed',
+        parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '),
+      );
+    // `local` never leaves the node, whatever was configured for the peer.
+    const scopes = peer.allowedScopes.filter((scope) => scope !== 'local');
+    try {
+      return await deps.store.federationPage({
+        ...(parsed.data.cursor ? { after: parsed.data.cursor } : {}),
+        limit: parsed.data.limit,
+        scopes,
+        ...(deps.reforward ? {} : { originNodeId: deps.selfEntityUri }),
+        excludeOrigin: peer.entityUri,
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'invalid_cursor')
+        throw new HttpError(422, 'invalid_cursor', (error as Error).message);
+      throw error;
+    }
+  });
+
+  app.post('/v1/federation/wake', async (request, reply) => {
+    const peer = await authenticatePeer(request, deps);
+    deps.onWake(peer.id);
+    return reply.status(202).send({ status: 'pulling' });
+  });
+}

@@ -1,0 +1,262 @@
+// The federated node: composes the store, the node key and manifest, the facts service, the peers and
+// replication onto two listeners. Federation listener: mTLS (or the dev-only insecure gate), only
+// /.well-known/* and /v1/federation/*. API listener: facts and admin with API keys, plus health/metrics.
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Agent, type Dispatcher } from 'undici';
+import { openSqliteStore } from '../store/sqlite.ts';
+import type { Store } from '../store/store.ts';
+import { allOf, allow as allowAll, deny, denyList } from '../tls/authorize.ts';
+import { type Clock, systemClock } from '../tls/clock.ts';
+import { CredentialSource } from '../tls/credential-source.ts';
+import { ExpiryMonitor } from '../tls/expiry.ts';
+import type { Logger } from '../tls/logger.ts';
+import type { Material } from '../tls/material.ts';
+import { serverTlsOptions } from '../tls/policy.ts';
+import { createMtlsAgent } from '../transport/http-client.ts';
+import { createMtlsServer } from '../transport/https-server.ts';
+import { installApiKeyAuth } from './api/api-key-auth.ts';
+import { registerHealthRoutes } from './api/health-routes.ts';
+import { registerPeerRoutes } from './api/peer-routes.ts';
+import type { NodeConfig } from './config.ts';
+import { HybridClock } from './facts/hlc.ts';
+import { registerFactRoutes } from './facts/routes.ts';
+import { FactService } from './facts/service.ts';
+import { FederationClient } from './federation/client.ts';
+import { PeerDirectory } from './federation/peer-directory.ts';
+import { PeerService } from './federation/peer-service.ts';
+import { Puller } from './federation/puller.ts';
+import { registerFederationRoutes } from './federation/routes.ts';
+import { Waker } from './federation/waker.ts';
+import { installErrorHandler } from './http-errors.ts';
+import { fetchPeerManifest } from './identity/fetch-manifest.ts';
+import { loadOrCreateNodeKey } from './identity/node-key.ts';
+import { ManifestSigner, registerWellKnownRoutes } from './identity/well-known.ts';
+import { nodeMetrics } from './metrics.ts';
+
+export const NODE_VERSION = '0.1.0';
+
+export interface TesseraNode {
+  entityUri: string;
+  apiUrl: string;
+  federationUrl: string;
+  store: Store;
+  peers: PeerDirectory;
+  puller: Puller;
+  close(): Promise<void>;
+}
+
+export interface StartNodeOptions {
+  logger: Logger;
+  clock?: Clock;
+}
+
+export async function startNode(config: NodeConfig, options: StartNodeOptions): Promise<TesseraNode> {
+  const { logger } = options;
+  const clock = options.clock ?? systemClock;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+
+  // Everything that can refuse to start is checked before a port is opened.
+  const credentials =
+    config.federation.mode === 'mtls'
+      ? await CredentialSource.open({
+          certPath: config.federation.certPath,
+          keyPath: config.federation.keyPath,
+          caPath: config.federation.caPath,
+          entityUri: config.entityUri,
+          logger,
+          clock,
+        })
+      : null;
+  const nodeKey = await loadOrCreateNodeKey({
+    dataDir: config.dataDir,
+    ...(config.nodePrivateKey ? { privateKeyB64: config.nodePrivateKey } : {}),
+    ...(config.nodeKeyPath ? { keyPath: config.nodeKeyPath } : {}),
+  });
+  const store = await openSqliteStore(join(config.dataDir, 'tessera.db'));
+  const expiry = credentials ? new ExpiryMonitor({ logger, clock }).track(credentials) : null;
+
+  const peers = await PeerDirectory.load(store);
+  const hlc = new HybridClock(() => clock().getTime());
+  const dispatcher: Dispatcher = credentials
+    ? createMtlsAgent({
+        credentials,
+        expectedIdentity: (origin) => peers.expectedIdentityFor(origin),
+        logger,
+        clock,
+        ...(expiry ? { expiry } : {}),
+      })
+    : new Agent({ keepAliveTimeout: 30_000 });
+  const client = new FederationClient({
+    dispatcher,
+    selfEntityUri: config.entityUri,
+    nodeKey: () => nodeKey,
+    clock,
+  });
+  let waker: Waker | undefined;
+  const facts = new FactService({
+    store,
+    nodeId: config.entityUri,
+    hlc,
+    now: clock,
+    onWrite: () => {
+      nodeMetrics.factsWritten.inc();
+      waker?.notify();
+    },
+  });
+  const puller = new Puller({ store, facts, peers, client, intervalMs: config.pullIntervalMs, logger });
+  waker = new Waker({ peers, client, debounceMs: config.wakeDebounceMs, logger });
+
+  // ---- federation listener -------------------------------------------------------------------------
+  // Handshake level: a valid chain with a URI SAN that is not revoked. Which peer may do what is decided
+  // per request (token + approval); the well-known documents are public by nature.
+  const federationGate = allOf(
+    denyList(() => peers.revoked()),
+    (identity) =>
+      identity.uris.length > 0 ? allowAll : deny('no_uri_san', 'peer certificate has no URI SAN'),
+  );
+  const federationApp: FastifyInstance = credentials
+    ? (createMtlsServer({
+        credentials,
+        authorize: federationGate,
+        logger,
+        clock,
+        ...(expiry ? { expiry } : {}),
+        fastify: { bodyLimit: 64 * 1024 },
+      }) as unknown as FastifyInstance)
+    : Fastify({ bodyLimit: 64 * 1024 });
+  const gate = credentials
+    ? (federationApp as unknown as ReturnType<typeof createMtlsServer>).peerGate
+    : null;
+  if (!credentials) federationApp.decorateRequest('peer', null);
+  installErrorHandler(federationApp);
+
+  let nodeUrl = config.nodeUrl;
+  const signer = new ManifestSigner({
+    nodeKey,
+    entityUri: config.entityUri,
+    ...(credentials ? { credentials } : {}),
+    clock,
+  });
+  const wellKnown = {
+    getInfo: () => ({
+      version: NODE_VERSION,
+      entity_uri: config.entityUri,
+      node_url: nodeUrl,
+      federation_url: nodeUrl,
+      auth: { api_keys: config.authRequired },
+      federation: { transport: credentials ? 'mtls' : 'insecure', token: 'EdDSA-JWT' },
+      public_key: nodeKey.publicKeyB64,
+      key_id: nodeKey.keyId,
+    }),
+    getManifest: () => signer.manifest(),
+  };
+  registerWellKnownRoutes(federationApp, wellKnown);
+  registerFederationRoutes(federationApp, {
+    store,
+    peers,
+    selfEntityUri: config.entityUri,
+    requireMtls: credentials !== null,
+    clock,
+    reforward: config.reforward,
+    onWake: (peerId) => puller.wake(peerId),
+    onRejected: (reason, detail) => {
+      nodeMetrics.federationRejections.inc({ reason });
+      logger.warn({ event: 'federation_rejected', reason, detail }, `federation request refused: ${reason}`);
+    },
+  });
+
+  // ---- API listener --------------------------------------------------------------------------------
+  const apiApp = createApiApp(config, credentials, clock, logger);
+  installErrorHandler(apiApp);
+  installApiKeyAuth(apiApp, { required: config.authRequired, apiKey: config.apiKey });
+  registerHealthRoutes(apiApp, { store, credentials, clock });
+  registerWellKnownRoutes(apiApp, wellKnown);
+  registerFactRoutes(apiApp, { service: facts, store });
+  const peerService = new PeerService({
+    peers,
+    selfEntityUri: config.entityUri,
+    clock,
+    fetchManifest: (url) =>
+      credentials
+        ? fetchPeerManifest(url, { credentials, now: clock() })
+        : fetchPeerManifest(url, { insecure: true, now: clock() }),
+    onApproved: (peer) => puller.wake(peer.id),
+    onRevoked: (peer) => {
+      puller.forget(peer.id);
+      const closed = gate?.revalidate() ?? 0;
+      logger.warn({ event: 'peer_revoked', peer: peer.entityUri, closedConnections: closed }, 'peer revoked');
+    },
+  });
+  registerPeerRoutes(apiApp, { service: peerService, peers });
+
+  await federationApp.listen({ host: config.federationHost, port: config.federationPort });
+  const federationPort = (federationApp.server.address() as AddressInfo).port;
+  if (config.nodeUrlFromBind) nodeUrl = new URL(nodeUrl).origin.replace(/:\d+$/, `:${federationPort}`);
+  await apiApp.listen({ host: config.apiHost, port: config.apiPort });
+  const apiPort = (apiApp.server.address() as AddressInfo).port;
+  const apiUrl = `${config.apiTls === 'off' ? 'http' : 'https'}://${urlHost(config.apiHost)}:${apiPort}`;
+  puller.start();
+
+  return {
+    entityUri: config.entityUri,
+    apiUrl,
+    get federationUrl() {
+      return nodeUrl;
+    },
+    store,
+    peers,
+    puller,
+    async close() {
+      waker?.close();
+      await puller.stop();
+      await Promise.allSettled([apiApp.close(), federationApp.close()]);
+      await dispatcher.close();
+      credentials?.close();
+      expiry?.close();
+      signer.close();
+      await store.close();
+    },
+  };
+}
+
+function createApiApp(
+  config: NodeConfig,
+  credentials: CredentialSource | null,
+  clock: Clock,
+  logger: Logger,
+): FastifyInstance {
+  const base = { bodyLimit: 64 * 1024 };
+  if (config.apiTls === 'off' || !credentials) return Fastify(base);
+  if (config.apiTls === 'mtls') {
+    // Any client certificate of our CA bundle is admitted; the API key still decides what it may do.
+    return createMtlsServer({
+      credentials,
+      authorize: () => allowAll,
+      logger,
+      clock,
+      fastify: base,
+    }) as unknown as FastifyInstance;
+  }
+  const tlsOptions = (material: Material) => ({
+    ...serverTlsOptions(material),
+    requestCert: false,
+    rejectUnauthorized: false,
+  });
+  const app = Fastify({ ...base, https: tlsOptions(credentials.material) }) as unknown as FastifyInstance;
+  const onChange = (material: Material) =>
+    (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(tlsOptions(material));
+  credentials.on('change', onChange);
+  app.addHook('onClose', async () => {
+    credentials.off('change', onChange);
+  });
+  app.decorateRequest('peer', null);
+  return app;
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
