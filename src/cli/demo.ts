@@ -1,17 +1,17 @@
-// `tessera demo` (npm start): two peers on loopback, each an mTLS HTTPS server and an mTLS client of the
-// other, built only from the library. Each admits exactly the other's SPIFFE ID and dials the other
-// expecting its ID; an intruder with a valid certificate from the same CA is refused. Prints curl
-// commands and runs until Ctrl-C.
-import type { AddressInfo } from 'node:net';
+// `tessera demo` (npm start): a dev PKI and two federated nodes on loopback over mTLS. They add and approve
+// each other through their admin APIs (manifest proven against the TLS certificate, fingerprint
+// confirmed), a fact asserted on A arrives on B, an intruder with a valid certificate from the same CA is
+// refused, and ready-to-paste curl commands are printed. Runs until Ctrl-C.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { createDevPki } from '../pki/dev.ts';
-import { exactUri } from '../tls/authorize.ts';
-import { CredentialSource } from '../tls/credential-source.ts';
-import type { Logger } from '../tls/logger.ts';
-import { createMtlsAgent } from '../transport/http-client.ts';
-import { createMtlsServer } from '../transport/https-server.ts';
+import { loadConfig } from '../node/config.ts';
+import { startNode, type TesseraNode } from '../node/node.ts';
+import { clientTlsOptions } from '../tls/policy.ts';
 
 export interface DemoOptions {
   dataDir: string;
@@ -20,72 +20,110 @@ export interface DemoOptions {
   print?: (line: string) => void;
 }
 
-interface Peer {
+interface DemoNode {
   name: string;
-  uri: string;
+  node: TesseraNode;
+  apiKey: string;
   certPath: string;
   keyPath: string;
+}
+
+async function api<T>(node: DemoNode, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await request(new URL(path, node.node.apiUrl), {
+    method,
+    headers: { authorization: `Bearer ${node.apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.statusCode, body: (await response.body.json()) as T };
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const logger = pino({ level: process.env.TESSERA_LOG_LEVEL ?? 'warn' });
-  const pkiDir = resolve(options.dataDir, 'pki');
-  const pki = await createDevPki({ out: pkiDir, nodes: ['a', 'b', 'intruder'] });
-  const [a, b, intruder] = pki.nodes as unknown as [Peer, Peer, Peer];
-  print(`dev PKI in ${pkiDir} (CA ${pki.caReused ? 'reused' : 'created'})`);
+  const root = resolve(options.dataDir);
+  const pki = await createDevPki({ out: join(root, 'pki'), nodes: ['a', 'b', 'intruder'] });
+  const ca = pki.caCertPath;
+  print(`dev PKI in ${join(root, 'pki')} (CA ${pki.caReused ? 'reused' : 'created'})`);
 
-  const nodes = await Promise.all([
-    startPeer(a, b, pki.caCertPath, logger),
-    startPeer(b, a, pki.caCertPath, logger),
-  ]);
-  const [nodeA, nodeB] = nodes;
-  nodeA.expected.set(nodeB.origin, b.uri);
-  nodeB.expected.set(nodeA.origin, a.uri);
-  print(`node a: ${nodeA.origin}  (${a.uri})`);
-  print(`node b: ${nodeB.origin}  (${b.uri})`);
+  const nodes: DemoNode[] = [];
+  for (const spec of pki.nodes.slice(0, 2)) {
+    const apiKey = randomBytes(24).toString('base64url');
+    // Each run starts the nodes from empty state (the dev PKI is kept and reused).
+    await rm(join(root, spec.name), { recursive: true, force: true });
+    const config = loadConfig(
+      {
+        dataDir: join(root, spec.name),
+        entityUri: spec.uri,
+        federationPort: '0',
+        apiPort: '0',
+        tlsCert: spec.certPath,
+        tlsKey: spec.keyPath,
+        tlsCa: ca,
+        pullInterval: '30',
+      },
+      { TESSERA_API_KEY: apiKey },
+      logger,
+    );
+    nodes.push({ name: spec.name, node: await startNode(config, { logger }), apiKey, ...spec });
+  }
+  const [a, b] = nodes as [DemoNode, DemoNode];
+  for (const n of nodes) print(`node ${n.name}: ${n.node.entityUri}  federation ${n.node.federationUrl}  API ${n.node.apiUrl}`);
 
   for (const [from, to] of [
-    [nodeA, nodeB],
-    [nodeB, nodeA],
+    [a, b],
+    [b, a],
   ] as const) {
-    const response = await request(`${to.origin}/whoami`, { dispatcher: from.agent });
-    const body = (await response.body.json()) as { you: string[]; me: string };
-    print(
-      `${from.peer.name} → ${to.peer.name}: ${response.statusCode}, ${to.peer.name} proved ${body.me} and saw ${body.you.join(', ')}`,
-    );
+    const added = await api<{ id: string; fingerprint: string; detail?: string }>(from, 'POST', '/v1/admin/peers', {
+      url: to.node.federationUrl,
+    });
+    if (added.status !== 201) throw new Error(`${from.name} could not add ${to.name}: ${added.body.detail}`);
+    await api(from, 'POST', `/v1/admin/peers/${added.body.id}/approve`, { fingerprint: added.body.fingerprint });
+    print(`${from.name} added and approved ${to.name}: manifest signature valid, TLS URI SAN = manifest entity_uri, key ${added.body.fingerprint.slice(0, 23)}…`);
   }
 
-  const intruderCredentials = await openCredentials(intruder, pki.caCertPath, logger);
-  const intruderAgent = createMtlsAgent({
-    credentials: intruderCredentials,
-    expectedIdentity: { [nodeB.origin]: b.uri },
-    logger,
+  const started = Date.now();
+  const asserted = await api<{ id: string; cid: string }>(a, 'POST', '/v1/facts', {
+    entity: 'demo:sensor/1',
+    relation: 'reading',
+    value: { type: 'number', v: 21.5 },
+    source: 'demo',
+    scope: 'company',
   });
-  const rejection = new Promise<string>((done) =>
-    nodeB.server.peerGate.once('rejected', (r) => done(`${r.reason}: ${r.detail}`)),
-  );
-  const attempt = await request(`${nodeB.origin}/whoami`, { dispatcher: intruderAgent }).then(
-    (r) => `unexpected ${r.statusCode}`,
-    (error: Error) => error.message,
-  );
-  print(
-    `intruder → b (valid cert from the same CA, wrong identity): refused; client saw "${attempt}", b recorded ${await rejection}`,
-  );
-  await intruderAgent.close();
-  intruderCredentials.close();
+  print(`a asserted fact ${asserted.body.id} (${asserted.body.cid})`);
+  let arrived: { received_from: string; origin_node_id: string } | undefined;
+  while (!arrived && Date.now() - started < 30_000) {
+    const found = await api<{ received_from: string; origin_node_id: string }>(b, 'GET', `/v1/facts/${asserted.body.cid}`);
+    if (found.status === 200) arrived = found.body;
+    else await new Promise((done) => setTimeout(done, 20));
+  }
+  if (!arrived) throw new Error('the fact did not reach b within 30 s');
+  print(`b received it after ${Date.now() - started} ms over mTLS (origin ${arrived.origin_node_id}, from ${arrived.received_from})`);
 
-  const ca = pki.caCertPath;
+  const intruder = pki.nodes[2] as (typeof pki.nodes)[number];
+  const intruderAgent = new Agent({
+    connect: {
+      ...clientTlsOptions({ certPem: readFileSync(intruder.certPath, 'utf8'), keyPem: readFileSync(intruder.keyPath, 'utf8'), caPem: readFileSync(ca, 'utf8') }),
+      checkServerIdentity: () => undefined,
+    },
+  });
+  const refused = await request(new URL('/v1/federation/facts', a.node.federationUrl), { dispatcher: intruderAgent });
+  const refusal = (await refused.body.json()) as { error: string; detail: string };
+  print(`intruder (valid certificate from the same CA, not a peer) → a: ${refused.statusCode} ${refusal.error}`);
+  await intruderAgent.close();
+
   print('');
-  print('Try it (node a calling node b, then an anonymous client being refused):');
-  print(`  curl --cert ${a.certPath} --key ${a.keyPath} --cacert ${ca} ${nodeB.origin}/whoami`);
-  print(`  curl --cacert ${ca} ${nodeB.origin}/whoami    # no client certificate: the handshake is refused`);
+  print('Try it:');
+  print(`  curl -s -H 'Authorization: Bearer ${b.apiKey}' '${b.node.apiUrl}/v1/facts?entity=demo:sensor/1'`);
   print(
-    `  npx tessera tls probe 127.0.0.1:${nodeB.port} --cert ${a.certPath} --key ${a.keyPath} --ca ${ca} --expect-uri ${b.uri}`,
+    `  curl -s -H 'Authorization: Bearer ${a.apiKey}' -H 'content-type: application/json' ${a.node.apiUrl}/v1/facts -d '{"entity":"demo:x","relation":"says","value":{"type":"string","v":"hi"},"source":"me","scope":"company"}'`,
   );
+  print(`  curl -s --cert ${b.certPath} --key ${b.keyPath} --cacert ${ca} ${a.node.federationUrl}/.well-known/tessera-manifest.json`);
+  print(`  curl -s --cacert ${ca} ${a.node.federationUrl}/.well-known/tessera    # no client certificate: refused in the handshake`);
+  print(`  npx tessera manifest verify ${a.node.federationUrl} --cert ${b.certPath} --key ${b.keyPath} --ca ${ca}`);
+  print(`  npx tessera tls probe ${new URL(a.node.federationUrl).host} --cert ${b.certPath} --key ${b.keyPath} --ca ${ca} --expect-uri ${a.node.entityUri}`);
 
   const stop = async () => {
-    await Promise.all(nodes.map((node) => node.close()));
+    await Promise.all(nodes.map((n) => n.node.close()));
   };
   if (options.once) {
     await stop();
@@ -98,42 +136,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     process.once('SIGTERM', done);
   });
   await stop();
-}
-
-async function openCredentials(peer: Peer, caPath: string, logger: Logger) {
-  return CredentialSource.open({
-    certPath: peer.certPath,
-    keyPath: peer.keyPath,
-    caPath,
-    entityUri: peer.uri,
-    logger,
-  });
-}
-
-async function startPeer(self: Peer, other: Peer, caPath: string, logger: Logger) {
-  // Each peer admits exactly the other one: a certificate from the shared CA alone is not enough.
-  const credentials = await openCredentials(self, caPath, logger);
-  const server = createMtlsServer({ credentials, authorize: exactUri(other.uri), logger });
-  server.get('/whoami', async (req) => ({ me: self.uri, you: req.peer?.uris ?? [] }));
-  await server.listen({ host: '127.0.0.1', port: 0 });
-  const port = (server.server.address() as AddressInfo).port;
-  const origin = `https://127.0.0.1:${port}`;
-  // origin → the entity URI that origin must prove; filled in once the other peer is listening.
-  const expected = new Map<string, string>();
-  const agent = createMtlsAgent({ credentials, expectedIdentity: (o) => expected.get(o), logger });
-  return {
-    peer: self,
-    server,
-    port,
-    origin,
-    agent,
-    expected,
-    async close() {
-      await agent.close();
-      await server.close();
-      credentials.close();
-    },
-  };
 }
 
 export const DEFAULT_DEMO_DIR = join('tessera-data', 'demo');

@@ -1,0 +1,129 @@
+// Real node processes for federation tests: `tessera serve` as a child with its own data dir, TLS material
+// from a test CA, ports chosen by the OS, and an API client. Nodes are peered through the real admin API.
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import type { MaterialPaths } from '../../src/tls/material.ts';
+import { type CliProcess, startCli } from './child.ts';
+import { type TestCa, testUri, writeMaterial } from './pki.ts';
+
+export interface NodeProcess {
+  name: string;
+  entityUri: string;
+  apiUrl: string;
+  federationUrl: string;
+  apiKey: string;
+  dataDir: string;
+  tls: MaterialPaths;
+  proc: CliProcess;
+  api<T = unknown>(method: string, path: string, body?: unknown, apiKey?: string): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+}
+
+export interface NodeSpec {
+  name: string;
+  ca: TestCa;
+  /** Parent directory; the node gets <root>/<name>. */
+  root: string;
+  /** Entity URI to declare; default the certificate's spiffe://test.example/node/<name>. */
+  entityUri?: string;
+  /** URI SAN of the certificate; default testUri(name). */
+  certUri?: string;
+  env?: Record<string, string>;
+  /** Federation without TLS (the dev gate of rule 7), for comparisons in the benchmark. */
+  insecure?: boolean;
+  /** Reuse the data dir and TLS files of an earlier run (restart). */
+  reuse?: { apiKey: string; tls: MaterialPaths };
+}
+
+export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
+  const dataDir = join(spec.root, spec.name);
+  await mkdir(join(dataDir, 'tls'), { recursive: true });
+  const certUri = spec.certUri ?? testUri(spec.name);
+  const entityUri = spec.entityUri ?? certUri;
+  const tls =
+    spec.reuse?.tls ??
+    (await writeMaterial(join(dataDir, 'tls'), 'node', await spec.ca.issue(spec.name, { uris: [certUri] }), spec.ca.certPem));
+  const apiKey = spec.reuse?.apiKey ?? randomBytes(24).toString('base64url');
+  const proc = startCli(['serve'], {
+    env: {
+      TESSERA_DATA_DIR: dataDir,
+      TESSERA_ENTITY_URI: entityUri,
+      TESSERA_FEDERATION_PORT: '0',
+      TESSERA_API_PORT: '0',
+      ...(spec.insecure
+        ? { TESSERA_FEDERATION_INSECURE: '1' }
+        : {
+            TESSERA_TLS_CERT_PATH: tls.certPath,
+            TESSERA_TLS_KEY_PATH: tls.keyPath,
+            TESSERA_TLS_CA_BUNDLE: tls.caPath,
+          }),
+      TESSERA_API_KEY: apiKey,
+      TESSERA_LOG_LEVEL: 'info',
+      ...spec.env,
+    },
+  });
+  const ready = await proc.waitForEvent((e) => e.event === 'node_ready', 60_000);
+  const apiUrl = ready.api_url as string;
+  const node: NodeProcess = {
+    name: spec.name,
+    entityUri,
+    apiUrl,
+    federationUrl: ready.federation_url as string,
+    apiKey,
+    dataDir,
+    tls,
+    proc,
+    async api<T>(method: string, path: string, body?: unknown, key = apiKey) {
+      const response = await request(new URL(path, apiUrl), {
+        method: method as 'GET',
+        headers: {
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+      const text = await response.body.text();
+      return { status: response.statusCode, body: (text ? JSON.parse(text) : null) as T };
+    },
+    stop: () => proc.stop(),
+    async kill9() {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) {
+        proc.child.kill('SIGKILL');
+        await proc.exited;
+      }
+    },
+  };
+  return node;
+}
+
+export interface PeerView {
+  id: string;
+  entity_uri: string;
+  fingerprint: string;
+  status: string;
+}
+
+/** `from` adds `to` (fetching its manifest over mTLS) and approves it with the fingerprint it was shown. */
+export async function addAndApprove(from: NodeProcess, to: NodeProcess, scopes?: string[]): Promise<PeerView> {
+  const added = await from.api<PeerView>('POST', '/v1/admin/peers', { url: to.federationUrl });
+  if (added.status !== 201) throw new Error(`${from.name} add ${to.name}: ${added.status} ${JSON.stringify(added.body)}`);
+  const approved = await from.api<PeerView>('POST', `/v1/admin/peers/${added.body.id}/approve`, {
+    fingerprint: added.body.fingerprint,
+    ...(scopes ? { allowed_scopes: scopes } : {}),
+  });
+  if (approved.status !== 200)
+    throw new Error(`${from.name} approve ${to.name}: ${approved.status} ${JSON.stringify(approved.body)}`);
+  return approved.body;
+}
+
+export const fact = (entity: string, scope = 'company', extra: Record<string, unknown> = {}) => ({
+  entity,
+  relation: 'test:seq',
+  value: { type: 'string', v: entity },
+  source: 'test',
+  scope,
+  ...extra,
+});
