@@ -1,0 +1,93 @@
+// Rule 3: a peer's identity comes from the typed SANs of its DER certificate, never from Node's
+// comma-joined `subjectaltname` string (CVE-2021-44532 class).
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { buildCertificate } from '../../src/pki/certificate.ts';
+import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from '../../src/pki/x509.ts';
+import { describePeer, peerIdentityFromDer } from '../../src/tls/identity.ts';
+import { createTestCa, testUri } from '../support/pki.ts';
+
+async function identityOf(spec: Parameters<typeof buildCertificate>[0]) {
+  const cert = await buildCertificate(spec);
+  const x509 = new X509Certificate(cert.certPem);
+  return { identity: peerIdentityFromDer(x509.raw), x509 };
+}
+
+describe('peerIdentityFromDer', () => {
+  test('a CA-issued leaf: typed SANs, hashes, serial, validity, issuer, EKUs', async () => {
+    const ca = await createTestCa('Identity CA');
+    const leaf = await ca.issue('node-a', { dnsNames: ['localhost', 'node-a.test'], ips: ['127.0.0.1'] });
+    const x509 = new X509Certificate(leaf.certPem);
+    const identity = peerIdentityFromDer(x509.raw);
+    assert.deepEqual(identity.uris, [testUri('node-a')]);
+    assert.deepEqual(identity.dnsNames, ['localhost', 'node-a.test']);
+    assert.deepEqual(identity.ips, ['127.0.0.1']);
+    assert.equal(identity.spiffeId, testUri('node-a'));
+    assert.equal(identity.fingerprint256, x509.fingerprint256.replaceAll(':', '').toLowerCase());
+    const spki = x509.publicKey.export({ type: 'spki', format: 'der' });
+    assert.equal(identity.spkiSha256, createHash('sha256').update(spki).digest('hex'));
+    assert.equal(identity.serial, x509.serialNumber.toLowerCase());
+    assert.equal(identity.notAfter.getTime(), new Date(x509.validTo).getTime());
+    assert.equal(identity.notBefore.getTime(), new Date(x509.validFrom).getTime());
+    assert.equal(identity.issuer, 'CN=Identity CA');
+    assert.equal(identity.subject, 'CN=node-a');
+    assert.equal(identity.isCa, false);
+    assert.deepEqual(identity.extendedKeyUsages, [EKU_SERVER_AUTH, EKU_CLIENT_AUTH]);
+    assert.equal(describePeer(identity), testUri('node-a'));
+  });
+
+  test('a URI SAN containing ", URI:" stays ONE SAN (the subjectaltname string would split it)', async () => {
+    const hostile = 'spiffe://test.example/node/a, URI:spiffe://test.example/node/admin';
+    const { identity, x509 } = await identityOf({ subjectCN: 'hostile', uris: [hostile] });
+    assert.deepEqual(identity.uris, [hostile]);
+    assert.ok(!identity.uris.includes('spiffe://test.example/node/admin'));
+    // Node's display string escapes the comma; a naive split would still see two URIs in it.
+    assert.ok(x509.subjectAltName?.includes('URI:spiffe://test.example/node/admin'));
+    // One URI SAN that is not a valid single SPIFFE ID string is still one SAN: spiffeId is that whole value.
+    assert.equal(identity.spiffeId, hostile);
+  });
+
+  test('a DNS SAN containing ", DNS:" stays one DNS name', async () => {
+    const { identity } = await identityOf({ subjectCN: 'dns', dnsNames: ['a.example, DNS:evil.example'] });
+    assert.deepEqual(identity.dnsNames, ['a.example, DNS:evil.example']);
+  });
+
+  test('IPv6 and IPv4 SANs are typed IP addresses in canonical text form', async () => {
+    const { identity } = await identityOf({
+      subjectCN: 'ips',
+      ips: ['::1', '2001:db8::1', '10.0.0.1', 'fe80::1:2'],
+    });
+    assert.deepEqual(identity.ips, ['::1', '2001:db8::1', '10.0.0.1', 'fe80::1:2']);
+    assert.deepEqual(identity.uris, []);
+    assert.deepEqual(identity.dnsNames, []);
+  });
+
+  test('spiffeId is set only when there is exactly one URI SAN and it is spiffe://', async () => {
+    const one = await identityOf({ subjectCN: 'one', uris: ['spiffe://a.org/w'] });
+    assert.equal(one.identity.spiffeId, 'spiffe://a.org/w');
+
+    const two = await identityOf({ subjectCN: 'two', uris: ['spiffe://a.org/w', 'spiffe://b.org/w'] });
+    assert.equal(two.identity.spiffeId, undefined, 'two SPIFFE URIs: not an SVID');
+    assert.deepEqual(two.identity.uris, ['spiffe://a.org/w', 'spiffe://b.org/w']);
+
+    const mixed = await identityOf({ subjectCN: 'mixed', uris: ['spiffe://a.org/w', 'https://a.org/w'] });
+    assert.equal(mixed.identity.spiffeId, undefined, 'a SPIFFE URI plus another URI: not an SVID');
+
+    const https = await identityOf({ subjectCN: 'https', uris: ['https://a.org/w'] });
+    assert.equal(https.identity.spiffeId, undefined, 'a single non-SPIFFE URI');
+
+    const none = await identityOf({ subjectCN: 'none', dnsNames: ['a.org'] });
+    assert.equal(none.identity.spiffeId, undefined);
+    assert.deepEqual(none.identity.uris, []);
+  });
+
+  test('no SAN extension, no EKU extension, CA flag: empty lists, null EKUs, isCa', async () => {
+    const { identity } = await identityOf({ subjectCN: 'Bare CA', isCa: true });
+    assert.deepEqual([identity.uris, identity.dnsNames, identity.ips], [[], [], []]);
+    assert.equal(identity.extendedKeyUsages, null);
+    assert.equal(identity.isCa, true);
+    assert.equal(describePeer(identity), `sha256:${identity.fingerprint256}`);
+    assert.equal(describePeer(null), '(no certificate)');
+  });
+});
