@@ -1,13 +1,23 @@
-// Helpers for the credential-reload tests: replace files the way operators and Kubernetes do, open one
-// brand-new mTLS connection and report which certificate the server presented, and wait for reload events.
+// Helpers for the credential-reload tests: replace files the way operators and Kubernetes do (rename, the
+// `..data` symlink swap), run a server whose reload triggers the test chooses, open one brand-new mTLS
+// connection and report which certificate the server presented, and wait for reload events.
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { renameSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import type { CredentialSource, ReloadEvent } from '../../src/tls/credential-source.ts';
-import type { Material } from '../../src/tls/material.ts';
+import type { Authorizer } from '../../src/tls/authorize.ts';
+import {
+  CredentialSource,
+  type CredentialSourceOptions,
+  type ReloadEvent,
+} from '../../src/tls/credential-source.ts';
+import type { Material, MaterialPaths } from '../../src/tls/material.ts';
+import { createMtlsServer, type MtlsServer } from '../../src/transport/https-server.ts';
+import type { Rejection } from '../../src/transport/rejections.ts';
+import { silentLogger } from './tls-peers.ts';
 
 /** `AB:CD:…` (node:tls) → `abcd…` (ParsedCertificate.fingerprint256, /whoami `served`). */
 export function hexFingerprint(colonHex: string): string {
@@ -170,4 +180,88 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+export interface ReloadingServer {
+  app: MtlsServer;
+  credentials: CredentialSource;
+  port: number;
+  /** Every peer the server refused, in order (reason as recorded by the PeerGate). */
+  rejections: Rejection[];
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * An in-process mTLS server (GET /whoami → `served` fingerprint) over a CredentialSource opened with the
+ * given reload options. Unlike startTestServer, the caller chooses watch, poll, SIGHUP, debounce and clock.
+ */
+export async function startReloadingServer(
+  paths: MaterialPaths,
+  authorize: Authorizer,
+  options: Omit<CredentialSourceOptions, keyof MaterialPaths> = {},
+): Promise<ReloadingServer> {
+  const credentials = await CredentialSource.open({
+    ...paths,
+    watch: false,
+    pollIntervalMs: 0,
+    sighup: false,
+    logger: silentLogger,
+    ...options,
+  });
+  const app = createMtlsServer({ credentials, authorize, logger: silentLogger });
+  const rejections: Rejection[] = [];
+  app.peerGate.on('rejected', (rejection) => rejections.push(rejection));
+  app.get('/whoami', async (request) => ({
+    uris: request.peer?.uris ?? null,
+    served: credentials.material.leaf.fingerprint256,
+  }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  let closed: Promise<void> | undefined;
+  return {
+    app,
+    credentials,
+    port: (app.server.address() as AddressInfo).port,
+    rejections,
+    close() {
+      credentials.close();
+      closed ??= app.close();
+      return closed;
+    },
+  };
+}
+
+/** File names inside a Kubernetes secret volume, and their contents. */
+export type VolumeFiles = Record<string, string>;
+
+/**
+ * Lays out `dir` the way the kubelet's atomic writer does: a timestamped directory `..<ts>` holding the
+ * files, `..data` → `..<ts>`, and one user-visible symlink per file `name` → `..data/name`.
+ */
+export async function writeKubernetesVolume(dir: string, files: VolumeFiles): Promise<void> {
+  const stamp = await writeTimestampedDir(dir, files);
+  await symlink(stamp, join(dir, '..data'));
+  for (const name of Object.keys(files)) await symlink(join('..data', name), join(dir, name));
+}
+
+/**
+ * The kubelet's update: a new timestamped directory, a `..data_tmp` symlink to it renamed over `..data`
+ * (the one atomic step), then the old directory removed. The user-visible symlinks never change.
+ */
+export async function swapKubernetesVolume(dir: string, files: VolumeFiles): Promise<void> {
+  const previous = await readlink(join(dir, '..data'));
+  const stamp = await writeTimestampedDir(dir, files);
+  await symlink(stamp, join(dir, '..data_tmp'));
+  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+  await rm(join(dir, previous), { recursive: true, force: true });
+}
+
+let volumeSerial = 0;
+
+async function writeTimestampedDir(dir: string, files: VolumeFiles): Promise<string> {
+  const now = new Date().toISOString().replace(/[-:]/g, '_').replace('T', '_').replace('Z', '');
+  const stamp = `..${now}.${String(++volumeSerial).padStart(9, '0')}`;
+  await mkdir(join(dir, stamp));
+  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, stamp, name), content);
+  return stamp;
 }
