@@ -2,6 +2,7 @@
 // turns errors into a one-line message and a non-zero exit.
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo-command.ts';
+import { manifestCommand } from './manifest-command.ts';
 import { peersCommand } from './peers-command.ts';
 import { pkiCommand } from './pki-command.ts';
 import { serveCommand } from './serve-command.ts';
@@ -18,6 +19,7 @@ program.addCommand(tlsCommand());
 program.addCommand(demoCommand());
 program.addCommand(serveCommand());
 program.addCommand(peersCommand());
+program.addCommand(manifestCommand());
 
 try {
   await program.parseAsync(process.argv);

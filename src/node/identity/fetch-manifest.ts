@@ -1,0 +1,186 @@
+// Fetches a peer's manifest over mutual TLS and proves it twice: the manifest verifies on its own
+// (manifest.ts), and the certificate presented on that very connection carries the manifest's entity URI
+// as a URI SAN and the manifest's TLS key. Until both hold, nothing the peer said is trusted.
+// node:https with agent: false: one request on one fresh socket, so the identity checked is exactly the
+// one of the connection the manifest arrived on.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { peerCertificateRules } from '../../tls/authorize.ts';
+import { PeerRejectedError } from '../../tls/errors.ts';
+import { type PeerIdentity, peerIdentityFromDer } from '../../tls/identity.ts';
+import { clientTlsOptions, type PemMaterial } from '../../tls/policy.ts';
+import { ManifestError, type SignedManifest, verifyManifest } from './manifest.ts';
+
+export const MANIFEST_PATH = '/.well-known/tessera-manifest.json';
+const MAX_MANIFEST_BYTES = 64 * 1024;
+
+export interface FetchManifestOptions {
+  /** Our TLS material (a CredentialSource or anything with its current `material`); required for https. */
+  credentials?: { readonly material: PemMaterial };
+  now?: Date;
+  /** Whole exchange, connect to last byte; default 10 s. */
+  timeoutMs?: number;
+  /** Dev mode only: allow an http:// URL (no TLS, so no certificate binding is possible). */
+  insecure?: boolean;
+  /** The entity URI the caller expects the peer to be. */
+  expectedEntityUri?: string;
+}
+
+export interface FetchedPeerManifest {
+  manifest: SignedManifest;
+  /** The certificate the peer presented; null only for an http:// URL in insecure mode. */
+  tlsIdentity: PeerIdentity | null;
+}
+
+export async function fetchPeerManifest(
+  federationUrl: string,
+  options: FetchManifestOptions,
+): Promise<FetchedPeerManifest> {
+  const now = options.now ?? new Date();
+  const target = manifestUrl(federationUrl, options.insecure === true);
+  const response = await get(target, options, now);
+  const manifest = verifyManifest(response.body, {
+    now,
+    ...(options.expectedEntityUri !== undefined ? { expectedEntityUri: options.expectedEntityUri } : {}),
+  });
+  if (response.identity) checkTlsBinding(manifest, response.identity, target.origin);
+  return { manifest, tlsIdentity: response.identity };
+}
+
+/** The manifest must name the certificate's identity and key: a chain that verifies is not enough. */
+export function checkTlsBinding(manifest: SignedManifest, identity: PeerIdentity, origin: string): void {
+  if (!identity.uris.includes(manifest.entity_uri))
+    throw new ManifestError(
+      'tls_identity_mismatch',
+      `${origin} presented a certificate with URI SANs ${identity.uris.join(', ') || 'none'}, but its manifest claims entity_uri ${manifest.entity_uri}`,
+      manifest,
+    );
+  if (manifest.tls_spki_sha256 !== identity.spkiSha256)
+    throw new ManifestError(
+      'tls_key_mismatch',
+      `${origin} presented TLS key sha256:${identity.spkiSha256}, but its manifest names tls_spki_sha256 ${manifest.tls_spki_sha256 || '(none)'}`,
+      manifest,
+    );
+}
+
+function manifestUrl(raw: string, insecure: boolean): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ManifestError('manifest_fetch_failed', `"${raw}" is not a URL`);
+  }
+  if (url.protocol === 'http:' && !insecure)
+    throw new ManifestError(
+      'insecure_transport_refused',
+      `${url.origin} is plain http; federation needs https (http only in the insecure dev mode)`,
+    );
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ManifestError('manifest_fetch_failed', `${raw}: only https:// (or dev-mode http://) URLs`);
+  if (url.username || url.password)
+    throw new ManifestError('manifest_fetch_failed', `${url.origin}: credentials in the URL are not allowed`);
+  return new URL(MANIFEST_PATH, url.origin);
+}
+
+interface RawResponse {
+  body: unknown;
+  identity: PeerIdentity | null;
+}
+
+function get(target: URL, options: FetchManifestOptions, now: Date): Promise<RawResponse> {
+  const origin = target.origin;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  let identity: PeerIdentity | null = null;
+  return new Promise<RawResponse>((resolve, reject) => {
+    const headers = { accept: 'application/json', connection: 'close' };
+    let req: ReturnType<typeof httpRequest>;
+    if (target.protocol === 'https:') {
+      const material = options.credentials?.material;
+      if (!material) {
+        reject(
+          new ManifestError(
+            'manifest_fetch_failed',
+            `${origin}: https needs our TLS credentials; none given`,
+          ),
+        );
+        return;
+      }
+      req = httpsRequest(target, {
+        method: 'GET',
+        agent: false,
+        headers,
+        ...clientTlsOptions(material),
+        // Runs after the chain verified and before a request byte is written. The identity is recorded
+        // here and bound to the manifest once it arrives; the generic certificate rules apply now.
+        checkServerIdentity: (_host, cert) => {
+          identity = peerIdentityFromDer(cert.raw);
+          const decision = peerCertificateRules(identity, { side: 'client', origin, now });
+          return decision.allow ? undefined : new PeerRejectedError(decision.reason, decision.detail);
+        },
+      });
+    } else {
+      req = httpRequest(target, { method: 'GET', agent: false, headers });
+    }
+    const timer = setTimeout(
+      () =>
+        req.destroy(new ManifestError('peer_unreachable', `${origin}: no manifest within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const fail = (error: unknown) => {
+      clearTimeout(timer);
+      reject(toManifestError(error, origin));
+    };
+    req.on('error', fail);
+    req.on('response', (res: IncomingMessage) => {
+      res.on('error', fail);
+      if (res.statusCode !== 200) {
+        res.resume();
+        fail(new ManifestError('manifest_fetch_failed', `${target.href} answered HTTP ${res.statusCode}`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_MANIFEST_BYTES) {
+          req.destroy(
+            new ManifestError(
+              'manifest_malformed',
+              `${target.href}: larger than ${MAX_MANIFEST_BYTES} bytes`,
+            ),
+          );
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        let body: unknown;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          reject(new ManifestError('manifest_malformed', `${target.href} did not answer JSON`));
+          return;
+        }
+        resolve({ body, identity });
+      });
+    });
+    req.end();
+  });
+}
+
+function toManifestError(error: unknown, origin: string): ManifestError {
+  if (error instanceof ManifestError) return error;
+  if (error instanceof PeerRejectedError)
+    return new ManifestError('tls_certificate_rejected', `${origin}: ${error.reason}: ${error.detail}`);
+  const { code, message } = error as NodeJS.ErrnoException;
+  // OpenSSL's verification failures (untrusted chain, expired, self-signed …) name the certificate.
+  if (code && /CERT|ISSUER|SIGNATURE/.test(code))
+    return new ManifestError('tls_certificate_rejected', `${origin}: ${code}: ${message}`);
+  // Under TLS 1.3 a server that refuses our certificate shows up only as a closed socket.
+  const hint =
+    code === 'ECONNRESET' || message === 'socket hang up'
+      ? ' (the peer may have refused our certificate)'
+      : '';
+  return new ManifestError('peer_unreachable', `${origin}: ${message}${hint}`);
+}

@@ -1,0 +1,107 @@
+// The node's public self-description: GET /.well-known/tessera (what this node is and how to talk to it)
+// and GET /.well-known/tessera-manifest.json (the signed manifest). ManifestSigner keeps the manifest
+// current: re-signed when the TLS leaf changes (its SPKI is in the manifest) and past half its lifetime.
+import type { FastifyInstance, RawServerBase } from 'fastify';
+import { type Clock, systemClock } from '../../tls/clock.ts';
+import type { CredentialSource } from '../../tls/credential-source.ts';
+import { MANIFEST_PATH } from './fetch-manifest.ts';
+import {
+  buildManifest,
+  DEFAULT_MANIFEST_TTL_SECONDS,
+  type RotationEvent,
+  type SignedManifest,
+} from './manifest.ts';
+import type { NodeKey } from './node-key.ts';
+
+export const WELL_KNOWN_PATH = '/.well-known/tessera';
+
+export interface WellKnownInfo {
+  version: string;
+  entity_uri: string;
+  node_url: string;
+  federation_url: string;
+  /** e.g. `{api_keys: true}`. */
+  auth: { api_keys: boolean };
+  /** e.g. `{transport: 'mtls' | 'insecure', token: 'EdDSA-JWT'}`. */
+  federation: { transport: string; token: string };
+  /** The node key, raw base64url, and its key id. */
+  public_key: string;
+  key_id: string;
+}
+
+export interface WellKnownSources {
+  getInfo: () => WellKnownInfo;
+  getManifest: () => SignedManifest;
+}
+
+export function registerWellKnownRoutes<S extends RawServerBase>(
+  app: FastifyInstance<S>,
+  sources: WellKnownSources,
+): void {
+  // Short caching: the manifest is re-signed on TLS rotation and peers should see that soon.
+  app.get(WELL_KNOWN_PATH, async (_request, reply) => {
+    reply.header('cache-control', 'max-age=60');
+    return sources.getInfo();
+  });
+  app.get(MANIFEST_PATH, async (_request, reply) => {
+    reply.header('cache-control', 'max-age=60');
+    return sources.getManifest();
+  });
+}
+
+export interface ManifestSignerOptions {
+  nodeKey: NodeKey;
+  entityUri: string;
+  /** Our TLS credentials; absent in the insecure dev mode (the manifest then names no TLS key). */
+  credentials?: CredentialSource;
+  clock?: Clock;
+  ttlSeconds?: number;
+  rotationEvents?: RotationEvent[];
+}
+
+export class ManifestSigner {
+  #cached: SignedManifest | undefined;
+  #signedAt = 0;
+  readonly #clock: Clock;
+  readonly #ttlMs: number;
+  readonly #onChange = () => {
+    this.#cached = undefined;
+  };
+
+  constructor(private readonly options: ManifestSignerOptions) {
+    this.#clock = options.clock ?? systemClock;
+    this.#ttlMs = (options.ttlSeconds ?? DEFAULT_MANIFEST_TTL_SECONDS) * 1000;
+    options.credentials?.on('change', this.#onChange);
+  }
+
+  /** The current signed manifest, re-signed when the TLS key changed or half its lifetime has passed. */
+  manifest(): SignedManifest {
+    const now = this.#clock();
+    const spki = this.#tlsSpki();
+    const stale =
+      !this.#cached ||
+      this.#cached.tls_spki_sha256 !== spki ||
+      now.getTime() - this.#signedAt >= this.#ttlMs / 2 ||
+      now.getTime() < this.#signedAt; // the clock went back: do not serve a manifest from the future
+    if (stale) {
+      this.#cached = buildManifest({
+        nodeKey: this.options.nodeKey,
+        entityUri: this.options.entityUri,
+        tlsSpkiSha256: spki,
+        now,
+        ttlSeconds: this.#ttlMs / 1000,
+        rotationEvents: this.options.rotationEvents ?? [],
+      });
+      this.#signedAt = now.getTime();
+    }
+    return this.#cached as SignedManifest;
+  }
+
+  close(): void {
+    this.options.credentials?.off('change', this.#onChange);
+  }
+
+  #tlsSpki(): string {
+    return this.options.credentials?.material.leaf.spkiSha256 ?? '';
+  }
+}
