@@ -169,13 +169,37 @@ function get(target: URL, options: FetchManifestOptions, now: Date): Promise<Raw
   });
 }
 
+// The codes node:tls gives OpenSSL's certificate verification failures: the peer's certificate, not the
+// network, is the problem.
+const X509_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 function toManifestError(error: unknown, origin: string): ManifestError {
   if (error instanceof ManifestError) return error;
   if (error instanceof PeerRejectedError)
     return new ManifestError('tls_certificate_rejected', `${origin}: ${error.reason}: ${error.detail}`);
   const { code, message } = error as NodeJS.ErrnoException;
-  // OpenSSL's verification failures (untrusted chain, expired, self-signed …) name the certificate.
-  if (code && /CERT|ISSUER|SIGNATURE/.test(code))
+  if (code && X509_VERIFY_CODES.has(code))
     return new ManifestError('tls_certificate_rejected', `${origin}: ${code}: ${message}`);
   // Under TLS 1.3 a server that refuses our certificate shows up only as a closed socket.
   const hint =
