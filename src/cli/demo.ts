@@ -64,7 +64,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       { TESSERA_API_KEY: apiKey },
       logger,
     );
-    nodes.push({ name: spec.name, node: await startNode(config, { logger }), apiKey, ...spec });
+    nodes.push({ ...spec, node: await startNode(config, { logger }), apiKey });
   }
   const [a, b] = nodes as [DemoNode, DemoNode];
   for (const n of nodes) print(`node ${n.name}: ${n.node.entityUri}  federation ${n.node.federationUrl}  API ${n.node.apiUrl}`);

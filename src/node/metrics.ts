@@ -14,6 +14,12 @@ export const nodeMetrics = {
     labelNames: ['peer'] as const,
     registers: [registry],
   }),
+  factsRefused: new Counter({
+    name: 'tessera_federation_facts_refused_total',
+    help: 'Facts in a peer feed that failed validation (bad CID, schema, scope) and were skipped',
+    labelNames: ['peer', 'reason'] as const,
+    registers: [registry],
+  }),
   pulls: new Counter({
     name: 'tessera_federation_pulls_total',
     help: 'Federation pull cycles by peer and result',

@@ -169,7 +169,7 @@ export const factRecordSchema = z.strictObject(
       .string({ error: typeError('a string') })
       .refine(isHlc, { error: 'must be a fixed-width HLC like 001763900000000-000003' }),
     cid: z.string({ error: typeError('a string') }).regex(CID_PATTERN, { error: 'must be sha256:<64 hex>' }),
-    attested: z.union([z.null(), z.record(z.string(), z.unknown())], { error: 'must be null or an object' }),
+    attested: z.union([z.null(), z.record(z.string(), z.unknown())], { error: typeError('null or an object') }),
     received_from: uriField.nullable(),
     origin_node_id: uriField,
   },

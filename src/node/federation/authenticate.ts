@@ -1,10 +1,11 @@
 // Who is calling a federation route: the connection's certificate AND a peer token signed by an approved
 // peer's node key, bound together (`iss` == the certificate's URI SAN), fresh, for us, and never seen before.
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { PeerRecord, Store } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { HttpError } from '../http-errors.ts';
+import { publicKeyFromRaw } from '../identity/node-key.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 import { claimedIssuer, PeerTokenError, verifyPeerToken } from './peer-token.ts';
 
@@ -72,7 +73,7 @@ const keyCache = new Map<string, KeyObject>();
 function publicKeyOf(peer: PeerRecord): KeyObject {
   let key = keyCache.get(peer.publicKey);
   if (!key) {
-    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: peer.publicKey }, format: 'jwk' });
+    key = publicKeyFromRaw(peer.publicKey);
     keyCache.set(peer.publicKey, key);
   }
   return key;

@@ -2,11 +2,12 @@
 // manifest is signed by the key it advertises, and the TLS certificate it presented on that very
 // connection carries the manifest's entity URI. Approval needs the operator to confirm the key
 // fingerprint out of band; revocation takes effect on open connections at once.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { PeerRecord } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { SCOPES, type Scope } from '../facts/types.ts';
 import { HttpError } from '../http-errors.ts';
+import { describePublicKey } from '../identity/node-key.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 
 export const DEFAULT_PEER_SCOPES: Scope[] = ['company', 'public'];
@@ -25,11 +26,6 @@ export interface PeerServiceOptions {
   clock: Clock;
   onApproved(peer: PeerRecord): void;
   onRevoked(peer: PeerRecord): void;
-}
-
-/** `sha256:<hex>` of the raw Ed25519 public key (base64url): what operators compare before approving. */
-export function keyFingerprint(publicKeyB64url: string): string {
-  return `sha256:${createHash('sha256').update(Buffer.from(publicKeyB64url, 'base64url')).digest('hex')}`;
 }
 
 export class PeerService {
@@ -61,7 +57,7 @@ export class PeerService {
       federationUrl: url,
       publicKey: manifest.public_key,
       keyId: manifest.key_id,
-      fingerprint: keyFingerprint(manifest.public_key),
+      fingerprint: describePublicKey(manifest.public_key).fingerprint,
       tlsSpkiSha256: tlsIdentity?.spkiSha256 ?? manifest.tls_spki_sha256,
       status: 'pending',
       allowedScopes: [...DEFAULT_PEER_SCOPES],

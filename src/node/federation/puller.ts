@@ -6,6 +6,7 @@
 import type { PeerRecord, Store, StoreOps } from '../../store/store.ts';
 import type { Logger } from '../../tls/logger.ts';
 import type { FactRecord } from '../facts/types.ts';
+import { HttpError } from '../http-errors.ts';
 import { nodeMetrics } from '../metrics.ts';
 import type { FederationClient } from './client.ts';
 import type { PeerDirectory } from './peer-directory.ts';
