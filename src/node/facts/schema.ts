@@ -1,7 +1,7 @@
 // The wire schemas of facts (zod 4): what a client may POST, what a peer may send in its feed, and the
 // query of GET /v1/facts. A failure becomes HttpError(422, 'validation_failed', '<field path>: <problem>').
 //
-// Rules (README "Facts API" repeats them for operators):
+// Rules:
 // - entity, value.v of a `ref`, origin_node_id: a URI-like `scheme:rest` (RFC 3986 scheme, then at least
 //   one character; `scheme://` needs an authority), at most 1024 characters, no whitespace, no control or
 //   invisible (format) characters. That admits Stigmem's formal `stigmem://org/type/id` and its older
@@ -169,7 +169,9 @@ export const factRecordSchema = z.strictObject(
       .string({ error: typeError('a string') })
       .refine(isHlc, { error: 'must be a fixed-width HLC like 001763900000000-000003' }),
     cid: z.string({ error: typeError('a string') }).regex(CID_PATTERN, { error: 'must be sha256:<64 hex>' }),
-    attested: z.union([z.null(), z.record(z.string(), z.unknown())], { error: typeError('null or an object') }),
+    attested: z.union([z.null(), z.record(z.string(), z.unknown())], {
+      error: typeError('null or an object'),
+    }),
     received_from: uriField.nullable(),
     origin_node_id: uriField,
   },
