@@ -95,6 +95,8 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
 }
 
 function describe(socket: TLSSocket, options: ProbeOptions, target: string): ProbeResult {
+  // The chain first: on Node 20, getPeerCertificate(true) returns {} once getPeerX509Certificate() was called.
+  const chain = peerChain(socket);
   const raw = socket.getPeerX509Certificate()?.raw;
   const identity = raw ? peerIdentityFromDer(raw) : null;
   const reasons: string[] = [];
@@ -118,7 +120,7 @@ function describe(socket: TLSSocket, options: ProbeOptions, target: string): Pro
     chainVerified: socket.authorized,
     verifyError,
     identity,
-    chain: peerChain(socket),
+    chain,
     expectedUri: options.expectUri ?? null,
     authorized: false,
     reasons,
