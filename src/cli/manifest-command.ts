@@ -175,6 +175,8 @@ function formatVerdict(verdict: Verdict): string {
     lines.push(['tls', 'certificate URI SAN = entity_uri, certificate key = tls_spki_sha256']);
   else if (verdict.valid && verdict.tls === null)
     lines.push(['tls', 'none (plain http): the manifest is not bound to a certificate']);
+  else if (verdict.valid)
+    lines.push(['tls', 'not checked: a file carries no connection (verify the URL to check the binding)']);
   return `${lines.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n')}\n`;
 }
 
