@@ -156,18 +156,12 @@ describe('tessera tls probe (against tessera tls serve)', () => {
   });
 
   test('usage: missing --key → exit 2; a target without a port → exit 1 with the message', async () => {
-    const missing = await runCli([
-      'tls',
-      'probe',
-      target,
-      '--cert',
-      clientPaths.certPath,
-      '--ca',
-      clientPaths.caPath,
+    const [missing, bad] = await Promise.all([
+      runCli(['tls', 'probe', target, '--cert', clientPaths.certPath, '--ca', clientPaths.caPath]),
+      runCli(['tls', 'probe', '127.0.0.1', ...materialArgs(clientPaths)]),
     ]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /required option '--key <file>' not specified/);
-    const bad = await runCli(['tls', 'probe', '127.0.0.1', ...materialArgs(clientPaths)]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^tessera: target must be HOST:PORT \(got "127\.0\.0\.1"\)$/m);
   });

@@ -29,8 +29,8 @@ export function fingerprintOf(pem: string): string {
   return hexFingerprint(new X509Certificate(pem).fingerprint256);
 }
 
-function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
+function tempPathFor(path: string, dir = dirname(path)): string {
+  return join(dir, `.${basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
 }
 
 /** Write-temp-then-rename in the target's directory: readers see the old or the new file, never a mix. */
@@ -40,9 +40,18 @@ export async function replaceFile(path: string, content: string, mode = 0o644): 
   await rename(temp, path);
 }
 
-/** Stages a replacement (the temp file is written now); `commit()` renames it into place synchronously. */
-export async function stageFile(path: string, content: string, mode = 0o644): Promise<{ commit(): void }> {
-  const temp = tempPathFor(path);
+/**
+ * Stages a replacement (the temp file is written now); `commit()` renames it into place synchronously.
+ * A `stagingDir` on the same filesystem (e.g. a subdirectory) keeps the temp write from firing a watcher
+ * of the target's directory, so the only event a watcher sees is the rename itself.
+ */
+export async function stageFile(
+  path: string,
+  content: string,
+  mode = 0o644,
+  stagingDir = dirname(path),
+): Promise<{ commit(): void }> {
+  const temp = tempPathFor(path, stagingDir);
   await writeFile(temp, content, { mode });
   return { commit: () => renameSync(temp, path) };
 }

@@ -3,6 +3,8 @@
 // Not one stream or request may fail, every stream gets back exactly the bytes it sent, established
 // connections keep the session they started with, and fresh connections see each new certificate.
 import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCli } from '../support/child.ts';
 import { startEchoStream } from '../support/echo-stream.ts';
@@ -28,6 +30,9 @@ test('5 rotations under 12 streaming connections and a stream of fresh requests:
   const first = await ca.issue('server');
   const paths = await writeMaterial(dir, 'server', first, ca.certPem);
   const client = pemOf(await ca.issue('client'), ca.certPem);
+  // Replacements are written here first, so the watched directory sees nothing but the two renames.
+  const staging = join(dir, 'staging');
+  await mkdir(staging);
   // Watch only (no poll): each rotation is one rename pair, picked up by the directory watcher.
   const proc = startCli([
     'tls',
@@ -66,8 +71,8 @@ test('5 rotations under 12 streaming connections and a stream of fresh requests:
     const next = await ca.issue('server');
     const fingerprint = fingerprintOf(next.certPem);
     // Write-temp-then-rename, key first then cert, in the same tick: the watcher never sees a torn pair.
-    const key = await stageFile(paths.keyPath, next.keyPem, 0o600);
-    const cert = await stageFile(paths.certPath, next.chainPem);
+    const key = await stageFile(paths.keyPath, next.keyPem, 0o600, staging);
+    const cert = await stageFile(paths.certPath, next.chainPem, 0o644, staging);
     key.commit();
     cert.commit();
     await proc.waitForEvent(

@@ -3,7 +3,8 @@
 // by reason; a CA bundle change admits and refuses clients accordingly; reloads are single-flight; and the
 // next fresh handshake of a real mTLS server presents what was loaded.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import type { IssuedCertificate } from '../../src/pki/certificate.ts';
 import { uriPrefix } from '../../src/tls/authorize.ts';
@@ -54,6 +55,8 @@ async function setup(
   const dir = await tempDir(t);
   const original = await ca.issue('server');
   const paths = await writeMaterial(dir, 'server', original, ca.certPem);
+  // Created before anything watches the directory (replacePair writes its temp files there).
+  await mkdir(join(dir, 'staging'));
   const client = pemOf(await ca.issue('client'), ca.certPem);
   const server = await startReloadingServer(paths, uriPrefix('spiffe://test.example/'), options);
   t.after(() => server.close());
@@ -71,10 +74,15 @@ async function servedFingerprint(server: ReloadingServer, client: Pem): Promise<
   return handshake.fingerprint as string;
 }
 
-/** Write-temp-then-rename of both files, key first, both renames in the same tick: never a torn pair. */
+/**
+ * Write-temp-then-rename of both files, key first, both renames in the same tick: never a torn pair. The
+ * temp files are written in a subdirectory, so a watcher of the material's directory sees only the renames.
+ */
 async function replacePair(paths: MaterialPaths, leaf: IssuedCertificate): Promise<void> {
-  const key = await stageFile(paths.keyPath, leaf.keyPem, 0o600);
-  const cert = await stageFile(paths.certPath, leaf.chainPem);
+  const staging = join(dirname(paths.certPath), 'staging');
+  await mkdir(staging, { recursive: true });
+  const key = await stageFile(paths.keyPath, leaf.keyPem, 0o600, staging);
+  const cert = await stageFile(paths.certPath, leaf.chainPem, 0o644, staging);
   key.commit();
   cert.commit();
 }
