@@ -1,0 +1,99 @@
+// The SQLite schema as an ordered list of steps. Step i brings the database to version i + 1, tracked in
+// `PRAGMA user_version`; pending steps run in one IMMEDIATE transaction, so a crash or a second process
+// opening the same file never sees half a schema. Never edit a released step: append a new one.
+import type Database from 'better-sqlite3';
+import { StoreError } from './errors.ts';
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: facts, peers, pull cursors, token ids, meta.
+  `
+  CREATE TABLE facts (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT, -- local insertion order; never reused
+    id             TEXT NOT NULL UNIQUE,
+    cid            TEXT NOT NULL UNIQUE,
+    entity         TEXT NOT NULL,
+    relation       TEXT NOT NULL,
+    value          TEXT NOT NULL,                     -- JSON {type, v}
+    source         TEXT NOT NULL,
+    confidence     REAL NOT NULL,
+    scope          TEXT NOT NULL CHECK (scope IN ('local', 'team', 'company', 'public')),
+    timestamp      TEXT NOT NULL,
+    valid_until    TEXT,
+    hlc            TEXT NOT NULL,
+    attested       TEXT,                              -- JSON, NULL when unattested
+    received_from  TEXT,
+    origin_node_id TEXT NOT NULL
+  );
+  -- Every index ends with the rowid (= seq), so an equality filter reads its rows already in seq order.
+  CREATE INDEX facts_entity ON facts (entity);
+  CREATE INDEX facts_relation ON facts (relation);
+  CREATE INDEX facts_source ON facts (source);
+  CREATE INDEX facts_scope ON facts (scope);
+  CREATE INDEX facts_origin ON facts (origin_node_id);
+
+  CREATE TABLE peers (
+    id              TEXT PRIMARY KEY,
+    entity_uri      TEXT NOT NULL UNIQUE,
+    federation_url  TEXT NOT NULL,
+    public_key      TEXT NOT NULL,
+    key_id          TEXT NOT NULL,
+    fingerprint     TEXT NOT NULL,
+    tls_spki_sha256 TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'revoked')),
+    allowed_scopes  TEXT NOT NULL,                    -- JSON array of scopes
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+  );
+
+  CREATE TABLE pull_cursors (
+    peer_id TEXT PRIMARY KEY REFERENCES peers (id) ON DELETE CASCADE,
+    cursor  TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE seen_jtis (
+    jti        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL                       -- unix seconds
+  ) WITHOUT ROWID;
+  CREATE INDEX seen_jtis_expiry ON seen_jtis (expires_at);
+
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];
+
+function userVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function refuseNewer(file: string, version: number): void {
+  if (version > MIGRATIONS.length)
+    throw new StoreError(
+      'schema_too_new',
+      `${file} has schema version ${version} but this Tessera knows versions up to ${MIGRATIONS.length}: ` +
+        'it was written by a newer release; run that release (or restore a backup)',
+    );
+}
+
+/** Brings the database to the latest schema; returns the version it was at before. */
+export function migrate(db: Database.Database, file: string): number {
+  const before = userVersion(db);
+  refuseNewer(file, before);
+  if (before === MIGRATIONS.length) return before;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    // Another process may have migrated between the read above and taking the write lock.
+    const current = userVersion(db);
+    refuseNewer(file, current);
+    for (let version = current; version < MIGRATIONS.length; version++) {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+  return before;
+}

@@ -1,0 +1,155 @@
+// Opening the SQLite store on real files: schema migrations, owner-only file modes, refusal of a newer
+// schema or a file that is not a database, and durability of a commit across close and reopen.
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { StoreError } from '../../src/store/errors.ts';
+import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
+import { fact, tempStore } from './fixtures.ts';
+
+async function mode(path: string): Promise<number> {
+  return (await stat(path)).mode & 0o777;
+}
+
+function inspect(file: string): { version: number; tables: string[]; journal: string } {
+  const db = new Database(file, { readonly: true });
+  try {
+    return {
+      version: db.pragma('user_version', { simple: true }) as number,
+      tables: db
+        .prepare<[], string>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .pluck()
+        .all(),
+      journal: db.pragma('journal_mode', { simple: true }) as string,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+test('a new file gets the whole schema in WAL mode; reopening applies nothing again and keeps the data', async () => {
+  const t = await tempStore();
+  try {
+    await t.store.insertFact(fact({ id: 'kept' }));
+    await t.store.setMeta('marker', 'one');
+    const first = inspect(t.file);
+    assert.equal(first.version, MIGRATIONS.length);
+    assert.equal(first.journal, 'wal');
+    for (const table of ['facts', 'peers', 'pull_cursors', 'seen_jtis', 'meta'])
+      assert.ok(first.tables.includes(table), `table ${table} exists`);
+
+    const store = await t.reopen();
+    assert.deepEqual(inspect(t.file), first, 'the same version and tables after reopen');
+    assert.equal((await store.getFact('kept'))?.id, 'kept');
+    assert.equal(await store.getMeta('marker'), 'one');
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('the directory is created 0700 and the database and its -wal/-shm files are 0600', async () => {
+  const t = await tempStore();
+  try {
+    await t.store.insertFact(fact());
+    assert.equal(await mode(join(t.dir, 'data')), 0o700);
+    for (const suffix of ['', '-wal', '-shm'])
+      assert.equal(await mode(t.file + suffix), 0o600, `tessera.db${suffix}`);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('an existing database file with a looser mode is narrowed to 0600 on open', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));
+  const file = join(dir, 'tessera.db');
+  try {
+    await writeFile(file, '');
+    await chmod(file, 0o644);
+    const store = await openSqliteStore(file);
+    await store.close();
+    assert.equal(await mode(file), 0o600);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a database written by a newer release is refused with schema_too_new, naming the file', async () => {
+  const t = await tempStore();
+  await t.store.close();
+  const db = new Database(t.file);
+  db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+  db.close();
+  try {
+    await assert.rejects(openSqliteStore(t.file), (error: unknown) => {
+      assert.ok(error instanceof StoreError);
+      assert.equal(error.code, 'schema_too_new');
+      assert.match(error.message, new RegExp(`${t.file}.*version ${MIGRATIONS.length + 1}`));
+      return true;
+    });
+  } finally {
+    await rm(t.dir, { recursive: true, force: true });
+  }
+});
+
+test('a file that is not a SQLite database is refused with store_open_failed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));
+  const file = join(dir, 'tessera.db');
+  try {
+    await writeFile(
+      file,
+      'this is not a database, just some text that is long enough to have a header\n'.repeat(20),
+    );
+    await assert.rejects(openSqliteStore(file), (error: unknown) => {
+      assert.ok(error instanceof StoreError);
+      assert.equal(error.code, 'store_open_failed');
+      assert.match(error.message, /not a database/);
+      assert.ok(error.message.includes(file));
+      return true;
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a committed transaction survives close and reopen', async () => {
+  const t = await tempStore();
+  try {
+    const record = fact({ attested: { by: 'someone', sig: 'abc' }, valid_until: '2030-01-01T00:00:00Z' });
+    await t.store.tx(async (tx) => {
+      await tx.insertFact(record);
+      await tx.setMeta('committed', 'yes');
+    });
+    const store = await t.reopen();
+    assert.deepEqual(await store.getFact(record.id), record);
+    assert.equal(await store.getMeta('committed'), 'yes');
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('writable() answers true on an open store and false once closed; a closed store refuses calls', async () => {
+  const t = await tempStore();
+  try {
+    assert.equal(await t.store.writable(), true);
+    await t.store.close();
+    assert.equal(await t.store.writable(), false);
+    await assert.rejects(t.store.getFact('x'), { name: 'StoreError', code: 'store_closed' });
+    await assert.rejects(t.store.setMeta('k', 'v'), { name: 'StoreError', code: 'store_closed' });
+    await assert.rejects(
+      t.store.tx(async () => undefined),
+      { name: 'StoreError', code: 'store_closed' },
+    );
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('a file path is required: :memory: is refused', async () => {
+  await assert.rejects(openSqliteStore(':memory:'), { name: 'TypeError', message: /needs a file path/ });
+});
