@@ -68,6 +68,7 @@ before(async () => {
     notBefore: at(-1),
     notAfter: at(90),
   });
+  // An after() registered inside a hook runs when the hook ends: the files are gone once loaded, as intended.
   const dir = await tempDir({ after });
   const paths = await writeMaterial(dir, 'node', leaf, root.certPem);
   material = await loadMaterial(paths, { clock: () => new Date(T0) });

@@ -54,6 +54,7 @@ describe('PeerGate.revalidate()', () => {
 
   before(async () => {
     ca = await createTestCa();
+    // Removed as soon as this hook ends (after() inside a hook): fine, the server never rereads its files.
     const dir = await tempDir({ after });
     const paths = await writeMaterial(dir, 'server', await ca.issue('server'), ca.certPem);
     server = await startTestServer(
