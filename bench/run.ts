@@ -77,10 +77,14 @@ async function wakeLatency(ca: TestCa, root: string): Promise<number[]> {
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       const started = performance.now();
       const written = await a.api<{ cid: string }>('POST', '/v1/facts', fact(`bench:lat/${i}`));
-      await until('the fact on B', async () => (await b.api('GET', `/v1/facts/${written.body.cid}`)).status === 200, {
-        timeoutMs: 60_000,
-        intervalMs: 2,
-      });
+      await until(
+        'the fact on B',
+        async () => (await b.api('GET', `/v1/facts/${written.body.cid}`)).status === 200,
+        {
+          timeoutMs: 60_000,
+          intervalMs: 2,
+        },
+      );
       samples.push(performance.now() - started);
     }
     return samples.sort((x, y) => x - y);
@@ -89,7 +93,8 @@ async function wakeLatency(ca: TestCa, root: string): Promise<number[]> {
   }
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 
 const root = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
 try {

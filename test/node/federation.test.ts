@@ -3,8 +3,10 @@
 // itself — unapproved, token/certificate mismatch, replay, impostor certificate, revocation — is refused
 // with its reason.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import { Agent, request } from 'undici';
@@ -36,7 +38,7 @@ describe('federation between real node processes over mTLS', () => {
 
   before(async () => {
     ca = await createTestCa();
-    root = await tempDir({ after });
+    root = await mkdtemp(join(tmpdir(), 'tessera-federation-'));
     // A long pull interval: anything that arrives quickly arrived by wake.
     const env = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600' };
     [a, b] = await Promise.all([
@@ -46,6 +48,7 @@ describe('federation between real node processes over mTLS', () => {
   });
   after(async () => {
     await Promise.all([a, b, ...extra].map((n) => n?.stop()));
+    await rm(root, { recursive: true, force: true });
   });
 
   /** A federation request made by hand with some node's TLS material and a token we mint ourselves. */
@@ -70,7 +73,9 @@ describe('federation between real node processes over mTLS', () => {
       keyPem: await readFile(as.tls.keyPath, 'utf8'),
       caPem: await readFile(as.tls.caPath, 'utf8'),
     };
-    const dispatcher = new Agent({ connect: { ...clientTlsOptions(material), checkServerIdentity: () => undefined } });
+    const dispatcher = new Agent({
+      connect: { ...clientTlsOptions(material), checkServerIdentity: () => undefined },
+    });
     try {
       const response = await request(new URL('/v1/federation/facts', target.federationUrl), {
         dispatcher,
@@ -83,7 +88,9 @@ describe('federation between real node processes over mTLS', () => {
   }
 
   test('peers add proves the manifest and the certificate; approve needs the right fingerprint', async () => {
-    const added = await a.api<PeerView & { federation_url: string }>('POST', '/v1/admin/peers', { url: b.federationUrl });
+    const added = await a.api<PeerView & { federation_url: string }>('POST', '/v1/admin/peers', {
+      url: b.federationUrl,
+    });
     assert.equal(added.status, 201);
     assert.equal(added.body.entity_uri, b.entityUri);
     assert.equal(added.body.status, 'pending');
@@ -205,9 +212,19 @@ describe('federation between real node processes over mTLS', () => {
     // An impostor: certificate for spiffe://…/node/mallory, manifest claiming to be node/d.
     const dir = await tempDir(t);
     const paths = await writeMaterial(dir, 'mallory', await ca.issue('mallory'), ca.certPem);
-    const credentials = await CredentialSource.open({ ...paths, watch: false, pollIntervalMs: 0, sighup: false, logger: silentLogger });
+    const credentials = await CredentialSource.open({
+      ...paths,
+      watch: false,
+      pollIntervalMs: 0,
+      sighup: false,
+      logger: silentLogger,
+    });
     const key = await loadOrCreateNodeKey({ dataDir: dir });
-    const server = createMtlsServer({ credentials, authorize: () => ({ allow: true }), logger: silentLogger });
+    const server = createMtlsServer({
+      credentials,
+      authorize: () => ({ allow: true }),
+      logger: silentLogger,
+    });
     server.get('/.well-known/tessera-manifest.json', async () =>
       buildManifest({
         nodeKey: key,
@@ -230,7 +247,7 @@ describe('federation between real node processes over mTLS', () => {
     assert.ok(!list.body.peers.some((p) => p.entity_uri === testUri('d')), 'nothing stored');
   });
 
-  test("revoking a peer closes its open connection at once and refuses its next handshake", async () => {
+  test('revoking a peer closes its open connection at once and refuses its next handshake', async () => {
     const peers = await a.api<{ peers: PeerView[] }>('GET', '/v1/admin/peers');
     const peerB = peers.body.peers.find((p) => p.entity_uri === b.entityUri) as PeerView;
     const material = {
@@ -241,7 +258,12 @@ describe('federation between real node processes over mTLS', () => {
     const port = Number(new URL(a.federationUrl).port);
     const open = (): Promise<TLSSocket> =>
       new Promise((resolve, reject) => {
-        const socket = connect({ ...clientTlsOptions(material), host: '127.0.0.1', port, checkServerIdentity: () => undefined });
+        const socket = connect({
+          ...clientTlsOptions(material),
+          host: '127.0.0.1',
+          port,
+          checkServerIdentity: () => undefined,
+        });
         socket.once('secureConnect', () => resolve(socket));
         socket.once('error', reject);
       });
@@ -278,9 +300,19 @@ describe('federation between real node processes over mTLS', () => {
     await a.stop();
     const dir = await tempDir(t);
     const paths = await writeMaterial(dir, 'mallory', await ca.issue('mallory'), ca.certPem);
-    const credentials = await CredentialSource.open({ ...paths, watch: false, pollIntervalMs: 0, sighup: false, logger: silentLogger });
+    const credentials = await CredentialSource.open({
+      ...paths,
+      watch: false,
+      pollIntervalMs: 0,
+      sighup: false,
+      logger: silentLogger,
+    });
     let requests = 0;
-    const server = createMtlsServer({ credentials, authorize: () => ({ allow: true }), logger: silentLogger });
+    const server = createMtlsServer({
+      credentials,
+      authorize: () => ({ allow: true }),
+      logger: silentLogger,
+    });
     server.addHook('onRequest', async () => {
       requests++;
     });

@@ -24,22 +24,33 @@ test('kill -9 the puller mid-replication of 100k facts; after restart exactly 10
   t.after(async () => {
     await Promise.all([a.stop(), b.stop()]);
   });
-  const total = async (node: typeof a) => (await node.api<{ total: number }>('GET', '/v1/facts?limit=1')).body.total;
+  const total = async (node: typeof a) =>
+    (await node.api<{ total: number }>('GET', '/v1/facts?limit=1')).body.total;
   assert.equal(await total(a), TOTAL);
 
   await addAndApprove(a, b);
   await addAndApprove(b, a); // B approving A starts B's pull from A.
-  const partial = await until('B to be part-way through', async () => {
-    const n = await total(b);
-    return n > 0 && n < TOTAL ? n : undefined;
-  }, { timeoutMs: 120_000, intervalMs: 5 });
+  const partial = await until(
+    'B to be part-way through',
+    async () => {
+      const n = await total(b);
+      return n > 0 && n < TOTAL ? n : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 5 },
+  );
   await b.kill9();
   const afterKill = countOnDisk(b.dataDir);
-  assert.ok(afterKill.rows >= partial && afterKill.rows < TOTAL, `killed mid-way (${afterKill.rows} of ${TOTAL})`);
+  assert.ok(
+    afterKill.rows >= partial && afterKill.rows < TOTAL,
+    `killed mid-way (${afterKill.rows} of ${TOTAL})`,
+  );
   assert.equal(afterKill.rows % 500, 0, 'only whole pages were committed');
 
   b = await startNodeProcess({ name: 'b', ca, root, env, reuse: { apiKey: b.apiKey, tls: b.tls } });
-  await until('B to hold every fact', async () => (await total(b)) === TOTAL, { timeoutMs: 180_000, intervalMs: 100 });
+  await until('B to hold every fact', async () => (await total(b)) === TOTAL, {
+    timeoutMs: 180_000,
+    intervalMs: 100,
+  });
   await Promise.all([a.stop(), b.stop()]);
   for (const [name, dir] of [
     ['a', a.dataDir],

@@ -17,7 +17,12 @@ export interface NodeProcess {
   dataDir: string;
   tls: MaterialPaths;
   proc: CliProcess;
-  api<T = unknown>(method: string, path: string, body?: unknown, apiKey?: string): Promise<{ status: number; body: T }>;
+  api<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    apiKey?: string,
+  ): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
   kill9(): Promise<void>;
 }
@@ -45,7 +50,12 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
   const entityUri = spec.entityUri ?? certUri;
   const tls =
     spec.reuse?.tls ??
-    (await writeMaterial(join(dataDir, 'tls'), 'node', await spec.ca.issue(spec.name, { uris: [certUri] }), spec.ca.certPem));
+    (await writeMaterial(
+      join(dataDir, 'tls'),
+      'node',
+      await spec.ca.issue(spec.name, { uris: [certUri] }),
+      spec.ca.certPem,
+    ));
   const apiKey = spec.reuse?.apiKey ?? randomBytes(24).toString('base64url');
   const proc = startCli(['serve'], {
     env: {
@@ -107,9 +117,14 @@ export interface PeerView {
 }
 
 /** `from` adds `to` (fetching its manifest over mTLS) and approves it with the fingerprint it was shown. */
-export async function addAndApprove(from: NodeProcess, to: NodeProcess, scopes?: string[]): Promise<PeerView> {
+export async function addAndApprove(
+  from: NodeProcess,
+  to: NodeProcess,
+  scopes?: string[],
+): Promise<PeerView> {
   const added = await from.api<PeerView>('POST', '/v1/admin/peers', { url: to.federationUrl });
-  if (added.status !== 201) throw new Error(`${from.name} add ${to.name}: ${added.status} ${JSON.stringify(added.body)}`);
+  if (added.status !== 201)
+    throw new Error(`${from.name} add ${to.name}: ${added.status} ${JSON.stringify(added.body)}`);
   const approved = await from.api<PeerView>('POST', `/v1/admin/peers/${added.body.id}/approve`, {
     fingerprint: added.body.fingerprint,
     ...(scopes ? { allowed_scopes: scopes } : {}),

@@ -9,7 +9,12 @@ import { HybridClock } from '../../src/node/facts/hlc.ts';
 import type { FactContent, FactRecord } from '../../src/node/facts/types.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 
-export async function seedFacts(dataDir: string, origin: string, count: number, batch = 10_000): Promise<void> {
+export async function seedFacts(
+  dataDir: string,
+  origin: string,
+  count: number,
+  batch = 10_000,
+): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const store = await openSqliteStore(join(dataDir, 'tessera.db'));
   const hlc = new HybridClock(() => Date.now());

@@ -109,7 +109,7 @@ export class Puller {
       do {
         state.again = false;
         const peer = this.options.peers.get(peerId);
-        if (!peer || peer.status !== 'approved' || this.#stopped) return;
+        if (peer?.status !== 'approved' || this.#stopped) return;
         try {
           await this.#cycle(peer);
           state.failures = 0;
@@ -157,8 +157,24 @@ export class Puller {
         throw new Error(`${peer.entityUri} sent a malformed feed page`);
       const inserted = await store.tx(async (tx) => {
         let count = 0;
-        for (const record of page.facts)
-          if ((await facts.ingest(tx, record, peer.entityUri)).inserted) count++;
+        for (const record of page.facts) {
+          try {
+            if ((await facts.ingest(tx, record, peer.entityUri)).inserted) count++;
+          } catch (error) {
+            // A record that fails validation is refused and skipped; a store error aborts the page.
+            if (!(error instanceof HttpError)) throw error;
+            nodeMetrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
+            this.options.logger.warn(
+              {
+                event: 'federation_fact_refused',
+                peer: peer.entityUri,
+                reason: error.code,
+                detail: error.message,
+              },
+              'refused a fact from a peer',
+            );
+          }
+        }
         await tx.setPullCursor(peer.id, page.cursor);
         return count;
       });
