@@ -4,10 +4,12 @@ import { DEFAULT_DEMO_DIR, runDemo } from './demo.ts';
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('two mTLS peers on loopback that prove their identities to each other; runs until Ctrl-C')
+    .description(
+      'two federated nodes on loopback over mTLS: peering, a fact replicated, an intruder refused; runs until Ctrl-C',
+    )
     .option(
       '--data-dir <dir>',
-      'where the dev PKI is kept (default $TESSERA_DATA_DIR/demo or ./tessera-data/demo)',
+      'dev PKI and node state (default $TESSERA_DATA_DIR/demo or ./tessera-data/demo)',
     )
     .option('--once', 'exit after the demonstration')
     .exitOverride()
