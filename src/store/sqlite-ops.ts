@@ -319,7 +319,7 @@ function filterSql(filter: FactFilter): { key: string; where: string[]; params: 
     // otherwise pick any of them, e.g. the four-valued scope over the entity.
     where.push(where.length === 0 ? `${field} = ?` : `+${field} = ?`);
     params.push(value);
-    key += field[0];
+    key += `${field};`;
   }
   return { key, where, params };
 }
