@@ -11,9 +11,4 @@ export class Mutex {
     );
     return result;
   }
-
-  /** Resolves once every section queued so far has settled. */
-  drain(): Promise<void> {
-    return this.run(async () => undefined);
-  }
 }

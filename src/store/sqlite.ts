@@ -29,6 +29,13 @@ interface TxScope {
   /** Serializes the nested tx() calls of this level: savepoints must open and close as a stack. */
   children: Mutex;
   depth: number;
+  parent: TxScope | null;
+}
+
+/** A level is usable only while it and every level around it are still open. */
+function live(scope: TxScope | undefined): scope is TxScope {
+  for (let level = scope; level; level = level.parent ?? undefined) if (!level.active) return false;
+  return scope !== undefined;
 }
 
 function openConnection(file: string, busyTimeoutMs: number): Database.Database {
@@ -94,7 +101,7 @@ class SqliteStore implements Store {
   // behind it would deadlock, and reading from the reader would miss the transaction's own writes.
   async #run<T>(access: Access, call: (ops: SqliteOps) => T): Promise<T> {
     this.#assertOpen();
-    if (this.#context.getStore()?.active) return call(this.#writes);
+    if (live(this.#context.getStore())) return call(this.#writes);
     if (access === 'read') return call(this.#reads);
     return this.#queue.run(async () => {
       this.#assertOpen();
@@ -108,7 +115,7 @@ class SqliteStore implements Store {
 
   #txOps(scope: TxScope): StoreOps {
     return bindOps(async (_access, call) => {
-      if (!scope.active)
+      if (!live(scope))
         throw new StoreError('tx_finished', 'a transaction handle was used after its transaction ended');
       return call(this.#writes);
     });
@@ -117,15 +124,15 @@ class SqliteStore implements Store {
   async tx<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     this.#assertOpen();
     const outer = this.#context.getStore();
-    if (outer?.active) return outer.children.run(() => this.#savepoint(outer, fn));
+    if (live(outer)) return outer.children.run(() => this.#savepoint(outer, fn));
     return this.#queue.run(async () => {
       this.#assertOpen();
-      const scope: TxScope = { active: true, children: new Mutex(), depth: 0 };
+      const scope: TxScope = { active: true, children: new Mutex(), depth: 0, parent: null };
       this.#writer.exec('BEGIN IMMEDIATE');
       try {
         const result = await this.#context.run(scope, () => fn(this.#txOps(scope)));
+        // Work fn started but did not await (a nested tx, a stray call) must not run after COMMIT.
         scope.active = false;
-        // Nested tx() calls still queued by a fn that did not await them must not run after COMMIT.
         this.#writer.exec('COMMIT');
         return result;
       } catch (error) {
@@ -140,9 +147,9 @@ class SqliteStore implements Store {
 
   /** tx() inside tx(): a savepoint, so a nested failure the caller catches undoes only its own writes. */
   async #savepoint<T>(outer: TxScope, fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    if (!outer.active)
+    if (!live(outer))
       throw new StoreError('tx_finished', 'a nested transaction started after its parent ended');
-    const scope: TxScope = { active: true, children: new Mutex(), depth: outer.depth + 1 };
+    const scope: TxScope = { active: true, children: new Mutex(), depth: outer.depth + 1, parent: outer };
     const name = `tx_${scope.depth}`;
     this.#writer.exec(`SAVEPOINT ${name}`);
     try {

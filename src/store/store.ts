@@ -42,7 +42,10 @@ export interface FactPage {
 
 export interface FederationPage {
   facts: FactRecord[];
-  /** Opaque cursor after the last fact of this page (the same cursor when the page is empty). */
+  /**
+   * Opaque cursor for the next page: after the last fact of this page, and possibly past facts this query
+   * excludes (so they are not scanned again); never behind the cursor given.
+   */
   cursor: string;
   /** More facts are waiting after this page. */
   more: boolean;

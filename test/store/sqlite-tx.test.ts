@@ -148,7 +148,7 @@ test('tx() inside tx() joins it as a savepoint: a caught inner failure undoes on
   }
 });
 
-test('a transaction handle used after its transaction ended is refused with tx_finished', async () => {
+test('a transaction handle used after its transaction ended (or its parent’s) is refused with tx_finished', async () => {
   const t = await tempStore();
   try {
     let leaked: StoreOps | undefined;
@@ -158,6 +158,19 @@ test('a transaction handle used after its transaction ended is refused with tx_f
     await assert.rejects(leaked!.insertFact(fact()), { name: 'StoreError', code: 'tx_finished' });
     await assert.rejects(leaked!.getMeta('k'), { name: 'StoreError', code: 'tx_finished' });
     assert.equal(await t.store.countFacts(), 0);
+
+    // A nested tx the outer fn did not await cannot write once the outer one committed.
+    const held = gate();
+    let stray: Promise<void> | undefined;
+    await t.store.tx(async () => {
+      stray = t.store.tx(async (inner) => {
+        await held.wait;
+        await inner.insertFact(fact({ id: 'stray' }));
+      });
+    });
+    held.open();
+    await assert.rejects(stray!, { name: 'StoreError', code: 'tx_finished' });
+    assert.equal(await t.store.getFact('stray'), null);
   } finally {
     await t.cleanup();
   }
