@@ -3,6 +3,7 @@
 // naming the setting, before any file is created or port opened.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { TlsError } from '../tls/errors.ts';
 import { evaluateFederationSecurity, type FederationSecurity, isLoopbackHost } from '../tls/insecure.ts';
 import type { Logger } from '../tls/logger.ts';
 
@@ -115,13 +116,18 @@ export function loadConfig(
     [SETTINGS.insecure.env]: raw(SETTINGS.insecure),
     [SETTINGS.insecureNonLoopback.env]: raw(SETTINGS.insecureNonLoopback),
   };
-  const federation = evaluateFederationSecurity({
-    env: gateEnv,
-    bindHost: federationHost,
-    ...(nodeUrlRaw ? { advertisedUrl: nodeUrlRaw } : {}),
-    tls,
-    ...(logger ? { logger } : {}),
-  });
+  let federation: FederationSecurity;
+  try {
+    federation = evaluateFederationSecurity({
+      env: gateEnv,
+      bindHost: federationHost,
+      ...(nodeUrlRaw ? { advertisedUrl: nodeUrlRaw } : {}),
+      tls,
+      ...(logger ? { logger } : {}),
+    });
+  } catch (error) {
+    throw withFlagNames(error);
+  }
   const scheme = federation.mode === 'mtls' ? 'https' : 'http';
   const nodeUrl = nodeUrlRaw
     ? checkNodeUrl(nodeUrlRaw, scheme, name(SETTINGS.nodeUrl))
@@ -198,6 +204,25 @@ export function loadConfig(
   };
 }
 
+/** The gates of rule 7 name only the env variables; add each one's flag (same code) so flag users see theirs. */
+function withFlagNames(error: unknown): unknown {
+  if (!(error instanceof TlsError)) return error;
+  const gated = [
+    SETTINGS.insecure,
+    SETTINGS.insecureNonLoopback,
+    SETTINGS.tlsCert,
+    SETTINGS.tlsKey,
+    SETTINGS.tlsCa,
+  ];
+  let message = error.message.replace(`${error.code}: `, '');
+  for (const setting of gated)
+    message = message.replace(
+      new RegExp(`\\b${setting.env}\\b`, 'g'),
+      `${setting.env} (--${kebab(setting.flag)})`,
+    );
+  return new TlsError(error.code, message, error.file);
+}
+
 function kebab(flag: string): string {
   return flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
@@ -239,7 +264,7 @@ function checkNodeUrl(value: string, scheme: string, what: string): string {
   }
   if (url.protocol !== `${scheme}:`)
     throw new ConfigError(`${what} must use ${scheme}:// with this federation transport (got "${value}")`);
-  if (url.pathname !== '/' || url.search || url.hash || url.username)
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password)
     throw new ConfigError(
       `${what} must be an origin only, without path, query or credentials (got "${value}")`,
     );
