@@ -35,15 +35,37 @@ export async function apiCall<T>(
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(unreachable(target, error));
     });
     const text = await response.body.text();
-    const parsed = text ? (JSON.parse(text) as unknown) : null;
+    const parsed = parseJson(text);
     if (response.statusCode >= 400) {
-      const error = parsed as { error?: string; detail?: string } | null;
+      const error = parsed as { error?: string; detail?: string } | null | undefined;
       throw new Error(`${error?.error ?? response.statusCode}: ${error?.detail ?? text}`);
     }
+    if (parsed === undefined)
+      throw new Error(`${target.api} answered ${response.statusCode} with a body that is not JSON`);
     return parsed as T;
   } finally {
     await dispatcher.close();
   }
+}
+
+/** The body as JSON; null when empty, undefined when it is not JSON (e.g. a proxy's HTML error page). */
+function parseJson(text: string): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Under TLS 1.3 a server that wants a client certificate just closes the socket: say so. */
+function unreachable(target: ApiTarget, error: NodeJS.ErrnoException): string {
+  const message = `cannot reach the API at ${target.api}: ${error.message}`;
+  if (target.api.startsWith('https:') && error.code === 'UND_ERR_SOCKET' && !target.cert)
+    return `${message} (an mtls API needs a client certificate: --cert and --key)`;
+  return message;
 }
