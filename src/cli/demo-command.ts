@@ -1,6 +1,6 @@
 // `tessera demo`: see demo.ts.
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { DEFAULT_DEMO_DIR, runDemo } from './demo.ts';
 
 export function demoCommand(): Command {
   return new Command('demo')
@@ -14,9 +14,9 @@ export function demoCommand(): Command {
     .option('--once', 'exit after the demonstration')
     .exitOverride()
     .action(async (flags: { dataDir?: string; once?: boolean }) => {
-      const dataDir =
-        flags.dataDir ??
-        (process.env.TESSERA_DATA_DIR ? `${process.env.TESSERA_DATA_DIR}/demo` : DEFAULT_DEMO_DIR);
+      const dataDir = flags.dataDir ?? join(process.env.TESSERA_DATA_DIR ?? 'tessera-data', 'demo');
+      // Loaded on use, so the TLS and PKI tools never depend on the node layer loading.
+      const { runDemo } = await import('./demo.ts');
       await runDemo({ dataDir, once: flags.once ?? false });
     });
 }

@@ -191,5 +191,3 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   });
   await stop();
 }
-
-export const DEFAULT_DEMO_DIR = join('tessera-data', 'demo');

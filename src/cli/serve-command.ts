@@ -3,7 +3,6 @@
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { loadConfig, SETTINGS } from '../node/config.ts';
-import { startNode } from '../node/node.ts';
 
 const FLAGS: [keyof typeof SETTINGS, string, string][] = [
   ['dataDir', '--data-dir <dir>', 'node state: database, node key'],
@@ -51,6 +50,8 @@ export function serveCommand(): Command {
       level: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level) ? level : 'info',
     });
     const config = loadConfig(flags, process.env, logger);
+    // Loaded on use, so the TLS and PKI tools never depend on the node layer loading.
+    const { startNode } = await import('../node/node.ts');
     const node = await startNode(config, { logger });
     logger.info(
       {

@@ -1,7 +1,13 @@
 // One error shape for every HTTP answer of the node: `{error: "<code>", detail: "<human sentence>"}`.
 // Route code throws HttpError; the node's error handler (installErrorHandler) turns it, fastify's own
 // errors (body too large, bad JSON) and anything unexpected into that shape without leaking internals.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyServerOptions,
+} from 'fastify';
 
 export class HttpError extends Error {
   constructor(
@@ -55,3 +61,15 @@ export function installErrorHandler(app: FastifyInstance): void {
     reply.status(404).send({ error: 'not_found', detail: `no route ${request.method} ${request.url}` }),
   );
 }
+
+/** Errors fastify raises before routing (bad URL, path parameter too long) get the same `{error, detail}` shape. */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status = error.statusCode ?? 400;
+  const code = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'bad_request';
+  reply
+    .status(status)
+    .send({ error: code, detail: status === 414 ? 'a path parameter is too long' : 'malformed URL' });
+}
+
+/** Fastify options every node listener shares: a 64 KiB body limit and the error shape above. */
+export const NODE_HTTP_OPTIONS: FastifyServerOptions = { bodyLimit: 64 * 1024, frameworkErrors };

@@ -2,9 +2,10 @@
 // replication onto two listeners. Federation listener: mTLS (or the dev-only insecure gate), only
 // /.well-known/* and /v1/federation/*. API listener: facts and admin with API keys, plus health/metrics.
 import { mkdir } from 'node:fs/promises';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyHttpsOptions, type FastifyInstance } from 'fastify';
 import { Agent, type Dispatcher } from 'undici';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
@@ -30,7 +31,7 @@ import { PeerService } from './federation/peer-service.ts';
 import { Puller } from './federation/puller.ts';
 import { registerFederationRoutes } from './federation/routes.ts';
 import { Waker } from './federation/waker.ts';
-import { installErrorHandler } from './http-errors.ts';
+import { installErrorHandler, NODE_HTTP_OPTIONS } from './http-errors.ts';
 import { fetchPeerManifest } from './identity/fetch-manifest.ts';
 import { loadOrCreateNodeKey } from './identity/node-key.ts';
 import { ManifestSigner, registerWellKnownRoutes } from './identity/well-known.ts';
@@ -56,9 +57,8 @@ export interface StartNodeOptions {
 export async function startNode(config: NodeConfig, options: StartNodeOptions): Promise<TesseraNode> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-
-  // Everything that can refuse to start is checked before a port is opened.
+  // Everything that can refuse to start is checked before a port is opened, and the TLS material even
+  // before the data dir is created, so a bad certificate leaves nothing behind.
   const credentials =
     config.federation.mode === 'mtls'
       ? await CredentialSource.open({
@@ -70,6 +70,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
           clock,
         })
       : null;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const nodeKey = await loadOrCreateNodeKey({
     dataDir: config.dataDir,
     ...(config.nodePrivateKey ? { privateKeyB64: config.nodePrivateKey } : {}),
@@ -124,9 +125,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
         logger,
         clock,
         ...(expiry ? { expiry } : {}),
-        fastify: { bodyLimit: 64 * 1024 },
+        fastify: NODE_HTTP_OPTIONS,
       }) as unknown as FastifyInstance)
-    : Fastify({ bodyLimit: 64 * 1024 });
+    : Fastify(NODE_HTTP_OPTIONS);
   const gate = credentials
     ? (federationApp as unknown as ReturnType<typeof createMtlsServer>).peerGate
     : null;
@@ -199,6 +200,12 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
   const apiPort = (apiApp.server.address() as AddressInfo).port;
   const apiUrl = `${config.apiTls === 'off' ? 'http' : 'https'}://${urlHost(config.apiHost)}:${apiPort}`;
   puller.start();
+  // Seen token ids are only needed until their tokens expire.
+  const pruneTimer = setInterval(
+    () => void store.pruneJtis(Math.floor(clock().getTime() / 1000)).catch(() => undefined),
+    60_000,
+  );
+  pruneTimer.unref();
 
   return {
     entityUri: config.entityUri,
@@ -210,6 +217,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
     peers,
     puller,
     async close() {
+      clearInterval(pruneTimer);
       waker?.close();
       await puller.stop();
       await Promise.allSettled([apiApp.close(), federationApp.close()]);
@@ -228,7 +236,7 @@ function createApiApp(
   clock: Clock,
   logger: Logger,
 ): FastifyInstance {
-  const base = { bodyLimit: 64 * 1024 };
+  const base = NODE_HTTP_OPTIONS;
   if (config.apiTls === 'off' || !credentials) return Fastify(base);
   if (config.apiTls === 'mtls') {
     // Any client certificate of our CA bundle is admitted; the API key still decides what it may do.
@@ -245,7 +253,10 @@ function createApiApp(
     requestCert: false,
     rejectUnauthorized: false,
   });
-  const app = Fastify({ ...base, https: tlsOptions(credentials.material) }) as unknown as FastifyInstance;
+  const app = Fastify({
+    ...base,
+    https: tlsOptions(credentials.material),
+  } as FastifyHttpsOptions<HttpsServer>) as unknown as FastifyInstance;
   const onChange = (material: Material) =>
     (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(tlsOptions(material));
   credentials.on('change', onChange);

@@ -11,6 +11,7 @@ import { PeerRejectedError } from '../tls/errors.ts';
 import type { ExpiryMonitor } from '../tls/expiry.ts';
 import { describePeer, peerIdentityFromDer } from '../tls/identity.ts';
 import { defaultLogger, type Logger } from '../tls/logger.ts';
+import type { Material } from '../tls/material.ts';
 import { clientTlsOptions } from '../tls/policy.ts';
 import { type Rejection, recordRejection } from './rejections.ts';
 
@@ -41,9 +42,10 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
   const expectedFor = (origin: string) => (typeof lookup === 'function' ? lookup(origin) : lookup?.[origin]);
 
   let context: SecureContext = createSecureContext(clientTlsOptions(credentials.material));
-  credentials.on('change', (material) => {
+  const onChange = (material: Material) => {
     context = createSecureContext(clientTlsOptions(material));
-  });
+  };
+  credentials.on('change', onChange);
 
   const checkServer = (origin: string, cert: PeerCertificate): Error | undefined => {
     const identity = peerIdentityFromDer(cert.raw);
@@ -67,7 +69,7 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
     return new PeerRejectedError(decision.reason, `${origin}: ${decision.detail}`);
   };
 
-  return new Agent({
+  const agent = new Agent({
     keepAliveTimeout: 30_000,
     ...options.agent,
     connect: (connectOptions, callback) => {
@@ -82,6 +84,19 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
       connect(connectOptions, callback);
     },
   });
+  // Closing the agent also stops following the credentials, so short-lived agents do not pile up listeners.
+  // undici's callback forms call back into these, so every argument is passed through unchanged.
+  const close = agent.close.bind(agent) as (...args: unknown[]) => unknown;
+  const destroy = agent.destroy.bind(agent) as (...args: unknown[]) => unknown;
+  agent.close = ((...args: unknown[]) => {
+    credentials.off('change', onChange);
+    return close(...args);
+  }) as Agent['close'];
+  agent.destroy = ((...args: unknown[]) => {
+    credentials.off('change', onChange);
+    return destroy(...args);
+  }) as Agent['destroy'];
+  return agent;
 }
 
 /** The canonical origin form (`new URL(url).origin`) used as the key of `expectedIdentity`. */
