@@ -2,7 +2,24 @@
 import { Counter, Gauge } from 'prom-client';
 import { registry } from '../tls/metrics.ts';
 
+/** When each peer's feed was last drained completely (ms), for the replication lag gauge. */
+const caughtUpAt = new Map<string, number>();
+
+export function markCaughtUp(peer: string, atMs: number): void {
+  caughtUpAt.set(peer, atMs);
+}
+
 export const nodeMetrics = {
+  replicationLag: new Gauge({
+    name: 'tessera_federation_replication_lag_seconds',
+    help: "Seconds since this node last held everything a peer's feed offered (0 right after a complete pull)",
+    labelNames: ['peer'] as const,
+    registers: [registry],
+    collect() {
+      const now = Date.now();
+      for (const [peer, at] of caughtUpAt) this.set({ peer }, Math.max(0, (now - at) / 1000));
+    },
+  }),
   factsWritten: new Counter({
     name: 'tessera_facts_written_total',
     help: 'Facts asserted through the API and stored (duplicates of stored content not counted)',

@@ -1,11 +1,13 @@
 // The federated node: composes the store, the node key and manifest, the facts service, the peers and
 // replication onto two listeners. Federation listener: mTLS (or the dev-only insecure gate), only
 // /.well-known/* and /v1/federation/*. API listener: facts and admin with API keys, plus health/metrics.
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Fastify, { type FastifyHttpsOptions, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
@@ -13,7 +15,6 @@ import { allOf, allow as allowAll, deny, denyList } from '../tls/authorize.ts';
 import { type Clock, systemClock } from '../tls/clock.ts';
 import { CredentialSource } from '../tls/credential-source.ts';
 import { ExpiryMonitor } from '../tls/expiry.ts';
-import type { Logger } from '../tls/logger.ts';
 import type { Material } from '../tls/material.ts';
 import { serverTlsOptions } from '../tls/policy.ts';
 import { createMtlsAgent } from '../transport/http-client.ts';
@@ -21,6 +22,7 @@ import { createMtlsServer } from '../transport/https-server.ts';
 import { installApiKeyAuth } from './api/api-key-auth.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
 import { registerPeerRoutes } from './api/peer-routes.ts';
+import { installRequestMetrics } from './api/request-metrics.ts';
 import type { NodeConfig } from './config.ts';
 import { HybridClock } from './facts/hlc.ts';
 import { registerFactRoutes } from './facts/routes.ts';
@@ -125,14 +127,15 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
         logger,
         clock,
         ...(expiry ? { expiry } : {}),
-        fastify: NODE_HTTP_OPTIONS,
+        fastify: httpOptions(logger, 'federation'),
       }) as unknown as FastifyInstance)
-    : Fastify(NODE_HTTP_OPTIONS);
+    : Fastify(httpOptions(logger, 'federation'));
   const gate = credentials
     ? (federationApp as unknown as ReturnType<typeof createMtlsServer>).peerGate
     : null;
   if (!credentials) federationApp.decorateRequest('peer', null);
   installErrorHandler(federationApp);
+  installRequestMetrics(federationApp, 'federation');
 
   let nodeUrl = config.nodeUrl;
   const signer = new ManifestSigner({
@@ -172,6 +175,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
   // ---- API listener --------------------------------------------------------------------------------
   const apiApp = createApiApp(config, credentials, clock, logger);
   installErrorHandler(apiApp);
+  installRequestMetrics(apiApp, 'api');
   installApiKeyAuth(apiApp, { required: config.authRequired, apiKey: config.apiKey });
   registerHealthRoutes(apiApp, { store, credentials, clock });
   registerWellKnownRoutes(apiApp, wellKnown);
@@ -236,7 +240,7 @@ function createApiApp(
   clock: Clock,
   logger: Logger,
 ): FastifyInstance {
-  const base = NODE_HTTP_OPTIONS;
+  const base = httpOptions(logger, 'api');
   if (config.apiTls === 'off' || !credentials) return Fastify(base);
   if (config.apiTls === 'mtls') {
     // Any client certificate of our CA bundle is admitted; the API key still decides what it may do.
@@ -265,6 +269,19 @@ function createApiApp(
   });
   app.decorateRequest('peer', null);
   return app;
+}
+
+/**
+ * Fastify options of a listener: the shared limits and error shape, and the node's pino logger with a
+ * request id on every line a request logs. Per-request lines appear at debug; warnings and errors always.
+ */
+function httpOptions(logger: Logger, listener: string): FastifyServerOptions {
+  const verbose = ['debug', 'trace'].includes(logger.level);
+  return {
+    ...NODE_HTTP_OPTIONS,
+    loggerInstance: logger.child({ listener }, { level: verbose ? logger.level : 'warn' }),
+    genReqId: () => randomUUID(),
+  };
 }
 
 function urlHost(host: string): string {

@@ -71,7 +71,11 @@ export class PeerService {
   async approve(id: string, fingerprint: string, scopes?: string[]): Promise<PeerRecord> {
     const peer = this.#get(id);
     if (peer.status === 'revoked')
-      throw new HttpError(409, 'peer_revoked', `peer ${id} was revoked; a revoked peer cannot be approved again`);
+      throw new HttpError(
+        409,
+        'peer_revoked',
+        `peer ${id} was revoked; a revoked peer cannot be approved again`,
+      );
     if (normalise(fingerprint) !== peer.fingerprint)
       throw new HttpError(
         422,

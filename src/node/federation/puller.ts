@@ -7,7 +7,7 @@ import type { PeerRecord, Store, StoreOps } from '../../store/store.ts';
 import type { Logger } from '../../tls/logger.ts';
 import type { FactRecord } from '../facts/types.ts';
 import { HttpError } from '../http-errors.ts';
-import { nodeMetrics } from '../metrics.ts';
+import { markCaughtUp, nodeMetrics } from '../metrics.ts';
 import type { FederationClient } from './client.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 
@@ -185,6 +185,7 @@ export class Puller {
     }
     nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'success' });
     nodeMetrics.lastPullSuccess.set({ peer: peer.entityUri }, Date.now() / 1000);
+    markCaughtUp(peer.entityUri, Date.now());
     if (received > 0)
       this.options.logger.info(
         { event: 'federation_pulled', peer: peer.entityUri, facts: received },
