@@ -14,7 +14,7 @@ import { seedFacts } from '../test/support/seed.ts';
 const WRITES = Number(process.env.BENCH_WRITES ?? 5000);
 const REPLICATED = Number(process.env.BENCH_REPLICATED ?? 50_000);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
-const SLOW_PULL = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600', TESSERA_LOG_LEVEL: 'warn' };
+const SLOW_PULL = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600' };
 
 const total = async (node: NodeProcess) =>
   (await node.api<{ total: number }>('GET', '/v1/facts?limit=1')).body.total;
