@@ -2,6 +2,7 @@
 // layer maps to 4xx; StoreError is everything else the operator must act on (schema too new, closed store).
 
 export type StoreInputErrorCode =
+  | 'api_key_exists'
   | 'invalid_cursor'
   | 'invalid_limit'
   | 'invalid_record'

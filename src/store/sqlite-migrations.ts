@@ -61,6 +61,34 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: managed API keys and the tamper-evident audit log.
+  `
+  CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,                     -- public key id, the token's prefix
+    entity_uri  TEXT NOT NULL,
+    permissions TEXT NOT NULL,                        -- JSON array of permissions
+    secret_hash TEXT NOT NULL,                        -- scrypt$N$r$p$salt$hash; never the secret
+    description TEXT,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT,
+    revoked_at  TEXT
+  ) WITHOUT ROWID;
+
+  -- seq is chosen by the caller's builder (last + 1, checked on insert), not by SQLite: the hash chain
+  -- covers it, so it must be known before the row is written.
+  CREATE TABLE audit_log (
+    seq        INTEGER PRIMARY KEY,
+    ts         TEXT NOT NULL,                         -- RFC 3339 UTC
+    event_type TEXT NOT NULL,
+    principal  TEXT,
+    detail     TEXT NOT NULL,                         -- JSON object
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+  );
+  CREATE INDEX audit_log_event_type ON audit_log (event_type);
+  CREATE INDEX audit_log_principal ON audit_log (principal);
+  CREATE INDEX audit_log_ts ON audit_log (ts);
+  `,
 ];
 
 function userVersion(db: Database.Database): number {

@@ -11,6 +11,8 @@ import {
   encodeListCursor,
 } from './cursor.ts';
 import { StoreInputError } from './errors.ts';
+import { SqliteApiKeyOps } from './sqlite-api-keys.ts';
+import { SqliteAuditOps } from './sqlite-audit.ts';
 import {
   FACT_COLUMNS,
   type FactParams,
@@ -40,6 +42,8 @@ function sqliteCode(error: unknown): string {
 }
 
 export class SqliteOps {
+  readonly apiKeys: SqliteApiKeyOps;
+  readonly audit: SqliteAuditOps;
   readonly #db: Database.Database;
   readonly #insertFact: Stmt<FactParams>;
   readonly #factById: Stmt<[string], FactRow>;
@@ -67,6 +71,8 @@ export class SqliteOps {
     private readonly now: () => Date,
   ) {
     this.#db = db;
+    this.apiKeys = new SqliteApiKeyOps(db);
+    this.audit = new SqliteAuditOps(db);
     const columns = FACT_COLUMNS.replace('seq, ', '');
     const marks = columns
       .split(',')

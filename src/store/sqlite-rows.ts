@@ -1,6 +1,6 @@
 // Mapping between the store's records and SQLite rows: JSON for the structured columns, NULL for null.
 import type { FactRecord, FactValue, Scope } from '../node/facts/types.ts';
-import type { PeerRecord, PeerStatus } from './store.ts';
+import type { ApiKeyRecord, AuditEntry, PeerRecord, PeerStatus, Permission } from './store.ts';
 
 export const FACT_COLUMNS =
   'seq, id, cid, entity, relation, value, source, confidence, scope, timestamp, valid_until, hlc, attested, received_from, origin_node_id';
@@ -122,5 +122,81 @@ export function peerFromRow(row: PeerRow): PeerRecord {
     allowedScopes: JSON.parse(row.allowed_scopes) as Scope[],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+export const API_KEY_COLUMNS =
+  'id, entity_uri, permissions, secret_hash, description, created_at, expires_at, revoked_at';
+
+export interface ApiKeyRow {
+  id: string;
+  entity_uri: string;
+  permissions: string;
+  secret_hash: string;
+  description: string | null;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export function apiKeyToRow(key: ApiKeyRecord): ApiKeyRow {
+  return {
+    id: key.id,
+    entity_uri: key.entityUri,
+    permissions: JSON.stringify(key.permissions),
+    secret_hash: key.secretHash,
+    description: key.description ?? null,
+    created_at: key.createdAt,
+    expires_at: key.expiresAt ?? null,
+    revoked_at: key.revokedAt ?? null,
+  };
+}
+
+export function apiKeyFromRow(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    entityUri: row.entity_uri,
+    permissions: JSON.parse(row.permissions) as Permission[],
+    secretHash: row.secret_hash,
+    description: row.description,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+export const AUDIT_COLUMNS = 'seq, ts, event_type, principal, detail, prev_hash, hash';
+
+export interface AuditRow {
+  seq: number;
+  ts: string;
+  event_type: string;
+  principal: string | null;
+  detail: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export function auditToRow(entry: AuditEntry): AuditRow {
+  return {
+    seq: entry.seq,
+    ts: entry.ts,
+    event_type: entry.event_type,
+    principal: entry.principal ?? null,
+    detail: JSON.stringify(entry.detail),
+    prev_hash: entry.prev_hash,
+    hash: entry.hash,
+  };
+}
+
+export function auditFromRow(row: AuditRow): AuditEntry {
+  return {
+    seq: row.seq,
+    ts: row.ts,
+    event_type: row.event_type,
+    principal: row.principal,
+    detail: JSON.parse(row.detail) as Record<string, unknown>,
+    prev_hash: row.prev_hash,
+    hash: row.hash,
   };
 }

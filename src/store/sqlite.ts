@@ -73,6 +73,13 @@ function bindOps(run: Runner): StoreOps {
     pruneJtis: (now) => run('write', (o) => o.pruneJtis(now)),
     getMeta: (key) => run('read', (o) => o.getMeta(key)),
     setMeta: (key, value) => run('write', (o) => o.setMeta(key, value)),
+    addApiKey: (key) => run('write', (o) => o.apiKeys.add(key)),
+    getApiKey: (id) => run('read', (o) => o.apiKeys.get(id)),
+    listApiKeys: () => run('read', (o) => o.apiKeys.list()),
+    revokeApiKey: (id, revokedAt) => run('write', (o) => o.apiKeys.revoke(id, revokedAt)),
+    appendAudit: (build) => run('write', (o) => o.audit.append(build)),
+    listAudit: (filter, limit, cursor) => run('read', (o) => o.audit.list(filter, limit, cursor)),
+    auditRange: (afterSeq, limit) => run('read', (o) => o.audit.range(afterSeq, limit)),
   };
 }
 
@@ -208,6 +215,13 @@ class SqliteStore implements Store {
   pruneJtis: StoreOps['pruneJtis'] = (now) => this.#ops.pruneJtis(now);
   getMeta: StoreOps['getMeta'] = (key) => this.#ops.getMeta(key);
   setMeta: StoreOps['setMeta'] = (key, value) => this.#ops.setMeta(key, value);
+  addApiKey: StoreOps['addApiKey'] = (key) => this.#ops.addApiKey(key);
+  getApiKey: StoreOps['getApiKey'] = (id) => this.#ops.getApiKey(id);
+  listApiKeys: StoreOps['listApiKeys'] = () => this.#ops.listApiKeys();
+  revokeApiKey: StoreOps['revokeApiKey'] = (id, revokedAt) => this.#ops.revokeApiKey(id, revokedAt);
+  appendAudit: StoreOps['appendAudit'] = (build) => this.#ops.appendAudit(build);
+  listAudit: StoreOps['listAudit'] = (filter, limit, cursor) => this.#ops.listAudit(filter, limit, cursor);
+  auditRange: StoreOps['auditRange'] = (afterSeq, limit) => this.#ops.auditRange(afterSeq, limit);
 }
 
 /**

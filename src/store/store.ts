@@ -68,6 +68,49 @@ export interface InsertResult {
   record: FactRecord;
 }
 
+export const PERMISSIONS = ['read', 'write', 'federate', 'admin', 'audit.read'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** A managed API key. The secret is never stored: only a scrypt hash, found through the public `id`. */
+export interface ApiKeyRecord {
+  /** Public key id, also the prefix of the token (`tsk_<id>_<secret>`), so one lookup finds the one hash. */
+  id: string;
+  /** The principal the key acts as (audit, quotas). */
+  entityUri: string;
+  permissions: Permission[];
+  /** Self-describing scrypt hash: `scrypt$<N>$<r>$<p>$<salt b64url>$<hash b64url>`. */
+  secretHash: string;
+  description: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+/** One row of the tamper-evident audit log (wire names, as the API and the export show them). */
+export interface AuditEntry {
+  seq: number;
+  ts: string;
+  event_type: string;
+  principal: string | null;
+  detail: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditFilter {
+  event_type?: string;
+  principal?: string;
+  /** RFC 3339 bounds on ts (inclusive since, exclusive until). */
+  since?: string;
+  until?: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Opaque; null on the last page. */
+  cursor: string | null;
+}
+
 /** Everything a transaction can do. Inside `tx(fn)` all calls commit together or not at all. */
 export interface StoreOps {
   insertFact(record: FactRecord): Promise<InsertResult>;
@@ -94,6 +137,21 @@ export interface StoreOps {
 
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
+
+  addApiKey(key: ApiKeyRecord): Promise<void>;
+  getApiKey(id: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Sets revokedAt; false when no such key (or it was already revoked). */
+  revokeApiKey(id: string, revokedAt: string): Promise<boolean>;
+
+  /**
+   * Appends one audit entry atomically: `build` receives the last entry's seq and hash (null for the first)
+   * and returns the complete entry (seq = last + 1, prev_hash, hash), which is stored as given.
+   */
+  appendAudit(build: (last: { seq: number; hash: string } | null) => AuditEntry): Promise<AuditEntry>;
+  listAudit(filter: AuditFilter, limit: number, cursor?: string): Promise<AuditPage>;
+  /** Every entry in seq order from `afterSeq` (exclusive), at most `limit`: for verify and export. */
+  auditRange(afterSeq: number, limit: number): Promise<AuditEntry[]>;
 }
 
 export interface Store extends StoreOps {

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { StoreError } from '../../src/store/errors.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
+import { FACT_COLUMNS, factParams } from '../../src/store/sqlite-rows.ts';
 import { fact, tempStore } from './fixtures.ts';
 
 async function mode(path: string): Promise<number> {
@@ -41,7 +42,7 @@ test('a new file gets the whole schema in WAL mode; reopening applies nothing ag
     const first = inspect(t.file);
     assert.equal(first.version, MIGRATIONS.length);
     assert.equal(first.journal, 'wal');
-    for (const table of ['facts', 'peers', 'pull_cursors', 'seen_jtis', 'meta'])
+    for (const table of ['facts', 'peers', 'pull_cursors', 'seen_jtis', 'meta', 'api_keys', 'audit_log'])
       assert.ok(first.tables.includes(table), `table ${table} exists`);
 
     const store = await t.reopen();
@@ -74,6 +75,65 @@ test('an existing database file with a looser mode is narrowed to 0600 on open',
     const store = await openSqliteStore(file);
     await store.close();
     assert.equal(await mode(file), 0o600);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a version-1 database (facts, peers, meta) is upgraded on open: data kept, keys and audit usable', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));
+  const file = join(dir, 'tessera.db');
+  const old = fact({ id: 'from-v1' });
+  try {
+    const db = new Database(file);
+    db.exec(MIGRATIONS[0]!);
+    db.pragma('user_version = 1');
+    const columns = FACT_COLUMNS.replace('seq, ', '');
+    db.prepare(`INSERT INTO facts (${columns}) VALUES (${columns.replace(/\w+/g, '?')})`).run(
+      ...factParams(old),
+    );
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('node_id', 'n1');
+    db.close();
+
+    const store = await openSqliteStore(file);
+    try {
+      assert.deepEqual(await store.getFact('from-v1'), old);
+      assert.equal(await store.getMeta('node_id'), 'n1');
+      await store.addApiKey({
+        id: 'k1',
+        entityUri: 'spiffe://example.org/client/1',
+        permissions: ['read'],
+        secretHash: 'scrypt$16384$8$1$c2FsdA$aGFzaA',
+        description: null,
+        createdAt: '2025-11-23T10:00:00.000Z',
+        expiresAt: null,
+        revokedAt: null,
+      });
+      const entry = await store.appendAudit(() => ({
+        seq: 1,
+        ts: '2025-11-23T10:00:00.000Z',
+        event_type: 'store.upgraded',
+        principal: null,
+        detail: {},
+        prev_hash: '0'.repeat(64),
+        hash: 'a'.repeat(64),
+      }));
+      assert.equal(entry.seq, 1);
+      assert.equal((await store.getApiKey('k1'))?.id, 'k1');
+    } finally {
+      await store.close();
+    }
+    const after = inspect(file);
+    assert.equal(after.version, 2);
+    for (const table of ['api_keys', 'audit_log']) assert.ok(after.tables.includes(table), table);
+    const check = new Database(file, { readonly: true });
+    const indexes = check
+      .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log'")
+      .pluck()
+      .all()
+      .sort();
+    check.close();
+    assert.deepEqual(indexes, ['audit_log_event_type', 'audit_log_principal', 'audit_log_ts']);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,131 @@
+// The audit log on one SQLite connection. The store does not know the hash function: it only keeps the
+// chain's shape (seq = last + 1, prev_hash = last hash) and stores each entry exactly as built.
+import type Database from 'better-sqlite3';
+import { checkLimit, decodeListCursor, encodeListCursor } from './cursor.ts';
+import { StoreInputError } from './errors.ts';
+import { AUDIT_COLUMNS, type AuditRow, auditFromRow, auditToRow } from './sqlite-rows.ts';
+import type { AuditEntry, AuditFilter, AuditPage } from './store.ts';
+
+type Stmt<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>;
+type Last = { seq: number; hash: string } | null;
+type Build = (last: Last) => AuditEntry;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Why `entry` cannot follow `last`, or null when it can. */
+function chainProblem(entry: unknown, last: Last): string | null {
+  if (!isObject(entry)) return 'the builder returned no entry';
+  const expected = (last?.seq ?? 0) + 1;
+  if (entry.seq !== expected) return `seq ${String(entry.seq)} does not follow ${expected - 1}`;
+  // The first entry's prev_hash is the builder's genesis value: the store has nothing to compare it with.
+  if (last !== null && entry.prev_hash !== last.hash) return `prev_hash is not the hash of entry ${last.seq}`;
+  for (const field of ['ts', 'event_type', 'prev_hash', 'hash'] as const)
+    if (typeof entry[field] !== 'string' || entry[field] === '') return `${field} must be a non-empty string`;
+  if (entry.principal !== null && entry.principal !== undefined && typeof entry.principal !== 'string')
+    return 'principal must be a string or null';
+  if (!isObject(entry.detail)) return 'detail must be a JSON object';
+  return null;
+}
+
+export class SqliteAuditOps {
+  readonly #db: Database.Database;
+  readonly #last: Stmt<[], { seq: number; hash: string }>;
+  readonly #insert: Stmt<[AuditRow]>;
+  readonly #range: Stmt<[number, number], AuditRow>;
+  readonly #listStmts = new Map<string, Stmt<unknown[], AuditRow>>();
+  /** Read last, build, insert as one IMMEDIATE transaction (a savepoint inside the caller's). */
+  readonly #append: (build: Build) => AuditEntry;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#last = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+    this.#insert = db.prepare(
+      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${AUDIT_COLUMNS.split(', ')
+        .map((c) => `@${c}`)
+        .join(', ')})`,
+    );
+    this.#range = db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`);
+    const append = db.transaction((build: Build) => this.#appendNow(build));
+    // IMMEDIATE takes the write lock before reading the last entry: another process cannot slip in between.
+    this.#append = (build) => append.immediate(build);
+  }
+
+  append(build: Build): AuditEntry {
+    return this.#append(build);
+  }
+
+  #appendNow(build: Build): AuditEntry {
+    const last = this.#last.get() ?? null;
+    const entry = build(last ? { seq: last.seq, hash: last.hash } : null);
+    const problem = chainProblem(entry, last);
+    if (problem !== null) throw new StoreInputError('invalid_record', `audit entry: ${problem}`);
+    let row: AuditRow;
+    try {
+      row = auditToRow(entry);
+    } catch (error) {
+      throw new StoreInputError(
+        'invalid_record',
+        `audit entry: detail is not JSON (${(error as Error).message})`,
+      );
+    }
+    this.#insert.run(row);
+    // What listAudit will return: detail after its JSON round trip.
+    return auditFromRow(row);
+  }
+
+  /**
+   * Entries matching every field of the filter, oldest first. `since`/`until` compare ts as strings, which
+   * orders RFC 3339 timestamps correctly only when all are UTC (`Z`) with the same number of fraction digits.
+   */
+  list(filter: AuditFilter, limit: number, cursor?: string | null): AuditPage {
+    checkLimit(limit);
+    const after = cursor === undefined || cursor === null ? 0 : decodeListCursor(cursor);
+    const { key, where, params } = auditFilterSql(filter);
+    let statement = this.#listStmts.get(key);
+    if (!statement) {
+      statement = this.#db.prepare(
+        `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[...where, 'seq > ?'].join(' AND ')} ORDER BY seq LIMIT ?`,
+      );
+      this.#listStmts.set(key, statement);
+    }
+    const rows = statement.all(...params, after, limit + 1);
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    return {
+      entries: page.map(auditFromRow),
+      cursor: more ? encodeListCursor(page[page.length - 1]!.seq) : null,
+    };
+  }
+
+  range(afterSeq: number, limit: number): AuditEntry[] {
+    checkLimit(limit);
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0)
+      throw new StoreInputError(
+        'invalid_cursor',
+        `afterSeq must be a non-negative integer (got ${afterSeq})`,
+      );
+    return this.#range.all(afterSeq, limit).map(auditFromRow);
+  }
+}
+
+/** WHERE clauses of an audit filter; equal filter shapes share a statement. */
+function auditFilterSql(filter: AuditFilter): { key: string; where: string[]; params: string[] } {
+  const where: string[] = [];
+  const params: string[] = [];
+  let key = '';
+  const add = (name: string, clause: string, value: string | undefined): void => {
+    if (value === undefined) return;
+    // Only the first condition may use its index (the planner has no statistics to choose well); an
+    // equality index then yields its rows in seq order already.
+    where.push(where.length === 0 ? clause : `+${clause}`);
+    params.push(value);
+    key += `${name};`;
+  };
+  add('event_type', 'event_type = ?', filter.event_type);
+  add('principal', 'principal = ?', filter.principal);
+  add('since', 'ts >= ?', filter.since);
+  add('until', 'ts < ?', filter.until);
+  return { key, where, params };
+}
