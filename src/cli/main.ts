@@ -1,7 +1,9 @@
 // `tessera` command line: each verb group lives in its own module; this file only assembles them and
 // turns errors into a one-line message and a non-zero exit.
 import { Command, CommanderError } from 'commander';
+import { auditCommand } from './audit-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { keysCommand } from './keys-command.ts';
 import { manifestCommand } from './manifest-command.ts';
 import { peersCommand } from './peers-command.ts';
 import { pkiCommand } from './pki-command.ts';
@@ -20,6 +22,8 @@ program.addCommand(demoCommand());
 program.addCommand(serveCommand());
 program.addCommand(peersCommand());
 program.addCommand(manifestCommand());
+program.addCommand(keysCommand());
+program.addCommand(auditCommand());
 
 try {
   await program.parseAsync(process.argv);
