@@ -43,7 +43,8 @@ test('the hash is hex SHA-256 of the JCS canonical JSON of seq, ts, event_type, 
   assert.equal(first!.prev_hash, '0'.repeat(64));
   assert.equal(first!.seq, 1);
   // Key order of the input does not matter; the hash field itself is not covered.
-  const reordered = { hash: 'x', detail: first!.detail, prev_hash: first!.prev_hash, ...first! };
+  const { seq, ts, event_type, principal, detail, prev_hash } = first!;
+  const reordered = { prev_hash, detail, principal, event_type, ts, seq, hash: 'x' };
   assert.equal(auditHash(reordered), first!.hash);
 });
 
