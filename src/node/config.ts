@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { TlsError } from '../tls/errors.ts';
 import { evaluateFederationSecurity, type FederationSecurity, isLoopbackHost } from '../tls/insecure.ts';
 import type { Logger } from '../tls/logger.ts';
+import type { QuotaSettings } from './quota/quotas.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -42,6 +43,8 @@ export interface NodeConfig {
   nodePrivateKey: string | undefined;
   nodeKeyPath: string | undefined;
   logLevel: string;
+  /** Per-principal rate limits (requests per hour per dimension), or disabled (acknowledged). */
+  quotas: QuotaSettings;
 }
 
 /** One setting: its env var, its flag (camelCase key of the commander options) and its default. */
@@ -76,6 +79,23 @@ export const SETTINGS = {
   reforward: { env: 'TESSERA_FEDERATION_REFORWARD', flag: 'reforward', fallback: 'false' },
   nodeKeyPath: { env: 'TESSERA_NODE_KEY_PATH', flag: 'nodeKeyPath' },
   logLevel: { env: 'TESSERA_LOG_LEVEL', flag: 'logLevel', fallback: 'info' },
+  rateLimitWrite: {
+    env: 'TESSERA_RATE_LIMIT_WRITE_PER_HOUR',
+    flag: 'rateLimitWritePerHour',
+    fallback: '1000',
+  },
+  rateLimitRead: { env: 'TESSERA_RATE_LIMIT_READ_PER_HOUR', flag: 'rateLimitReadPerHour', fallback: '5000' },
+  rateLimitFederationPull: {
+    env: 'TESSERA_RATE_LIMIT_FEDERATION_PULL_PER_HOUR',
+    flag: 'rateLimitFederationPullPerHour',
+    fallback: '36000',
+  },
+  rateLimitAdmin: {
+    env: 'TESSERA_RATE_LIMIT_ADMIN_PER_HOUR',
+    flag: 'rateLimitAdminPerHour',
+    fallback: '600',
+  },
+  rateLimitDisabledAck: { env: 'TESSERA_RATE_LIMIT_DISABLED_ACK', flag: 'rateLimitDisabledAck' },
 } satisfies Record<string, Setting>;
 
 /** Secrets are env-only (a flag would show in `ps`): the API key and the node's private key seed. */
@@ -111,6 +131,9 @@ export function loadConfig(
     caPath: raw(SETTINGS.tlsCa),
   };
   const nodeUrlRaw = raw(SETTINGS.nodeUrl);
+  // Credentials in the advertised URL are refused before anything logs or echoes it.
+  if (nodeUrlRaw && /^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(nodeUrlRaw))
+    throw new ConfigError(`${name(SETTINGS.nodeUrl)} must not contain credentials (user:password@)`);
   // The gates of rule 7 read the two switches from an env-shaped record; flags are folded in first.
   const gateEnv = {
     [SETTINGS.insecure.env]: raw(SETTINGS.insecure),
@@ -201,7 +224,49 @@ export function loadConfig(
     nodePrivateKey: env[SECRET_ENV.nodePrivateKey]?.trim() || undefined,
     nodeKeyPath: raw(SETTINGS.nodeKeyPath),
     logLevel,
+    quotas: loadQuotaSettings(raw, name),
   };
+}
+
+const MAX_RATE_PER_HOUR = 10_000_000;
+
+/** Rates are whole requests per hour. Write and read at 0 switch every quota off, and only with the ACK. */
+function loadQuotaSettings(
+  raw: (setting: Setting) => string | undefined,
+  name: (setting: Setting) => string,
+): QuotaSettings {
+  const rate = (setting: Setting): number => {
+    const value = raw(setting) as string;
+    if (!/^\d+$/.test(value) || Number(value) > MAX_RATE_PER_HOUR)
+      throw new ConfigError(
+        `${name(setting)} must be a whole number of requests per hour from 0 to ${MAX_RATE_PER_HOUR} (got "${value}")`,
+      );
+    return Number(value);
+  };
+  const { rateLimitWrite: w, rateLimitRead: r, rateLimitDisabledAck: ack } = SETTINGS;
+  const settings = {
+    writePerHour: rate(w),
+    readPerHour: rate(r),
+    federationPullPerHour: rate(SETTINGS.rateLimitFederationPull),
+    adminPerHour: rate(SETTINGS.rateLimitAdmin),
+    disabled: false,
+  };
+  const acknowledged = bool(raw(ack), name(ack));
+  if ((settings.writePerHour === 0) !== (settings.readPerHour === 0))
+    throw new ConfigError(
+      `${name(w)} and ${name(r)} can only be 0 together, which switches every quota off (with ${name(ack)}=1); a single 0 would silently remove one limit, so give it a positive rate`,
+    );
+  settings.disabled = settings.writePerHour === 0 && settings.readPerHour === 0;
+  if (settings.disabled && !acknowledged)
+    throw new ConfigError(
+      `${name(w)}=0 and ${name(r)}=0 switch every per-principal quota off: set ${name(ack)}=1 to confirm (a SECURITY WARNING is then logged at every start)`,
+    );
+  for (const setting of [SETTINGS.rateLimitFederationPull, SETTINGS.rateLimitAdmin])
+    if (!settings.disabled && rate(setting) === 0)
+      throw new ConfigError(
+        `${name(setting)} must be at least 1 while quotas are on (0 is only accepted when every quota is switched off)`,
+      );
+  return settings;
 }
 
 /** The gates of rule 7 name only the env variables; add each one's flag (same code) so flag users see theirs. */
@@ -260,15 +325,24 @@ function checkNodeUrl(value: string, scheme: string, what: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`${what} must be a URL such as ${scheme}://node.example.org:8765 (got "${value}")`);
+    throw new ConfigError(
+      `${what} must be a URL such as ${scheme}://node.example.org:8765 (got "${redact(value)}")`,
+    );
   }
   if (url.protocol !== `${scheme}:`)
-    throw new ConfigError(`${what} must use ${scheme}:// with this federation transport (got "${value}")`);
+    throw new ConfigError(
+      `${what} must use ${scheme}:// with this federation transport (got "${redact(value)}")`,
+    );
   if (url.pathname !== '/' || url.search || url.hash || url.username || url.password)
     throw new ConfigError(
-      `${what} must be an origin only, without path, query or credentials (got "${value}")`,
+      `${what} must be an origin only, without path, query or credentials (got "${redact(value)}")`,
     );
   return url.origin;
+}
+
+/** Drops anything that could be a secret (userinfo) from a URL before it is shown. */
+function redact(value: string): string {
+  return value.replace(/\/\/[^/@]*@/, '//***@');
 }
 
 function hostForUrl(host: string): string {

@@ -72,166 +72,208 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
           clock,
         })
       : null;
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const nodeKey = await loadOrCreateNodeKey({
-    dataDir: config.dataDir,
-    ...(config.nodePrivateKey ? { privateKeyB64: config.nodePrivateKey } : {}),
-    ...(config.nodeKeyPath ? { keyPath: config.nodeKeyPath } : {}),
-  });
-  const store = await openSqliteStore(join(config.dataDir, 'tessera.db'));
-  const expiry = credentials ? new ExpiryMonitor({ logger, clock }).track(credentials) : null;
+  // What a failed start has opened is closed again, in reverse order, before the error propagates.
+  const undo: (() => unknown)[] = [];
+  if (credentials) undo.push(() => credentials.close());
+  try {
+    const keyOptions = {
+      dataDir: config.dataDir,
+      ...(config.nodePrivateKey ? { privateKeyB64: config.nodePrivateKey } : {}),
+      ...(config.nodeKeyPath ? { keyPath: config.nodeKeyPath } : {}),
+    };
+    // A key given by env or file is checked before the data dir exists; a generated one needs the dir.
+    const givenKey = config.nodePrivateKey || config.nodeKeyPath;
+    const givenNodeKey = givenKey ? await loadOrCreateNodeKey(keyOptions) : undefined;
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const nodeKey = givenNodeKey ?? (await loadOrCreateNodeKey(keyOptions));
+    const store = await openSqliteStore(join(config.dataDir, 'tessera.db'));
+    undo.push(() => store.close());
+    const expiry = credentials ? new ExpiryMonitor({ logger, clock }).track(credentials) : null;
+    undo.push(() => expiry?.close());
 
-  const peers = await PeerDirectory.load(store);
-  const hlc = new HybridClock(() => clock().getTime());
-  const dispatcher: Dispatcher = credentials
-    ? createMtlsAgent({
-        credentials,
-        expectedIdentity: (origin) => peers.expectedIdentityFor(origin),
-        logger,
-        clock,
-        ...(expiry ? { expiry } : {}),
-      })
-    : new Agent({ keepAliveTimeout: 30_000 });
-  const client = new FederationClient({
-    dispatcher,
-    selfEntityUri: config.entityUri,
-    nodeKey: () => nodeKey,
-    clock,
-  });
-  let waker: Waker | undefined;
-  const facts = new FactService({
-    store,
-    nodeId: config.entityUri,
-    hlc,
-    now: clock,
-    onWrite: () => {
-      nodeMetrics.factsWritten.inc();
-      waker?.notify();
-    },
-  });
-  const puller = new Puller({ store, facts, peers, client, intervalMs: config.pullIntervalMs, logger });
-  waker = new Waker({ peers, client, debounceMs: config.wakeDebounceMs, logger });
+    const peers = await PeerDirectory.load(store);
+    const hlc = new HybridClock(() => clock().getTime());
+    const dispatcher: Dispatcher = credentials
+      ? createMtlsAgent({
+          credentials,
+          expectedIdentity: (origin) => peers.expectedIdentityFor(origin),
+          logger,
+          clock,
+          ...(expiry ? { expiry } : {}),
+        })
+      : new Agent({ keepAliveTimeout: 30_000 });
+    undo.push(() => dispatcher.close());
+    const client = new FederationClient({
+      dispatcher,
+      selfEntityUri: config.entityUri,
+      nodeKey: () => nodeKey,
+      clock,
+    });
+    let waker: Waker | undefined;
+    const facts = new FactService({
+      store,
+      nodeId: config.entityUri,
+      hlc,
+      now: clock,
+      onWrite: () => {
+        nodeMetrics.factsWritten.inc();
+        waker?.notify();
+      },
+    });
+    const puller = new Puller({
+      store,
+      facts,
+      peers,
+      client,
+      intervalMs: config.pullIntervalMs,
+      logger,
+      selfEntityUri: config.entityUri,
+    });
+    waker = new Waker({ peers, client, debounceMs: config.wakeDebounceMs, logger });
 
-  // ---- federation listener -------------------------------------------------------------------------
-  // Handshake level: a valid chain with a URI SAN that is not revoked. Which peer may do what is decided
-  // per request (token + approval); the well-known documents are public by nature.
-  const federationGate = allOf(
-    denyList(() => peers.revoked()),
-    (identity) =>
-      identity.uris.length > 0 ? allowAll : deny('no_uri_san', 'peer certificate has no URI SAN'),
-  );
-  const federationApp: FastifyInstance = credentials
-    ? (createMtlsServer({
-        credentials,
-        authorize: federationGate,
-        logger,
-        clock,
-        ...(expiry ? { expiry } : {}),
-        fastify: httpOptions(logger, 'federation'),
-      }) as unknown as FastifyInstance)
-    : Fastify(httpOptions(logger, 'federation'));
-  const gate = credentials
-    ? (federationApp as unknown as ReturnType<typeof createMtlsServer>).peerGate
-    : null;
-  if (!credentials) federationApp.decorateRequest('peer', null);
-  installErrorHandler(federationApp);
-  installRequestMetrics(federationApp, 'federation');
+    // ---- federation listener -------------------------------------------------------------------------
+    // Handshake level: a valid chain with a URI SAN that is not revoked. Which peer may do what is decided
+    // per request (token + approval); the well-known documents are public by nature.
+    const federationGate = allOf(
+      denyList(() => peers.revoked()),
+      (identity) =>
+        identity.uris.length > 0 ? allowAll : deny('no_uri_san', 'peer certificate has no URI SAN'),
+    );
+    const federationApp: FastifyInstance = credentials
+      ? (createMtlsServer({
+          credentials,
+          authorize: federationGate,
+          logger,
+          clock,
+          ...(expiry ? { expiry } : {}),
+          fastify: httpOptions(logger, 'federation'),
+        }) as unknown as FastifyInstance)
+      : Fastify(httpOptions(logger, 'federation'));
+    const gate = credentials
+      ? (federationApp as unknown as ReturnType<typeof createMtlsServer>).peerGate
+      : null;
+    if (!credentials) federationApp.decorateRequest('peer', null);
+    installErrorHandler(federationApp);
+    installRequestMetrics(federationApp, 'federation');
 
-  let nodeUrl = config.nodeUrl;
-  const signer = new ManifestSigner({
-    nodeKey,
-    entityUri: config.entityUri,
-    ...(credentials ? { credentials } : {}),
-    clock,
-  });
-  const wellKnown = {
-    getInfo: () => ({
-      version: NODE_VERSION,
-      entity_uri: config.entityUri,
-      node_url: nodeUrl,
-      federation_url: nodeUrl,
-      auth: { api_keys: config.authRequired },
-      federation: { transport: credentials ? 'mtls' : 'insecure', token: 'EdDSA-JWT' },
-      public_key: nodeKey.publicKeyB64,
-      key_id: nodeKey.keyId,
-    }),
-    getManifest: () => signer.manifest(),
-  };
-  registerWellKnownRoutes(federationApp, wellKnown);
-  registerFederationRoutes(federationApp, {
-    store,
-    peers,
-    selfEntityUri: config.entityUri,
-    requireMtls: credentials !== null,
-    clock,
-    reforward: config.reforward,
-    onWake: (peerId) => puller.wake(peerId),
-    onRejected: (reason, detail) => {
-      nodeMetrics.federationRejections.inc({ reason });
-      logger.warn({ event: 'federation_rejected', reason, detail }, `federation request refused: ${reason}`);
-    },
-  });
+    let nodeUrl = config.nodeUrl;
+    const signer = new ManifestSigner({
+      nodeKey,
+      entityUri: config.entityUri,
+      ...(credentials ? { credentials } : {}),
+      clock,
+    });
+    const wellKnown = {
+      getInfo: () => ({
+        version: NODE_VERSION,
+        entity_uri: config.entityUri,
+        node_url: nodeUrl,
+        federation_url: nodeUrl,
+        auth: { api_keys: config.authRequired },
+        federation: { transport: credentials ? 'mtls' : 'insecure', token: 'EdDSA-JWT' },
+        public_key: nodeKey.publicKeyB64,
+        key_id: nodeKey.keyId,
+      }),
+      getManifest: () => signer.manifest(),
+    };
+    registerWellKnownRoutes(federationApp, wellKnown);
+    registerFederationRoutes(federationApp, {
+      store,
+      peers,
+      selfEntityUri: config.entityUri,
+      requireMtls: credentials !== null,
+      clock,
+      reforward: config.reforward,
+      onWake: (peerId) => puller.wake(peerId),
+      onRejected: (reason, detail) => {
+        nodeMetrics.federationRejections.inc({ reason });
+        logger.warn(
+          { event: 'federation_rejected', reason, detail },
+          `federation request refused: ${reason}`,
+        );
+      },
+    });
 
-  // ---- API listener --------------------------------------------------------------------------------
-  const apiApp = createApiApp(config, credentials, clock, logger);
-  installErrorHandler(apiApp);
-  installRequestMetrics(apiApp, 'api');
-  installApiKeyAuth(apiApp, { required: config.authRequired, apiKey: config.apiKey });
-  registerHealthRoutes(apiApp, { store, credentials, clock });
-  registerWellKnownRoutes(apiApp, wellKnown);
-  registerFactRoutes(apiApp, { service: facts, store });
-  const peerService = new PeerService({
-    peers,
-    selfEntityUri: config.entityUri,
-    clock,
-    fetchManifest: (url) =>
-      credentials
-        ? fetchPeerManifest(url, { credentials, now: clock() })
-        : fetchPeerManifest(url, { insecure: true, now: clock() }),
-    onApproved: (peer) => puller.wake(peer.id),
-    onRevoked: (peer) => {
-      puller.forget(peer.id);
-      const closed = gate?.revalidate() ?? 0;
-      logger.warn({ event: 'peer_revoked', peer: peer.entityUri, closedConnections: closed }, 'peer revoked');
-    },
-  });
-  registerPeerRoutes(apiApp, { service: peerService, peers });
+    // ---- API listener --------------------------------------------------------------------------------
+    const apiApp = createApiApp(config, credentials, clock, logger);
+    installErrorHandler(apiApp);
+    installRequestMetrics(apiApp, 'api');
+    installApiKeyAuth(apiApp, { required: config.authRequired, apiKey: config.apiKey });
+    registerHealthRoutes(apiApp, { store, credentials, clock });
+    registerWellKnownRoutes(apiApp, wellKnown);
+    registerFactRoutes(apiApp, { service: facts, store });
+    const peerService = new PeerService({
+      peers,
+      selfEntityUri: config.entityUri,
+      clock,
+      fetchManifest: (url) =>
+        credentials
+          ? fetchPeerManifest(url, { credentials, now: clock() })
+          : fetchPeerManifest(url, { insecure: true, now: clock() }),
+      onApproved: (peer) => {
+        puller.wake(peer.id);
+        // If the peer approved us earlier, its pulls were refused until now: tell it to pull at once.
+        void client.call(peer, 'POST', '/v1/federation/wake', {}).catch(() => undefined);
+      },
+      onRevoked: (peer) => {
+        puller.forget(peer.id);
+        const closed = gate?.revalidate() ?? 0;
+        logger.warn(
+          { event: 'peer_revoked', peer: peer.entityUri, closedConnections: closed },
+          'peer revoked',
+        );
+      },
+    });
+    registerPeerRoutes(apiApp, { service: peerService, peers });
 
-  await federationApp.listen({ host: config.federationHost, port: config.federationPort });
-  const federationPort = (federationApp.server.address() as AddressInfo).port;
-  if (config.nodeUrlFromBind) nodeUrl = new URL(nodeUrl).origin.replace(/:\d+$/, `:${federationPort}`);
-  await apiApp.listen({ host: config.apiHost, port: config.apiPort });
-  const apiPort = (apiApp.server.address() as AddressInfo).port;
-  const apiUrl = `${config.apiTls === 'off' ? 'http' : 'https'}://${urlHost(config.apiHost)}:${apiPort}`;
-  puller.start();
-  // Seen token ids are only needed until their tokens expire.
-  const pruneTimer = setInterval(
-    () => void store.pruneJtis(Math.floor(clock().getTime() / 1000)).catch(() => undefined),
-    60_000,
-  );
-  pruneTimer.unref();
+    undo.push(
+      () => federationApp.close(),
+      () => apiApp.close(),
+      () => signer.close(),
+    );
+    await federationApp.listen({ host: config.federationHost, port: config.federationPort });
+    const federationPort = (federationApp.server.address() as AddressInfo).port;
+    if (config.nodeUrlFromBind) nodeUrl = new URL(nodeUrl).origin.replace(/:\d+$/, `:${federationPort}`);
+    await apiApp.listen({ host: config.apiHost, port: config.apiPort });
+    const apiPort = (apiApp.server.address() as AddressInfo).port;
+    const apiUrl = `${config.apiTls === 'off' ? 'http' : 'https'}://${urlHost(config.apiHost)}:${apiPort}`;
+    puller.start();
+    // Seen token ids are only needed until their tokens expire.
+    const pruneTimer = setInterval(
+      // Kept a minute past expiry: token verification tolerates a few seconds of clock skew.
+      () => void store.pruneJtis(Math.floor(clock().getTime() / 1000) - 60).catch(() => undefined),
+      60_000,
+    );
+    pruneTimer.unref();
 
-  return {
-    entityUri: config.entityUri,
-    apiUrl,
-    get federationUrl() {
-      return nodeUrl;
-    },
-    store,
-    peers,
-    puller,
-    async close() {
-      clearInterval(pruneTimer);
-      waker?.close();
-      await puller.stop();
-      await Promise.allSettled([apiApp.close(), federationApp.close()]);
-      await dispatcher.close();
-      credentials?.close();
-      expiry?.close();
-      signer.close();
-      await store.close();
-    },
-  };
+    return {
+      entityUri: config.entityUri,
+      apiUrl,
+      get federationUrl() {
+        return nodeUrl;
+      },
+      store,
+      peers,
+      puller,
+      async close() {
+        clearInterval(pruneTimer);
+        waker?.close();
+        await puller.stop();
+        await Promise.allSettled([apiApp.close(), federationApp.close()]);
+        await dispatcher.close();
+        credentials?.close();
+        expiry?.close();
+        signer.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    for (const close of undo.reverse())
+      await Promise.resolve()
+        .then(close)
+        .catch(() => undefined);
+    throw error;
+  }
 }
 
 function createApiApp(

@@ -73,6 +73,17 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
     keepAliveTimeout: 30_000,
     ...options.agent,
     connect: (connectOptions, callback) => {
+      // An mTLS agent never speaks plaintext: an http:// origin would carry tokens and data in the clear.
+      if (connectOptions.protocol !== 'https:') {
+        callback(
+          new PeerRejectedError(
+            'not_tls',
+            `refusing ${connectOptions.protocol}// origin: this agent speaks mTLS only`,
+          ),
+          null,
+        );
+        return;
+      }
       const origin = originOf(connectOptions.protocol, connectOptions.hostname, connectOptions.port);
       // A connector per connection: the identity check needs the origin, which checkServerIdentity is not given.
       const connect = buildConnector({

@@ -197,10 +197,19 @@ describe('loadConfig: identity and addresses', () => {
       'https://node-a.example.org:8765/federation',
       'https://node-a.example.org:8765/?x=1',
       'https://node-a.example.org:8765/#top',
-      'https://operator@node-a.example.org:8765',
-      'https://:secret@node-a.example.org:8765',
     ]) {
       refused(() => load({ TESSERA_NODE_URL: bad }), SETTINGS.nodeUrl, /must be an origin only/);
+    }
+    // Credentials are refused before the URL is logged or echoed anywhere, and never shown.
+    for (const bad of [
+      'https://operator@node-a.example.org:8765',
+      'https://:s3cretpw@node-a.example.org:8765',
+    ]) {
+      refused(() => load({ TESSERA_NODE_URL: bad }), SETTINGS.nodeUrl, /must not contain credentials/);
+      assert.throws(
+        () => load({ TESSERA_NODE_URL: bad }),
+        (error: Error) => !error.message.includes('s3cretpw') && !error.message.includes('operator'),
+      );
     }
     refused(() => load({}, { nodeUrl: 'node-a:8765' }), SETTINGS.nodeUrl, /must use https:\/\//);
     // Insecure federation (dev only) advertises http://, and https:// is then the contradiction.

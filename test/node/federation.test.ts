@@ -135,6 +135,31 @@ describe('federation between real node processes over mTLS', () => {
     assert.equal(onA.body.total, 1);
   });
 
+  test("widening a peer's scopes to team sends the team facts written before (the feed starts over)", async () => {
+    const team = await a.api<Fact>('POST', '/v1/facts', fact('test:team-2', 'team'));
+    const peers = await a.api<{ peers: (PeerView & { allowed_scopes: string[] })[] }>(
+      'GET',
+      '/v1/admin/peers',
+    );
+    const peerB = peers.body.peers.find((p) => p.entity_uri === b.entityUri) as PeerView;
+    const widened = await a.api<{ allowed_scopes: string[] }>('POST', `/v1/admin/peers/${peerB.id}/approve`, {
+      fingerprint: peerB.fingerprint,
+      allowed_scopes: ['company', 'public', 'team'],
+    });
+    assert.deepEqual(widened.body.allowed_scopes, ['company', 'public', 'team']);
+    await a.api('POST', '/v1/facts', fact('test:company-2', 'company')); // wakes B
+    for (const cid of [team.body.cid]) {
+      await until('the team fact on B', async () => (await b.api('GET', `/v1/facts/${cid}`)).status === 200, {
+        timeoutMs: 15_000,
+      });
+    }
+    // The earlier team fact too, although B's cursor had already passed it; and nothing twice.
+    const earlier = await b.api<{ total: number }>('GET', '/v1/facts?entity=test:team-1');
+    assert.equal(earlier.body.total, 1);
+    const local = await b.api<{ total: number }>('GET', '/v1/facts?entity=test:local-1');
+    assert.equal(local.body.total, 0, 'local still never leaves');
+  });
+
   test('an unapproved node with a valid certificate from the same CA gets 403 on pull', async () => {
     const c = await startNodeProcess({ name: 'c', ca, root });
     extra.push(c);
@@ -145,6 +170,7 @@ describe('federation between real node processes over mTLS', () => {
     await addAndApprove(c, a);
     const again = await federationCall(a, c, c.entityUri);
     assert.equal(again.status, 403);
+    assert.equal(again.body.error, 'peer_not_approved');
   });
 
   test("a token whose iss differs from the connection's certificate → 401 token_binding_mismatch", async () => {

@@ -14,6 +14,27 @@ export interface FederationClientOptions {
   timeoutMs?: number;
 }
 
+/** A feed page is at most 500 facts of at most 64 KiB each: anything much larger is a broken or hostile peer. */
+const MAX_RESPONSE_BYTES = 40 * 1024 * 1024;
+
+async function readCapped(
+  body: AsyncIterable<Uint8Array> & { destroy(): unknown },
+  max: number,
+  who: string,
+): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy();
+      throw new FederationHttpError(502, 'response_too_large', `${who} sent more than ${max} bytes`);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export class FederationHttpError extends Error {
   constructor(
     readonly status: number,
@@ -49,7 +70,7 @@ export class FederationClient {
       headersTimeout: timeout,
       bodyTimeout: timeout,
     });
-    const text = await response.body.text();
+    const text = await readCapped(response.body, MAX_RESPONSE_BYTES, peer.entityUri);
     let parsed: unknown;
     try {
       parsed = text === '' ? null : JSON.parse(text);

@@ -64,7 +64,14 @@ export class PeerService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.options.peers.add(peer);
+    try {
+      await this.options.peers.add(peer);
+    } catch (error) {
+      // Two concurrent adds of the same node: the store's uniqueness decides, the loser gets a clear 409.
+      if ((error as { code?: string }).code === 'peer_exists')
+        throw new HttpError(409, 'peer_exists', `${manifest.entity_uri} is already known`);
+      throw error;
+    }
     return peer;
   }
 
@@ -135,6 +142,12 @@ export function parseScopes(scopes: string[]): Scope[] {
   const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
   if (unknown.length > 0)
     throw new HttpError(422, 'validation_failed', `allowed_scopes: unknown scope ${unknown.join(', ')}`);
+  if (scopes.length === 0)
+    throw new HttpError(
+      422,
+      'validation_failed',
+      'allowed_scopes: at least one scope (company, public, team)',
+    );
   if (scopes.includes('local'))
     throw new HttpError(422, 'validation_failed', 'allowed_scopes: local facts never leave the node');
   return [...new Set(scopes)] as Scope[];

@@ -31,6 +31,8 @@ export interface PullerOptions {
   /** Longest wait after repeated errors; default 10 × interval, at most 15 minutes. */
   maxBackoffMs?: number;
   logger: Logger;
+  /** This node's entity URI: facts claiming to originate here are refused. */
+  selfEntityUri: string;
   random?: () => number;
 }
 
@@ -125,7 +127,8 @@ export class Puller {
             },
             'federation pull failed; backing off',
           );
-          if (!state.again) break;
+          // A wake that came in meanwhile does not skip the backoff: a failing peer is not hammered.
+          break;
         }
       } while (state.again && !this.#stopped);
     })().finally(() => {
@@ -141,7 +144,7 @@ export class Puller {
     if (failures === 0) return intervalMs;
     const max = this.options.maxBackoffMs ?? Math.min(10 * intervalMs, 15 * 60_000);
     const base = Math.min(max, Math.max(intervalMs, 1000) * 2 ** Math.min(failures - 1, 20));
-    // Jitter keeps a fleet of nodes from retrying a recovering peer in lockstep.
+    // Jitter (50–100 % of the step) keeps a fleet of nodes from retrying a recovering peer in lockstep.
     return Math.round(base * (0.5 + 0.5 * (this.options.random ?? Math.random)()));
   }
 
@@ -150,19 +153,29 @@ export class Puller {
     const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
     let received = 0;
     for (;;) {
+      // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
+      if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return;
       const cursor = await store.getPullCursor(peer.id);
       const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
       const page = await client.call<FederationFeedPage>(peer, 'GET', `/v1/federation/facts?${query}`);
-      if (!page || !Array.isArray(page.facts) || typeof page.cursor !== 'string')
+      if (!page || !Array.isArray(page.facts) || typeof page.cursor !== 'string' || page.facts.length > limit)
         throw new Error(`${peer.entityUri} sent a malformed feed page`);
       const inserted = await store.tx(async (tx) => {
         let count = 0;
         for (const record of page.facts) {
           try {
+            // Facts that claim to have originated here are not the peer's to send: refused, never re-served as ours.
+            if ((record as { origin_node_id?: unknown })?.origin_node_id === this.options.selfEntityUri)
+              throw new HttpError(
+                422,
+                'origin_spoofed',
+                `a fact claiming to originate at ${this.options.selfEntityUri}`,
+              );
             if ((await facts.ingest(tx, record, peer.entityUri)).inserted) count++;
           } catch (error) {
-            // A record that fails validation is refused and skipped; a store error aborts the page.
-            if (!(error instanceof HttpError)) throw error;
+            // A record that fails validation is refused and skipped; a store error, or a clock skew that will
+            // pass, aborts the page (rolled back, retried after the backoff).
+            if (!(error instanceof HttpError) || error.code === 'hlc_skew') throw error;
             nodeMetrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
             this.options.logger.warn(
               {

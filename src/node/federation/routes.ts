@@ -1,4 +1,5 @@
 // The federation API (served only on the federation listener): the feed a peer pulls and the wake it sends.
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../store/store.ts';
@@ -18,6 +19,19 @@ export interface FederationRouteDeps extends FederationAuthDeps {
   onWake(peerId: string): void;
 }
 
+function scopeTag(scopes: string[]): string {
+  return createHash('sha256')
+    .update([...scopes].sort().join(','))
+    .digest('hex')
+    .slice(0, 8);
+}
+
+function splitCursor(cursor: string | undefined): [string | undefined, string | undefined] {
+  if (!cursor) return [undefined, undefined];
+  const dot = cursor.lastIndexOf('.');
+  return dot < 0 ? [cursor, undefined] : [cursor.slice(0, dot), cursor.slice(dot + 1)];
+}
+
 export function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): void {
   app.get('/v1/federation/facts', async (request) => {
     const peer = await authenticatePeer(request, deps);
@@ -30,14 +44,19 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationR
       );
     // `local` never leaves the node, whatever was configured for the peer.
     const scopes = peer.allowedScopes.filter((scope) => scope !== 'local');
+    // The feed cursor skips facts the peer may not receive, so it is only valid for the scope set it was
+    // made under: when an operator widens the scopes, the peer starts over (ingest is idempotent).
+    const tag = scopeTag(scopes);
+    const [storeCursor, cursorTag] = splitCursor(parsed.data.cursor);
     try {
-      return await deps.store.federationPage({
-        ...(parsed.data.cursor ? { after: parsed.data.cursor } : {}),
+      const page = await deps.store.federationPage({
+        ...(storeCursor && cursorTag === tag ? { after: storeCursor } : {}),
         limit: parsed.data.limit,
         scopes,
         ...(deps.reforward ? {} : { originNodeId: deps.selfEntityUri }),
         excludeOrigin: peer.entityUri,
       });
+      return { ...page, cursor: `${page.cursor}.${tag}` };
     } catch (error) {
       if ((error as { code?: string }).code === 'invalid_cursor')
         throw new HttpError(422, 'invalid_cursor', (error as Error).message);

@@ -43,6 +43,12 @@ export async function fetchPeerManifest(
     now,
     ...(options.expectedEntityUri !== undefined ? { expectedEntityUri: options.expectedEntityUri } : {}),
   });
+  // Fails closed: over https there must be a certificate to bind the manifest to.
+  if (target.protocol === 'https:' && !response.identity)
+    throw new ManifestError(
+      'tls_identity_mismatch',
+      `${target.origin} presented no certificate to bind the manifest to`,
+    );
   if (response.identity) checkTlsBinding(manifest, response.identity, target.origin);
   return { manifest, tlsIdentity: response.identity };
 }
