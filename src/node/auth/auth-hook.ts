@@ -1,0 +1,97 @@
+// The API listener's authentication and authorization, one onRequest hook (before the body is read):
+// the route's requirement first (open routes need nothing), then the bearer token → a principal
+// (managed key, or the static bootstrap key), then the permission. Sets request.principal for the
+// handlers, the quota hook and audit. Tokens are never logged or echoed; failures are reported by reason.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { HttpError } from '../http-errors.ts';
+import { parseToken } from './api-key-token.ts';
+import type { ApiKeys, AuthFailure } from './api-keys.ts';
+import {
+  ANONYMOUS,
+  DEFAULT_ROUTE_RULES,
+  forbiddenDetail,
+  type Permission,
+  type Principal,
+  type RouteRule,
+  requirementOf,
+  STATIC_ADMIN,
+} from './permissions.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling: set by installApiAuth for every non-open route (null on open routes). */
+    principal: Principal | null;
+  }
+}
+
+export interface ApiAuthOptions {
+  apiKeys: ApiKeys;
+  /** TESSERA_API_KEY: accepted as the `static-admin` principal with every permission (bootstrap path). */
+  staticAdminKey?: string | undefined;
+  /** false (loopback only): no token is asked for and every caller is the `anonymous` principal. */
+  required: boolean;
+  /** A request refused with 401; `keyId` when the token named one. Never receives the token. */
+  onAuthFailed?(reason: AuthFailure, keyId?: string): void;
+  /** A request refused with 403. */
+  onForbidden?(principal: Principal, permission: Permission): void;
+  /** Rules checked before the defaults (routes added by later features). */
+  routeRules?: readonly RouteRule[];
+}
+
+const DETAIL: Record<AuthFailure, string> = {
+  missing: 'an API key is required: Authorization: Bearer <key>',
+  malformed: 'the API key is not valid',
+  unknown_key: 'the API key is not valid',
+  bad_secret: 'the API key is not valid',
+  expired: 'the API key has expired',
+  revoked: 'the API key has been revoked',
+};
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+function unauthorized(reply: FastifyReply, reason: AuthFailure): HttpError {
+  reply.header('www-authenticate', 'Bearer realm="tessera"');
+  return new HttpError(401, 'unauthorized', DETAIL[reason]);
+}
+
+export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): void {
+  const rules = [...(options.routeRules ?? []), ...DEFAULT_ROUTE_RULES];
+  // A managed token used as the static key would outlive its revocation: refuse it outright.
+  if (options.staticAdminKey && parseToken(options.staticAdminKey))
+    throw new Error(
+      'TESSERA_API_KEY holds a managed API key (tsk_…); managed keys are checked against the store, set a different static key or none',
+    );
+  // Hash both sides so the static comparison is constant-time whatever the lengths.
+  const staticDigest = options.staticAdminKey ? digest(options.staticAdminKey) : null;
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request, reply) => {
+    const need = requirementOf(request.method, request.routeOptions.url, rules);
+    if (need === 'open') return;
+    if (!options.required) {
+      request.principal = ANONYMOUS;
+      return;
+    }
+    const token = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1];
+    if (!token) {
+      options.onAuthFailed?.('missing');
+      throw unauthorized(reply, 'missing');
+    }
+    let principal: Principal;
+    if (staticDigest && !parseToken(token) && timingSafeEqual(digest(token), staticDigest))
+      principal = STATIC_ADMIN;
+    else {
+      const result = await options.apiKeys.verify(token);
+      if (!result.ok) {
+        options.onAuthFailed?.(result.reason, result.keyId);
+        throw unauthorized(reply, result.reason);
+      }
+      principal = result.principal;
+    }
+    request.principal = principal;
+    if (need !== 'authenticated' && !principal.permissions.includes(need)) {
+      options.onForbidden?.(principal, need);
+      throw new HttpError(403, 'forbidden', forbiddenDetail(need));
+    }
+  });
+}

@@ -1,0 +1,45 @@
+// A token bucket that holds one hour's worth of requests and refills continuously. Kept in integer
+// "token-milliseconds" (one token = 3 600 000 units, refill = `perHour` units per ms), so refill and
+// waiting times are exact: no float drift that would deny a request at the exact moment it was promised.
+export const UNITS_PER_TOKEN = 3_600_000;
+
+export class TokenBucket {
+  #units: number;
+  #atMs: number;
+
+  constructor(
+    readonly perHour: number,
+    nowMs: number,
+  ) {
+    this.#units = perHour * UNITS_PER_TOKEN;
+    this.#atMs = nowMs;
+  }
+
+  get capacityUnits(): number {
+    return this.perHour * UNITS_PER_TOKEN;
+  }
+
+  #refill(nowMs: number): void {
+    // A clock that steps back refills nothing (and does not drain either).
+    if (nowMs > this.#atMs) {
+      this.#units = Math.min(this.capacityUnits, this.#units + (nowMs - this.#atMs) * this.perHour);
+      this.#atMs = nowMs;
+    }
+  }
+
+  /** Takes one token; otherwise how many milliseconds until one is there (≥ 1). */
+  take(nowMs: number): { ok: true; remaining: number } | { ok: false; waitMs: number } {
+    this.#refill(nowMs);
+    if (this.#units >= UNITS_PER_TOKEN) {
+      this.#units -= UNITS_PER_TOKEN;
+      return { ok: true, remaining: Math.floor(this.#units / UNITS_PER_TOKEN) };
+    }
+    return { ok: false, waitMs: Math.ceil((UNITS_PER_TOKEN - this.#units) / this.perHour) };
+  }
+
+  /** Full again: indistinguishable from a new bucket, so it can be dropped. */
+  isFull(nowMs: number): boolean {
+    this.#refill(nowMs);
+    return this.#units >= this.capacityUnits;
+  }
+}
