@@ -4,7 +4,7 @@
 // database or file).
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { type ChainPoint, parseChainPoint, type VerifyResult, verifyChain } from '../node/audit/chain.ts';
 import { rfc3339ToMillisCeil } from '../node/audit/query.ts';
 import { jsonlAuditEntries, storeAuditEntries } from '../node/audit/sources.ts';
@@ -12,7 +12,7 @@ import type { Store } from '../store/store.ts';
 
 const DB_FILE = 'tessera.db';
 
-/** A problem that prevents checking anything: reported as `tessera: <message>`, exit 2. */
+/** A problem that prevents checking anything, explained for the operator (exit 2). */
 class CannotCheck extends Error {}
 
 interface VerifyFlags {
@@ -136,13 +136,13 @@ export function auditCommand(): Command {
   return audit;
 }
 
-/** Runs an action; what prevents checking becomes `tessera: <message>` and exit 2 (not 1 = broken). */
+/** Runs an action; anything that prevents a verdict is `tessera: <message>` and exit 2 (1 means broken). */
 async function guard(run: () => Promise<void>): Promise<void> {
   try {
     await run();
   } catch (error) {
-    if (!(error instanceof CannotCheck)) throw error;
-    process.stderr.write(`tessera: ${error.message}\n`);
+    if (error instanceof CommanderError) throw error;
+    process.stderr.write(`tessera: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 2;
   }
 }

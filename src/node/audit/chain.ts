@@ -55,7 +55,7 @@ export type ChainFailureReason =
   | 'hash_mismatch'
   /** The entry does not link to the one before it: an entry before it was removed, replaced or moved. */
   | 'prev_hash_mismatch'
-  /** A seq is missing: an entry was deleted. */
+  /** A seq is missing: an entry was deleted (or moved further down). */
   | 'seq_gap'
   /** A seq is not greater than the one before it: entries were reordered or duplicated. */
   | 'seq_order'
