@@ -72,6 +72,9 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDeps
     const parsed = createBody.safeParse(request.body ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     const body = parsed.data;
+    // Date cannot represent a leap second (…:60): refused rather than silently shifted.
+    if (body.expires_at && Number.isNaN(Date.parse(body.expires_at)))
+      throw new HttpError(422, 'validation_failed', 'expires_at: a leap second cannot be an expiry time');
     if (body.expires_at && Date.parse(body.expires_at) <= now())
       throw new HttpError(422, 'validation_failed', 'expires_at: must be in the future');
     const { key, token } = await deps.apiKeys.create({

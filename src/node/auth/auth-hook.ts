@@ -4,6 +4,8 @@
 // handlers, the quota hook and audit. Tokens are never logged or echoed; failures are reported by reason.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Counter } from 'prom-client';
+import { registry } from '../../tls/metrics.ts';
 import { HttpError } from '../http-errors.ts';
 import { parseToken } from './api-key-token.ts';
 import type { ApiKeys, AuthFailure } from './api-keys.ts';
@@ -50,6 +52,13 @@ const DETAIL: Record<AuthFailure, string> = {
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+const authFailures = new Counter({
+  name: 'tessera_api_auth_failures_total',
+  help: 'API requests refused with 401 (by reason: missing, malformed, unknown_key, bad_secret, expired, revoked) or 403 (forbidden)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 function unauthorized(reply: FastifyReply, reason: AuthFailure): HttpError {
   reply.header('www-authenticate', 'Bearer realm="tessera"');
   return new HttpError(401, 'unauthorized', DETAIL[reason]);
@@ -74,6 +83,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
     }
     const token = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1];
     if (!token) {
+      authFailures.inc({ reason: 'missing' });
       options.onAuthFailed?.('missing');
       throw unauthorized(reply, 'missing');
     }
@@ -83,6 +93,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
     else {
       const result = await options.apiKeys.verify(token);
       if (!result.ok) {
+        authFailures.inc({ reason: result.reason });
         options.onAuthFailed?.(result.reason, result.keyId);
         throw unauthorized(reply, result.reason);
       }
@@ -90,6 +101,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
     }
     request.principal = principal;
     if (need !== 'authenticated' && !principal.permissions.includes(need)) {
+      authFailures.inc({ reason: 'forbidden' });
       options.onForbidden?.(principal, need);
       throw new HttpError(403, 'forbidden', forbiddenDetail(need));
     }

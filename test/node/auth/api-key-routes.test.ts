@@ -173,6 +173,10 @@ describe('admin API keys routes', () => {
         /^expires_at: must be in the future/,
       ],
       [{ entity_uri: 'urn:x', permissions: ['read'], description: 'd'.repeat(501) }, /^description: /],
+      [
+        { entity_uri: 'urn:x', permissions: ['read'], expires_at: '2027-06-30T23:59:60Z' },
+        /^expires_at: a leap second/,
+      ],
       [{ entity_uri: 'urn:x', permissions: ['read'], secret: 'mine' }, /Unrecognized key/],
     ];
     for (const [body, detail] of cases) {

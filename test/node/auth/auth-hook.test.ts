@@ -7,6 +7,7 @@ import type { AuthFailure } from '../../../src/node/auth/api-keys.ts';
 import { installApiAuth } from '../../../src/node/auth/auth-hook.ts';
 import { PERMISSIONS, type Permission } from '../../../src/node/auth/permissions.ts';
 import { type ApiApp, bearer, FACT, manualClock, startApiApp } from '../../support/api-app.ts';
+import { counterValue } from '../../support/metrics.ts';
 
 const STATIC_KEY = 'static-bootstrap-key-0123456789abcdef';
 
@@ -134,6 +135,13 @@ describe('API auth hook', () => {
 
   test('bad tokens are 401 with a reason for audit and never the token; expired and revoked say so', async () => {
     failures.length = 0;
+    const counted = async () =>
+      Promise.all(
+        ['malformed', 'unknown_key', 'bad_secret', 'expired', 'revoked', 'missing'].map((reason) =>
+          counterValue('tessera_api_auth_failures_total', { reason }),
+        ),
+      );
+    const countedBefore = await counted();
     const get = (token: string) =>
       api.app.inject({ method: 'GET', url: '/v1/facts', headers: bearer(token) });
     const read = keyFor.get('read') as string;
@@ -171,6 +179,11 @@ describe('API auth hook', () => {
     });
     assert.equal(missing.statusCode, 401);
     assert.equal(failures.at(-1)?.reason, 'missing');
+    assert.deepEqual(
+      (await counted()).map((value, i) => value - (countedBefore[i] as number)),
+      [1, 1, 1, 1, 1, 1],
+      'each refusal counted by reason',
+    );
   });
 
   test('request.principal carries key id, entity URI and permissions; extra route rules apply', async () => {
