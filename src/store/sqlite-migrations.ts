@@ -89,6 +89,41 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_log_principal ON audit_log (principal);
   CREATE INDEX audit_log_ts ON audit_log (ts);
   `,
+  // 3: peers' rotated and issuer keys, issued capabilities, replicated capability revocations.
+  `
+  CREATE TABLE peer_keys (
+    peer_id    TEXT NOT NULL REFERENCES peers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('node', 'issuer')),
+    key_id     TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    not_after  TEXT,                                  -- RFC 3339 UTC; NULL = current key, no end
+    added_at   TEXT NOT NULL,
+    PRIMARY KEY (peer_id, kind, key_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX peer_keys_not_after ON peer_keys (not_after);
+
+  CREATE TABLE capabilities (
+    id         TEXT PRIMARY KEY,
+    issuer     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    verb       TEXT NOT NULL,
+    object     TEXT NOT NULL,
+    key_id     TEXT NOT NULL,
+    issued_at  TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  -- seq is the replication cursor (local insertion order), as for facts.
+  CREATE TABLE capability_revocations (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    capability_id TEXT NOT NULL UNIQUE,
+    issuer        TEXT NOT NULL,
+    expires_at    TEXT NOT NULL,
+    revoked_at    TEXT NOT NULL,
+    reason        TEXT
+  );
+  CREATE INDEX capability_revocations_issuer ON capability_revocations (issuer);
+  `,
 ];
 
 function userVersion(db: Database.Database): number {

@@ -13,6 +13,7 @@ import {
 import { StoreInputError } from './errors.ts';
 import { SqliteApiKeyOps } from './sqlite-api-keys.ts';
 import { SqliteAuditOps } from './sqlite-audit.ts';
+import { SqliteCapabilityOps } from './sqlite-capabilities.ts';
 import {
   FACT_COLUMNS,
   type FactParams,
@@ -44,6 +45,7 @@ function sqliteCode(error: unknown): string {
 export class SqliteOps {
   readonly apiKeys: SqliteApiKeyOps;
   readonly audit: SqliteAuditOps;
+  readonly capabilities: SqliteCapabilityOps;
   readonly #db: Database.Database;
   readonly #insertFact: Stmt<FactParams>;
   readonly #factById: Stmt<[string], FactRow>;
@@ -73,6 +75,7 @@ export class SqliteOps {
     this.#db = db;
     this.apiKeys = new SqliteApiKeyOps(db);
     this.audit = new SqliteAuditOps(db);
+    this.capabilities = new SqliteCapabilityOps(db);
     const columns = FACT_COLUMNS.replace('seq, ', '');
     const marks = columns
       .split(',')

@@ -80,6 +80,14 @@ function bindOps(run: Runner): StoreOps {
     appendAudit: (build) => run('write', (o) => o.audit.append(build)),
     listAudit: (filter, limit, cursor) => run('read', (o) => o.audit.list(filter, limit, cursor)),
     auditRange: (afterSeq, limit) => run('read', (o) => o.audit.range(afterSeq, limit)),
+    putPeerKey: (key) => run('write', (o) => o.capabilities.putPeerKey(key)),
+    listPeerKeys: (peerId) => run('read', (o) => o.capabilities.listPeerKeys(peerId)),
+    prunePeerKeys: (before) => run('write', (o) => o.capabilities.prunePeerKeys(before)),
+    addCapability: (capability) => run('write', (o) => o.capabilities.addCapability(capability)),
+    getCapability: (id) => run('read', (o) => o.capabilities.getCapability(id)),
+    addRevocation: (revocation) => run('write', (o) => o.capabilities.addRevocation(revocation)),
+    getRevocation: (id) => run('read', (o) => o.capabilities.getRevocation(id)),
+    revocationPage: (query) => run('read', (o) => o.capabilities.revocationPage(query)),
   };
 }
 
@@ -222,6 +230,14 @@ class SqliteStore implements Store {
   appendAudit: StoreOps['appendAudit'] = (build) => this.#ops.appendAudit(build);
   listAudit: StoreOps['listAudit'] = (filter, limit, cursor) => this.#ops.listAudit(filter, limit, cursor);
   auditRange: StoreOps['auditRange'] = (afterSeq, limit) => this.#ops.auditRange(afterSeq, limit);
+  putPeerKey: StoreOps['putPeerKey'] = (key) => this.#ops.putPeerKey(key);
+  listPeerKeys: StoreOps['listPeerKeys'] = (peerId) => this.#ops.listPeerKeys(peerId);
+  prunePeerKeys: StoreOps['prunePeerKeys'] = (before) => this.#ops.prunePeerKeys(before);
+  addCapability: StoreOps['addCapability'] = (capability) => this.#ops.addCapability(capability);
+  getCapability: StoreOps['getCapability'] = (id) => this.#ops.getCapability(id);
+  addRevocation: StoreOps['addRevocation'] = (revocation) => this.#ops.addRevocation(revocation);
+  getRevocation: StoreOps['getRevocation'] = (id) => this.#ops.getRevocation(id);
+  revocationPage: StoreOps['revocationPage'] = (query) => this.#ops.revocationPage(query);
 }
 
 /**

@@ -111,6 +111,62 @@ export interface AuditPage {
   cursor: string | null;
 }
 
+export type KeyKind = 'node' | 'issuer';
+
+/**
+ * A key of a peer other than its current node key (that one is in PeerRecord): its current issuer key
+ * (notAfter null) and keys it rotated out, trusted until their dual-trust window ends (notAfter).
+ */
+export interface PeerKeyRecord {
+  peerId: string;
+  kind: KeyKind;
+  keyId: string;
+  /** Raw Ed25519 public key, base64url. */
+  publicKey: string;
+  /** RFC 3339 UTC end of trust; null = no end (the peer's current key of this kind). */
+  notAfter: string | null;
+  addedAt: string;
+}
+
+/** A capability token this node issued (the token itself is not kept: it is a bearer credential). */
+export interface CapabilityRecord {
+  id: string;
+  issuer: string;
+  subject: string;
+  verb: string;
+  object: string;
+  /** The issuer key that signed it. */
+  keyId: string;
+  issuedAt: string;
+  expiresAt: string;
+}
+
+/** A revoked capability, as it replicates between nodes (wire names). */
+export interface RevocationRecord {
+  capability_id: string;
+  /** Entity URI of the node that issued (and alone may revoke) the capability. */
+  issuer: string;
+  /** The capability's own expiry: after it the revocation is moot and may be pruned. */
+  expires_at: string;
+  revoked_at: string;
+  reason: string | null;
+}
+
+export interface RevocationQuery {
+  /** Cursor of a previous page; undefined = from the beginning. */
+  after?: string;
+  limit: number;
+  /** Only revocations of this issuer. */
+  issuer?: string;
+}
+
+export interface RevocationPage {
+  revocations: RevocationRecord[];
+  /** Decimal local insertion position; pass it back as `after`. Never behind the cursor given. */
+  cursor: string;
+  more: boolean;
+}
+
 /** Everything a transaction can do. Inside `tx(fn)` all calls commit together or not at all. */
 export interface StoreOps {
   insertFact(record: FactRecord): Promise<InsertResult>;
@@ -152,6 +208,21 @@ export interface StoreOps {
   listAudit(filter: AuditFilter, limit: number, cursor?: string): Promise<AuditPage>;
   /** Every entry in seq order from `afterSeq` (exclusive), at most `limit`: for verify and export. */
   auditRange(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+
+  /** Adds or updates (its notAfter) a peer key, keyed by (peerId, kind, keyId). */
+  putPeerKey(key: PeerKeyRecord): Promise<void>;
+  /** Keys of one peer, or of every peer; oldest first. */
+  listPeerKeys(peerId?: string): Promise<PeerKeyRecord[]>;
+  /** Deletes keys whose notAfter is before `before` (RFC 3339 UTC); returns how many. */
+  prunePeerKeys(before: string): Promise<number>;
+
+  addCapability(capability: CapabilityRecord): Promise<void>;
+  getCapability(id: string): Promise<CapabilityRecord | null>;
+  /** Records a revocation; false when that capability was already revoked (the first record stays). */
+  addRevocation(revocation: RevocationRecord): Promise<boolean>;
+  getRevocation(capabilityId: string): Promise<RevocationRecord | null>;
+  /** Revocations in local insertion order after the cursor: the replication feed. */
+  revocationPage(query: RevocationQuery): Promise<RevocationPage>;
 }
 
 export interface Store extends StoreOps {

@@ -70,6 +70,12 @@ export const UnsignedManifestSchema = z.strictObject({
   /** Hex SHA-256 of the TLS leaf's SubjectPublicKeyInfo; '' when the node federates without TLS (dev mode). */
   tls_spki_sha256: z.string().regex(/^([0-9a-f]{64})?$/, 'must be 64 lower-case hex digits'),
   rotation_events: z.array(RotationEventSchema).max(64),
+  /** The issuer key (capability tokens), when the node issues them; both fields or neither. */
+  issuer_key_id: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/, 'must be 16 lower-case hex digits')
+    .optional(),
+  issuer_public_key: base64url(32).optional(),
 });
 
 export const SignedManifestSchema = UnsignedManifestSchema.extend({ signature: base64url(64) });
@@ -85,6 +91,8 @@ export interface BuildManifestOptions {
   now: Date;
   ttlSeconds?: number;
   rotationEvents?: RotationEvent[];
+  /** The capability issuer key to publish, if any. */
+  issuerKey?: { keyId: string; publicKeyB64: string };
 }
 
 export function buildManifest(options: BuildManifestOptions): SignedManifest {
@@ -99,6 +107,9 @@ export function buildManifest(options: BuildManifestOptions): SignedManifest {
     expires_at: new Date(options.now.getTime() + ttl * 1000).toISOString(),
     tls_spki_sha256: options.tlsSpkiSha256.toLowerCase(),
     rotation_events: options.rotationEvents ?? [],
+    ...(options.issuerKey
+      ? { issuer_key_id: options.issuerKey.keyId, issuer_public_key: options.issuerKey.publicKeyB64 }
+      : {}),
   };
   return { ...unsigned, signature: signCanonical(unsigned, options.nodeKey.privateKey) };
 }
@@ -134,6 +145,16 @@ export function verifyManifest(input: unknown, options: VerifyManifestOptions): 
     throw fail(
       'key_id_mismatch',
       `key_id ${manifest.key_id} is not derived from public_key (expected ${derived.keyId})`,
+    );
+  if ((manifest.issuer_key_id === undefined) !== (manifest.issuer_public_key === undefined))
+    throw fail('manifest_malformed', 'issuer_key_id and issuer_public_key come together or not at all');
+  if (
+    manifest.issuer_public_key !== undefined &&
+    describePublicKey(manifest.issuer_public_key).keyId !== manifest.issuer_key_id
+  )
+    throw fail(
+      'key_id_mismatch',
+      `issuer_key_id ${manifest.issuer_key_id} is not derived from issuer_public_key`,
     );
   if (options.expectedPublicKey !== undefined && options.expectedPublicKey !== manifest.public_key)
     throw fail(

@@ -56,6 +56,8 @@ export interface LoadNodeKeyOptions {
   privateKeyB64?: string;
   /** A PKCS#8 PEM Ed25519 private key file (TESSERA_NODE_KEY_PATH). */
   keyPath?: string;
+  /** The file name inside dataDir; default node-key.pem (the issuer key uses issuer-key.pem). */
+  fileName?: string;
 }
 
 const SEED_ENV = 'TESSERA_NODE_PRIVATE_KEY';
@@ -73,7 +75,7 @@ export async function loadOrCreateNodeKey(options: LoadNodeKeyOptions): Promise<
   if (seed) return nodeKeyFrom(privateKeyFromSeed(seed), 'seed');
   if (keyPath) return nodeKeyFrom(await readKeyFile(keyPath), 'file', keyPath);
 
-  const path = join(options.dataDir, NODE_KEY_FILE);
+  const path = join(options.dataDir, options.fileName ?? NODE_KEY_FILE);
   const existing = await readKeyFile(path, { missingOk: true });
   if (existing) return nodeKeyFrom(existing, 'data-dir', path);
   const created = await createKeyFile(options.dataDir, path);
@@ -91,7 +93,8 @@ export function publicKeyFromRaw(publicKeyB64: string): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKeyB64 }, format: 'jwk' });
 }
 
-function nodeKeyFrom(privateKey: KeyObject, source: NodeKey['source'], path?: string): NodeKey {
+/** The NodeKey view (public key, key id, fingerprint) of an Ed25519 private key. */
+export function nodeKeyFrom(privateKey: KeyObject, source: NodeKey['source'], path?: string): NodeKey {
   const publicKey = createPublicKey(privateKey);
   const publicKeyB64 = publicKey.export({ format: 'jwk' }).x as string;
   return {

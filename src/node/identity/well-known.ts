@@ -50,13 +50,17 @@ export function registerWellKnownRoutes<S extends RawServerBase>(
 }
 
 export interface ManifestSignerOptions {
-  nodeKey: NodeKey;
+  /** The node key, or a getter for it (a KeyRing's current key: the manifest follows a rotation). */
+  nodeKey: NodeKey | (() => NodeKey);
   entityUri: string;
   /** Our TLS credentials; absent in the insecure dev mode (the manifest then names no TLS key). */
   credentials?: CredentialSource;
   clock?: Clock;
   ttlSeconds?: number;
-  rotationEvents?: RotationEvent[];
+  /** Signed rotation events still inside their dual-trust window, or a getter for them. */
+  rotationEvents?: RotationEvent[] | (() => RotationEvent[]);
+  /** The capability issuer key to publish (a getter, so it follows an issuer key rotation). */
+  issuerKey?: () => { keyId: string; publicKeyB64: string } | undefined;
 }
 
 export class ManifestSigner {
@@ -78,23 +82,35 @@ export class ManifestSigner {
   manifest(): SignedManifest {
     const now = this.#clock();
     const spki = this.#tlsSpki();
+    const nodeKey =
+      typeof this.options.nodeKey === 'function' ? this.options.nodeKey() : this.options.nodeKey;
+    const issuerKey = this.options.issuerKey?.();
     const stale =
       !this.#cached ||
       this.#cached.tls_spki_sha256 !== spki ||
+      this.#cached.key_id !== nodeKey.keyId ||
+      this.#cached.issuer_key_id !== issuerKey?.keyId ||
       now.getTime() - this.#signedAt >= this.#ttlMs / 2 ||
       now.getTime() < this.#signedAt; // the clock went back: do not serve a manifest from the future
     if (stale) {
+      const events = this.options.rotationEvents;
       this.#cached = buildManifest({
-        nodeKey: this.options.nodeKey,
+        nodeKey,
         entityUri: this.options.entityUri,
         tlsSpkiSha256: spki,
         now,
         ttlSeconds: this.#ttlMs / 1000,
-        rotationEvents: this.options.rotationEvents ?? [],
+        rotationEvents: (typeof events === 'function' ? events() : events) ?? [],
+        ...(issuerKey ? { issuerKey } : {}),
       });
       this.#signedAt = now.getTime();
     }
     return this.#cached as SignedManifest;
+  }
+
+  /** Forces a re-sign on the next request (e.g. after a key rotation added a rotation event). */
+  invalidate(): void {
+    this.#cached = undefined;
   }
 
   close(): void {

@@ -88,6 +88,8 @@ describe('node manifest', () => {
       expires_at: '2031-01-03T03:04:05.000Z',
       tls_spki_sha256: 'b'.repeat(64),
       rotation_events: [{ note: 'injected' }],
+      issuer_key_id: other.keyId,
+      issuer_public_key: other.publicKeyB64,
     };
     for (const [field, value] of Object.entries(tampered)) {
       const error = expectCode(

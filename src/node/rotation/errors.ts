@@ -1,0 +1,25 @@
+// Typed failures of key rotation and the transparency log: a stable code for scripts and tests, and a
+// message naming the file or the rule. Never key material.
+
+export type RotationErrorCode =
+  | 'invalid_kind'
+  | 'dual_trust_too_short'
+  | 'dual_trust_invalid'
+  | 'key_missing'
+  | 'key_unreadable'
+  | 'rotation_in_progress'
+  | 'rotation_event_invalid'
+  | 'rotation_unproven'
+  | 'tlog_locked'
+  | 'tlog_corrupt'
+  | 'write_failed';
+
+export class RotationError extends Error {
+  override readonly name = 'RotationError';
+  constructor(
+    readonly code: RotationErrorCode,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}

@@ -1,0 +1,120 @@
+// Schema v3 in the SQLite store: peer key history (upsert, prune, cascade), issued capabilities, and the
+// revocation feed (idempotent, cursor paging, issuer filter) across reopen.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { PeerKeyRecord, RevocationRecord } from '../../src/store/store.ts';
+import { peer, tempStore } from './fixtures.ts';
+
+function revocation(n: number, issuer = 'spiffe://example.org/node/a'): RevocationRecord {
+  return {
+    capability_id: `cap-${n}`,
+    issuer,
+    expires_at: '2030-03-01T00:00:00.000Z',
+    revoked_at: `2030-01-01T00:00:${String(n).padStart(2, '0')}.000Z`,
+    reason: n % 2 === 0 ? null : `reason ${n}`,
+  };
+}
+
+test('peer keys: upsert by (peer, kind, key id), list per peer, prune by not_after', async () => {
+  const t = await tempStore();
+  try {
+    const p = peer();
+    await t.store.addPeer(p);
+    const old: PeerKeyRecord = {
+      peerId: p.id,
+      kind: 'node',
+      keyId: '0123456789abcdef',
+      publicKey: 'A'.repeat(43),
+      notAfter: '2030-01-08T00:00:00.000Z',
+      addedAt: '2030-01-01T00:00:00.000Z',
+    };
+    const issuer: PeerKeyRecord = { ...old, kind: 'issuer', keyId: 'fedcba9876543210', notAfter: null };
+    await t.store.putPeerKey(old);
+    await t.store.putPeerKey(issuer);
+    await t.store.putPeerKey({ ...old, notAfter: '2030-01-09T00:00:00.000Z' });
+    assert.deepEqual(await t.store.listPeerKeys(p.id), [
+      issuer,
+      { ...old, notAfter: '2030-01-09T00:00:00.000Z' },
+    ]);
+    assert.deepEqual(await t.store.listPeerKeys('nobody'), []);
+    await assert.rejects(t.store.putPeerKey({ ...old, peerId: 'nobody' }), {
+      name: 'StoreInputError',
+      code: 'unknown_peer',
+    });
+
+    assert.equal(await t.store.prunePeerKeys('2030-01-09T00:00:00.000Z'), 0, 'not_after is exclusive');
+    assert.equal(await t.store.prunePeerKeys('2030-01-10T00:00:00.000Z'), 1);
+    assert.deepEqual(await t.store.listPeerKeys(), [issuer], 'a key without end is never pruned');
+
+    const store = await t.reopen();
+    assert.deepEqual(await store.listPeerKeys(), [issuer]);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('capabilities: add and get; a duplicate id is refused', async () => {
+  const t = await tempStore();
+  try {
+    const cap = {
+      id: 'c1',
+      issuer: 'spiffe://example.org/node/a',
+      subject: 'spiffe://example.org/agent/x',
+      verb: 'read',
+      object: 'facts:team/x',
+      keyId: '0123456789abcdef',
+      issuedAt: '2030-01-01T00:00:00.000Z',
+      expiresAt: '2030-02-01T00:00:00.000Z',
+    };
+    await t.store.addCapability(cap);
+    assert.deepEqual(await t.store.getCapability('c1'), cap);
+    assert.equal(await t.store.getCapability('c2'), null);
+    await assert.rejects(t.store.addCapability(cap), { name: 'StoreInputError', code: 'invalid_record' });
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('revocations: first record wins, paged in insertion order, issuer filter, cursor never goes back', async () => {
+  const t = await tempStore();
+  try {
+    assert.deepEqual(await t.store.revocationPage({ limit: 10 }), {
+      revocations: [],
+      cursor: '0',
+      more: false,
+    });
+    const a = [1, 2, 3, 4, 5].map((n) => revocation(n));
+    const b = revocation(9, 'spiffe://example.org/node/b');
+    for (const r of [a[0]!, a[1]!, b, a[2]!, a[3]!, a[4]!])
+      assert.equal(await t.store.addRevocation(r), true);
+    assert.equal(await t.store.addRevocation({ ...a[0]!, reason: 'again' }), false);
+    assert.deepEqual(await t.store.getRevocation('cap-1'), a[0]);
+    assert.equal(await t.store.getRevocation('cap-0'), null);
+
+    const first = await t.store.revocationPage({ limit: 2, issuer: a[0]!.issuer });
+    assert.deepEqual(first.revocations, [a[0], a[1]]);
+    assert.equal(first.more, true);
+    const second = await t.store.revocationPage({ after: first.cursor, limit: 2, issuer: a[0]!.issuer });
+    assert.deepEqual(second.revocations, [a[2], a[3]]);
+    const third = await t.store.revocationPage({ after: second.cursor, limit: 2, issuer: a[0]!.issuer });
+    assert.deepEqual(third.revocations, [a[4]]);
+    assert.equal(third.more, false);
+    assert.equal(third.cursor, '6', 'the last page moves the cursor to the newest row');
+    const none = await t.store.revocationPage({ after: third.cursor, limit: 2 });
+    assert.deepEqual(none, { revocations: [], cursor: '6', more: false });
+    assert.deepEqual((await t.store.revocationPage({ limit: 10 })).revocations, [
+      a[0],
+      a[1],
+      b,
+      a[2],
+      a[3],
+      a[4],
+    ]);
+    await assert.rejects(t.store.revocationPage({ after: 'x', limit: 1 }), { code: 'invalid_cursor' });
+
+    const store = await t.reopen();
+    assert.deepEqual(await store.getRevocation('cap-9'), b);
+  } finally {
+    await t.cleanup();
+  }
+});
