@@ -32,6 +32,15 @@ const FLAGS: [keyof typeof SETTINGS, string, string][] = [
   ['pullInterval', '--pull-interval <seconds>', 'federation pull cycle'],
   ['wakeDebounce', '--wake-debounce-ms <ms>', 'delay that batches local writes into one wake'],
   ['reforward', '--reforward <bool>', 'also serve facts received from other peers'],
+  ['rateLimitWrite', '--rate-limit-write-per-hour <n>', 'fact writes per principal per hour'],
+  ['rateLimitRead', '--rate-limit-read-per-hour <n>', 'fact reads per principal per hour'],
+  ['rateLimitFederationPull', '--rate-limit-federation-pull-per-hour <n>', 'feed pages per peer per hour'],
+  ['rateLimitAdmin', '--rate-limit-admin-per-hour <n>', 'admin requests per principal per hour'],
+  [
+    'rateLimitDisabledAck',
+    '--rate-limit-disabled-ack <bool>',
+    'acknowledge write and read quotas both 0 (off)',
+  ],
   ['nodeKeyPath', '--node-key-path <file>', 'node Ed25519 key (PEM); default <data-dir>/node-key.pem'],
   ['logLevel', '--log-level <level>', 'pino level'],
 ];

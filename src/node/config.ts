@@ -34,7 +34,7 @@ export interface NodeConfig {
   /** Plaintext API on a non-loopback address, acknowledged as sitting behind a TLS-terminating proxy. */
   apiBehindTrustedProxy: boolean;
   authRequired: boolean;
-  /** The static API key (this issue's stand-in for managed keys); never logged. */
+  /** The static bootstrap admin key (optional; managed keys are the normal path); never logged. */
   apiKey: string | undefined;
   pullIntervalMs: number;
   wakeDebounceMs: number;
@@ -178,10 +178,8 @@ export function loadConfig(
       `${name(SETTINGS.authRequired)}=false is allowed only when the API listener is loopback (it is ${apiHost})`,
     );
   const apiKey = readApiKey(env, raw(SETTINGS.apiKeyFile), name(SETTINGS.apiKeyFile));
-  if (authRequired && !apiKey)
-    throw new ConfigError(
-      `API keys are required (${SETTINGS.authRequired.env}=true) but none is configured: set ${SECRET_ENV.apiKey} or ${name(SETTINGS.apiKeyFile)}`,
-    );
+  // No static key is fine: managed keys (`tessera keys bootstrap`) are the normal path; the node warns at
+  // start when it has neither.
 
   const pullSeconds = Number(raw(SETTINGS.pullInterval));
   if (

@@ -19,10 +19,16 @@ import type { Material } from '../tls/material.ts';
 import { serverTlsOptions } from '../tls/policy.ts';
 import { createMtlsAgent } from '../transport/http-client.ts';
 import { createMtlsServer } from '../transport/https-server.ts';
-import { installApiKeyAuth } from './api/api-key-auth.ts';
+import { installAuditTrail } from './api/audit-trail.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
 import { registerPeerRoutes } from './api/peer-routes.ts';
 import { installRequestMetrics } from './api/request-metrics.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { registerAuditRoutes } from './audit/routes.ts';
+import { auditSampler } from './audit/sampler.ts';
+import { registerApiKeyRoutes } from './auth/api-key-routes.ts';
+import { ApiKeys } from './auth/api-keys.ts';
+import { installApiAuth } from './auth/auth-hook.ts';
 import type { NodeConfig } from './config.ts';
 import { HybridClock } from './facts/hlc.ts';
 import { registerFactRoutes } from './facts/routes.ts';
@@ -38,6 +44,8 @@ import { fetchPeerManifest } from './identity/fetch-manifest.ts';
 import { loadOrCreateNodeKey } from './identity/node-key.ts';
 import { ManifestSigner, registerWellKnownRoutes } from './identity/well-known.ts';
 import { nodeMetrics } from './metrics.ts';
+import { installQuotas, quotaExceeded } from './quota/quota-hook.ts';
+import { createQuotas, warnIfQuotasDisabled } from './quota/quotas.ts';
 
 export const NODE_VERSION = '0.1.0';
 
@@ -92,6 +100,31 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
     undo.push(() => expiry?.close());
 
     const peers = await PeerDirectory.load(store);
+    const audit = new AuditLog({ store, clock, logger });
+    // Outsider-triggered events are sampled into the audit log (all of them are counted in metrics).
+    const sample = auditSampler(60);
+    warnIfQuotasDisabled(config.quotas, logger);
+    const quotas = createQuotas(config.quotas, clock, {
+      onBreach: (dimension, principal) => {
+        if (sample(`quota_breach:${principal}:${dimension}`))
+          void audit.note('quota_breach', principal, { dimension });
+      },
+    });
+    const apiKeys = new ApiKeys({ store, clock });
+    if (config.authRequired && !config.apiKey && !(await apiKeys.hasActiveAdmin()))
+      logger.warn(
+        { event: 'no_admin_key' },
+        'no admin API key exists yet: create one with `tessera keys bootstrap --data-dir <dir>` (or set TESSERA_API_KEY)',
+      );
+    credentials?.on('reload', (event) => {
+      if (event.result !== 'unchanged')
+        void audit.note('tls_reload', null, {
+          result: event.result,
+          trigger: event.trigger,
+          reason: event.reason ?? null,
+          fingerprint256: event.fingerprint256,
+        });
+    });
     const hlc = new HybridClock(() => clock().getTime());
     const dispatcher: Dispatcher = credentials
       ? createMtlsAgent({
@@ -153,6 +186,14 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       ? (federationApp as unknown as ReturnType<typeof createMtlsServer>).peerGate
       : null;
     if (!credentials) federationApp.decorateRequest('peer', null);
+    gate?.on('rejected', (rejection) => {
+      if (sample(`tls_peer_rejected:${rejection.reason}`))
+        void audit.note('tls_peer_rejected', rejection.peer ?? null, {
+          reason: rejection.reason,
+          detail: rejection.detail,
+          remote_address: rejection.remoteAddress ?? null,
+        });
+    });
     installErrorHandler(federationApp);
     installRequestMetrics(federationApp, 'federation');
 
@@ -185,8 +226,14 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       clock,
       reforward: config.reforward,
       onWake: (peerId) => puller.wake(peerId),
+      takeQuota: (peerEntityUri, reply) => {
+        const decision = quotas.takeFederationPull(peerEntityUri);
+        if (!decision.allowed) throw quotaExceeded(decision, reply);
+      },
       onRejected: (reason, detail) => {
         nodeMetrics.federationRejections.inc({ reason });
+        if (sample(`federation_rejected:${reason}`))
+          void audit.note('federation_rejected', null, { reason, detail });
         logger.warn(
           { event: 'federation_rejected', reason, detail },
           `federation request refused: ${reason}`,
@@ -198,7 +245,33 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
     const apiApp = createApiApp(config, credentials, clock, logger);
     installErrorHandler(apiApp);
     installRequestMetrics(apiApp, 'api');
-    installApiKeyAuth(apiApp, { required: config.authRequired, apiKey: config.apiKey });
+    installApiAuth(apiApp, {
+      apiKeys,
+      staticAdminKey: config.apiKey,
+      required: config.authRequired,
+      onAuthFailed: (reason, keyId) => {
+        // A failure that names a real key is always audited; anonymous garbage is sampled.
+        const named = reason === 'bad_secret' || reason === 'expired' || reason === 'revoked';
+        if (named || sample(`auth_failed:${reason}`))
+          void audit.note('auth_failed', keyId ?? null, { reason });
+      },
+    });
+    installQuotas(apiApp, quotas);
+    installAuditTrail(apiApp, audit);
+    registerApiKeyRoutes(apiApp, {
+      apiKeys,
+      clock,
+      onKeyCreated: (key, principal) =>
+        void audit.note('api_key_created', principal.entityUri, {
+          key_id: key.id,
+          entity_uri: key.entityUri,
+          permissions: key.permissions,
+          expires_at: key.expiresAt,
+        }),
+      onKeyRevoked: (id, principal) =>
+        void audit.note('api_key_revoked', principal.entityUri, { key_id: id }),
+    });
+    registerAuditRoutes(apiApp, { store });
     registerHealthRoutes(apiApp, { store, credentials, clock });
     registerWellKnownRoutes(apiApp, wellKnown);
     registerFactRoutes(apiApp, { service: facts, store });

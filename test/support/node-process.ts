@@ -72,6 +72,9 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
           }),
       TESSERA_API_KEY: apiKey,
       TESSERA_LOG_LEVEL: 'info',
+      // Tests poll and write far beyond a production hour's quota; quota tests set their own limits.
+      TESSERA_RATE_LIMIT_READ_PER_HOUR: '10000000',
+      TESSERA_RATE_LIMIT_WRITE_PER_HOUR: '10000000',
       ...spec.env,
     },
   });

@@ -1,6 +1,6 @@
 // The federation API (served only on the federation listener): the feed a peer pulls and the wake it sends.
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../store/store.ts';
 import { HttpError } from '../http-errors.ts';
@@ -17,6 +17,8 @@ export interface FederationRouteDeps extends FederationAuthDeps {
   /** Serve facts that arrived from other peers too; default only facts that originated here. */
   reforward: boolean;
   onWake(peerId: string): void;
+  /** Charges one federation pull to the peer's quota; throws the 429 when it is spent. */
+  takeQuota?(peerEntityUri: string, reply: FastifyReply): void;
 }
 
 function scopeTag(scopes: string[]): string {
@@ -33,8 +35,9 @@ function splitCursor(cursor: string | undefined): [string | undefined, string | 
 }
 
 export function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): void {
-  app.get('/v1/federation/facts', async (request) => {
+  app.get('/v1/federation/facts', async (request, reply) => {
     const peer = await authenticatePeer(request, deps);
+    deps.takeQuota?.(peer.entityUri, reply);
     const parsed = feedQuery.safeParse(request.query);
     if (!parsed.success)
       throw new HttpError(
