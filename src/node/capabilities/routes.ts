@@ -1,0 +1,98 @@
+// The capability API on the API listener: POST /v1/capabilities (issue), POST /v1/capabilities/verify,
+// POST /v1/capabilities/{id}/revoke; and the revocation feed on the federation listener. Permissions come
+// from the node's auth hook: CAPABILITY_ROUTE_RULES (verify needs read; issue and revoke need admin).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { RouteRule } from '../auth/permissions.ts';
+import { authenticatePeer, type FederationAuthDeps } from '../federation/authenticate.ts';
+import { HttpError } from '../http-errors.ts';
+import { REVOCATION_FEED_PATH, revocationFeed } from './revocations.ts';
+import type { CapabilityService } from './service.ts';
+import { boundedText } from './token.ts';
+
+/** Checked before the defaults; first match wins, so verify comes before the /v1/capabilities prefix. */
+export const CAPABILITY_ROUTE_RULES: readonly RouteRule[] = [
+  { path: '/v1/capabilities/verify', methods: ['POST'], permission: 'read' },
+  { path: '/v1/capabilities', permission: 'admin' },
+];
+
+const text = boundedText;
+
+const IssueBody = z.strictObject({
+  subject: text(2048),
+  verb: text(128),
+  object: text(2048),
+  expires_at: z.iso.datetime({ offset: true }).optional(),
+  ttl_seconds: z.number().int().positive().optional(),
+});
+const VerifyBody = z.strictObject({
+  token: z.string().min(1).max(8192),
+  verb: text(128).optional(),
+  object: text(2048).optional(),
+});
+const RevokeBody = z.strictObject({ reason: z.string().max(1024).optional() });
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success)
+    throw new HttpError(
+      422,
+      'validation_failed',
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+    );
+  return parsed.data;
+}
+
+function principalOf(request: FastifyRequest): string | undefined {
+  return (request as { principal?: { entityUri: string } | null }).principal?.entityUri;
+}
+
+export interface CapabilityRouteDeps {
+  service: CapabilityService;
+}
+
+export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityRouteDeps): void {
+  const { service } = deps;
+
+  app.post('/v1/capabilities', async (request, reply) => {
+    const body = parse(IssueBody, request.body);
+    const issued = await service.issue(
+      {
+        subject: body.subject,
+        verb: body.verb,
+        object: body.object,
+        ...(body.expires_at !== undefined ? { expires_at: body.expires_at } : {}),
+        ...(body.ttl_seconds !== undefined ? { ttl_seconds: body.ttl_seconds } : {}),
+      },
+      principalOf(request),
+    );
+    return reply.status(201).send(issued);
+  });
+
+  // A verdict, not an authorization: 200 with {valid} either way, the reason when refused.
+  app.post('/v1/capabilities/verify', async (request) => {
+    const body = parse(VerifyBody, request.body);
+    return service.verify(body.token, {
+      ...(body.verb !== undefined ? { verb: body.verb } : {}),
+      ...(body.object !== undefined ? { object: body.object } : {}),
+    });
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/capabilities/:id/revoke', async (request) => {
+    const body = parse(RevokeBody, request.body);
+    const { revocation, alreadyRevoked } = await service.revoke(
+      request.params.id,
+      body.reason ?? null,
+      principalOf(request),
+    );
+    return { ...revocation, already_revoked: alreadyRevoked };
+  });
+}
+
+/** GET /v1/federation/revocations?cursor&limit on the federation listener, for approved peers. */
+export function registerRevocationFeedRoute(app: FastifyInstance, deps: FederationAuthDeps): void {
+  app.get(REVOCATION_FEED_PATH, async (request) => {
+    await authenticatePeer(request, deps);
+    return revocationFeed(deps.store, deps.selfEntityUri, request.query);
+  });
+}
