@@ -3,11 +3,13 @@
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './audit-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { identityCommand } from './identity-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { manifestCommand } from './manifest-command.ts';
 import { peersCommand } from './peers-command.ts';
 import { pkiCommand } from './pki-command.ts';
 import { serveCommand } from './serve-command.ts';
+import { tlogCommand } from './tlog-command.ts';
 import { tlsCommand } from './tls-command.ts';
 
 const program = new Command('tessera')
@@ -22,6 +24,8 @@ program.addCommand(demoCommand());
 program.addCommand(serveCommand());
 program.addCommand(peersCommand());
 program.addCommand(manifestCommand());
+program.addCommand(identityCommand());
+program.addCommand(tlogCommand());
 program.addCommand(keysCommand());
 program.addCommand(auditCommand());
 
