@@ -29,10 +29,19 @@ import { auditSampler } from './audit/sampler.ts';
 import { registerApiKeyRoutes } from './auth/api-key-routes.ts';
 import { ApiKeys } from './auth/api-keys.ts';
 import { installApiAuth } from './auth/auth-hook.ts';
+import { issuerKeyResolver } from './capabilities/issuer-keys.ts';
+import { federationRevocationFetcher, pullRevocations } from './capabilities/revocations.ts';
+import {
+  CAPABILITY_ROUTE_RULES,
+  registerCapabilityRoutes,
+  registerRevocationFeedRoute,
+} from './capabilities/routes.ts';
+import { CapabilityService } from './capabilities/service.ts';
 import type { NodeConfig } from './config.ts';
 import { HybridClock } from './facts/hlc.ts';
 import { registerFactRoutes } from './facts/routes.ts';
 import { FactService } from './facts/service.ts';
+import type { FederationAuthDeps } from './federation/authenticate.ts';
 import { FederationClient } from './federation/client.ts';
 import { PeerDirectory } from './federation/peer-directory.ts';
 import { PeerService } from './federation/peer-service.ts';
@@ -41,11 +50,15 @@ import { registerFederationRoutes } from './federation/routes.ts';
 import { Waker } from './federation/waker.ts';
 import { installErrorHandler, NODE_HTTP_OPTIONS } from './http-errors.ts';
 import { fetchPeerManifest } from './identity/fetch-manifest.ts';
+import type { NodeKey } from './identity/node-key.ts';
 import { loadOrCreateNodeKey } from './identity/node-key.ts';
 import { ManifestSigner, registerWellKnownRoutes } from './identity/well-known.ts';
 import { nodeMetrics } from './metrics.ts';
 import { installQuotas, quotaExceeded } from './quota/quota-hook.ts';
 import { createQuotas, warnIfQuotasDisabled } from './quota/quotas.ts';
+import { KeyRing, manifestRotationEvents } from './rotation/key-ring.ts';
+import { PeerKeyTrust } from './rotation/peer-key-trust.ts';
+import { logManifest } from './rotation/tlog.ts';
 
 export const NODE_VERSION = '0.1.0';
 
@@ -93,7 +106,18 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
     const givenKey = config.nodePrivateKey || config.nodeKeyPath;
     const givenNodeKey = givenKey ? await loadOrCreateNodeKey(keyOptions) : undefined;
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const nodeKey = givenNodeKey ?? (await loadOrCreateNodeKey(keyOptions));
+    // A node key from the data dir lives in a KeyRing (rotated by `tessera identity rotate-key`, picked up
+    // without a restart); a key given by env or file is fixed. The issuer key always lives in a ring.
+    const nodeRing = givenNodeKey
+      ? null
+      : await KeyRing.open({ dataDir: config.dataDir, kind: 'node', clock });
+    const issuerRing = await KeyRing.open({ dataDir: config.dataDir, kind: 'issuer', clock });
+    const nodeKey = () => nodeRing?.current() ?? (givenNodeKey as NodeKey);
+    if (givenNodeKey)
+      logger.info(
+        { event: 'node_key_fixed' },
+        'the node key is given by TESSERA_NODE_PRIVATE_KEY / TESSERA_NODE_KEY_PATH: rotate it by replacing that secret',
+      );
     const store = await openSqliteStore(join(config.dataDir, 'tessera.db'));
     undo.push(() => store.close());
     const expiry = credentials ? new ExpiryMonitor({ logger, clock }).track(credentials) : null;
@@ -139,7 +163,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
     const client = new FederationClient({
       dispatcher,
       selfEntityUri: config.entityUri,
-      nodeKey: () => nodeKey,
+      nodeKey,
       clock,
     });
     let waker: Waker | undefined;
@@ -161,6 +185,18 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       intervalMs: config.pullIntervalMs,
       logger,
       selfEntityUri: config.entityUri,
+      afterCycle: async (peer) => {
+        await pullRevocations({ store, peer, fetchPage: federationRevocationFetcher(client, peer) });
+        // Picks up the peer's key rotations and issuer keys (rate-limited to one fetch per 30 s per peer).
+        void trust
+          .refresh(peer, clock())
+          .catch((error: Error) =>
+            logger.warn(
+              { event: 'peer_manifest_refresh_failed', peer: peer.entityUri, error: error.message },
+              'peer manifest refresh failed',
+            ),
+          );
+      },
     });
     waker = new Waker({ peers, client, debounceMs: config.wakeDebounceMs, logger });
 
@@ -198,8 +234,11 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
     installRequestMetrics(federationApp, 'federation');
 
     let nodeUrl = config.nodeUrl;
+    const rings = nodeRing ? [nodeRing, issuerRing] : [issuerRing];
     const signer = new ManifestSigner({
       nodeKey,
+      issuerKey: () => issuerRing.current(),
+      rotationEvents: () => manifestRotationEvents(rings, clock()),
       entityUri: config.entityUri,
       ...(credentials ? { credentials } : {}),
       clock,
@@ -212,24 +251,30 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
         federation_url: nodeUrl,
         auth: { api_keys: config.authRequired },
         federation: { transport: credentials ? 'mtls' : 'insecure', token: 'EdDSA-JWT' },
-        public_key: nodeKey.publicKeyB64,
-        key_id: nodeKey.keyId,
+        public_key: nodeKey().publicKeyB64,
+        key_id: nodeKey().keyId,
       }),
       getManifest: () => signer.manifest(),
     };
     registerWellKnownRoutes(federationApp, wellKnown);
-    registerFederationRoutes(federationApp, {
+    const fetchManifest = (url: string, expectedEntityUri?: string) =>
+      fetchPeerManifest(url, {
+        ...(credentials ? { credentials } : { insecure: true }),
+        now: clock(),
+        ...(expectedEntityUri ? { expectedEntityUri } : {}),
+      });
+    const trust = await PeerKeyTrust.load({
+      store,
+      peers,
+      fetchManifest: async (peer) => (await fetchManifest(peer.federationUrl, peer.entityUri)).manifest,
+    });
+    const federationAuth: FederationAuthDeps = {
       store,
       peers,
       selfEntityUri: config.entityUri,
       requireMtls: credentials !== null,
       clock,
-      reforward: config.reforward,
-      onWake: (peerId) => puller.wake(peerId),
-      takeQuota: (peerEntityUri, reply) => {
-        const decision = quotas.takeFederationPull(peerEntityUri);
-        if (!decision.allowed) throw quotaExceeded(decision, reply);
-      },
+      trust,
       onRejected: (reason, detail) => {
         nodeMetrics.federationRejections.inc({ reason });
         if (sample(`federation_rejected:${reason}`))
@@ -239,7 +284,17 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
           `federation request refused: ${reason}`,
         );
       },
+    };
+    registerFederationRoutes(federationApp, {
+      ...federationAuth,
+      reforward: config.reforward,
+      onWake: (peerId) => puller.wake(peerId),
+      takeQuota: (peerEntityUri, reply) => {
+        const decision = quotas.takeFederationPull(peerEntityUri);
+        if (!decision.allowed) throw quotaExceeded(decision, reply);
+      },
     });
+    registerRevocationFeedRoute(federationApp, federationAuth);
 
     // ---- API listener --------------------------------------------------------------------------------
     const apiApp = createApiApp(config, credentials, clock, logger);
@@ -249,6 +304,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       apiKeys,
       staticAdminKey: config.apiKey,
       required: config.authRequired,
+      routeRules: CAPABILITY_ROUTE_RULES,
       onAuthFailed: (reason, keyId) => {
         // A failure that names a real key is always audited; anonymous garbage is sampled.
         const named = reason === 'bad_secret' || reason === 'expired' || reason === 'revoked';
@@ -272,6 +328,27 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
         void audit.note('api_key_revoked', principal.entityUri, { key_id: id }),
     });
     registerAuditRoutes(apiApp, { store });
+    const capabilities = new CapabilityService({
+      store,
+      selfEntityUri: config.entityUri,
+      issuerKey: () => issuerRing.current(),
+      issuerKeys: issuerKeyResolver({ selfEntityUri: config.entityUri, issuerRing, peers, trust }),
+      clock,
+      onIssued: (capability, principal) =>
+        void audit.note('capability_issued', principal ?? null, {
+          capability_id: capability.id,
+          subject: capability.subject,
+          verb: capability.verb,
+          object: capability.object,
+          expires_at: capability.expires_at,
+        }),
+      onRevoked: (revocation, principal) =>
+        void audit.note('capability_revoked', principal ?? null, {
+          capability_id: revocation.capability_id,
+          reason: revocation.reason,
+        }),
+    });
+    registerCapabilityRoutes(apiApp, { service: capabilities });
     registerHealthRoutes(apiApp, { store, credentials, clock });
     registerWellKnownRoutes(apiApp, wellKnown);
     registerFactRoutes(apiApp, { service: facts, store });
@@ -279,10 +356,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       peers,
       selfEntityUri: config.entityUri,
       clock,
-      fetchManifest: (url) =>
-        credentials
-          ? fetchPeerManifest(url, { credentials, now: clock() })
-          : fetchPeerManifest(url, { insecure: true, now: clock() }),
+      fetchManifest: (url) => fetchManifest(url),
       onApproved: (peer) => {
         puller.wake(peer.id);
         // If the peer approved us earlier, its pulls were refused until now: tell it to pull at once.
@@ -310,13 +384,51 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
     await apiApp.listen({ host: config.apiHost, port: config.apiPort });
     const apiPort = (apiApp.server.address() as AddressInfo).port;
     const apiUrl = `${config.apiTls === 'off' ? 'http' : 'https'}://${urlHost(config.apiHost)}:${apiPort}`;
+    // Key rotation without restart: the rings follow the data dir (file watch, poll, SIGHUP); the manifest
+    // is re-signed, logged in the transparency log, audited, and peers are woken so they fetch it.
+    const stopWatching = rings.map((ring) => {
+      ring.on('change', (change) => {
+        signer.invalidate();
+        void logManifest(config.dataDir, signer.manifest(), clock()).catch((error: Error) =>
+          logger.error(
+            { event: 'tlog_write_failed', error: error.message },
+            'could not log the new manifest',
+          ),
+        );
+        void audit.note('key_rotation', null, {
+          kind: ring.kind,
+          old_key_id: change.previousKeyId,
+          new_key_id: change.keyId,
+        });
+        logger.info(
+          { event: 'key_rotated', kind: ring.kind, key_id: change.keyId },
+          `${ring.kind} key switched`,
+        );
+        if (ring.kind === 'node') waker?.notify();
+      });
+      ring.on('error', (error) =>
+        logger.warn(
+          { event: 'key_reload_failed', kind: ring.kind, error: error.message },
+          'key reload failed; keeping the current key',
+        ),
+      );
+      return ring.watch();
+    });
+    undo.push(() => {
+      for (const stop of stopWatching) stop();
+    });
     puller.start();
     // Seen token ids are only needed until their tokens expire.
-    const pruneTimer = setInterval(
+    let ticks = 0;
+    const pruneTimer = setInterval(() => {
       // Kept a minute past expiry: token verification tolerates a few seconds of clock skew.
-      () => void store.pruneJtis(Math.floor(clock().getTime() / 1000) - 60).catch(() => undefined),
-      60_000,
-    );
+      void store.pruneJtis(Math.floor(clock().getTime() / 1000) - 60).catch(() => undefined);
+      // Hourly: keys whose dual-trust window has ended are forgotten.
+      if (++ticks % 60 === 0)
+        void Promise.all([...rings.map((ring) => ring.pruneRetired()), trust.prune(clock())]).catch(
+          () => undefined,
+        );
+    }, 60_000);
     pruneTimer.unref();
 
     return {
@@ -330,6 +442,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       puller,
       async close() {
         clearInterval(pruneTimer);
+        for (const stop of stopWatching) stop();
         waker?.close();
         await puller.stop();
         await Promise.allSettled([apiApp.close(), federationApp.close()]);

@@ -6,6 +6,7 @@ import type { PeerRecord, Store } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { HttpError } from '../http-errors.ts';
 import { publicKeyFromRaw } from '../identity/node-key.ts';
+import { type PeerKeyTrust, tokenKeyId } from '../rotation/peer-key-trust.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 import { claimedIssuer, PeerTokenError, verifyPeerToken } from './peer-token.ts';
 
@@ -17,6 +18,8 @@ export interface FederationAuthDeps {
   requireMtls: boolean;
   clock: Clock;
   onRejected?: (reason: string, detail: string, claimed?: string) => void;
+  /** Rotated peer keys: which node keys of a peer are accepted now, and a manifest refresh for a new one. */
+  trust?: PeerKeyTrust;
 }
 
 export async function authenticatePeer(
@@ -53,15 +56,25 @@ async function check(request: FastifyRequest, deps: FederationAuthDeps): Promise
         `token issuer ${issuer} is not the identity of this connection's certificate (${uris.join(', ') || 'none'})`,
       );
   }
-  const peer = deps.peers.byEntityUri(issuer);
+  let peer = deps.peers.byEntityUri(issuer);
   if (!peer || peer.status === 'pending')
     throw new PeerTokenError(403, 'peer_not_approved', `${issuer} is not an approved peer of this node`);
   if (peer.status === 'revoked') throw new PeerTokenError(403, 'peer_revoked', `${issuer} has been revoked`);
+  const now = deps.clock();
+  const kid = tokenKeyId(token);
+  if (deps.trust && kid && !deps.trust.knowsNodeKey(peer, kid, now)) {
+    // A key we do not know yet: the peer may have rotated. Its manifest must prove the new key with an
+    // event signed by the key we approved; single-flight and rate-limited per peer inside refresh().
+    await deps.trust.refresh(peer, now).catch((error: Error) => {
+      deps.onRejected?.('rotation_unproven', `${issuer}: ${error.message}`);
+    });
+    peer = deps.peers.byEntityUri(issuer) ?? peer;
+  }
   const verified = await verifyPeerToken(token, {
-    publicKeys: [publicKeyOf(peer)],
+    publicKeys: deps.trust ? deps.trust.acceptedNodeKeys(peer, now) : [publicKeyOf(peer)],
     issuer,
     audience: deps.selfEntityUri,
-    now: deps.clock(),
+    now,
   });
   if (!(await deps.store.rememberJti(verified.jti, verified.expiresAt)))
     throw new PeerTokenError(401, 'token_replayed', 'this peer token (jti) has been used before');

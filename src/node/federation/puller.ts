@@ -31,6 +31,8 @@ export interface PullerOptions {
   /** Longest wait after repeated errors; default 10 × interval, at most 15 minutes. */
   maxBackoffMs?: number;
   logger: Logger;
+  /** Runs after each complete facts cycle (capability revocations, manifest refresh); its errors fail the cycle. */
+  afterCycle?: (peer: PeerRecord) => Promise<void>;
   /** This node's entity URI: facts claiming to originate here are refused. */
   selfEntityUri: string;
   random?: () => number;
@@ -196,6 +198,7 @@ export class Puller {
       // An unchanged cursor with `more` would loop forever on a misbehaving peer.
       if (!page.more || page.cursor === cursor) break;
     }
+    await this.options.afterCycle?.(peer);
     nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'success' });
     nodeMetrics.lastPullSuccess.set({ peer: peer.entityUri }, Date.now() / 1000);
     markCaughtUp(peer.entityUri, Date.now());
