@@ -342,11 +342,14 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
           object: capability.object,
           expires_at: capability.expires_at,
         }),
-      onRevoked: (revocation, principal) =>
+      onRevoked: (revocation, principal) => {
         void audit.note('capability_revoked', principal ?? null, {
           capability_id: revocation.capability_id,
           reason: revocation.reason,
-        }),
+        });
+        // Peers pull revocations with the facts: wake them so the revocation holds everywhere at once.
+        waker?.notify();
+      },
     });
     registerCapabilityRoutes(apiApp, { service: capabilities });
     registerHealthRoutes(apiApp, { store, credentials, clock });

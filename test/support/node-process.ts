@@ -75,6 +75,7 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
       // Tests poll and write far beyond a production hour's quota; quota tests set their own limits.
       TESSERA_RATE_LIMIT_READ_PER_HOUR: '10000000',
       TESSERA_RATE_LIMIT_WRITE_PER_HOUR: '10000000',
+      TESSERA_RATE_LIMIT_ADMIN_PER_HOUR: '10000000',
       ...spec.env,
     },
   });

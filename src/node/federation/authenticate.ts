@@ -65,7 +65,12 @@ async function check(request: FastifyRequest, deps: FederationAuthDeps): Promise
   if (deps.trust && kid && !deps.trust.knowsNodeKey(peer, kid, now)) {
     // A key we do not know yet: the peer may have rotated. Its manifest must prove the new key with an
     // event signed by the key we approved; single-flight and rate-limited per peer inside refresh().
-    await deps.trust.refresh(peer, now).catch((error: Error) => {
+    // The token arrived on the peer's own certificate, so only the peer can make us fetch: a key id seen for
+    // the first time fetches at once (a refresh moments earlier may predate the rotation), a repeat at most
+    // once a second.
+    const firstSight = triedKids.get(peer.id) !== kid;
+    triedKids.set(peer.id, kid);
+    await deps.trust.refresh(peer, now, { minIntervalMs: firstSight ? 0 : 1000 }).catch((error: Error) => {
       deps.onRejected?.('rotation_unproven', `${issuer}: ${error.message}`);
     });
     peer = deps.peers.byEntityUri(issuer) ?? peer;
@@ -82,6 +87,8 @@ async function check(request: FastifyRequest, deps: FederationAuthDeps): Promise
 }
 
 const keyCache = new Map<string, KeyObject>();
+/** The last unknown key id each peer presented (one entry per peer). */
+const triedKids = new Map<string, string>();
 
 function publicKeyOf(peer: PeerRecord): KeyObject {
   let key = keyCache.get(peer.publicKey);

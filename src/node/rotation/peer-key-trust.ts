@@ -86,16 +86,22 @@ export class PeerKeyTrust {
   }
 
   /**
-   * Fetches the peer's manifest and applies it, unless one was fetched within minIntervalMs (then null).
+   * Fetches the peer's manifest and applies it, unless one was fetched within minIntervalMs (then null;
+   * a caller that saw an unknown key passes a short interval of its own).
    * Concurrent calls for one peer share one fetch.
    */
-  async refresh(peer: PeerRecord, now: Date): Promise<ManifestApplied | null> {
+  async refresh(
+    peer: PeerRecord,
+    now: Date,
+    options: { minIntervalMs?: number } = {},
+  ): Promise<ManifestApplied | null> {
     const fetch = this.options.fetchManifest;
     if (!fetch) return null;
     const running = this.#inflight.get(peer.id);
     if (running) return running;
     const last = this.#lastRefresh.get(peer.id);
-    if (last !== undefined && now.getTime() - last < (this.options.minIntervalMs ?? 30_000)) return null;
+    const minInterval = options.minIntervalMs ?? this.options.minIntervalMs ?? 30_000;
+    if (last !== undefined && now.getTime() - last < minInterval) return null;
     this.#lastRefresh.set(peer.id, now.getTime());
     const work = (async () => this.applyManifest(peer, await fetch(peer), now))();
     this.#inflight.set(peer.id, work);
