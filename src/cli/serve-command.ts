@@ -61,7 +61,24 @@ export function serveCommand(): Command {
     const config = loadConfig(flags, process.env, logger);
     // Loaded on use, so the TLS and PKI tools never depend on the node layer loading.
     const { startNode } = await import('../node/node.ts');
-    const node = await startNode(config, { logger });
+    // The handlers are in place before `node_ready` is logged: a supervisor that signals right after
+    // seeing it must reach a clean stop, never the default kill.
+    let stopping = false;
+    let node: Awaited<ReturnType<typeof startNode>> | undefined;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ event: 'node_stopping', signal }, 'stopping');
+      await node?.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    node = await startNode(config, { logger });
+    if (stopping) {
+      await node.close();
+      return;
+    }
     logger.info(
       {
         event: 'node_ready',
@@ -71,16 +88,6 @@ export function serveCommand(): Command {
       },
       `node ${node.entityUri} ready: API ${node.apiUrl}, federation ${node.federationUrl}`,
     );
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ event: 'node_stopping', signal }, 'stopping');
-      await node.close();
-      process.exit(0);
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
   });
   return command;
 }

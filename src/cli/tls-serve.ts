@@ -42,6 +42,15 @@ export async function tlsServe(options: TlsServeOptions): Promise<void> {
   app.post('/echo', (request, reply) => {
     reply.header('content-type', 'application/octet-stream').send(request.raw);
   });
+  // Handlers first: a supervisor that signals right after `listening` gets a clean stop, not the default kill.
+  const stop = async () => {
+    credentials.close();
+    expiry.close();
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   const url = await app.listen({ host: options.host, port: options.port });
   logger.info(
     {
@@ -51,12 +60,4 @@ export async function tlsServe(options: TlsServeOptions): Promise<void> {
     },
     'mTLS server listening',
   );
-  const stop = async () => {
-    credentials.close();
-    expiry.close();
-    await app.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
 }
