@@ -8,6 +8,7 @@ import type {
   FastifyRequest,
   FastifyServerOptions,
 } from 'fastify';
+import type { z } from 'zod';
 
 export class HttpError extends Error {
   constructor(
@@ -73,3 +74,14 @@ export function frameworkErrors(error: FastifyError, _request: FastifyRequest, r
 
 /** Fastify options every node listener shares: a 64 KiB body limit and the error shape above. */
 export const NODE_HTTP_OPTIONS: FastifyServerOptions = { bodyLimit: 64 * 1024, frameworkErrors };
+
+/** Validates `value` with a zod schema, or throws 422 `validation_failed` naming each bad field. */
+export function parseOr422<T>(schema: z.ZodType<T>, value: unknown, root = 'body'): T {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  throw new HttpError(
+    422,
+    'validation_failed',
+    parsed.error.issues.map((i) => `${i.path.join('.') || root}: ${i.message}`).join('; '),
+  );
+}

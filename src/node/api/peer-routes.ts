@@ -5,24 +5,13 @@ import { z } from 'zod';
 import type { PeerRecord } from '../../store/store.ts';
 import type { PeerDirectory } from '../federation/peer-directory.ts';
 import type { PeerService } from '../federation/peer-service.ts';
-import { HttpError } from '../http-errors.ts';
+import { parseOr422 } from '../http-errors.ts';
 
 const addBody = z.strictObject({ url: z.string().min(1).max(2048) });
 const approveBody = z.strictObject({
   fingerprint: z.string().min(1).max(200),
   allowed_scopes: z.array(z.string()).max(4).optional(),
 });
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body ?? {});
-  if (!result.success)
-    throw new HttpError(
-      422,
-      'validation_failed',
-      result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
-    );
-  return result.data;
-}
 
 /** The wire form of a peer (snake_case, like the rest of the API). */
 export function peerView(peer: PeerRecord) {
@@ -45,12 +34,12 @@ export function registerPeerRoutes(
   deps: { service: PeerService; peers: PeerDirectory },
 ): void {
   app.post('/v1/admin/peers', async (request, reply) => {
-    const { url } = parse(addBody, request.body);
+    const { url } = parseOr422(addBody, request.body);
     return reply.status(201).send(peerView(await deps.service.add(url)));
   });
   app.get('/v1/admin/peers', async () => ({ peers: deps.peers.list().map(peerView) }));
   app.post<{ Params: { id: string } }>('/v1/admin/peers/:id/approve', async (request) => {
-    const body = parse(approveBody, request.body);
+    const body = parseOr422(approveBody, request.body);
     return peerView(await deps.service.approve(request.params.id, body.fingerprint, body.allowed_scopes));
   });
   app.post<{ Params: { id: string } }>('/v1/admin/peers/:id/revoke', async (request) =>

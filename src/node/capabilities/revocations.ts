@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { PeerRecord, RevocationPage, Store, StoreOps } from '../../store/store.ts';
 import type { FederationClient } from '../federation/client.ts';
-import { HttpError } from '../http-errors.ts';
+import { HttpError, parseOr422 } from '../http-errors.ts';
 
 export const REVOCATION_FEED_PATH = '/v1/federation/revocations';
 export const REVOCATION_PAGE_SIZE = 500;
@@ -21,13 +21,7 @@ export async function revocationFeed(
   selfEntityUri: string,
   query: unknown,
 ): Promise<RevocationPage> {
-  const parsed = feedQuery.safeParse(query ?? {});
-  if (!parsed.success)
-    throw new HttpError(
-      422,
-      'validation_failed',
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '),
-    );
+  const parsed = { data: parseOr422(feedQuery, query, 'query') };
   try {
     return await store.revocationPage({
       ...(parsed.data.cursor !== undefined ? { after: parsed.data.cursor } : {}),

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RouteRule } from '../auth/permissions.ts';
 import { authenticatePeer, type FederationAuthDeps } from '../federation/authenticate.ts';
-import { HttpError } from '../http-errors.ts';
+import { parseOr422 } from '../http-errors.ts';
 import { REVOCATION_FEED_PATH, revocationFeed } from './revocations.ts';
 import type { CapabilityService } from './service.ts';
 import { boundedText } from './token.ts';
@@ -32,17 +32,6 @@ const VerifyBody = z.strictObject({
 });
 const RevokeBody = z.strictObject({ reason: z.string().max(1024).optional() });
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success)
-    throw new HttpError(
-      422,
-      'validation_failed',
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
-    );
-  return parsed.data;
-}
-
 function principalOf(request: FastifyRequest): string | undefined {
   return (request as { principal?: { entityUri: string } | null }).principal?.entityUri;
 }
@@ -55,7 +44,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
   const { service } = deps;
 
   app.post('/v1/capabilities', async (request, reply) => {
-    const body = parse(IssueBody, request.body);
+    const body = parseOr422(IssueBody, request.body);
     const issued = await service.issue(
       {
         subject: body.subject,
@@ -71,7 +60,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
 
   // A verdict, not an authorization: 200 with {valid} either way, the reason when refused.
   app.post('/v1/capabilities/verify', async (request) => {
-    const body = parse(VerifyBody, request.body);
+    const body = parseOr422(VerifyBody, request.body);
     return service.verify(body.token, {
       ...(body.verb !== undefined ? { verb: body.verb } : {}),
       ...(body.object !== undefined ? { object: body.object } : {}),
@@ -79,7 +68,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
   });
 
   app.post<{ Params: { id: string } }>('/v1/capabilities/:id/revoke', async (request) => {
-    const body = parse(RevokeBody, request.body);
+    const body = parseOr422(RevokeBody, request.body);
     const { revocation, alreadyRevoked } = await service.revoke(
       request.params.id,
       body.reason ?? null,

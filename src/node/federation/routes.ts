@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../store/store.ts';
-import { HttpError } from '../http-errors.ts';
+import { HttpError, parseOr422 } from '../http-errors.ts';
 import { authenticatePeer, type FederationAuthDeps } from './authenticate.ts';
 import { FEED_PAGE_SIZE } from './puller.ts';
 
@@ -38,13 +38,7 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationR
   app.get('/v1/federation/facts', async (request, reply) => {
     const peer = await authenticatePeer(request, deps);
     deps.takeQuota?.(peer.entityUri, reply);
-    const parsed = feedQuery.safeParse(request.query);
-    if (!parsed.success)
-      throw new HttpError(
-        422,
-        'validation_failed',
-        parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '),
-      );
+    const parsed = { data: parseOr422(feedQuery, request.query, 'query') };
     // `local` never leaves the node, whatever was configured for the peer.
     const scopes = peer.allowedScopes.filter((scope) => scope !== 'local');
     // The feed cursor skips facts the peer may not receive, so it is only valid for the scope set it was
