@@ -4,9 +4,11 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { AuditLog } from '../node/audit/audit-log.ts';
 import { ApiKeys } from '../node/auth/api-keys.ts';
 import { PERMISSIONS, type Permission } from '../node/auth/permissions.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
+import { systemClock } from '../tls/clock.ts';
 
 export const BOOTSTRAP_ENTITY_URI = 'urn:tessera:bootstrap-admin';
 
@@ -62,6 +64,17 @@ async function bootstrap(flags: BootstrapFlags): Promise<void> {
       permissions,
       description: flags.description,
     });
+    // The key's creation is evidence like any other: audited before the secret is shown.
+    await new AuditLog({ store, clock: systemClock }).record(
+      'api_key_created',
+      'cli:tessera keys bootstrap',
+      {
+        key_id: key.id,
+        entity_uri: key.entityUri,
+        permissions: key.permissions,
+        forced: flags.force === true,
+      },
+    );
     const view = {
       id: key.id,
       key: token,

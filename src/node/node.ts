@@ -306,9 +306,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       required: config.authRequired,
       routeRules: CAPABILITY_ROUTE_RULES,
       onAuthFailed: (reason, keyId) => {
-        // A failure that names a real key is always audited; anonymous garbage is sampled.
-        const named = reason === 'bad_secret' || reason === 'expired' || reason === 'revoked';
-        if (named || sample(`auth_failed:${reason}`))
+        // Sampled per reason and key id: key ids are public, so even failures that name a real key can be
+        // produced at will; every failure is still counted in tessera_api_auth_failures_total.
+        if (sample(`auth_failed:${reason}:${keyId ?? ''}`))
           void audit.note('auth_failed', keyId ?? null, { reason });
       },
     });

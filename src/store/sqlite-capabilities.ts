@@ -90,7 +90,7 @@ export class SqliteCapabilityOps {
   readonly #addCapability: Stmt<[CapabilityRow]>;
   readonly #capability: Stmt<[string], CapabilityRow>;
   readonly #addRevocation: Stmt<[Omit<RevocationRow, 'seq'>]>;
-  readonly #revocation: Stmt<[string], RevocationRow>;
+  readonly #revocation: Stmt<[string, string], RevocationRow>;
   readonly #maxSeq: Stmt<[], number | null>;
   readonly #page: Stmt<[number, number, number], RevocationRow>;
   readonly #pageByIssuer: Stmt<[number, number, string, number], RevocationRow>;
@@ -112,10 +112,10 @@ export class SqliteCapabilityOps {
     const revocationColumns = REVOCATION_COLUMNS.replace('seq, ', '');
     this.#addRevocation = db.prepare(
       `INSERT INTO capability_revocations (${revocationColumns}) VALUES (${named(revocationColumns)})
-       ON CONFLICT (capability_id) DO NOTHING`,
+       ON CONFLICT (issuer, capability_id) DO NOTHING`,
     );
     this.#revocation = db.prepare(
-      `SELECT ${REVOCATION_COLUMNS} FROM capability_revocations WHERE capability_id = ?`,
+      `SELECT ${REVOCATION_COLUMNS} FROM capability_revocations WHERE issuer = ? AND capability_id = ?`,
     );
     this.#maxSeq = db.prepare<[], number | null>('SELECT max(seq) FROM capability_revocations').pluck();
     this.#page = db.prepare(
@@ -206,8 +206,8 @@ export class SqliteCapabilityOps {
     }
   }
 
-  getRevocation(capabilityId: string): RevocationRecord | null {
-    const row = this.#revocation.get(capabilityId);
+  getRevocation(issuer: string, capabilityId: string): RevocationRecord | null {
+    const row = this.#revocation.get(issuer, capabilityId);
     return row ? revocationFromRow(row) : null;
   }
 

@@ -124,6 +124,26 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX capability_revocations_issuer ON capability_revocations (issuer);
   `,
+  // 4: revocations are unique per (issuer, capability_id), not per id alone: a capability id is chosen by
+  // its issuer, so another peer's record with the same id must not take its place. The table is rebuilt
+  // keeping every row and its seq (peers' cursors), and the AUTOINCREMENT high-water mark moves with it.
+  `
+  CREATE TABLE capability_revocations_v4 (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    capability_id TEXT NOT NULL,
+    issuer        TEXT NOT NULL,
+    expires_at    TEXT NOT NULL,
+    revoked_at    TEXT NOT NULL,
+    reason        TEXT,
+    UNIQUE (issuer, capability_id)
+  );
+  INSERT INTO capability_revocations_v4 (seq, capability_id, issuer, expires_at, revoked_at, reason)
+    SELECT seq, capability_id, issuer, expires_at, revoked_at, reason FROM capability_revocations ORDER BY seq;
+  DELETE FROM sqlite_sequence WHERE name = 'capability_revocations_v4';
+  UPDATE sqlite_sequence SET name = 'capability_revocations_v4' WHERE name = 'capability_revocations';
+  DROP TABLE capability_revocations;
+  ALTER TABLE capability_revocations_v4 RENAME TO capability_revocations;
+  `,
 ];
 
 function userVersion(db: Database.Database): number {

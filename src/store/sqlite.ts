@@ -86,7 +86,7 @@ function bindOps(run: Runner): StoreOps {
     addCapability: (capability) => run('write', (o) => o.capabilities.addCapability(capability)),
     getCapability: (id) => run('read', (o) => o.capabilities.getCapability(id)),
     addRevocation: (revocation) => run('write', (o) => o.capabilities.addRevocation(revocation)),
-    getRevocation: (id) => run('read', (o) => o.capabilities.getRevocation(id)),
+    getRevocation: (issuer, id) => run('read', (o) => o.capabilities.getRevocation(issuer, id)),
     revocationPage: (query) => run('read', (o) => o.capabilities.revocationPage(query)),
   };
 }
@@ -236,7 +236,7 @@ class SqliteStore implements Store {
   addCapability: StoreOps['addCapability'] = (capability) => this.#ops.addCapability(capability);
   getCapability: StoreOps['getCapability'] = (id) => this.#ops.getCapability(id);
   addRevocation: StoreOps['addRevocation'] = (revocation) => this.#ops.addRevocation(revocation);
-  getRevocation: StoreOps['getRevocation'] = (id) => this.#ops.getRevocation(id);
+  getRevocation: StoreOps['getRevocation'] = (issuer, id) => this.#ops.getRevocation(issuer, id);
   revocationPage: StoreOps['revocationPage'] = (query) => this.#ops.revocationPage(query);
 }
 

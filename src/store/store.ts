@@ -218,9 +218,14 @@ export interface StoreOps {
 
   addCapability(capability: CapabilityRecord): Promise<void>;
   getCapability(id: string): Promise<CapabilityRecord | null>;
-  /** Records a revocation; false when that capability was already revoked (the first record stays). */
+  /**
+   * Records a revocation, keyed by (issuer, capability_id): an id is only unique within its issuer, so a
+   * record of another issuer never stands in for it. False when that issuer already revoked that id (the
+   * first record stays).
+   */
   addRevocation(revocation: RevocationRecord): Promise<boolean>;
-  getRevocation(capabilityId: string): Promise<RevocationRecord | null>;
+  /** The revocation of `capabilityId` by `issuer`, or null. */
+  getRevocation(issuer: string, capabilityId: string): Promise<RevocationRecord | null>;
   /** Revocations in local insertion order after the cursor: the replication feed. */
   revocationPage(query: RevocationQuery): Promise<RevocationPage>;
 }

@@ -133,6 +133,8 @@ describe('hardened node: managed keys, permissions, quotas, audit', () => {
     const types = new Set(entries.body.entries.map((e) => e.event_type));
     for (const type of ['api_key_created', 'fact_write', 'quota_breach', 'auth_failed'])
       assert.ok(types.has(type), `audit has ${type}; saw ${[...types].join(', ')}`);
+    const bootstrapped = entries.body.entries.find((e) => e.principal === 'cli:tessera keys bootstrap');
+    assert.equal(bootstrapped?.event_type, 'api_key_created', 'the bootstrap key is audited too');
     const breach = entries.body.entries.find((e) => e.event_type === 'quota_breach');
     assert.equal(breach?.principal, 'urn:test:burst');
     assert.equal(breach?.detail.dimension, 'fact_write');

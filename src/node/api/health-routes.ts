@@ -15,9 +15,15 @@ export function registerHealthRoutes(
     const checks: Record<string, string> = {};
     checks.store = (await deps.store.writable().catch(() => false)) ? 'ok' : 'not writable';
     if (deps.credentials) {
-      const leaf = deps.credentials.material.leaf;
-      checks.tls =
-        leaf.notAfter.getTime() > deps.clock().getTime() ? 'ok' : `expired at ${leaf.notAfter.toISOString()}`;
+      // Every certificate we serve or trust must be inside its validity now, not only the leaf's end.
+      const { leaf, chain, cas } = deps.credentials.material;
+      const now = deps.clock().getTime();
+      const bad = [leaf, ...chain, ...cas].find(
+        (c) => c.notBefore.getTime() > now || c.notAfter.getTime() <= now,
+      );
+      checks.tls = bad
+        ? `${bad.subject} is outside its validity (${bad.notBefore.toISOString()} – ${bad.notAfter.toISOString()})`
+        : 'ok';
     }
     const ready = Object.values(checks).every((v) => v === 'ok');
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });

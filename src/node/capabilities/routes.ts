@@ -55,7 +55,8 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
       },
       principalOf(request),
     );
-    return reply.status(201).send(issued);
+    // The token is a bearer credential: never cached by a proxy or a browser.
+    return reply.status(201).header('cache-control', 'no-store').send(issued);
   });
 
   // A verdict, not an authorization: 200 with {valid} either way, the reason when refused.

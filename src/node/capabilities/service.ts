@@ -88,8 +88,9 @@ export class CapabilityService {
       };
     const verdict = await verifyCapabilityToken(token, claims, keys, now);
     if (!verdict.valid) return verdict;
-    const revoked = await this.options.store.getRevocation(claims.jti);
-    // Only the issuer may revoke: a record naming another issuer does not count.
+    // Only the issuer may revoke: the lookup is by (issuer, id), and the check below says so again, so a
+    // record another peer published under the same id never counts.
+    const revoked = await this.options.store.getRevocation(claims.iss, claims.jti);
     if (revoked && revoked.issuer === claims.iss)
       return {
         valid: false,
@@ -128,7 +129,8 @@ export class CapabilityService {
     };
     const added = await this.options.store.addRevocation(revocation);
     if (!added) {
-      const existing = await this.options.store.getRevocation(id);
+      // Only our own record makes it "already revoked" (a peer's record with this id is not ours).
+      const existing = await this.options.store.getRevocation(capability.issuer, id);
       return { revocation: existing ?? revocation, alreadyRevoked: true };
     }
     this.options.onRevoked?.(revocation, principal);

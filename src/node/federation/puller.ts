@@ -31,7 +31,7 @@ export interface PullerOptions {
   /** Longest wait after repeated errors; default 10 × interval, at most 15 minutes. */
   maxBackoffMs?: number;
   logger: Logger;
-  /** Runs after each complete facts cycle (capability revocations, manifest refresh); its errors fail the cycle. */
+  /** Runs after each complete facts cycle (capability revocations, manifest refresh); its errors are logged only. */
   afterCycle?: (peer: PeerRecord) => Promise<void>;
   /** This node's entity URI: facts claiming to originate here are refused. */
   selfEntityUri: string;
@@ -198,7 +198,14 @@ export class Puller {
       // An unchanged cursor with `more` would loop forever on a misbehaving peer.
       if (!page.more || page.cursor === cursor) break;
     }
-    await this.options.afterCycle?.(peer);
+    // Revocations and the manifest refresh ride along; their failure is logged, not a failed facts pull.
+    await this.options.afterCycle?.(peer).catch((error: Error) => {
+      nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'after_cycle_failure' });
+      this.options.logger.warn(
+        { event: 'federation_after_cycle_failed', peer: peer.entityUri, error: error.message },
+        'revocation pull or manifest refresh failed; facts were replicated',
+      );
+    });
     nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'success' });
     nodeMetrics.lastPullSuccess.set({ peer: peer.entityUri }, Date.now() / 1000);
     markCaughtUp(peer.entityUri, Date.now());

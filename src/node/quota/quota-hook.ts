@@ -17,6 +17,9 @@ export const DEFAULT_QUOTA_RULES: readonly QuotaRouteRule[] = [
   { path: '/v1/facts', methods: ['POST'], dimension: 'fact_write' },
   { path: '/v1/facts', methods: ['GET'], dimension: 'fact_read' },
   { path: '/v1/admin', dimension: 'admin' },
+  // Verifying costs signature checks and possibly a manifest fetch: counted like a read.
+  { path: '/v1/capabilities/verify', methods: ['POST'], dimension: 'fact_read' },
+  { path: '/v1/capabilities', dimension: 'admin' },
 ];
 
 export function dimensionOf(
