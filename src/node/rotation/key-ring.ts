@@ -2,19 +2,24 @@
 // keys it rotated out that are still inside their dual-trust window, used for verifying. `tessera identity
 // rotate-key` changes the files in the data dir; the node calls reload() (on a file event, a poll or
 // SIGHUP, see watch()) and switches without a restart. A reload that fails keeps the last good state.
+// Only open() (the first start) may create a key: a key file that disappears later is an error, never a
+// fresh key, since that would be a rotation without a signed event and the old key would be lost.
 
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Clock, systemClock } from '../../tls/clock.ts';
 import type { NodeKey } from '../identity/node-key.ts';
 import { publicKeyFromRaw } from '../identity/node-key.ts';
+import { RotationError } from './errors.ts';
 import {
   currentKeyFile,
   type KeyKind,
   listRetiredKeyFiles,
   loadOrCreateKey,
+  readKey,
   removeFile,
 } from './key-files.ts';
 import { withDataDirLock } from './lock.ts';
@@ -67,7 +72,7 @@ export class KeyRing extends EventEmitter<{
   }
 
   static async open(options: KeyRingOptions): Promise<KeyRing> {
-    return new KeyRing(options, await readState(options));
+    return new KeyRing(options, await readState(options, 'open'));
   }
 
   get kind(): KeyKind {
@@ -103,12 +108,19 @@ export class KeyRing extends EventEmitter<{
     return this.#state.events.filter((event) => inWindow(event, now));
   }
 
-  /** Re-reads the key and the log; single-flight. Emits `change` when the current key changed. */
+  /**
+   * Re-reads the key and the log; single-flight. Emits `change` when the current key changed. A failure
+   * (key file missing or unreadable, log corrupt) is emitted as `error` and rejects; the current key stays.
+   */
   reload(): Promise<KeyRingReload> {
     this.#reloading ??= (async () => {
       try {
         const previousKeyId = this.#state.current.keyId;
-        const next = await readState(this.options);
+        const next = await readState(this.options, 'reload').catch((error: Error) => {
+          // With no listener, emit() would throw the error itself: the caller still gets it below.
+          if (this.listenerCount('error') > 0) this.emit('error', error);
+          throw error;
+        });
         this.#state = next;
         const result = {
           changed: next.current.keyId !== previousKeyId,
@@ -148,7 +160,10 @@ export class KeyRing extends EventEmitter<{
     const trigger = () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
-        this.reload().catch((error: Error) => this.emit('error', error));
+        // reload() already emitted it to the listeners; without one, emit() throws it as before.
+        this.reload().catch((error: Error) => {
+          if (this.listenerCount('error') === 0) this.emit('error', error);
+        });
       }, debounceMs);
       timer.unref();
     };
@@ -182,15 +197,28 @@ export class KeyRing extends EventEmitter<{
   }
 }
 
-async function readState(options: KeyRingOptions): Promise<State> {
+async function readState(options: KeyRingOptions, mode: 'open' | 'reload'): Promise<State> {
   const { dataDir, kind } = options;
   const pattern = `${kind}-key.`;
   const names = await readdir(dataDir).catch(() => [] as string[]);
   if (names.some((name) => name.startsWith(pattern) && name.endsWith('.pending.pem')))
     await withDataDirLock(dataDir, () => recoverPendingRotation(dataDir, kind));
-  const current = await loadOrCreateKey(dataDir, kind);
+  const current =
+    mode === 'open' ? await loadOrCreateKey(dataDir, kind) : await readCurrentKey(dataDir, kind);
   const events = (await rotationEventsOf(tlogPath(dataDir))).filter((event) => event.kind === kind);
   return { current, events };
+}
+
+/** The current key file as it is now; never creates one (see the header). */
+async function readCurrentKey(dataDir: string, kind: KeyKind): Promise<NodeKey> {
+  const path = join(dataDir, currentKeyFile(kind));
+  const key = await readKey(path);
+  if (!key)
+    throw new RotationError(
+      'key_missing',
+      `the ${kind} key file ${path} is gone: the running node keeps its current key; restore the file from a backup`,
+    );
+  return { ...key, source: 'data-dir' };
 }
 
 /** The rotation events of all rings still in their window: the manifest's `rotation_events`. */

@@ -202,6 +202,51 @@ test('revoked on A → refused on A at once, and on B after the revocation repli
   await assert.rejects(n.serviceA.revoke('no-such-capability'), { name: 'HttpError', code: 'not_found' });
 });
 
+test('revocation squat: a peer publishing a revocation under the id of A capability blocks neither A nor B', async (t) => {
+  const n = await twoNodes(t);
+  const issued = await n.serviceA.issue(grant);
+  // C, a peer of both A and B, serves from its own store a "revocation" of A's capability id as issuer C:
+  // it is ingested (C is its issuer) but must neither occupy the id nor count against A's token.
+  const storeC = await openSqliteStore(join(await tempDir(t), 'tessera.db'));
+  t.after(() => storeC.close());
+  const squat = {
+    capability_id: issued.id,
+    issuer: C,
+    expires_at: issued.expires_at,
+    revoked_at: T0.toISOString(),
+    reason: 'squat',
+  };
+  assert.equal(await storeC.addRevocation(squat), true);
+  const pullFromC = (store: typeof n.storeA) =>
+    pullRevocations({
+      store,
+      peer: { id: 'peer-c', entityUri: C },
+      fetchPage: (cursor, limit) =>
+        revocationFeed(storeC, C, { ...(cursor ? { cursor } : {}), limit: String(limit) }),
+    });
+  assert.deepEqual(await pullFromC(n.storeB), { added: 1, refused: 0 });
+  assert.deepEqual(await pullFromC(n.storeA), { added: 1, refused: 0 });
+  assert.equal((await n.serviceA.verify(issued.token)).valid, true, "C's record does not revoke A's token");
+  assert.equal((await n.serviceB.verify(issued.token)).valid, true);
+
+  const revoked = await n.serviceA.revoke(issued.id, 'leaked');
+  assert.equal(revoked.alreadyRevoked, false, "C's record does not make it already revoked on A");
+  assert.equal(revoked.revocation.issuer, A);
+  const onA = await n.serviceA.verify(issued.token);
+  assert.equal(!onA.valid && onA.reason, 'revoked');
+  assert.match(!onA.valid ? onA.detail : '', new RegExp(`${issued.id} was revoked`));
+  const again = await n.serviceA.revoke(issued.id, 'other reason');
+  assert.equal(again.alreadyRevoked, true);
+  assert.deepEqual(again.revocation, revoked.revocation, 'our own first record, not the squat');
+
+  assert.equal((await n.serviceB.verify(issued.token)).valid, true, 'B has not pulled from A yet');
+  assert.deepEqual(await n.pullFromA(), { added: 1, refused: 0 }, "A's revocation is not skipped on B");
+  const onB = await n.serviceB.verify(issued.token);
+  assert.equal(!onB.valid && onB.reason, 'revoked');
+  assert.deepEqual(await n.storeB.getRevocation(A, issued.id), revoked.revocation);
+  assert.deepEqual(await n.storeB.getRevocation(C, issued.id), squat, 'both records are kept side by side');
+});
+
 test('revocation feed round trip: paged with a cursor, only the issuer own revocations count', async (t) => {
   const n = await twoNodes(t);
   const ids: string[] = [];
@@ -219,8 +264,8 @@ test('revocation feed round trip: paged with a cursor, only the issuer own revoc
     reason: null,
   });
   assert.deepEqual(await n.pullFromA(), { added: 5, refused: 0 });
-  for (const id of ids) assert.equal((await n.storeB.getRevocation(id))?.issuer, A);
-  assert.equal(await n.storeB.getRevocation('foreign-cap-1'), null);
+  for (const id of ids) assert.equal((await n.storeB.getRevocation(A, id))?.issuer, A);
+  assert.equal(await n.storeB.getRevocation(C, 'foreign-cap-1'), null);
 
   // A page from A that names another issuer is refused record by record.
   const { ingestRevocationPage } = await import('../../../src/node/capabilities/revocations.ts');
