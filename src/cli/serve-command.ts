@@ -32,6 +32,11 @@ const FLAGS: [keyof typeof SETTINGS, string, string][] = [
   ['pullInterval', '--pull-interval <seconds>', 'federation pull cycle'],
   ['wakeDebounce', '--wake-debounce-ms <ms>', 'delay that batches local writes into one wake'],
   ['reforward', '--reforward <bool>', 'also serve facts received from other peers'],
+  [
+    'authFailures',
+    '--auth-failures-per-hour <n>',
+    'failed API authentications per client address before 429',
+  ],
   ['rateLimitWrite', '--rate-limit-write-per-hour <n>', 'fact writes per principal per hour'],
   ['rateLimitRead', '--rate-limit-read-per-hour <n>', 'fact reads per principal per hour'],
   ['rateLimitFederationPull', '--rate-limit-federation-pull-per-hour <n>', 'feed pages per peer per hour'],

@@ -36,6 +36,8 @@ export interface NodeConfig {
   authRequired: boolean;
   /** The static bootstrap admin key (optional; managed keys are the normal path); never logged. */
   apiKey: string | undefined;
+  /** Failed API authentications one client address may make per hour before it gets 429s. */
+  authFailuresPerHour: number;
   pullIntervalMs: number;
   wakeDebounceMs: number;
   /** Serve facts that arrived from other peers too (default: only facts that originated here). */
@@ -74,6 +76,7 @@ export const SETTINGS = {
     env: 'TESSERA_LOCAL_DEV_ALLOW_INSECURE_NON_LOOPBACK',
     flag: 'localDevAllowInsecureNonLoopback',
   },
+  authFailures: { env: 'TESSERA_AUTH_FAILURES_PER_HOUR', flag: 'authFailuresPerHour', fallback: '120' },
   pullInterval: { env: 'TESSERA_FEDERATION_PULL_INTERVAL_S', flag: 'pullInterval', fallback: '30' },
   wakeDebounce: { env: 'TESSERA_FEDERATION_WAKE_DEBOUNCE_MS', flag: 'wakeDebounceMs', fallback: '50' },
   reforward: { env: 'TESSERA_FEDERATION_REFORWARD', flag: 'reforward', fallback: 'false' },
@@ -216,6 +219,12 @@ export function loadConfig(
     apiBehindTrustedProxy,
     authRequired,
     apiKey,
+    authFailuresPerHour: wholeNumber(
+      raw(SETTINGS.authFailures) as string,
+      1,
+      1_000_000,
+      name(SETTINGS.authFailures),
+    ),
     pullIntervalMs: Math.round(pullSeconds * 1000),
     wakeDebounceMs,
     reforward: bool(raw(SETTINGS.reforward), name(SETTINGS.reforward)),
@@ -295,6 +304,12 @@ function bool(value: string | undefined, what: string): boolean {
   if (v === '' || v === '0' || v === 'false') return false;
   if (v === '1' || v === 'true') return true;
   throw new ConfigError(`${what} must be true/1 or false/0 (got "${value}")`);
+}
+
+function wholeNumber(value: string, min: number, max: number, what: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+    throw new ConfigError(`${what} must be a whole number from ${min} to ${max} (got "${value}")`);
+  return Number(value);
 }
 
 function port(value: string, what: string): number {

@@ -29,6 +29,7 @@ import { auditSampler } from './audit/sampler.ts';
 import { registerApiKeyRoutes } from './auth/api-key-routes.ts';
 import { ApiKeys } from './auth/api-keys.ts';
 import { installApiAuth } from './auth/auth-hook.ts';
+import { createFailureLimiter } from './auth/failure-limiter.ts';
 import { issuerKeyResolver } from './capabilities/issuer-keys.ts';
 import { federationRevocationFetcher, pullRevocations } from './capabilities/revocations.ts';
 import {
@@ -305,6 +306,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       staticAdminKey: config.apiKey,
       required: config.authRequired,
       routeRules: CAPABILITY_ROUTE_RULES,
+      failureLimiter: createFailureLimiter(config.authFailuresPerHour, () => clock().getTime()),
       onAuthFailed: (reason, keyId) => {
         // Sampled per reason and key id: key ids are public, so even failures that name a real key can be
         // produced at will; every failure is still counted in tessera_api_auth_failures_total.

@@ -9,6 +9,7 @@ import { registry } from '../../tls/metrics.ts';
 import { HttpError } from '../http-errors.ts';
 import { parseToken } from './api-key-token.ts';
 import type { ApiKeys, AuthFailure } from './api-keys.ts';
+import type { FailureLimiter } from './failure-limiter.ts';
 import {
   ANONYMOUS,
   DEFAULT_ROUTE_RULES,
@@ -37,6 +38,8 @@ export interface ApiAuthOptions {
   onAuthFailed?(reason: AuthFailure, keyId?: string): void;
   /** A request refused with 403. */
   onForbidden?(principal: Principal, permission: Permission): void;
+  /** Per-address limit on failed authentications, checked before any key work. */
+  failureLimiter?: FailureLimiter;
   /** Rules checked before the defaults (routes added by later features). */
   routeRules?: readonly RouteRule[];
 }
@@ -81,6 +84,17 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
       request.principal = ANONYMOUS;
       return;
     }
+    const address = request.ip;
+    const wait = options.failureLimiter?.waitMs(address) ?? 0;
+    if (wait > 0) {
+      authFailures.inc({ reason: 'too_many_failures' });
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      throw new HttpError(
+        429,
+        'too_many_auth_failures',
+        `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s`,
+      );
+    }
     const token = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1];
     if (!token) {
       authFailures.inc({ reason: 'missing' });
@@ -93,6 +107,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
     else {
       const result = await options.apiKeys.verify(token);
       if (!result.ok) {
+        options.failureLimiter?.failed(address);
         authFailures.inc({ reason: result.reason });
         options.onAuthFailed?.(result.reason, result.keyId);
         throw unauthorized(reply, result.reason);

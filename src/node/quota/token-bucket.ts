@@ -37,6 +37,12 @@ export class TokenBucket {
     return { ok: false, waitMs: Math.ceil((UNITS_PER_TOKEN - this.#units) / this.perHour) };
   }
 
+  /** 0 when a token is there now (nothing taken), else the milliseconds until one is. */
+  waitMs(nowMs: number): number {
+    this.#refill(nowMs);
+    return this.#units >= UNITS_PER_TOKEN ? 0 : Math.ceil((UNITS_PER_TOKEN - this.#units) / this.perHour);
+  }
+
   /** Full again: indistinguishable from a new bucket, so it can be dropped. */
   isFull(nowMs: number): boolean {
     this.#refill(nowMs);
