@@ -85,3 +85,18 @@ export function parseOr422<T>(schema: z.ZodType<T>, value: unknown, root = 'body
     parsed.error.issues.map((i) => `${i.path.join('.') || root}: ${i.message}`).join('; '),
   );
 }
+
+/**
+ * A Store's input error (a cursor it did not issue, …) as a 422, or null for anything else. Matched by shape
+ * (`name` / `code`), not by class, so every Store implementation (SQLite, PostgreSQL) maps alike.
+ */
+export function storeInputError(error: unknown): HttpError | null {
+  if (!(error instanceof Error)) return null;
+  const code = (error as { code?: unknown }).code;
+  if (error.name !== 'StoreInputError' && code !== 'invalid_cursor') return null;
+  return new HttpError(
+    422,
+    typeof code === 'string' ? code : 'validation_failed',
+    code === 'invalid_cursor' ? `cursor: ${error.message}` : error.message,
+  );
+}

@@ -1,7 +1,7 @@
 // Writes the audit entries of successful API actions (fact writes, peer changes) from the response the
 // route produced, with the principal the auth hook established. Secrets never reach here: the entries
 // carry ids, URIs and fingerprints only.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditEventType } from '../audit/event-types.ts';
 
@@ -30,16 +30,16 @@ const RULES: Record<string, Rule> = {
   'POST /v1/admin/peers/:id/revoke': { status: 200, event: 'peer_revoked', detail: peerDetail },
 };
 
-export function principalOf(request: FastifyRequest): string | null {
-  return (request as { principal?: { entityUri: string } }).principal?.entityUri ?? null;
-}
-
 export function installAuditTrail(app: FastifyInstance, audit: AuditLog): void {
   app.addHook('preSerialization', async (request, reply, payload) => {
     const rule = RULES[`${request.method} ${request.routeOptions.url}`];
     if (rule && reply.statusCode === rule.status && payload && typeof payload === 'object')
       // Awaited: the response is sent only once its audit entry is written (or the failure is counted).
-      await audit.note(rule.event, principalOf(request), rule.detail(payload as Record<string, unknown>));
+      await audit.note(
+        rule.event,
+        request.principal?.entityUri ?? null,
+        rule.detail(payload as Record<string, unknown>),
+      );
     return payload;
   });
 }

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { PeerRecord, RevocationPage, Store, StoreOps } from '../../store/store.ts';
 import type { FederationClient } from '../federation/client.ts';
-import { HttpError, parseOr422 } from '../http-errors.ts';
+import { parseOr422, storeInputError } from '../http-errors.ts';
 
 export const REVOCATION_FEED_PATH = '/v1/federation/revocations';
 export const REVOCATION_PAGE_SIZE = 500;
@@ -29,9 +29,7 @@ export async function revocationFeed(
       issuer: selfEntityUri,
     });
   } catch (error) {
-    if ((error as { code?: string }).code === 'invalid_cursor')
-      throw new HttpError(422, 'invalid_cursor', (error as Error).message);
-    throw error;
+    throw storeInputError(error) ?? error;
   }
 }
 

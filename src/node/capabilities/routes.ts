@@ -1,7 +1,7 @@
 // The capability API on the API listener: POST /v1/capabilities (issue), POST /v1/capabilities/verify,
 // POST /v1/capabilities/{id}/revoke; and the revocation feed on the federation listener. Permissions come
 // from the node's auth hook: CAPABILITY_ROUTE_RULES (verify needs read; issue and revoke need admin).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { RouteRule } from '../auth/permissions.ts';
 import { authenticatePeer, type FederationAuthDeps } from '../federation/authenticate.ts';
@@ -32,10 +32,6 @@ const VerifyBody = z.strictObject({
 });
 const RevokeBody = z.strictObject({ reason: z.string().max(1024).optional() });
 
-function principalOf(request: FastifyRequest): string | undefined {
-  return (request as { principal?: { entityUri: string } | null }).principal?.entityUri;
-}
-
 export interface CapabilityRouteDeps {
   service: CapabilityService;
 }
@@ -53,7 +49,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
         ...(body.expires_at !== undefined ? { expires_at: body.expires_at } : {}),
         ...(body.ttl_seconds !== undefined ? { ttl_seconds: body.ttl_seconds } : {}),
       },
-      principalOf(request),
+      request.principal?.entityUri,
     );
     // The token is a bearer credential: never cached by a proxy or a browser.
     return reply.status(201).header('cache-control', 'no-store').send(issued);
@@ -73,7 +69,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
     const { revocation, alreadyRevoked } = await service.revoke(
       request.params.id,
       body.reason ?? null,
-      principalOf(request),
+      request.principal?.entityUri,
     );
     return { ...revocation, already_revoked: alreadyRevoked };
   });

@@ -2,7 +2,7 @@
 // Authentication is not done here: the node wraps these routes in its API-key hook.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FactFilter, Store } from '../../store/store.ts';
-import { HttpError } from '../http-errors.ts';
+import { HttpError, storeInputError } from '../http-errors.ts';
 import { CID_PATTERN } from './cid.ts';
 import { DEFAULT_LIMIT, MAX_ID_LENGTH, parseFactQuery } from './schema.ts';
 import type { FactService } from './service.ts';
@@ -24,22 +24,6 @@ async function requireJson(request: FastifyRequest): Promise<void> {
       'unsupported_media_type',
       `POST /v1/facts takes Content-Type: application/json (got ${type ? JSON.stringify(type) : 'none'})`,
     );
-}
-
-/**
- * Input errors of a Store (an invalid cursor) carry a string `code`; they are matched by shape rather than
- * by class so that any Store implementation (SQLite, PostgreSQL) is handled alike.
- */
-function storeInputError(error: unknown): HttpError | null {
-  if (!(error instanceof Error)) return null;
-  const code = (error as { code?: unknown }).code;
-  if (error.name === 'StoreInputError' || code === 'invalid_cursor')
-    return new HttpError(
-      422,
-      typeof code === 'string' ? code : 'validation_failed',
-      `cursor: ${error.message}`,
-    );
-  return null;
 }
 
 export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): void {

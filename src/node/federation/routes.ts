@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../store/store.ts';
-import { HttpError, parseOr422 } from '../http-errors.ts';
+import { parseOr422, storeInputError } from '../http-errors.ts';
 import { authenticatePeer, type FederationAuthDeps } from './authenticate.ts';
 import { FEED_PAGE_SIZE } from './puller.ts';
 
@@ -55,9 +55,7 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationR
       });
       return { ...page, cursor: `${page.cursor}.${tag}` };
     } catch (error) {
-      if ((error as { code?: string }).code === 'invalid_cursor')
-        throw new HttpError(422, 'invalid_cursor', (error as Error).message);
-      throw error;
+      throw storeInputError(error) ?? error;
     }
   });
 
