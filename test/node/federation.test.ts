@@ -9,8 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
-import { Agent, request } from 'undici';
-import { mintPeerToken } from '../../src/node/federation/peer-token.ts';
 import { buildManifest } from '../../src/node/identity/manifest.ts';
 import { loadOrCreateNodeKey } from '../../src/node/identity/node-key.ts';
 import { CredentialSource } from '../../src/tls/credential-source.ts';
@@ -19,8 +17,10 @@ import { createMtlsServer } from '../../src/transport/https-server.ts';
 import {
   addAndApprove,
   fact,
+  federationGet,
   type NodeProcess,
   type PeerView,
+  peerToken,
   startNodeProcess,
 } from '../support/node-process.ts';
 import { createTestCa, type TestCa, tempDir, testUri, writeMaterial } from '../support/pki.ts';
@@ -51,40 +51,15 @@ describe('federation between real node processes over mTLS', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  /** A federation request made by hand with some node's TLS material and a token we mint ourselves. */
+  /** A federation pull made by hand with some node's TLS material and a token signed by its node key. */
   async function federationCall(
     target: NodeProcess,
     as: { tls: NodeProcess['tls']; dataDir: string },
     issuer: string,
     token?: string,
   ): Promise<{ status: number; body: { error?: string; detail?: string }; token: string }> {
-    const key = await loadOrCreateNodeKey({ dataDir: as.dataDir });
-    const jwt =
-      token ??
-      (await mintPeerToken({
-        privateKey: key.privateKey,
-        keyId: key.keyId,
-        issuer,
-        audience: target.entityUri,
-        now: new Date(),
-      }));
-    const material = {
-      certPem: await readFile(as.tls.certPath, 'utf8'),
-      keyPem: await readFile(as.tls.keyPath, 'utf8'),
-      caPem: await readFile(as.tls.caPath, 'utf8'),
-    };
-    const dispatcher = new Agent({
-      connect: { ...clientTlsOptions(material), checkServerIdentity: () => undefined },
-    });
-    try {
-      const response = await request(new URL('/v1/federation/facts', target.federationUrl), {
-        dispatcher,
-        headers: { authorization: `Bearer ${jwt}` },
-      });
-      return { status: response.statusCode, body: (await response.body.json()) as never, token: jwt };
-    } finally {
-      await dispatcher.close();
-    }
+    const jwt = token ?? (await peerToken(as.dataDir, issuer, target.entityUri));
+    return { ...(await federationGet(target, as.tls, jwt)), token: jwt };
   }
 
   test('peers add proves the manifest and the certificate; approve needs the right fingerprint', async () => {
@@ -176,14 +151,7 @@ describe('federation between real node processes over mTLS', () => {
   test("a token whose iss differs from the connection's certificate → 401 token_binding_mismatch", async () => {
     // B's node key and token, but presented over C's TLS connection: neither can be borrowed.
     const c = extra[0] as NodeProcess;
-    const key = await loadOrCreateNodeKey({ dataDir: b.dataDir });
-    const token = await mintPeerToken({
-      privateKey: key.privateKey,
-      keyId: key.keyId,
-      issuer: b.entityUri,
-      audience: a.entityUri,
-      now: new Date(),
-    });
+    const token = await peerToken(b.dataDir, b.entityUri, a.entityUri);
     const result = await federationCall(a, c, b.entityUri, token);
     assert.equal(result.status, 401);
     assert.equal(result.body.error, 'token_binding_mismatch');
@@ -196,42 +164,17 @@ describe('federation between real node processes over mTLS', () => {
     assert.equal(replay.status, 401);
     assert.equal(replay.body.error, 'token_replayed');
     // Signed with C's node key while claiming B: the signature does not verify with B's approved key.
-    const cKey = await loadOrCreateNodeKey({ dataDir: (extra[0] as NodeProcess).dataDir });
-    const forged = await mintPeerToken({
-      privateKey: cKey.privateKey,
-      keyId: cKey.keyId,
-      issuer: b.entityUri,
-      audience: a.entityUri,
-      now: new Date(),
-    });
+    const forged = await peerToken((extra[0] as NodeProcess).dataDir, b.entityUri, a.entityUri);
     const forgedResult = await federationCall(a, b, b.entityUri, forged);
     assert.equal(forgedResult.status, 401);
     assert.equal(forgedResult.body.error, 'token_invalid');
-    const bKey = await loadOrCreateNodeKey({ dataDir: b.dataDir });
-    const wrongAudience = await mintPeerToken({
-      privateKey: bKey.privateKey,
-      keyId: bKey.keyId,
-      issuer: b.entityUri,
-      audience: 'spiffe://test.example/node/elsewhere',
-      now: new Date(),
-    });
+    const wrongAudience = await peerToken(b.dataDir, b.entityUri, 'spiffe://test.example/node/elsewhere');
     const audienceResult = await federationCall(a, b, b.entityUri, wrongAudience);
     assert.equal(audienceResult.status, 401);
     assert.equal(audienceResult.body.error, 'token_invalid');
-    const none = await request(new URL('/v1/federation/facts', a.federationUrl), {
-      dispatcher: new Agent({
-        connect: {
-          ...clientTlsOptions({
-            certPem: await readFile(b.tls.certPath, 'utf8'),
-            keyPem: await readFile(b.tls.keyPath, 'utf8'),
-            caPem: ca.certPem,
-          }),
-          checkServerIdentity: () => undefined,
-        },
-      }),
-    });
-    assert.equal(none.statusCode, 401);
-    assert.equal(((await none.body.json()) as { error: string }).error, 'token_missing');
+    const none = await federationGet(a, b.tls, undefined);
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error, 'token_missing');
   });
 
   test('a peer whose certificate URI SAN differs from its manifest entity URI is refused at peers add', async (t) => {

@@ -10,16 +10,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Agent, request } from 'undici';
-import { mintPeerToken } from '../../src/node/federation/peer-token.ts';
 import { nodeKeyFrom } from '../../src/node/identity/node-key.ts';
-import { clientTlsOptions } from '../../src/tls/policy.ts';
 import { runCli } from '../support/child.ts';
 import {
   addAndApprove,
   fact,
+  federationGet,
   type NodeProcess,
   type PeerView,
+  peerToken,
   startNodeProcess,
 } from '../support/node-process.ts';
 import { createTestCa } from '../support/pki.ts';
@@ -118,30 +117,9 @@ describe('rotation and capabilities across two nodes', () => {
 
     // A token signed with A's retired key is still accepted by B inside the dual-trust window.
     const oldKey = nodeKeyFrom(createPrivateKey(oldKeyPem), 'data-dir');
-    const token = await mintPeerToken({
-      privateKey: oldKey.privateKey,
-      keyId: oldKey.keyId,
-      issuer: a.entityUri,
-      audience: b.entityUri,
-      now: new Date(),
-    });
-    const material = {
-      certPem: await readFile(a.tls.certPath, 'utf8'),
-      keyPem: await readFile(a.tls.keyPath, 'utf8'),
-      caPem: await readFile(a.tls.caPath, 'utf8'),
-    };
-    const dispatcher = new Agent({
-      connect: { ...clientTlsOptions(material), checkServerIdentity: () => undefined },
-    });
-    try {
-      const response = await request(new URL('/v1/federation/facts?limit=1', b.federationUrl), {
-        dispatcher,
-        headers: { authorization: `Bearer ${token}` },
-      });
-      assert.equal(response.statusCode, 200, await response.body.text());
-    } finally {
-      await dispatcher.close();
-    }
+    const token = await peerToken(oldKey, a.entityUri, b.entityUri);
+    const accepted = await federationGet(b, a.tls, token, '/v1/federation/facts?limit=1');
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
   });
 
   test('a capability issued on A verifies on B; revoked on A, it fails on A and then on B', async () => {

@@ -1,10 +1,13 @@
 // Real node processes for federation tests: `tessera serve` as a child with its own data dir, TLS material
 // from a test CA, ports chosen by the OS, and an API client. Nodes are peered through the real admin API.
-import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { type KeyObject, randomBytes } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
+import { mintPeerToken } from '../../src/node/federation/peer-token.ts';
+import { loadOrCreateNodeKey } from '../../src/node/identity/node-key.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
+import { clientTlsOptions } from '../../src/tls/policy.ts';
 import { type CliProcess, startCli } from './child.ts';
 import { type TestCa, testUri, writeMaterial } from './pki.ts';
 
@@ -146,3 +149,42 @@ export const fact = (entity: string, scope = 'company', extra: Record<string, un
   scope,
   ...extra,
 });
+
+/** A peer token signed by a node key (a node's data dir, or a key in hand), as a node itself would mint it. */
+export async function peerToken(
+  signer: string | { privateKey: KeyObject; keyId: string },
+  issuer: string,
+  audience: string,
+): Promise<string> {
+  const key = typeof signer === 'string' ? await loadOrCreateNodeKey({ dataDir: signer }) : signer;
+  return mintPeerToken({ privateKey: key.privateKey, keyId: key.keyId, issuer, audience, now: new Date() });
+}
+
+/**
+ * A federation GET made by hand over mTLS with some node's TLS material (the server's identity is not checked:
+ * the tests judge the answer), with the given peer token or none.
+ */
+export async function federationGet(
+  target: NodeProcess,
+  tls: MaterialPaths,
+  token: string | undefined,
+  path = '/v1/federation/facts',
+): Promise<{ status: number; body: { error?: string; detail?: string } }> {
+  const material = {
+    certPem: await readFile(tls.certPath, 'utf8'),
+    keyPem: await readFile(tls.keyPath, 'utf8'),
+    caPem: await readFile(tls.caPath, 'utf8'),
+  };
+  const dispatcher = new Agent({
+    connect: { ...clientTlsOptions(material), checkServerIdentity: () => undefined },
+  });
+  try {
+    const response = await request(new URL(path, target.federationUrl), {
+      dispatcher,
+      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    });
+    return { status: response.statusCode, body: (await response.body.json()) as never };
+  } finally {
+    await dispatcher.close();
+  }
+}
