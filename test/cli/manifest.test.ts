@@ -9,12 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import { buildManifest, type SignedManifest } from '../../src/node/identity/manifest.ts';
 import { loadOrCreateNodeKey, type NodeKey } from '../../src/node/identity/node-key.ts';
 import { registerWellKnownRoutes } from '../../src/node/identity/well-known.ts';
-import { CredentialSource } from '../../src/tls/credential-source.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
 import { createMtlsServer } from '../../src/transport/https-server.ts';
 import { runCli } from '../support/child.ts';
 import { createTestCa, DAY_MS, type TestCa, testUri, writeMaterial } from '../support/pki.ts';
-import { silentLogger } from '../support/tls-peers.ts';
+import { openStaticCredentials, silentLogger } from '../support/tls-peers.ts';
 
 describe('tessera manifest verify', () => {
   let ca: TestCa;
@@ -51,13 +50,7 @@ describe('tessera manifest verify', () => {
       await ca.issue(certName),
       ca.certPem,
     );
-    const credentials = await CredentialSource.open({
-      ...paths,
-      watch: false,
-      pollIntervalMs: 0,
-      sighup: false,
-      logger: silentLogger,
-    });
+    const credentials = await openStaticCredentials(paths);
     const app = createMtlsServer({ credentials, authorize: () => ({ allow: true }), logger: silentLogger });
     registerWellKnownRoutes(app, {
       getInfo: () => assert.fail('not asked'),

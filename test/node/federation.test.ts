@@ -11,7 +11,6 @@ import { after, before, describe, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import { buildManifest } from '../../src/node/identity/manifest.ts';
 import { loadOrCreateNodeKey } from '../../src/node/identity/node-key.ts';
-import { CredentialSource } from '../../src/tls/credential-source.ts';
 import { clientTlsOptions } from '../../src/tls/policy.ts';
 import { createMtlsServer } from '../../src/transport/https-server.ts';
 import {
@@ -25,7 +24,7 @@ import {
 } from '../support/node-process.ts';
 import { createTestCa, type TestCa, tempDir, testUri, writeMaterial } from '../support/pki.ts';
 import { until } from '../support/reload.ts';
-import { silentLogger } from '../support/tls-peers.ts';
+import { openStaticCredentials, silentLogger } from '../support/tls-peers.ts';
 
 type Fact = { id: string; cid: string; scope: string; received_from: string | null; origin_node_id: string };
 
@@ -181,13 +180,7 @@ describe('federation between real node processes over mTLS', () => {
     // An impostor: certificate for spiffe://…/node/mallory, manifest claiming to be node/d.
     const dir = await tempDir(t);
     const paths = await writeMaterial(dir, 'mallory', await ca.issue('mallory'), ca.certPem);
-    const credentials = await CredentialSource.open({
-      ...paths,
-      watch: false,
-      pollIntervalMs: 0,
-      sighup: false,
-      logger: silentLogger,
-    });
+    const credentials = await openStaticCredentials(paths);
     const key = await loadOrCreateNodeKey({ dataDir: dir });
     const server = createMtlsServer({
       credentials,
@@ -269,13 +262,7 @@ describe('federation between real node processes over mTLS', () => {
     await a.stop();
     const dir = await tempDir(t);
     const paths = await writeMaterial(dir, 'mallory', await ca.issue('mallory'), ca.certPem);
-    const credentials = await CredentialSource.open({
-      ...paths,
-      watch: false,
-      pollIntervalMs: 0,
-      sighup: false,
-      logger: silentLogger,
-    });
+    const credentials = await openStaticCredentials(paths);
     let requests = 0;
     const server = createMtlsServer({
       credentials,

@@ -9,15 +9,15 @@ import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Authorizer } from '../../src/tls/authorize.ts';
-import {
+import type {
   CredentialSource,
-  type CredentialSourceOptions,
-  type ReloadEvent,
+  CredentialSourceOptions,
+  ReloadEvent,
 } from '../../src/tls/credential-source.ts';
 import type { Material, MaterialPaths } from '../../src/tls/material.ts';
 import { createMtlsServer, type MtlsServer } from '../../src/transport/https-server.ts';
 import type { Rejection } from '../../src/transport/rejections.ts';
-import { silentLogger } from './tls-peers.ts';
+import { openStaticCredentials, silentLogger } from './tls-peers.ts';
 
 /** `AB:CD:…` (node:tls) → `abcd…` (ParsedCertificate.fingerprint256, /whoami `served`). */
 export function hexFingerprint(colonHex: string): string {
@@ -210,14 +210,7 @@ export async function startReloadingServer(
   authorize: Authorizer,
   options: Omit<CredentialSourceOptions, keyof MaterialPaths> = {},
 ): Promise<ReloadingServer> {
-  const credentials = await CredentialSource.open({
-    ...paths,
-    watch: false,
-    pollIntervalMs: 0,
-    sighup: false,
-    logger: silentLogger,
-    ...options,
-  });
+  const credentials = await openStaticCredentials(paths, options);
   const app = createMtlsServer({ credentials, authorize, logger: silentLogger });
   const rejections: Rejection[] = [];
   app.peerGate.on('rejected', (rejection) => rejections.push(rejection));

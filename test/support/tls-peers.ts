@@ -4,12 +4,27 @@ import type { AddressInfo } from 'node:net';
 import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
 import type { Authorizer } from '../../src/tls/authorize.ts';
-import { CredentialSource } from '../../src/tls/credential-source.ts';
+import { CredentialSource, type CredentialSourceOptions } from '../../src/tls/credential-source.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
 import { createMtlsServer, type MtlsServer } from '../../src/transport/https-server.ts';
 import type { Rejection } from '../../src/transport/rejections.ts';
 
 export const silentLogger = pino({ level: 'silent' });
+
+/** Credentials that never reload on their own (no watch, no poll, no SIGHUP): what most tests want. */
+export function openStaticCredentials(
+  paths: MaterialPaths,
+  options: Partial<Omit<CredentialSourceOptions, keyof MaterialPaths>> = {},
+): Promise<CredentialSource> {
+  return CredentialSource.open({
+    ...paths,
+    watch: false,
+    pollIntervalMs: 0,
+    sighup: false,
+    logger: silentLogger,
+    ...options,
+  });
+}
 
 export interface TestServer {
   app: MtlsServer;
@@ -28,12 +43,9 @@ export async function startTestServer(
   authorize: Authorizer,
   options: { watch?: boolean; pollIntervalMs?: number; entityUri?: string } = {},
 ): Promise<TestServer> {
-  const credentials = await CredentialSource.open({
-    ...paths,
+  const credentials = await openStaticCredentials(paths, {
     watch: options.watch ?? false,
     pollIntervalMs: options.pollIntervalMs ?? 0,
-    sighup: false,
-    logger: silentLogger,
     ...(options.entityUri ? { entityUri: options.entityUri } : {}),
   });
   const app = createMtlsServer({ credentials, authorize, logger: silentLogger });

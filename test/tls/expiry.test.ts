@@ -5,14 +5,13 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { buildCertificate, type IssuedCertificate } from '../../src/pki/certificate.ts';
 import type { Clock } from '../../src/tls/clock.ts';
-import { CredentialSource } from '../../src/tls/credential-source.ts';
 import { type ExpiryEvent, ExpiryMonitor, type ExpiryOptions } from '../../src/tls/expiry.ts';
 import { peerIdentityFromDer } from '../../src/tls/identity.ts';
 import type { Logger } from '../../src/tls/logger.ts';
 import { loadMaterial, type Material } from '../../src/tls/material.ts';
 import { registry } from '../../src/tls/metrics.ts';
 import { createTestCa, DAY_MS, type TestCa, tempDir, testUri, writeMaterial } from '../support/pki.ts';
-import { silentLogger } from '../support/tls-peers.ts';
+import { openStaticCredentials, silentLogger } from '../support/tls-peers.ts';
 
 const EXPIRY = 'tessera_tls_cert_expiry_timestamp_seconds';
 const TTL = 'tessera_tls_cert_expiry_ttl_seconds';
@@ -138,13 +137,7 @@ describe('expiry gauges', () => {
     const ca = await createTestCa('Tracked CA One');
     const dir = await tempDir(t);
     const paths = await writeMaterial(dir, 'node', await ca.issue('node', { notAfter: at(50) }), ca.certPem);
-    const source = await CredentialSource.open({
-      ...paths,
-      watch: false,
-      pollIntervalMs: 0,
-      sighup: false,
-      logger: silentLogger,
-    });
+    const source = await openStaticCredentials(paths);
     t.after(() => source.close());
     const m = new ExpiryMonitor({ checkIntervalMs: 0, logger: silentLogger }).track(source);
     t.after(() => m.close());

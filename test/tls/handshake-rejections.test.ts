@@ -10,13 +10,19 @@ import { createServer, type TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { buildCertificate } from '../../src/pki/certificate.ts';
 import { exactUri } from '../../src/tls/authorize.ts';
-import { CredentialSource } from '../../src/tls/credential-source.ts';
+import type { CredentialSource } from '../../src/tls/credential-source.ts';
 import { PeerRejectedError } from '../../src/tls/errors.ts';
 import { serverTlsOptions, TLS_CIPHERS } from '../../src/tls/policy.ts';
 import { createMtlsAgent } from '../../src/transport/http-client.ts';
 import { counterValue } from '../support/metrics.ts';
 import { createTestCa, DAY_MS, pemOf, type TestCa, tempDir, testUri, writeMaterial } from '../support/pki.ts';
-import { rawTlsAttempt, silentLogger, startTestServer, type TestServer } from '../support/tls-peers.ts';
+import {
+  openStaticCredentials,
+  rawTlsAttempt,
+  silentLogger,
+  startTestServer,
+  type TestServer,
+} from '../support/tls-peers.ts';
 
 const HTTP_GET = 'GET /whoami HTTP/1.1\r\nHost: localhost\r\n\r\n';
 
@@ -209,13 +215,9 @@ describe('client side: the server must prove the identity we expect, before we s
   before(async () => {
     ca = await createTestCa();
     const dir = await tempDir({ after });
-    clientCredentials = await CredentialSource.open({
-      ...(await writeMaterial(dir, 'client', await ca.issue('client'), ca.certPem)),
-      watch: false,
-      pollIntervalMs: 0,
-      sighup: false,
-      logger: silentLogger,
-    });
+    clientCredentials = await openStaticCredentials(
+      await writeMaterial(dir, 'client', await ca.issue('client'), ca.certPem),
+    );
   });
   after(() => clientCredentials.close());
 

@@ -11,7 +11,7 @@ import { buildManifest, ManifestError, type SignedManifest } from '../../../src/
 import { loadOrCreateNodeKey, type NodeKey } from '../../../src/node/identity/node-key.ts';
 import { ManifestSigner, registerWellKnownRoutes } from '../../../src/node/identity/well-known.ts';
 import type { IssuedCertificate } from '../../../src/pki/certificate.ts';
-import { CredentialSource } from '../../../src/tls/credential-source.ts';
+import type { CredentialSource } from '../../../src/tls/credential-source.ts';
 import { serverTlsOptions } from '../../../src/tls/policy.ts';
 import { createMtlsServer } from '../../../src/transport/https-server.ts';
 import {
@@ -23,7 +23,7 @@ import {
   testUri,
   writeMaterial,
 } from '../../support/pki.ts';
-import { silentLogger } from '../../support/tls-peers.ts';
+import { openStaticCredentials, silentLogger } from '../../support/tls-peers.ts';
 
 interface Peer {
   url: string;
@@ -49,13 +49,7 @@ describe('fetchPeerManifest over mTLS', () => {
 
   const open = async (name: string, leaf = ca.issue(name), caPem = ca.certPem) => {
     const paths = await writeMaterial(await tempDir({ after }), name, await leaf, caPem);
-    const source = await CredentialSource.open({
-      ...paths,
-      watch: false,
-      pollIntervalMs: 0,
-      sighup: false,
-      logger: silentLogger,
-    });
+    const source = await openStaticCredentials(paths);
     closers.push(async () => source.close());
     return source;
   };

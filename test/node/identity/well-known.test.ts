@@ -12,10 +12,9 @@ import {
   WELL_KNOWN_PATH,
   type WellKnownInfo,
 } from '../../../src/node/identity/well-known.ts';
-import { CredentialSource } from '../../../src/tls/credential-source.ts';
 import { createTestCa, tempDir, testUri, writeMaterial } from '../../support/pki.ts';
 import { replaceFile } from '../../support/reload.ts';
-import { silentLogger } from '../../support/tls-peers.ts';
+import { openStaticCredentials } from '../../support/tls-peers.ts';
 
 const seedKey = (byte: number) =>
   loadOrCreateNodeKey({
@@ -79,13 +78,7 @@ describe('well-known documents and ManifestSigner', () => {
     const ca = await createTestCa();
     const dir = await tempDir(t);
     const paths = await writeMaterial(dir, 'a', await ca.issue('a'), ca.certPem);
-    const credentials = await CredentialSource.open({
-      ...paths,
-      watch: false,
-      pollIntervalMs: 0,
-      sighup: false,
-      logger: silentLogger,
-    });
+    const credentials = await openStaticCredentials(paths);
     t.after(() => credentials.close());
     const signer = new ManifestSigner({ nodeKey: await seedKey(3), entityUri: testUri('a'), credentials });
     const before: SignedManifest = signer.manifest();
