@@ -3,6 +3,7 @@
 // bound to the certificate it came over. Exit 0 when valid, 1 with `tessera: <code>: <detail>` otherwise.
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
+import { HttpsPeerTransport } from '../node/federation/https/https-peer-transport.ts';
 import { fetchPeerManifest } from '../node/identity/fetch-manifest.ts';
 import { ManifestError, type SignedManifest, verifyManifest } from '../node/identity/manifest.ts';
 import { describePublicKey } from '../node/identity/node-key.ts';
@@ -105,10 +106,12 @@ async function verifyUrl(url: string, flags: VerifyFlags, command: Command): Pro
     : undefined;
   const timeoutMs = parseMillis(flags.timeout, '--timeout');
   return settle(url, async () => {
-    const fetched = await fetchPeerManifest(url, {
-      timeoutMs,
+    const transport = new HttpsPeerTransport({
+      credentials: credentials ?? null,
       insecure: flags.insecure === true,
-      ...(credentials ? { credentials } : {}),
+      manifestTimeoutMs: timeoutMs,
+    });
+    const fetched = await fetchPeerManifest(transport, url, {
       ...(flags.expectUri ? { expectedEntityUri: flags.expectUri } : {}),
     });
     return { manifest: fetched.manifest, tls: fetched.tlsIdentity };

@@ -8,16 +8,15 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { Agent, type Dispatcher } from 'undici';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
 import { allOf, allow as allowAll, deny, denyList } from '../tls/authorize.ts';
 import { type Clock, systemClock } from '../tls/clock.ts';
 import { CredentialSource } from '../tls/credential-source.ts';
 import { ExpiryMonitor } from '../tls/expiry.ts';
+import { followCredentials } from '../tls/follow.ts';
 import type { Material } from '../tls/material.ts';
 import { serverTlsOptions } from '../tls/policy.ts';
-import { createMtlsAgent } from '../transport/http-client.ts';
 import { createMtlsServer } from '../transport/https-server.ts';
 import { installAuditTrail } from './api/audit-trail.ts';
 import { registerHealthRoutes } from './api/health-routes.ts';
@@ -44,12 +43,13 @@ import { registerFactRoutes } from './facts/routes.ts';
 import { FactService } from './facts/service.ts';
 import type { FederationAuthDeps } from './federation/authenticate.ts';
 import { FederationClient } from './federation/client.ts';
+import { HttpsPeerTransport } from './federation/https/https-peer-transport.ts';
 import { PeerDirectory } from './federation/peer-directory.ts';
 import { PeerService } from './federation/peer-service.ts';
 import { Puller } from './federation/puller.ts';
 import { registerFederationRoutes } from './federation/routes.ts';
 import { Waker } from './federation/waker.ts';
-import { installErrorHandler, NODE_HTTP_OPTIONS } from './http-errors.ts';
+import { installErrorHandler, NODE_HTTP_OPTIONS } from './http/error-handler.ts';
 import { fetchPeerManifest } from './identity/fetch-manifest.ts';
 import type { NodeKey } from './identity/node-key.ts';
 import { loadOrCreateNodeKey } from './identity/node-key.ts';
@@ -151,18 +151,16 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
         });
     });
     const hlc = new HybridClock(() => clock().getTime());
-    const dispatcher: Dispatcher = credentials
-      ? createMtlsAgent({
-          credentials,
-          expectedIdentity: (origin) => peers.expectedIdentityFor(origin),
-          logger,
-          clock,
-          ...(expiry ? { expiry } : {}),
-        })
-      : new Agent({ keepAliveTimeout: 30_000 });
-    undo.push(() => dispatcher.close());
+    const transport = new HttpsPeerTransport({
+      credentials,
+      expectedIdentity: (origin) => peers.expectedIdentityFor(origin),
+      logger,
+      clock,
+      ...(expiry ? { expiry } : {}),
+    });
+    undo.push(() => transport.close());
     const client = new FederationClient({
-      dispatcher,
+      transport,
       selfEntityUri: config.entityUri,
       nodeKey,
       clock,
@@ -259,8 +257,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
     };
     registerWellKnownRoutes(federationApp, wellKnown);
     const fetchManifest = (url: string, expectedEntityUri?: string) =>
-      fetchPeerManifest(url, {
-        ...(credentials ? { credentials } : { insecure: true }),
+      fetchPeerManifest(transport, url, {
         now: clock(),
         ...(expectedEntityUri ? { expectedEntityUri } : {}),
       });
@@ -365,7 +362,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       onApproved: (peer) => {
         puller.wake(peer.id);
         // If the peer approved us earlier, its pulls were refused until now: tell it to pull at once.
-        void client.call(peer, 'POST', '/v1/federation/wake', {}).catch(() => undefined);
+        void client.wake(peer).catch(() => undefined);
       },
       onRevoked: (peer) => {
         puller.forget(peer.id);
@@ -451,7 +448,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
         waker?.close();
         await puller.stop();
         await Promise.allSettled([apiApp.close(), federationApp.close()]);
-        await dispatcher.close();
+        await transport.close();
         credentials?.close();
         expiry?.close();
         signer.close();
@@ -494,12 +491,10 @@ function createApiApp(
     ...base,
     https: tlsOptions(credentials.material),
   } as FastifyHttpsOptions<HttpsServer>) as unknown as FastifyInstance;
-  const onChange = (material: Material) =>
-    (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(tlsOptions(material));
-  credentials.on('change', onChange);
-  app.addHook('onClose', async () => {
-    credentials.off('change', onChange);
-  });
+  const stop = followCredentials(credentials, (material) =>
+    (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(tlsOptions(material)),
+  );
+  app.addHook('onClose', async () => stop());
   app.decorateRequest('peer', null);
   return app;
 }

@@ -1,13 +1,13 @@
-// Rule 5: one live, validated set of TLS material. It watches the files' directories (surviving
-// write-temp-then-rename and the Kubernetes `..data` symlink swap), polls content hashes, and reloads on
-// SIGHUP. Reloads are debounced and single-flight; new material must pass rule 1 and a loopback
-// self-handshake before it replaces the old, all three files together. A failed reload keeps the last
-// good material. Subscribers (servers, client agents) listen to 'change'.
+// Rule 5: one live, validated set of TLS material. The file-watch engine (file-watch.ts) says when to look
+// again: a file event in the files' directories, a poll of the content hashes, or SIGHUP. Reloads are
+// single-flight; new material must pass rule 1 and a loopback self-handshake before it replaces the old,
+// all three files together. A failed reload keeps the last good material. Adapters follow 'change' through
+// followCredentials (follow.ts).
 import { EventEmitter } from 'node:events';
-import { type FSWatcher, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Clock, systemClock } from './clock.ts';
 import { TlsError } from './errors.ts';
+import { watchFiles } from './file-watch.ts';
 import { defaultLogger, type Logger } from './logger.ts';
 import { type Material, type MaterialPaths, readMaterialFiles, validateMaterial } from './material.ts';
 import { tlsMetrics } from './metrics.ts';
@@ -51,11 +51,8 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
   #running: Promise<ReloadEvent> | undefined;
   #rerun: ReloadTrigger | undefined;
   #lastFailedHash: string | undefined;
-  #watchers: FSWatcher[] = [];
-  #debounce: NodeJS.Timeout | undefined;
-  #poll: NodeJS.Timeout | undefined;
+  #stopWatching: (() => void) | undefined;
   #closed = false;
-  readonly #onSighup = () => void this.reload('sighup');
   readonly #options: CredentialSourceOptions;
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -109,11 +106,7 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
 
   close(): void {
     this.#closed = true;
-    for (const watcher of this.#watchers) watcher.close();
-    this.#watchers = [];
-    clearTimeout(this.#debounce);
-    clearInterval(this.#poll);
-    process.off('SIGHUP', this.#onSighup);
+    this.#stopWatching?.();
   }
 
   async #attempt(trigger: ReloadTrigger): Promise<ReloadEvent> {
@@ -164,42 +157,21 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
 
   #startWatching(): void {
     const options = this.#options;
-    if (options.watch !== false) {
-      const dirs = new Set([options.certPath, options.keyPath, options.caPath].map((p) => dirname(p)));
-      for (const dir of dirs) this.#watchDirectory(dir);
-    }
-    const interval = options.pollIntervalMs ?? 5000;
-    if (interval > 0) {
-      this.#poll = setInterval(() => void this.reload('poll'), interval);
-      this.#poll.unref();
-    }
-    if (options.sighup !== false) process.on('SIGHUP', this.#onSighup);
-  }
-
-  #watchDirectory(dir: string): void {
-    try {
-      const watcher = watch(dir, { persistent: false }, () => this.#scheduleWatchReload());
-      watcher.on('error', (error) => {
+    this.#stopWatching = watchFiles({
+      dirs: [options.certPath, options.keyPath, options.caPath].map((p) => dirname(p)),
+      watch: options.watch !== false,
+      pollMs: options.pollIntervalMs ?? 5000,
+      debounceMs: options.debounceMs ?? 100,
+      sighup: options.sighup !== false,
+      onTrigger: (trigger) => {
+        if (!this.#closed) void this.reload(trigger);
+      },
+      onWatchError: (dir, error) =>
         this.#logger.warn(
           { event: 'tls_watch_error', dir, error: error.message },
-          'TLS directory watch failed; polling continues',
-        );
-        watcher.close();
-      });
-      this.#watchers.push(watcher);
-    } catch (error) {
-      this.#logger.warn(
-        { event: 'tls_watch_error', dir, error: (error as Error).message },
-        'cannot watch TLS directory; polling only',
-      );
-    }
-  }
-
-  #scheduleWatchReload(): void {
-    if (this.#closed) return;
-    clearTimeout(this.#debounce);
-    this.#debounce = setTimeout(() => void this.reload('watch'), this.#options.debounceMs ?? 100);
-    this.#debounce.unref();
+          'cannot watch the TLS directory; polling continues',
+        ),
+    });
   }
 }
 

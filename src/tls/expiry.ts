@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { ParsedCertificate } from '../pki/x509.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { CredentialSource } from './credential-source.ts';
+import { followCredentials } from './follow.ts';
 import { describePeer, type PeerIdentity } from './identity.ts';
 import { defaultLogger, type Logger } from './logger.ts';
 import type { Material } from './material.ts';
@@ -75,10 +76,9 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
   /** Tracks a credential source's material now and after every reload. */
   track(source: CredentialSource): this {
     this.#unsubscribe?.();
-    const onChange = (material: Material) => this.setMaterial(material);
-    source.on('change', onChange);
-    this.#unsubscribe = () => source.off('change', onChange);
-    this.setMaterial(source.material);
+    this.#unsubscribe = followCredentials(source, (material) => this.setMaterial(material), {
+      initial: true,
+    });
     return this;
   }
 

@@ -9,9 +9,9 @@ import { type Clock, systemClock } from '../tls/clock.ts';
 import type { CredentialSource } from '../tls/credential-source.ts';
 import { PeerRejectedError } from '../tls/errors.ts';
 import type { ExpiryMonitor } from '../tls/expiry.ts';
+import { followCredentials } from '../tls/follow.ts';
 import { describePeer, peerIdentityFromDer } from '../tls/identity.ts';
 import { defaultLogger, type Logger } from '../tls/logger.ts';
-import type { Material } from '../tls/material.ts';
 import { clientTlsOptions } from '../tls/policy.ts';
 import { type Rejection, recordRejection } from './rejections.ts';
 
@@ -41,11 +41,14 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
   const lookup = options.expectedIdentity;
   const expectedFor = (origin: string) => (typeof lookup === 'function' ? lookup(origin) : lookup?.[origin]);
 
-  let context: SecureContext = createSecureContext(clientTlsOptions(credentials.material));
-  const onChange = (material: Material) => {
-    context = createSecureContext(clientTlsOptions(material));
-  };
-  credentials.on('change', onChange);
+  let context!: SecureContext;
+  const stop = followCredentials(
+    credentials,
+    (material) => {
+      context = createSecureContext(clientTlsOptions(material));
+    },
+    { initial: true },
+  );
 
   const checkServer = (origin: string, cert: PeerCertificate): Error | undefined => {
     const identity = peerIdentityFromDer(cert.raw);
@@ -100,11 +103,11 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
   const close = agent.close.bind(agent) as (...args: unknown[]) => unknown;
   const destroy = agent.destroy.bind(agent) as (...args: unknown[]) => unknown;
   agent.close = ((...args: unknown[]) => {
-    credentials.off('change', onChange);
+    stop();
     return close(...args);
   }) as Agent['close'];
   agent.destroy = ((...args: unknown[]) => {
-    credentials.off('change', onChange);
+    stop();
     return destroy(...args);
   }) as Agent['destroy'];
   return agent;

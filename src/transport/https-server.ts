@@ -7,9 +7,9 @@ import type { Authorizer } from '../tls/authorize.ts';
 import type { Clock } from '../tls/clock.ts';
 import type { CredentialSource } from '../tls/credential-source.ts';
 import type { ExpiryMonitor } from '../tls/expiry.ts';
+import { followCredentials } from '../tls/follow.ts';
 import { type PeerIdentity, peerIdentityOf } from '../tls/identity.ts';
 import type { Logger } from '../tls/logger.ts';
-import type { Material } from '../tls/material.ts';
 import { serverTlsOptions } from '../tls/policy.ts';
 import { PeerGate } from './peer-gate.ts';
 
@@ -45,10 +45,9 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
     request.peer = peerIdentityOf(request.raw.socket as TLSSocket);
   });
   // New handshakes use the new material; established connections keep their session.
-  const onChange = (material: Material) => app.server.setSecureContext(serverTlsOptions(material));
-  credentials.on('change', onChange);
-  app.addHook('onClose', async () => {
-    credentials.off('change', onChange);
-  });
+  const stop = followCredentials(credentials, (material) =>
+    app.server.setSecureContext(serverTlsOptions(material)),
+  );
+  app.addHook('onClose', async () => stop());
   return Object.assign(app, { peerGate });
 }

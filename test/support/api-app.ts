@@ -14,7 +14,7 @@ import { scryptDerive } from '../../src/node/auth/secret-hash.ts';
 import { HybridClock } from '../../src/node/facts/hlc.ts';
 import { registerFactRoutes } from '../../src/node/facts/routes.ts';
 import { FactService } from '../../src/node/facts/service.ts';
-import { installErrorHandler, NODE_HTTP_OPTIONS } from '../../src/node/http-errors.ts';
+import { installErrorHandler, NODE_HTTP_OPTIONS } from '../../src/node/http/error-handler.ts';
 import { installQuotas } from '../../src/node/quota/quota-hook.ts';
 import type { Quotas } from '../../src/node/quota/quotas.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { PeerRecord } from '../../store/store.ts';
 import type { PeerDirectory } from '../federation/peer-directory.ts';
 import type { PeerService } from '../federation/peer-service.ts';
-import { parseOr422 } from '../http-errors.ts';
+import { parseInput } from '../validate.ts';
 
 const addBody = z.strictObject({ url: z.string().min(1).max(2048) });
 const approveBody = z.strictObject({
@@ -34,12 +34,12 @@ export function registerPeerRoutes(
   deps: { service: PeerService; peers: PeerDirectory },
 ): void {
   app.post('/v1/admin/peers', async (request, reply) => {
-    const { url } = parseOr422(addBody, request.body);
+    const { url } = parseInput(addBody, request.body ?? {});
     return reply.status(201).send(peerView(await deps.service.add(url)));
   });
   app.get('/v1/admin/peers', async () => ({ peers: deps.peers.list().map(peerView) }));
   app.post<{ Params: { id: string } }>('/v1/admin/peers/:id/approve', async (request) => {
-    const body = parseOr422(approveBody, request.body);
+    const body = parseInput(approveBody, request.body ?? {});
     return peerView(await deps.service.approve(request.params.id, body.fingerprint, body.allowed_scopes));
   });
   app.post<{ Params: { id: string } }>('/v1/admin/peers/:id/revoke', async (request) =>

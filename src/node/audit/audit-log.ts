@@ -12,6 +12,7 @@
 import type { AuditEntry, StoreOps } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { defaultLogger, type Logger } from '../../tls/logger.ts';
+import { NodeError } from '../errors.ts';
 import { buildAuditEntry } from './chain.ts';
 import { type AuditEventType, isAuditEventType } from './event-types.ts';
 import { auditMetrics } from './metrics.ts';
@@ -19,15 +20,14 @@ import { scrubDetail, scrubString } from './scrub.ts';
 
 export { AUDIT_EVENT_TYPES, type AuditEventType } from './event-types.ts';
 
-export class AuditWriteError extends Error {
-  readonly code = 'audit_write_failed';
+export class AuditWriteError extends NodeError {
+  override readonly name = 'AuditWriteError';
   constructor(
     readonly eventType: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = 'AuditWriteError';
+    super('audit_write_failed', message, {}, options);
   }
 }
 

@@ -5,8 +5,7 @@
 import { z } from 'zod';
 import type { AuditFilter } from '../../store/store.ts';
 import { isRfc3339DateTime } from '../facts/rfc3339.ts';
-import { describeIssues } from '../facts/schema.ts';
-import { HttpError } from '../http-errors.ts';
+import { parseInput } from '../validate.ts';
 import { AUDIT_EVENT_TYPES } from './event-types.ts';
 
 export const AUDIT_MAX_LIMIT = 500;
@@ -79,10 +78,12 @@ export interface AuditQuery {
 }
 
 export function parseAuditQuery(query: unknown): AuditQuery {
-  const parsed = auditQuerySchema.safeParse(query);
-  if (!parsed.success)
-    throw new HttpError(422, 'validation_failed', describeIssues(parsed.error, 'query', 'unknown parameter'));
-  const { event_type, principal, since, until, cursor } = parsed.data;
+  const { event_type, principal, since, until, cursor, limit } = parseInput(
+    auditQuerySchema,
+    query,
+    'query',
+    'unknown parameter',
+  );
   const filter: AuditFilter = {};
   if (event_type !== undefined) filter.event_type = event_type;
   if (principal !== undefined) filter.principal = principal;
@@ -90,7 +91,7 @@ export function parseAuditQuery(query: unknown): AuditQuery {
   if (until !== undefined) filter.until = until;
   return {
     filter,
-    limit: parsed.data.limit ?? AUDIT_DEFAULT_LIMIT,
+    limit: limit ?? AUDIT_DEFAULT_LIMIT,
     ...(cursor !== undefined ? { cursor } : {}),
   };
 }

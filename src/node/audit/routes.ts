@@ -2,7 +2,6 @@
 // Who may read is not decided here: the node's auth hook requires the audit.read permission.
 import type { FastifyInstance } from 'fastify';
 import type { StoreOps } from '../../store/store.ts';
-import { storeInputError } from '../http-errors.ts';
 import { parseAuditQuery } from './query.ts';
 
 export const AUDIT_ROUTE = '/v1/admin/audit';
@@ -14,11 +13,7 @@ export interface AuditRouteDeps {
 export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps): void {
   app.get(AUDIT_ROUTE, async (request) => {
     const { filter, limit, cursor } = parseAuditQuery(request.query);
-    try {
-      const page = await deps.store.listAudit(filter, limit, cursor);
-      return { entries: page.entries, cursor: page.cursor };
-    } catch (error) {
-      throw storeInputError(error) ?? error;
-    }
+    const page = await deps.store.listAudit(filter, limit, cursor);
+    return { entries: page.entries, cursor: page.cursor };
   });
 }

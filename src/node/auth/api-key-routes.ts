@@ -4,8 +4,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Clock } from '../../tls/clock.ts';
+import { NodeError } from '../errors.ts';
 import { isRfc3339DateTime } from '../facts/rfc3339.ts';
-import { HttpError } from '../http-errors.ts';
+import { parseInput } from '../validate.ts';
 import { KEY_ID } from './api-key-token.ts';
 import { type ApiKeys, keyStatus, type PublicApiKey } from './api-keys.ts';
 import { ANONYMOUS, PERMISSIONS, type Principal } from './permissions.ts';
@@ -34,14 +35,6 @@ const createBody = z.strictObject({
   description: z.string().max(500).nullable().optional(),
 });
 
-function validationError(error: z.ZodError): HttpError {
-  return new HttpError(
-    422,
-    'validation_failed',
-    error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
-  );
-}
-
 /** The wire form of a key (snake_case like the rest of the API); never a secret or hash. */
 export function apiKeyView(key: PublicApiKey, nowMs: number) {
   return {
@@ -69,14 +62,12 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDeps
   const now = () => deps.clock().getTime();
 
   app.post('/v1/admin/api-keys', async (request, reply) => {
-    const parsed = createBody.safeParse(request.body ?? {});
-    if (!parsed.success) throw validationError(parsed.error);
-    const body = parsed.data;
+    const body = parseInput(createBody, request.body ?? {});
     // Date cannot represent a leap second (…:60): refused rather than silently shifted.
     if (body.expires_at && Number.isNaN(Date.parse(body.expires_at)))
-      throw new HttpError(422, 'validation_failed', 'expires_at: a leap second cannot be an expiry time');
+      throw new NodeError('validation_failed', 'expires_at: a leap second cannot be an expiry time');
     if (body.expires_at && Date.parse(body.expires_at) <= now())
-      throw new HttpError(422, 'validation_failed', 'expires_at: must be in the future');
+      throw new NodeError('validation_failed', 'expires_at: must be in the future');
     const { key, token } = await deps.apiKeys.create({
       entityUri: body.entity_uri,
       permissions: body.permissions,
@@ -99,8 +90,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDeps
   app.delete<{ Params: { id: string } }>('/v1/admin/api-keys/:id', async (request) => {
     const { id } = request.params;
     const result = KEY_ID.test(id) ? await deps.apiKeys.revoke(id) : null;
-    if (!result)
-      throw new HttpError(404, 'not_found', `no API key with id ${JSON.stringify(id.slice(0, 64))}`);
+    if (!result) throw new NodeError('not_found', `no API key with id ${JSON.stringify(id.slice(0, 64))}`);
     if (result.revoked) deps.onKeyRevoked?.(id, request.principal ?? ANONYMOUS);
     return apiKeyView(result.key, now());
   });

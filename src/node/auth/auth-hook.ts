@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Counter } from 'prom-client';
 import { registry } from '../../tls/metrics.ts';
-import { HttpError } from '../http-errors.ts';
+import { NodeError } from '../errors.ts';
 import { parseToken } from './api-key-token.ts';
 import type { ApiKeys, AuthFailure } from './api-keys.ts';
 import type { FailureLimiter } from './failure-limiter.ts';
@@ -62,9 +62,9 @@ const authFailures = new Counter({
   registers: [registry],
 });
 
-function unauthorized(reply: FastifyReply, reason: AuthFailure): HttpError {
+function unauthorized(reply: FastifyReply, reason: AuthFailure): NodeError {
   reply.header('www-authenticate', 'Bearer realm="tessera"');
-  return new HttpError(401, 'unauthorized', DETAIL[reason]);
+  return new NodeError('unauthorized', DETAIL[reason]);
 }
 
 export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): void {
@@ -89,8 +89,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
     if (wait > 0) {
       authFailures.inc({ reason: 'too_many_failures' });
       reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      throw new HttpError(
-        429,
+      throw new NodeError(
         'too_many_auth_failures',
         `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s`,
       );
@@ -118,7 +117,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
     if (need !== 'authenticated' && !principal.permissions.includes(need)) {
       authFailures.inc({ reason: 'forbidden' });
       options.onForbidden?.(principal, need);
-      throw new HttpError(403, 'forbidden', forbiddenDetail(need));
+      throw new NodeError('forbidden', forbiddenDetail(need));
     }
   });
 }

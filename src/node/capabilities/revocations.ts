@@ -5,9 +5,8 @@
 import { z } from 'zod';
 import type { PeerRecord, RevocationPage, Store, StoreOps } from '../../store/store.ts';
 import type { FederationClient } from '../federation/client.ts';
-import { parseOr422, storeInputError } from '../http-errors.ts';
+import { parseInput } from '../validate.ts';
 
-export const REVOCATION_FEED_PATH = '/v1/federation/revocations';
 export const REVOCATION_PAGE_SIZE = 500;
 
 const feedQuery = z.strictObject({
@@ -15,22 +14,18 @@ const feedQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(REVOCATION_PAGE_SIZE).default(REVOCATION_PAGE_SIZE),
 });
 
-/** Serving side: one page of this node's revocations after `query.cursor`. HttpError 422 for bad input. */
+/** Serving side: one page of this node's revocations after `query.cursor`. NodeError 422 for bad input. */
 export async function revocationFeed(
   store: Store,
   selfEntityUri: string,
   query: unknown,
 ): Promise<RevocationPage> {
-  const parsed = { data: parseOr422(feedQuery, query, 'query') };
-  try {
-    return await store.revocationPage({
-      ...(parsed.data.cursor !== undefined ? { after: parsed.data.cursor } : {}),
-      limit: parsed.data.limit,
-      issuer: selfEntityUri,
-    });
-  } catch (error) {
-    throw storeInputError(error) ?? error;
-  }
+  const parsed = { data: parseInput(feedQuery, query ?? {}, 'query') };
+  return await store.revocationPage({
+    ...(parsed.data.cursor !== undefined ? { after: parsed.data.cursor } : {}),
+    limit: parsed.data.limit,
+    issuer: selfEntityUri,
+  });
 }
 
 const rfc3339 = z.iso.datetime({ offset: true });
@@ -86,10 +81,7 @@ export function federationRevocationFetcher(
   client: FederationClient,
   peer: PeerRecord,
 ): RevocationPageFetcher {
-  return (cursor, limit) => {
-    const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
-    return client.call(peer, 'GET', `${REVOCATION_FEED_PATH}?${query}`);
-  };
+  return (cursor, limit) => client.pullRevocations(peer, { limit, ...(cursor ? { cursor } : {}) });
 }
 
 /** Pulling side: drains the peer's feed from our saved cursor; each page commits with its cursor. */

@@ -5,8 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { RouteRule } from '../auth/permissions.ts';
 import { authenticatePeer, type FederationAuthDeps } from '../federation/authenticate.ts';
-import { parseOr422 } from '../http-errors.ts';
-import { REVOCATION_FEED_PATH, revocationFeed } from './revocations.ts';
+import { FEDERATION_PATHS } from '../federation/https/paths.ts';
+import { parseInput } from '../validate.ts';
+import { revocationFeed } from './revocations.ts';
 import type { CapabilityService } from './service.ts';
 import { boundedText } from './token.ts';
 
@@ -40,7 +41,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
   const { service } = deps;
 
   app.post('/v1/capabilities', async (request, reply) => {
-    const body = parseOr422(IssueBody, request.body);
+    const body = parseInput(IssueBody, request.body ?? {});
     const issued = await service.issue(
       {
         subject: body.subject,
@@ -57,7 +58,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
 
   // A verdict, not an authorization: 200 with {valid} either way, the reason when refused.
   app.post('/v1/capabilities/verify', async (request) => {
-    const body = parseOr422(VerifyBody, request.body);
+    const body = parseInput(VerifyBody, request.body ?? {});
     return service.verify(body.token, {
       ...(body.verb !== undefined ? { verb: body.verb } : {}),
       ...(body.object !== undefined ? { object: body.object } : {}),
@@ -65,7 +66,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
   });
 
   app.post<{ Params: { id: string } }>('/v1/capabilities/:id/revoke', async (request) => {
-    const body = parseOr422(RevokeBody, request.body);
+    const body = parseInput(RevokeBody, request.body ?? {});
     const { revocation, alreadyRevoked } = await service.revoke(
       request.params.id,
       body.reason ?? null,
@@ -77,7 +78,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
 
 /** GET /v1/federation/revocations?cursor&limit on the federation listener, for approved peers. */
 export function registerRevocationFeedRoute(app: FastifyInstance, deps: FederationAuthDeps): void {
-  app.get(REVOCATION_FEED_PATH, async (request) => {
+  app.get(FEDERATION_PATHS.revocations, async (request) => {
     await authenticatePeer(request, deps);
     return revocationFeed(deps.store, deps.selfEntityUri, request.query);
   });

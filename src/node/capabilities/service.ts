@@ -3,7 +3,7 @@
 // list, which holds our own revocations and those replicated from the issuers we peer with.
 import type { RevocationRecord, Store } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
-import { HttpError } from '../http-errors.ts';
+import { NodeError } from '../errors.ts';
 import type { NodeKey } from '../identity/node-key.ts';
 import type { IssuerKeyResolver } from './issuer-keys.ts';
 import {
@@ -119,7 +119,7 @@ export class CapabilityService {
   ): Promise<{ revocation: RevocationRecord; alreadyRevoked: boolean }> {
     const capability = await this.options.store.getCapability(id);
     if (!capability || capability.issuer !== this.options.selfEntityUri)
-      throw new HttpError(404, 'not_found', `no capability ${id} issued by this node`);
+      throw new NodeError('not_found', `no capability ${id} issued by this node`);
     const revocation: RevocationRecord = {
       capability_id: id,
       issuer: capability.issuer,
@@ -140,15 +140,14 @@ export class CapabilityService {
   #expiry(request: IssueRequest, now: Date): Date {
     let expires: number;
     if (request.expires_at !== undefined && request.ttl_seconds !== undefined)
-      throw new HttpError(422, 'validation_failed', 'give expires_at or ttl_seconds, not both');
+      throw new NodeError('validation_failed', 'give expires_at or ttl_seconds, not both');
     if (request.expires_at !== undefined) expires = Date.parse(request.expires_at);
     else expires = now.getTime() + (request.ttl_seconds ?? DEFAULT_CAPABILITY_TTL_S) * 1000;
     const ttl = Math.floor(expires / 1000) - Math.floor(now.getTime() / 1000);
     if (!Number.isFinite(expires) || ttl <= 0)
-      throw new HttpError(422, 'validation_failed', 'expires_at: must be in the future');
+      throw new NodeError('validation_failed', 'expires_at: must be in the future');
     if (ttl > MAX_CAPABILITY_TTL_S)
-      throw new HttpError(
-        422,
+      throw new NodeError(
         'ttl_too_long',
         `a capability may live at most 90 days (${MAX_CAPABILITY_TTL_S} s); asked for ${ttl} s`,
       );

@@ -2,21 +2,22 @@
 // survives clocks that step backwards and merges causally with clocks of peers. On the wire it is a
 // fixed-width string `WWWWWWWWWWWWWWW-CCCCCC` (15-digit wall ms, 6-digit counter), so comparing two
 // strings compares the clocks: stores and peers can order by the text without parsing it.
+import { type ErrorCode, NodeError } from '../errors.ts';
 
 export interface Hlc {
   wallMs: number;
   counter: number;
 }
 
-export type HlcErrorCode = 'HLC_MALFORMED' | 'HLC_OUT_OF_RANGE' | 'HLC_SKEW';
+export type HlcErrorCode = Extract<ErrorCode, 'hlc_malformed' | 'hlc_out_of_range' | 'hlc_skew'>;
 
-export class HlcError extends Error {
+export class HlcError extends NodeError {
+  override readonly name = 'HlcError';
   constructor(
-    readonly code: HlcErrorCode,
+    override readonly code: HlcErrorCode,
     message: string,
   ) {
-    super(message);
-    this.name = 'HlcError';
+    super(code, message);
   }
 }
 
@@ -29,9 +30,9 @@ const WIRE = /^(\d{15})-(\d{6})$/;
 export function formatHlc(hlc: Hlc): string {
   const { wallMs, counter } = hlc;
   if (!Number.isSafeInteger(wallMs) || wallMs < 0 || wallMs > MAX_WALL_MS)
-    throw new HlcError('HLC_OUT_OF_RANGE', `HLC wall time ${wallMs} is not an integer in 0..${MAX_WALL_MS}`);
+    throw new HlcError('hlc_out_of_range', `HLC wall time ${wallMs} is not an integer in 0..${MAX_WALL_MS}`);
   if (!Number.isSafeInteger(counter) || counter < 0 || counter > MAX_COUNTER)
-    throw new HlcError('HLC_OUT_OF_RANGE', `HLC counter ${counter} is not an integer in 0..${MAX_COUNTER}`);
+    throw new HlcError('hlc_out_of_range', `HLC counter ${counter} is not an integer in 0..${MAX_COUNTER}`);
   return `${String(wallMs).padStart(WALL_DIGITS, '0')}-${String(counter).padStart(COUNTER_DIGITS, '0')}`;
 }
 
@@ -39,7 +40,7 @@ export function parseHlc(text: string): Hlc {
   const match = typeof text === 'string' ? WIRE.exec(text) : null;
   if (!match)
     throw new HlcError(
-      'HLC_MALFORMED',
+      'hlc_malformed',
       `HLC must be 15 digits, '-', 6 digits (e.g. 001763900000000-000003); got ${JSON.stringify(String(text).slice(0, 40))}`,
     );
   return { wallMs: Number(match[1]), counter: Number(match[2]) };
@@ -55,7 +56,7 @@ export function compareHlc(a: Hlc, b: Hlc): number {
 }
 
 export interface HybridClockOptions {
-  /** Refuse (HLC_SKEW) a remote clock more than this far ahead of our wall clock; default: no bound. */
+  /** Refuse (hlc_skew) a remote clock more than this far ahead of our wall clock; default: no bound. */
   maxForwardSkewMs?: number;
   /** Last HLC issued before a restart: the clock never issues one at or below it. */
   initial?: string;
@@ -91,7 +92,7 @@ export class HybridClock {
     const bound = this.options.maxForwardSkewMs;
     if (bound !== undefined && theirs.wallMs > physical + bound)
       throw new HlcError(
-        'HLC_SKEW',
+        'hlc_skew',
         `remote HLC ${remote} is ${theirs.wallMs - physical} ms ahead of this clock (limit ${bound} ms)`,
       );
     const wallMs = Math.max(this.#wallMs, theirs.wallMs, physical);
@@ -112,7 +113,7 @@ export class HybridClock {
   #physical(): number {
     const ms = Math.floor(this.wall());
     if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_WALL_MS)
-      throw new HlcError('HLC_OUT_OF_RANGE', `wall clock returned ${ms}, not a time in 0..${MAX_WALL_MS} ms`);
+      throw new HlcError('hlc_out_of_range', `wall clock returned ${ms}, not a time in 0..${MAX_WALL_MS} ms`);
     return ms;
   }
 
@@ -123,7 +124,7 @@ export class HybridClock {
       wallMs += 1;
       counter = 0;
     }
-    if (wallMs > MAX_WALL_MS) throw new HlcError('HLC_OUT_OF_RANGE', 'HLC wall time overflowed 15 digits');
+    if (wallMs > MAX_WALL_MS) throw new HlcError('hlc_out_of_range', 'HLC wall time overflowed 15 digits');
     this.#wallMs = wallMs;
     this.#counter = counter;
   }

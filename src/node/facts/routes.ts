@@ -2,7 +2,7 @@
 // Authentication is not done here: the node wraps these routes in its API-key hook.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FactFilter, Store } from '../../store/store.ts';
-import { HttpError, storeInputError } from '../http-errors.ts';
+import { NodeError } from '../errors.ts';
 import { CID_PATTERN } from './cid.ts';
 import { DEFAULT_LIMIT, MAX_ID_LENGTH, parseFactQuery } from './schema.ts';
 import type { FactService } from './service.ts';
@@ -19,8 +19,7 @@ export interface FactRouteDeps {
 async function requireJson(request: FastifyRequest): Promise<void> {
   const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json')
-    throw new HttpError(
-      415,
+    throw new NodeError(
       'unsupported_media_type',
       `POST /v1/facts takes Content-Type: application/json (got ${type ? JSON.stringify(type) : 'none'})`,
     );
@@ -44,21 +43,16 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
     if (query.relation !== undefined) filter.relation = query.relation;
     if (query.source !== undefined) filter.source = query.source;
     if (query.scope !== undefined) filter.scope = query.scope;
-    try {
-      return await store.listFacts(filter, query.limit ?? DEFAULT_LIMIT, query.cursor);
-    } catch (error) {
-      throw storeInputError(error) ?? error;
-    }
+    return await store.listFacts(filter, query.limit ?? DEFAULT_LIMIT, query.cursor);
   });
 
   app.get<{ Params: { id: string } }>('/v1/facts/:id', async (request) => {
     const { id } = request.params;
     if (id.startsWith('sha256:') && !CID_PATTERN.test(id))
-      throw new HttpError(422, 'validation_failed', 'id: a CID must be sha256:<64 lowercase hex>');
+      throw new NodeError('validation_failed', 'id: a CID must be sha256:<64 lowercase hex>');
     const record = id.length <= MAX_ID_LENGTH ? await store.getFact(id) : null;
     if (!record)
-      throw new HttpError(
-        404,
+      throw new NodeError(
         'not_found',
         `no fact with id or cid ${JSON.stringify(id.slice(0, MAX_ID_LENGTH))}`,
       );

@@ -1,5 +1,5 @@
 // The wire schemas of facts (zod 4): what a client may POST, what a peer may send in its feed, and the
-// query of GET /v1/facts. A failure becomes HttpError(422, 'validation_failed', '<field path>: <problem>').
+// query of GET /v1/facts. A failure becomes NodeError(422, 'validation_failed', '<field path>: <problem>').
 //
 // Rules:
 // - entity, value.v of a `ref`, origin_node_id: a URI-like `scheme:rest` (RFC 3986 scheme, then at least
@@ -17,7 +17,8 @@
 //   accepted silently and the fact stored without the expiry or with the default scope the client did
 //   not mean, and the mistake would be content-addressed and replicated for good.
 import { z } from 'zod';
-import { HttpError } from '../http-errors.ts';
+import { NodeError } from '../errors.ts';
+import { parseInput } from '../validate.ts';
 import { CID_PATTERN, factCid } from './cid.ts';
 import { isHlc } from './hlc.ts';
 import { isRfc3339DateTime } from './rfc3339.ts';
@@ -201,43 +202,17 @@ export const factQuerySchema = z.strictObject(
 
 export type FactQuery = z.output<typeof factQuerySchema>;
 
-/** One readable sentence per problem, each naming its field: `value.v: must be a string for type "ref"`. */
-export function describeIssues(error: z.ZodError, root: string, unknown = 'unknown field'): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => {
-      const at = (path: PropertyKey[]) => (path.length ? path.map(String).join('.') : root);
-      if (issue.code === 'unrecognized_keys')
-        return `${issue.keys.map((key) => at([...issue.path, key])).join(', ')}: ${unknown}`;
-      return `${at(issue.path)}: ${issue.message}`;
-    })
-    .join('; ');
-}
-
-function parseWith<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-  root: string,
-  unknown?: string,
-): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success)
-    throw new HttpError(422, 'validation_failed', describeIssues(parsed.error, root, unknown));
-  return parsed.data;
-}
-
-export const parseFactInput = (body: unknown): FactInput => parseWith(factInputSchema, body, 'body');
+export const parseFactInput = (body: unknown): FactInput => parseInput(factInputSchema, body, 'body');
 
 export const parseFactQuery = (query: unknown): FactQuery =>
-  parseWith(factQuerySchema, query, 'query', 'unknown parameter');
+  parseInput(factQuerySchema, query, 'query', 'unknown parameter');
 
 /** A peer's record, validated in full; its CID must equal the one recomputed here (else `cid_mismatch`). */
 export function parseFactRecord(input: unknown): FactRecord {
-  const record: FactRecord = parseWith(factRecordSchema, input, 'record');
+  const record: FactRecord = parseInput(factRecordSchema, input, 'record');
   const expected = factCid(record);
   if (record.cid !== expected)
-    throw new HttpError(
-      422,
+    throw new NodeError(
       'cid_mismatch',
       `cid: ${record.cid} does not match the fact's content (computed ${expected})`,
     );

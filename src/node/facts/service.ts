@@ -2,7 +2,7 @@
 // records replicated from peers. Content addressing makes both idempotent: the same content is stored once.
 import { randomUUID } from 'node:crypto';
 import type { InsertResult, Store, StoreOps } from '../../store/store.ts';
-import { HttpError } from '../http-errors.ts';
+import { NodeError } from '../errors.ts';
 import { factCid } from './cid.ts';
 import { HlcError, type HybridClock } from './hlc.ts';
 import { parseFactInput, parseFactRecord } from './schema.ts';
@@ -42,7 +42,7 @@ export class FactService {
     this.#onWrite = options.onWrite;
   }
 
-  /** Validates a POST /v1/facts body (HttpError 422 otherwise) and stores it as a fact of this node. */
+  /** Validates a POST /v1/facts body (NodeError 422 otherwise) and stores it as a fact of this node. */
   async assert(body: unknown): Promise<AssertResult> {
     const input = parseFactInput(body);
     const content = {
@@ -72,7 +72,7 @@ export class FactService {
 
   /**
    * Stores a record from `receivedFrom`'s federation feed inside the caller's transaction (the puller saves
-   * its cursor in the same one). The record is validated in full and its CID recomputed (HttpError 422
+   * its cursor in the same one). The record is validated in full and its CID recomputed (NodeError 422
    * `validation_failed` / `cid_mismatch` / `scope_not_federated` / `hlc_skew`); id, hlc, timestamp and
    * origin_node_id are kept, received_from is set. onWrite is not called: the caller knows when it commits.
    */
@@ -80,12 +80,12 @@ export class FactService {
     const record = parseFactRecord(remote);
     // `local` never leaves a node; a peer that sends one is broken or hostile, so it is not stored here.
     if (record.scope === 'local')
-      throw new HttpError(422, 'scope_not_federated', `scope: a local fact (${record.cid}) was replicated`);
+      throw new NodeError('scope_not_federated', `scope: a local fact (${record.cid}) was replicated`);
     try {
       this.#hlc.observe(record.hlc);
     } catch (error) {
-      if (error instanceof HlcError && error.code === 'HLC_SKEW')
-        throw new HttpError(422, 'hlc_skew', `hlc: ${error.message}`);
+      if (error instanceof HlcError && error.code === 'hlc_skew')
+        throw new NodeError('hlc_skew', `hlc: ${error.message}`);
       throw error;
     }
     return tx.insertFact({ ...record, received_from: receivedFrom });

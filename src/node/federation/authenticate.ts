@@ -4,7 +4,6 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { PeerRecord, Store } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
-import { HttpError } from '../http-errors.ts';
 import { publicKeyFromRaw } from '../identity/node-key.ts';
 import { type PeerKeyTrust, tokenKeyId } from '../rotation/peer-key-trust.ts';
 import type { PeerDirectory } from './peer-directory.ts';
@@ -29,10 +28,7 @@ export async function authenticatePeer(
   try {
     return await check(request, deps);
   } catch (error) {
-    if (error instanceof PeerTokenError) {
-      deps.onRejected?.(error.code, error.message);
-      throw new HttpError(error.status, error.code, error.message);
-    }
+    if (error instanceof PeerTokenError) deps.onRejected?.(error.code, error.message);
     throw error;
   }
 }
@@ -41,25 +37,20 @@ async function check(request: FastifyRequest, deps: FederationAuthDeps): Promise
   const header = request.headers.authorization ?? '';
   const token = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header)?.[1];
   if (!token)
-    throw new PeerTokenError(
-      401,
-      'token_missing',
-      'federation requests need Authorization: Bearer <peer token>',
-    );
+    throw new PeerTokenError('token_missing', 'federation requests need Authorization: Bearer <peer token>');
   const issuer = claimedIssuer(token);
   if (deps.requireMtls) {
     const uris = request.peer?.uris ?? [];
     if (!uris.includes(issuer))
       throw new PeerTokenError(
-        401,
         'token_binding_mismatch',
         `token issuer ${issuer} is not the identity of this connection's certificate (${uris.join(', ') || 'none'})`,
       );
   }
   let peer = deps.peers.byEntityUri(issuer);
   if (!peer || peer.status === 'pending')
-    throw new PeerTokenError(403, 'peer_not_approved', `${issuer} is not an approved peer of this node`);
-  if (peer.status === 'revoked') throw new PeerTokenError(403, 'peer_revoked', `${issuer} has been revoked`);
+    throw new PeerTokenError('peer_not_approved', `${issuer} is not an approved peer of this node`);
+  if (peer.status === 'revoked') throw new PeerTokenError('peer_revoked', `${issuer} has been revoked`);
   const now = deps.clock();
   const kid = tokenKeyId(token);
   if (deps.trust && kid && !deps.trust.knowsNodeKey(peer, kid, now)) {
@@ -82,7 +73,7 @@ async function check(request: FastifyRequest, deps: FederationAuthDeps): Promise
     now,
   });
   if (!(await deps.store.rememberJti(verified.jti, verified.expiresAt)))
-    throw new PeerTokenError(401, 'token_replayed', 'this peer token (jti) has been used before');
+    throw new PeerTokenError('token_replayed', 'this peer token (jti) has been used before');
   return peer;
 }
 

@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PeerRecord } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
+import { NodeError } from '../errors.ts';
 import { SCOPES, type Scope } from '../facts/types.ts';
-import { HttpError } from '../http-errors.ts';
 import { describePublicKey } from '../identity/node-key.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 
@@ -38,15 +38,14 @@ export class PeerService {
       fetched = await this.options.fetchManifest(url);
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'peer_unreachable';
-      throw new HttpError(502, 'peer_manifest_refused', `${url}: ${code}: ${(error as Error).message}`);
+      throw new NodeError('peer_manifest_refused', `${url}: ${code}: ${(error as Error).message}`);
     }
     const { manifest, tlsIdentity } = fetched;
     if (manifest.entity_uri === this.options.selfEntityUri)
-      throw new HttpError(422, 'peer_is_self', `${url} is this node (${manifest.entity_uri})`);
+      throw new NodeError('peer_is_self', `${url} is this node (${manifest.entity_uri})`);
     const existing = this.options.peers.byEntityUri(manifest.entity_uri);
     if (existing)
-      throw new HttpError(
-        409,
+      throw new NodeError(
         'peer_exists',
         `${manifest.entity_uri} is already known as peer ${existing.id} (${existing.status})`,
       );
@@ -69,7 +68,7 @@ export class PeerService {
     } catch (error) {
       // Two concurrent adds of the same node: the store's uniqueness decides, the loser gets a clear 409.
       if ((error as { code?: string }).code === 'peer_exists')
-        throw new HttpError(409, 'peer_exists', `${manifest.entity_uri} is already known`);
+        throw new NodeError('peer_exists', `${manifest.entity_uri} is already known`);
       throw error;
     }
     return peer;
@@ -78,14 +77,9 @@ export class PeerService {
   async approve(id: string, fingerprint: string, scopes?: string[]): Promise<PeerRecord> {
     const peer = this.#get(id);
     if (peer.status === 'revoked')
-      throw new HttpError(
-        409,
-        'peer_revoked',
-        `peer ${id} was revoked; a revoked peer cannot be approved again`,
-      );
+      throw new NodeError('peer_revoked', `peer ${id} was revoked; a revoked peer cannot be approved again`);
     if (normalise(fingerprint) !== peer.fingerprint)
-      throw new HttpError(
-        422,
+      throw new NodeError(
         'fingerprint_mismatch',
         `the fingerprint given does not match the key of ${peer.entityUri}; compare it with the peer operator again`,
       );
@@ -111,7 +105,7 @@ export class PeerService {
 
   #get(id: string): PeerRecord {
     const peer = this.options.peers.get(id);
-    if (!peer) throw new HttpError(404, 'not_found', `no peer ${id}`);
+    if (!peer) throw new NodeError('not_found', `no peer ${id}`);
     return peer;
   }
 }
@@ -121,35 +115,23 @@ function federationOrigin(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new HttpError(422, 'validation_failed', `url: "${raw}" is not a URL`);
+    throw new NodeError('validation_failed', `url: "${raw}" is not a URL`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new HttpError(
-      422,
-      'validation_failed',
-      `url: must be an https:// federation URL (got ${url.protocol})`,
-    );
+    throw new NodeError('validation_failed', `url: must be an https:// federation URL (got ${url.protocol})`);
   if (url.username || url.password || url.search || url.hash || url.pathname !== '/')
-    throw new HttpError(
-      422,
-      'validation_failed',
-      'url: must be the federation origin only (scheme, host, port)',
-    );
+    throw new NodeError('validation_failed', 'url: must be the federation origin only (scheme, host, port)');
   return url.origin;
 }
 
 export function parseScopes(scopes: string[]): Scope[] {
   const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
   if (unknown.length > 0)
-    throw new HttpError(422, 'validation_failed', `allowed_scopes: unknown scope ${unknown.join(', ')}`);
+    throw new NodeError('validation_failed', `allowed_scopes: unknown scope ${unknown.join(', ')}`);
   if (scopes.length === 0)
-    throw new HttpError(
-      422,
-      'validation_failed',
-      'allowed_scopes: at least one scope (company, public, team)',
-    );
+    throw new NodeError('validation_failed', 'allowed_scopes: at least one scope (company, public, team)');
   if (scopes.includes('local'))
-    throw new HttpError(422, 'validation_failed', 'allowed_scopes: local facts never leave the node');
+    throw new NodeError('validation_failed', 'allowed_scopes: local facts never leave the node');
   return [...new Set(scopes)] as Scope[];
 }
 

@@ -5,6 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import { decodeJwt, errors, jwtVerify, SignJWT } from 'jose';
+import { type ErrorCode, NodeError } from '../errors.ts';
 
 /** The longest lifetime a peer token may claim (exp - iat). */
 export const MAX_TOKEN_TTL_S = 300;
@@ -30,14 +31,24 @@ export function mintPeerToken(options: {
     .sign(options.privateKey);
 }
 
-export class PeerTokenError extends Error {
+export type PeerTokenErrorCode = Extract<
+  ErrorCode,
+  | 'token_missing'
+  | 'token_invalid'
+  | 'token_replayed'
+  | 'token_binding_mismatch'
+  | 'peer_not_approved'
+  | 'peer_revoked'
+>;
+
+/** A refused federation request: counted and audited by its code before it is answered. */
+export class PeerTokenError extends NodeError {
+  override readonly name = 'PeerTokenError';
   constructor(
-    readonly status: 401 | 403,
-    readonly code: string,
+    override readonly code: PeerTokenErrorCode,
     detail: string,
   ) {
-    super(detail);
-    this.name = 'PeerTokenError';
+    super(code, detail);
   }
 }
 
@@ -47,10 +58,10 @@ export function claimedIssuer(token: string): string {
   try {
     iss = decodeJwt(token).iss;
   } catch {
-    throw new PeerTokenError(401, 'token_invalid', 'the peer token is not a JWT');
+    throw new PeerTokenError('token_invalid', 'the peer token is not a JWT');
   }
   if (typeof iss !== 'string' || iss === '')
-    throw new PeerTokenError(401, 'token_invalid', 'the peer token has no iss');
+    throw new PeerTokenError('token_invalid', 'the peer token has no iss');
   return iss;
 }
 
@@ -82,13 +93,9 @@ export async function verifyPeerToken(
       const exp = payload.exp as number;
       const iat = payload.iat as number;
       if (exp - iat > MAX_TOKEN_TTL_S)
-        throw new PeerTokenError(
-          401,
-          'token_invalid',
-          `token lifetime ${exp - iat}s exceeds ${MAX_TOKEN_TTL_S}s`,
-        );
+        throw new PeerTokenError('token_invalid', `token lifetime ${exp - iat}s exceeds ${MAX_TOKEN_TTL_S}s`);
       if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 128)
-        throw new PeerTokenError(401, 'token_invalid', 'token jti must be a string of 8 to 128 characters');
+        throw new PeerTokenError('token_invalid', 'token jti must be a string of 8 to 128 characters');
       return { issuer: options.issuer, jti: payload.jti, expiresAt: exp };
     } catch (error) {
       if (error instanceof PeerTokenError) throw error;
@@ -96,7 +103,7 @@ export async function verifyPeerToken(
       if (!(error instanceof errors.JWSSignatureVerificationFailed)) break;
     }
   }
-  throw new PeerTokenError(401, 'token_invalid', describeJoseError(lastError));
+  throw new PeerTokenError('token_invalid', describeJoseError(lastError));
 }
 
 function describeJoseError(error: unknown): string {

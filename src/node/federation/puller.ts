@@ -5,8 +5,8 @@
 
 import type { PeerRecord, Store, StoreOps } from '../../store/store.ts';
 import type { Logger } from '../../tls/logger.ts';
+import { NodeError } from '../errors.ts';
 import type { FactRecord } from '../facts/types.ts';
-import { HttpError } from '../http-errors.ts';
 import { markCaughtUp, nodeMetrics } from '../metrics.ts';
 import type { FederationClient } from './client.ts';
 import type { PeerDirectory } from './peer-directory.ts';
@@ -158,8 +158,10 @@ export class Puller {
       // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
       if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return;
       const cursor = await store.getPullCursor(peer.id);
-      const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
-      const page = await client.call<FederationFeedPage>(peer, 'GET', `/v1/federation/facts?${query}`);
+      const page = (await client.pullFacts(peer, {
+        limit,
+        ...(cursor ? { cursor } : {}),
+      })) as FederationFeedPage | null;
       if (!page || !Array.isArray(page.facts) || typeof page.cursor !== 'string' || page.facts.length > limit)
         throw new Error(`${peer.entityUri} sent a malformed feed page`);
       const inserted = await store.tx(async (tx) => {
@@ -168,8 +170,7 @@ export class Puller {
           try {
             // Facts that claim to have originated here are not the peer's to send: refused, never re-served as ours.
             if ((record as { origin_node_id?: unknown })?.origin_node_id === this.options.selfEntityUri)
-              throw new HttpError(
-                422,
+              throw new NodeError(
                 'origin_spoofed',
                 `a fact claiming to originate at ${this.options.selfEntityUri}`,
               );
@@ -177,7 +178,7 @@ export class Puller {
           } catch (error) {
             // A record that fails validation is refused and skipped; a store error, or a clock skew that will
             // pass, aborts the page (rolled back, retried after the backoff).
-            if (!(error instanceof HttpError) || error.code === 'hlc_skew') throw error;
+            if (!(error instanceof NodeError) || error.code === 'hlc_skew') throw error;
             nodeMetrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
             this.options.logger.warn(
               {

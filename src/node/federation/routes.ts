@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../store/store.ts';
-import { parseOr422, storeInputError } from '../http-errors.ts';
+import { parseInput } from '../validate.ts';
 import { authenticatePeer, type FederationAuthDeps } from './authenticate.ts';
+import { FEDERATION_PATHS } from './https/paths.ts';
 import { FEED_PAGE_SIZE } from './puller.ts';
 
 const feedQuery = z.strictObject({
@@ -35,31 +36,27 @@ function splitCursor(cursor: string | undefined): [string | undefined, string | 
 }
 
 export function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): void {
-  app.get('/v1/federation/facts', async (request, reply) => {
+  app.get(FEDERATION_PATHS.facts, async (request, reply) => {
     const peer = await authenticatePeer(request, deps);
     deps.takeQuota?.(peer.entityUri, reply);
-    const parsed = { data: parseOr422(feedQuery, request.query, 'query') };
+    const parsed = { data: parseInput(feedQuery, request.query, 'query') };
     // `local` never leaves the node, whatever was configured for the peer.
     const scopes = peer.allowedScopes.filter((scope) => scope !== 'local');
     // The feed cursor skips facts the peer may not receive, so it is only valid for the scope set it was
     // made under: when an operator widens the scopes, the peer starts over (ingest is idempotent).
     const tag = scopeTag(scopes);
     const [storeCursor, cursorTag] = splitCursor(parsed.data.cursor);
-    try {
-      const page = await deps.store.federationPage({
-        ...(storeCursor && cursorTag === tag ? { after: storeCursor } : {}),
-        limit: parsed.data.limit,
-        scopes,
-        ...(deps.reforward ? {} : { originNodeId: deps.selfEntityUri }),
-        excludeOrigin: peer.entityUri,
-      });
-      return { ...page, cursor: `${page.cursor}.${tag}` };
-    } catch (error) {
-      throw storeInputError(error) ?? error;
-    }
+    const page = await deps.store.federationPage({
+      ...(storeCursor && cursorTag === tag ? { after: storeCursor } : {}),
+      limit: parsed.data.limit,
+      scopes,
+      ...(deps.reforward ? {} : { originNodeId: deps.selfEntityUri }),
+      excludeOrigin: peer.entityUri,
+    });
+    return { ...page, cursor: `${page.cursor}.${tag}` };
   });
 
-  app.post('/v1/federation/wake', async (request, reply) => {
+  app.post(FEDERATION_PATHS.wake, async (request, reply) => {
     const peer = await authenticatePeer(request, deps);
     deps.onWake(peer.id);
     return reply.status(202).send({ status: 'pulling' });

@@ -39,7 +39,7 @@ export class Waker {
         .approved()
         .map((peer) =>
           this.options.client
-            .call(peer, 'POST', '/v1/federation/wake', {})
+            .wake(peer)
             .catch((error: Error) =>
               this.options.logger.debug(
                 { event: 'federation_wake_failed', peer: peer.entityUri, error: error.message },

@@ -1,27 +1,13 @@
-// Fetches a peer's manifest over mutual TLS and proves it twice: the manifest verifies on its own
-// (manifest.ts), and the certificate presented on that very connection carries the manifest's entity URI
-// as a URI SAN and the manifest's TLS key. Until both hold, nothing the peer said is trusted.
-// node:https with agent: false: one request on one fresh socket, so the identity checked is exactly the
-// one of the connection the manifest arrived on.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { peerCertificateRules } from '../../tls/authorize.ts';
-import { PeerRejectedError } from '../../tls/errors.ts';
-import { type PeerIdentity, peerIdentityFromDer } from '../../tls/identity.ts';
-import { clientTlsOptions, type PemMaterial } from '../../tls/policy.ts';
+// Fetches a peer's manifest through the peer transport and proves it twice: the manifest verifies on its
+// own (manifest.ts), and the certificate presented on the connection it arrived on carries the manifest's
+// entity URI as a URI SAN and the manifest's TLS key. Until both hold, nothing the peer said is trusted.
+// Every transport gets the same checks: they live here, above the port.
+import type { PeerIdentity } from '../../tls/identity.ts';
+import type { PeerTransport } from '../federation/peer-transport.ts';
 import { ManifestError, type SignedManifest, verifyManifest } from './manifest.ts';
 
-export const MANIFEST_PATH = '/.well-known/tessera-manifest.json';
-const MAX_MANIFEST_BYTES = 64 * 1024;
-
 export interface FetchManifestOptions {
-  /** Our TLS material (a CredentialSource or anything with its current `material`); required for https. */
-  credentials?: { readonly material: PemMaterial };
   now?: Date;
-  /** Whole exchange, connect to last byte; default 10 s. */
-  timeoutMs?: number;
-  /** Dev mode only: allow an http:// URL (no TLS, so no certificate binding is possible). */
-  insecure?: boolean;
   /** The entity URI the caller expects the peer to be. */
   expectedEntityUri?: string;
 }
@@ -33,23 +19,23 @@ export interface FetchedPeerManifest {
 }
 
 export async function fetchPeerManifest(
+  transport: Pick<PeerTransport, 'fetchManifest'>,
   federationUrl: string,
-  options: FetchManifestOptions,
+  options: FetchManifestOptions = {},
 ): Promise<FetchedPeerManifest> {
   const now = options.now ?? new Date();
-  const target = manifestUrl(federationUrl, options.insecure === true);
-  const response = await get(target, options, now);
+  const response = await transport.fetchManifest(federationUrl);
   const manifest = verifyManifest(response.body, {
     now,
     ...(options.expectedEntityUri !== undefined ? { expectedEntityUri: options.expectedEntityUri } : {}),
   });
   // Fails closed: over https there must be a certificate to bind the manifest to.
-  if (target.protocol === 'https:' && !response.identity)
+  if (response.secure && !response.identity)
     throw new ManifestError(
       'tls_identity_mismatch',
-      `${target.origin} presented no certificate to bind the manifest to`,
+      `${response.origin} presented no certificate to bind the manifest to`,
     );
-  if (response.identity) checkTlsBinding(manifest, response.identity, target.origin);
+  if (response.identity) checkTlsBinding(manifest, response.identity, response.origin);
   return { manifest, tlsIdentity: response.identity };
 }
 
@@ -67,150 +53,4 @@ export function checkTlsBinding(manifest: SignedManifest, identity: PeerIdentity
       `${origin} presented TLS key sha256:${identity.spkiSha256}, but its manifest names tls_spki_sha256 ${manifest.tls_spki_sha256 || '(none)'}`,
       manifest,
     );
-}
-
-function manifestUrl(raw: string, insecure: boolean): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ManifestError('manifest_fetch_failed', `"${raw}" is not a URL`);
-  }
-  if (url.protocol === 'http:' && !insecure)
-    throw new ManifestError(
-      'insecure_transport_refused',
-      `${url.origin} is plain http; federation needs https (http only in the insecure dev mode)`,
-    );
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new ManifestError('manifest_fetch_failed', `${raw}: only https:// (or dev-mode http://) URLs`);
-  if (url.username || url.password)
-    throw new ManifestError('manifest_fetch_failed', `${url.origin}: credentials in the URL are not allowed`);
-  return new URL(MANIFEST_PATH, url.origin);
-}
-
-interface RawResponse {
-  body: unknown;
-  identity: PeerIdentity | null;
-}
-
-function get(target: URL, options: FetchManifestOptions, now: Date): Promise<RawResponse> {
-  const origin = target.origin;
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  let identity: PeerIdentity | null = null;
-  return new Promise<RawResponse>((resolve, reject) => {
-    const headers = { accept: 'application/json', connection: 'close' };
-    let req: ReturnType<typeof httpRequest>;
-    if (target.protocol === 'https:') {
-      const material = options.credentials?.material;
-      if (!material) {
-        reject(
-          new ManifestError(
-            'manifest_fetch_failed',
-            `${origin}: https needs our TLS credentials; none given`,
-          ),
-        );
-        return;
-      }
-      req = httpsRequest(target, {
-        method: 'GET',
-        agent: false,
-        headers,
-        ...clientTlsOptions(material),
-        // Runs after the chain verified and before a request byte is written. The identity is recorded
-        // here and bound to the manifest once it arrives; the generic certificate rules apply now.
-        checkServerIdentity: (_host, cert) => {
-          identity = peerIdentityFromDer(cert.raw);
-          const decision = peerCertificateRules(identity, { side: 'client', origin, now });
-          return decision.allow ? undefined : new PeerRejectedError(decision.reason, decision.detail);
-        },
-      });
-    } else {
-      req = httpRequest(target, { method: 'GET', agent: false, headers });
-    }
-    const timer = setTimeout(
-      () =>
-        req.destroy(new ManifestError('peer_unreachable', `${origin}: no manifest within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const fail = (error: unknown) => {
-      clearTimeout(timer);
-      reject(toManifestError(error, origin));
-    };
-    req.on('error', fail);
-    req.on('response', (res: IncomingMessage) => {
-      res.on('error', fail);
-      if (res.statusCode !== 200) {
-        res.resume();
-        fail(new ManifestError('manifest_fetch_failed', `${target.href} answered HTTP ${res.statusCode}`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_MANIFEST_BYTES) {
-          req.destroy(
-            new ManifestError(
-              'manifest_malformed',
-              `${target.href}: larger than ${MAX_MANIFEST_BYTES} bytes`,
-            ),
-          );
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('end', () => {
-        clearTimeout(timer);
-        let body: unknown;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          reject(new ManifestError('manifest_malformed', `${target.href} did not answer JSON`));
-          return;
-        }
-        resolve({ body, identity });
-      });
-    });
-    req.end();
-  });
-}
-
-// The codes node:tls gives OpenSSL's certificate verification failures: the peer's certificate, not the
-// network, is the problem.
-const X509_VERIFY_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_CHAIN_TOO_LONG',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_PURPOSE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-function toManifestError(error: unknown, origin: string): ManifestError {
-  if (error instanceof ManifestError) return error;
-  if (error instanceof PeerRejectedError)
-    return new ManifestError('tls_certificate_rejected', `${origin}: ${error.reason}: ${error.detail}`);
-  const { code, message } = error as NodeJS.ErrnoException;
-  if (code && X509_VERIFY_CODES.has(code))
-    return new ManifestError('tls_certificate_rejected', `${origin}: ${code}: ${message}`);
-  // Under TLS 1.3 a server that refuses our certificate shows up only as a closed socket.
-  const hint =
-    code === 'ECONNRESET' || message === 'socket hang up'
-      ? ' (the peer may have refused our certificate)'
-      : '';
-  return new ManifestError('peer_unreachable', `${origin}: ${message}${hint}`);
 }

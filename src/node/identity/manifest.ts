@@ -5,6 +5,7 @@
 // entity URI and key.
 import { type KeyObject, sign, verify } from 'node:crypto';
 import { z } from 'zod';
+import { type ErrorCode, NodeError } from '../errors.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { describePublicKey, type NodeKey, publicKeyFromRaw } from './node-key.ts';
 
@@ -12,7 +13,8 @@ export const DEFAULT_MANIFEST_TTL_SECONDS = 24 * 60 * 60;
 /** Clock difference tolerated between signer and verifier, on both ends of the validity window. */
 export const MANIFEST_SKEW_MS = 5 * 60_000;
 
-export type ManifestErrorCode =
+export type ManifestErrorCode = Extract<
+  ErrorCode,
   | 'manifest_malformed'
   | 'signature_invalid'
   | 'key_id_mismatch'
@@ -25,20 +27,21 @@ export type ManifestErrorCode =
   | 'tls_certificate_rejected'
   | 'insecure_transport_refused'
   | 'peer_unreachable'
-  | 'manifest_fetch_failed';
+  | 'manifest_fetch_failed'
+>;
 
 /**
  * A refused manifest. `message` is the human detail only (callers print `<code>: <detail>`), like the
  * node's other wire errors. `unverified` is what the document claimed, for display, never for trust.
  */
-export class ManifestError extends Error {
+export class ManifestError extends NodeError {
   override readonly name = 'ManifestError';
   constructor(
-    readonly code: ManifestErrorCode,
+    override readonly code: ManifestErrorCode,
     detail: string,
     readonly unverified?: SignedManifest,
   ) {
-    super(detail);
+    super(code, detail);
   }
 }
 

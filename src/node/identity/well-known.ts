@@ -4,7 +4,8 @@
 import type { FastifyInstance, RawServerBase } from 'fastify';
 import { type Clock, systemClock } from '../../tls/clock.ts';
 import type { CredentialSource } from '../../tls/credential-source.ts';
-import { MANIFEST_PATH } from './fetch-manifest.ts';
+import { followCredentials } from '../../tls/follow.ts';
+import { FEDERATION_PATHS } from '../federation/https/paths.ts';
 import {
   buildManifest,
   DEFAULT_MANIFEST_TTL_SECONDS,
@@ -43,7 +44,7 @@ export function registerWellKnownRoutes<S extends RawServerBase>(
     reply.header('cache-control', 'max-age=60');
     return sources.getInfo();
   });
-  app.get(MANIFEST_PATH, async (_request, reply) => {
+  app.get(FEDERATION_PATHS.manifest, async (_request, reply) => {
     reply.header('cache-control', 'max-age=60');
     return sources.getManifest();
   });
@@ -68,14 +69,15 @@ export class ManifestSigner {
   #signedAt = 0;
   readonly #clock: Clock;
   readonly #ttlMs: number;
-  readonly #onChange = () => {
-    this.#cached = undefined;
-  };
+  readonly #stopFollowing: () => void;
 
   constructor(private readonly options: ManifestSignerOptions) {
     this.#clock = options.clock ?? systemClock;
     this.#ttlMs = (options.ttlSeconds ?? DEFAULT_MANIFEST_TTL_SECONDS) * 1000;
-    options.credentials?.on('change', this.#onChange);
+    // A new TLS key changes the manifest's tls_spki_sha256: sign a fresh one on next use.
+    this.#stopFollowing = options.credentials
+      ? followCredentials(options.credentials, () => this.invalidate())
+      : () => undefined;
   }
 
   /** The current signed manifest, re-signed when the TLS key changed or half its lifetime has passed. */
@@ -114,7 +116,7 @@ export class ManifestSigner {
   }
 
   close(): void {
-    this.options.credentials?.off('change', this.#onChange);
+    this.#stopFollowing();
   }
 
   #tlsSpki(): string {

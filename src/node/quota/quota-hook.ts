@@ -2,7 +2,7 @@
 // request.principal), that takes one token from the principal's bucket for the route's dimension and
 // answers 429 with when to come back. Routes no rule names (health, metrics, well-known) are not counted.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { HttpError } from '../http-errors.ts';
+import { NodeError } from '../errors.ts';
 import type { QuotaDecision, QuotaDimension, Quotas } from './quotas.ts';
 
 export interface QuotaRouteRule {
@@ -48,11 +48,10 @@ export const retryAfterSeconds = (ms: number) => Math.ceil(ms / 100) / 10;
 export function quotaExceeded(
   decision: Extract<QuotaDecision, { allowed: false }>,
   reply: FastifyReply,
-): HttpError {
+): NodeError {
   const retryAfter = retryAfterSeconds(decision.retryAfterMs);
   reply.header('retry-after', String(Math.ceil(decision.retryAfterMs / 1000)));
-  return new HttpError(
-    429,
+  return new NodeError(
     'quota_exceeded',
     `${decision.principal} used its ${decision.dimension} quota of ${decision.limitPerHour} per hour; retry in ${retryAfter} s`,
     { dimension: decision.dimension, principal: decision.principal, retry_after: retryAfter },

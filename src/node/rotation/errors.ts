@@ -1,7 +1,10 @@
 // Typed failures of key rotation and the transparency log: a stable code for scripts and tests, and a
 // message naming the file or the rule. Never key material.
 
-export type RotationErrorCode =
+import { type ErrorCode, NodeError } from '../errors.ts';
+
+export type RotationErrorCode = Extract<
+  ErrorCode,
   | 'invalid_kind'
   | 'dual_trust_too_short'
   | 'dual_trust_invalid'
@@ -12,14 +15,15 @@ export type RotationErrorCode =
   | 'rotation_unproven'
   | 'tlog_locked'
   | 'tlog_corrupt'
-  | 'write_failed';
+  | 'write_failed'
+>;
 
-export class RotationError extends Error {
+export class RotationError extends NodeError {
   override readonly name = 'RotationError';
   constructor(
-    readonly code: RotationErrorCode,
+    override readonly code: RotationErrorCode,
     detail: string,
   ) {
-    super(detail);
+    super(code, detail);
   }
 }

@@ -7,10 +7,10 @@
 
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type FSWatcher, watch } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../../tls/clock.ts';
+import { watchFiles } from '../../tls/file-watch.ts';
 import type { NodeKey } from '../identity/node-key.ts';
 import { publicKeyFromRaw } from '../identity/node-key.ts';
 import { RotationError } from './errors.ts';
@@ -154,37 +154,20 @@ export class KeyRing extends EventEmitter<{
    * `error` and the last good keys stay in use. Returns a function that stops watching.
    */
   watch(options: { pollMs?: number; debounceMs?: number; sighup?: boolean } = {}): () => void {
-    const debounceMs = options.debounceMs ?? 100;
-    const watched = new Set([currentKeyFile(this.options.kind), TLOG_FILE]);
-    let timer: NodeJS.Timeout | undefined;
-    const trigger = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        // reload() already emitted it to the listeners; without one, emit() throws it as before.
+    return watchFiles({
+      dirs: [this.options.dataDir],
+      names: new Set([currentKeyFile(this.options.kind), TLOG_FILE]),
+      pollMs: options.pollMs ?? 30_000,
+      debounceMs: options.debounceMs ?? 100,
+      sighup: options.sighup !== false,
+      onTrigger: () => {
+        // reload() already emitted a failure to the listeners; without one, emit() throws it as before.
         this.reload().catch((error: Error) => {
           if (this.listenerCount('error') === 0) this.emit('error', error);
         });
-      }, debounceMs);
-      timer.unref();
-    };
-    let watcher: FSWatcher | undefined;
-    try {
-      watcher = watch(this.options.dataDir, { persistent: false }, (_event, name) => {
-        if (name === null || watched.has(String(name))) trigger();
-      });
-      watcher.on('error', (error) => this.emit('error', error));
-    } catch (error) {
-      this.emit('error', error as Error);
-    }
-    const poll = setInterval(trigger, options.pollMs ?? 30_000);
-    poll.unref();
-    if (options.sighup !== false) process.on('SIGHUP', trigger);
-    return () => {
-      clearTimeout(timer);
-      clearInterval(poll);
-      watcher?.close();
-      process.off('SIGHUP', trigger);
-    };
+      },
+      onWatchError: (_dir, error) => this.emit('error', error),
+    });
   }
 
   #publicKey(raw: string): KeyObject {

@@ -12,12 +12,14 @@ import { pullRevocations, revocationFeed } from '../../../src/node/capabilities/
 import { CAPABILITY_ROUTE_RULES, registerCapabilityRoutes } from '../../../src/node/capabilities/routes.ts';
 import { CapabilityService } from '../../../src/node/capabilities/service.ts';
 import { CAPABILITY_TOKEN_TYPE } from '../../../src/node/capabilities/token.ts';
+import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
 import { PeerDirectory } from '../../../src/node/federation/peer-directory.ts';
-import { HttpError, installErrorHandler } from '../../../src/node/http-errors.ts';
+import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
 import { buildManifest, verifyManifest } from '../../../src/node/identity/manifest.ts';
 import { KeyRing, manifestRotationEvents } from '../../../src/node/rotation/key-ring.ts';
 import { PeerKeyTrust } from '../../../src/node/rotation/peer-key-trust.ts';
 import { rotateKey } from '../../../src/node/rotation/rotate-key.ts';
+import { StoreInputError } from '../../../src/store/errors.ts';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
 import { DAY_MS, tempDir, testUri } from '../../support/pki.ts';
 
@@ -199,7 +201,7 @@ test('revoked on A → refused on A at once, and on B after the revocation repli
   assert.equal((await n.serviceB.verify(other.token)).valid, true);
   assert.deepEqual(await n.pullFromA(), { added: 0, refused: 0 }, 'the cursor moved: nothing again');
 
-  await assert.rejects(n.serviceA.revoke('no-such-capability'), { name: 'HttpError', code: 'not_found' });
+  await assert.rejects(n.serviceA.revoke('no-such-capability'), { name: 'NodeError', code: 'not_found' });
 });
 
 test('revocation squat: a peer publishing a revocation under the id of A capability blocks neither A nor B', async (t) => {
@@ -291,15 +293,15 @@ test('revocation feed round trip: paged with a cursor, only the issuer own revoc
   assert.deepEqual(result, { added: 0, refused: 1, cursor: '99', more: false });
   await assert.rejects(
     revocationFeed(n.storeA, A, { cursor: 'abc' }),
-    (e: unknown) => e instanceof HttpError && e.code === 'invalid_cursor',
+    (e: unknown) => e instanceof StoreInputError && e.code === 'invalid_cursor',
   );
 });
 
 test('TTL over 90 days is refused when issuing, and a token claiming one is refused when verifying', async (t) => {
   const n = await twoNodes(t);
   await assert.rejects(n.serviceA.issue({ ...grant, ttl_seconds: 90 * 86_400 + 1 }), (error: unknown) => {
-    assert.ok(error instanceof HttpError);
-    assert.equal(error.status, 422);
+    assert.ok(error instanceof NodeError);
+    assert.equal(httpStatusOf(error.code), 422);
     assert.equal(error.code, 'ttl_too_long');
     return true;
   });

@@ -26,7 +26,7 @@ test('wire form: 15-digit wall ms, dash, 6-digit counter; parse inverts format',
   assert.equal(formatHlc({ wallMs: 0, counter: 0 }), '000000000000000-000000');
 });
 
-test('malformed HLC strings → HlcError HLC_MALFORMED', () => {
+test('malformed HLC strings → HlcError hlc_malformed', () => {
   for (const bad of [
     '',
     '1763900000000.003', // Stigmem's own form is not ours
@@ -41,17 +41,17 @@ test('malformed HLC strings → HlcError HLC_MALFORMED', () => {
   ]) {
     assert.throws(
       () => parseHlc(bad),
-      (error: unknown) => error instanceof HlcError && error.code === 'HLC_MALFORMED',
+      (error: unknown) => error instanceof HlcError && error.code === 'hlc_malformed',
       JSON.stringify(bad),
     );
   }
   assert.throws(
     () => new HybridClock(() => 0).observe('garbage'),
-    (error: unknown) => error instanceof HlcError && error.code === 'HLC_MALFORMED',
+    (error: unknown) => error instanceof HlcError && error.code === 'hlc_malformed',
   );
 });
 
-test('out-of-range parts → HlcError HLC_OUT_OF_RANGE', () => {
+test('out-of-range parts → HlcError hlc_out_of_range', () => {
   for (const bad of [
     { wallMs: -1, counter: 0 },
     { wallMs: 10 ** 15, counter: 0 },
@@ -61,12 +61,12 @@ test('out-of-range parts → HlcError HLC_OUT_OF_RANGE', () => {
   ]) {
     assert.throws(
       () => formatHlc(bad),
-      (error: unknown) => error instanceof HlcError && error.code === 'HLC_OUT_OF_RANGE',
+      (error: unknown) => error instanceof HlcError && error.code === 'hlc_out_of_range',
     );
   }
   assert.throws(
     () => new HybridClock(() => -5).now(),
-    (error: unknown) => error instanceof HlcError && error.code === 'HLC_OUT_OF_RANGE',
+    (error: unknown) => error instanceof HlcError && error.code === 'hlc_out_of_range',
   );
 });
 
@@ -119,13 +119,13 @@ test('observe() merges a remote clock: the next local HLC is after both', () => 
   assert.equal(clock.observe('000000000005000-000999'), '000000000009000-000000');
 });
 
-test('observe() with maxForwardSkewMs refuses a peer clock too far ahead (HLC_SKEW) and keeps its own', () => {
+test('observe() with maxForwardSkewMs refuses a peer clock too far ahead (hlc_skew) and keeps its own', () => {
   const clock = new HybridClock(() => 1000, { maxForwardSkewMs: 500 });
   clock.observe('000000000001500-000000');
   const before = clock.current();
   assert.throws(
     () => clock.observe('000000000001501-000000'),
-    (error: unknown) => error instanceof HlcError && error.code === 'HLC_SKEW',
+    (error: unknown) => error instanceof HlcError && error.code === 'hlc_skew',
   );
   assert.equal(clock.current(), before);
 });

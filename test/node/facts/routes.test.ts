@@ -11,7 +11,7 @@ import { HybridClock, parseHlc } from '../../../src/node/facts/hlc.ts';
 import { registerFactRoutes } from '../../../src/node/facts/routes.ts';
 import { FactService } from '../../../src/node/facts/service.ts';
 import type { FactRecord } from '../../../src/node/facts/types.ts';
-import { installErrorHandler } from '../../../src/node/http-errors.ts';
+import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
 import type { Store } from '../../../src/store/store.ts';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
 import { factCid } from '../../../src/node/facts/cid.ts';
 import { parseFactInput, parseFactQuery, parseFactRecord } from '../../../src/node/facts/schema.ts';
 import type { FactRecord } from '../../../src/node/facts/types.ts';
-import { HttpError } from '../../../src/node/http-errors.ts';
 
 const body = {
   entity: 'stigmem://example.org/user/alice',
@@ -17,8 +17,8 @@ const body = {
 /** Asserts a 422 whose detail starts with the field path and mentions the problem. */
 function rejects(fn: () => unknown, field: string, problem: RegExp, code = 'validation_failed'): void {
   assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof HttpError, `expected HttpError, got ${String(error)}`);
-    assert.equal(error.status, 422);
+    assert.ok(error instanceof NodeError, `expected NodeError, got ${String(error)}`);
+    assert.equal(httpStatusOf(error.code), 422);
     assert.equal(error.code, code);
     assert.ok(
       error.message.startsWith(`${field}: `),

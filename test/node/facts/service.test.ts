@@ -4,11 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
 import { factCid } from '../../../src/node/facts/cid.ts';
 import { HybridClock } from '../../../src/node/facts/hlc.ts';
 import { FactService } from '../../../src/node/facts/service.ts';
 import type { FactContent, FactRecord } from '../../../src/node/facts/types.ts';
-import { HttpError } from '../../../src/node/http-errors.ts';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
 import type { Store } from '../../../src/store/store.ts';
 
@@ -67,7 +67,7 @@ function peerRecord(entity: string, overrides: Partial<FactRecord> = {}): FactRe
 }
 
 const isHttp = (status: number, code: string) => (error: unknown) =>
-  error instanceof HttpError && error.status === status && error.code === code;
+  error instanceof NodeError && httpStatusOf(error.code) === status && error.code === code;
 
 test('assert: id from newId, HLC from the clock, origin = this node; duplicate → created false', async () => {
   const body = {

@@ -6,12 +6,14 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
+import { HttpsPeerTransport } from '../../../src/node/federation/https/https-peer-transport.ts';
 import { fetchPeerManifest } from '../../../src/node/identity/fetch-manifest.ts';
 import { buildManifest, ManifestError, type SignedManifest } from '../../../src/node/identity/manifest.ts';
 import { loadOrCreateNodeKey, type NodeKey } from '../../../src/node/identity/node-key.ts';
 import { ManifestSigner, registerWellKnownRoutes } from '../../../src/node/identity/well-known.ts';
 import type { IssuedCertificate } from '../../../src/pki/certificate.ts';
 import type { CredentialSource } from '../../../src/tls/credential-source.ts';
+import type { PemMaterial } from '../../../src/tls/policy.ts';
 import { serverTlsOptions } from '../../../src/tls/policy.ts';
 import { createMtlsServer } from '../../../src/transport/https-server.ts';
 import {
@@ -24,6 +26,20 @@ import {
   writeMaterial,
 } from '../../support/pki.ts';
 import { openStaticCredentials, silentLogger } from '../../support/tls-peers.ts';
+
+/** The node's way: the HTTPS peer transport, then the transport-independent verification. */
+function fetchOverHttps(
+  url: string,
+  options: { credentials?: { material: PemMaterial }; insecure?: boolean; expectedEntityUri?: string },
+) {
+  const transport = new HttpsPeerTransport({
+    credentials: options.credentials ?? null,
+    insecure: options.insecure === true,
+  });
+  return fetchPeerManifest(transport, url, {
+    ...(options.expectedEntityUri ? { expectedEntityUri: options.expectedEntityUri } : {}),
+  });
+}
 
 interface Peer {
   url: string;
@@ -102,7 +118,7 @@ describe('fetchPeerManifest over mTLS', () => {
 
   test('a correctly bound manifest is returned with the identity of the certificate it came over', async () => {
     const b = await startPeer('b');
-    const { manifest, tlsIdentity } = await fetchPeerManifest(b.url, { credentials: client });
+    const { manifest, tlsIdentity } = await fetchOverHttps(b.url, { credentials: client });
     assert.equal(manifest.entity_uri, testUri('b'));
     assert.equal(manifest.key_id, b.key.keyId);
     assert.equal(manifest.public_key, b.key.publicKeyB64);
@@ -111,9 +127,9 @@ describe('fetchPeerManifest over mTLS', () => {
     assert.equal(tlsIdentity.spkiSha256, b.credentials.material.leaf.spkiSha256);
     assert.equal(manifest.tls_spki_sha256, tlsIdentity.spkiSha256);
     // And the caller's expectation is applied.
-    await fetchPeerManifest(b.url, { credentials: client, expectedEntityUri: testUri('b') });
+    await fetchOverHttps(b.url, { credentials: client, expectedEntityUri: testUri('b') });
     await expectCode(
-      fetchPeerManifest(b.url, { credentials: client, expectedEntityUri: testUri('c') }),
+      fetchOverHttps(b.url, { credentials: client, expectedEntityUri: testUri('c') }),
       'entity_mismatch',
     );
   });
@@ -129,7 +145,7 @@ describe('fetchPeerManifest over mTLS', () => {
       }),
     );
     const error = await expectCode(
-      fetchPeerManifest(mallory.url, { credentials: client }),
+      fetchOverHttps(mallory.url, { credentials: client }),
       'tls_identity_mismatch',
     );
     assert.match(error.message, /node\/mallory/);
@@ -146,7 +162,7 @@ describe('fetchPeerManifest over mTLS', () => {
         now: new Date(),
       }),
     );
-    const error = await expectCode(fetchPeerManifest(e.url, { credentials: client }), 'tls_key_mismatch');
+    const error = await expectCode(fetchOverHttps(e.url, { credentials: client }), 'tls_key_mismatch');
     assert.match(error.message, new RegExp(e.credentials.material.leaf.spkiSha256));
     assert.match(error.message, new RegExp(other.material.leaf.spkiSha256));
   });
@@ -160,7 +176,7 @@ describe('fetchPeerManifest over mTLS', () => {
         now: new Date(Date.now() - 2 * DAY_MS),
       }),
     );
-    await expectCode(fetchPeerManifest(f.url, { credentials: client }), 'manifest_expired');
+    await expectCode(fetchOverHttps(f.url, { credentials: client }), 'manifest_expired');
   });
 
   /** A bare HTTPS server under our TLS policy with any certificate at all (no material checks). */
@@ -201,7 +217,7 @@ describe('fetchPeerManifest over mTLS', () => {
     for (const [what, leaf, caPem, reason] of cases) {
       const server = await startRaw(leaf, caPem);
       const error = await expectCode(
-        fetchPeerManifest(server.url, { credentials: client }),
+        fetchOverHttps(server.url, { credentials: client }),
         'tls_certificate_rejected',
       );
       assert.match(error.message, reason, what);
@@ -221,12 +237,12 @@ describe('fetchPeerManifest over mTLS', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     closers.push(() => app.close());
     const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    await expectCode(fetchPeerManifest(url, { credentials: client }), 'insecure_transport_refused');
-    const { manifest, tlsIdentity } = await fetchPeerManifest(url, { insecure: true });
+    await expectCode(fetchOverHttps(url, { credentials: client }), 'insecure_transport_refused');
+    const { manifest, tlsIdentity } = await fetchOverHttps(url, { insecure: true });
     assert.equal(manifest.entity_uri, testUri('dev'));
     assert.equal(manifest.tls_spki_sha256, '', 'no TLS key to name');
     assert.equal(tlsIdentity, null);
-    await expectCode(fetchPeerManifest('ftp://127.0.0.1/', { insecure: true }), 'manifest_fetch_failed');
+    await expectCode(fetchOverHttps('ftp://127.0.0.1/', { insecure: true }), 'manifest_fetch_failed');
   });
 
   test('nothing listening → peer_unreachable; a non-manifest answer → manifest_malformed', async () => {
@@ -235,11 +251,11 @@ describe('fetchPeerManifest over mTLS', () => {
     const port = (app.server.address() as AddressInfo).port;
     await app.close();
     await expectCode(
-      fetchPeerManifest(`https://127.0.0.1:${port}`, { credentials: client }),
+      fetchOverHttps(`https://127.0.0.1:${port}`, { credentials: client }),
       'peer_unreachable',
     );
 
     const junk = await startPeer('junk', () => ({ hello: 'world' }) as unknown as SignedManifest);
-    await expectCode(fetchPeerManifest(junk.url, { credentials: client }), 'manifest_malformed');
+    await expectCode(fetchOverHttps(junk.url, { credentials: client }), 'manifest_malformed');
   });
 });

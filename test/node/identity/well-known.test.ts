@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
-import { MANIFEST_PATH } from '../../../src/node/identity/fetch-manifest.ts';
+import { FEDERATION_PATHS } from '../../../src/node/federation/https/paths.ts';
 import { type SignedManifest, verifyManifest } from '../../../src/node/identity/manifest.ts';
 import { loadOrCreateNodeKey } from '../../../src/node/identity/node-key.ts';
 import {
@@ -41,7 +41,7 @@ describe('well-known documents and ManifestSigner', () => {
     const infoResponse = await app.inject({ method: 'GET', url: WELL_KNOWN_PATH });
     assert.equal(infoResponse.statusCode, 200);
     assert.deepEqual(infoResponse.json(), info);
-    const manifestResponse = await app.inject({ method: 'GET', url: MANIFEST_PATH });
+    const manifestResponse = await app.inject({ method: 'GET', url: FEDERATION_PATHS.manifest });
     assert.equal(manifestResponse.statusCode, 200);
     assert.match(String(manifestResponse.headers['content-type']), /application\/json/);
     const manifest = verifyManifest(manifestResponse.json(), {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
-import { installErrorHandler } from '../../../src/node/http-errors.ts';
+import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
 import { quotaExceeded, retryAfterSeconds } from '../../../src/node/quota/quota-hook.ts';
 import { createQuotas, type QuotaDimension, type QuotaSettings } from '../../../src/node/quota/quotas.ts';
 import { type ApiApp, bearer, FACT, manualClock, startApiApp } from '../../support/api-app.ts';
