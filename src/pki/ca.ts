@@ -14,7 +14,7 @@ import {
   validateAlgo,
   validateDays,
 } from './validate.ts';
-import { parseCertificate, pemCertificatesToDer, sha256Hex } from './x509.ts';
+import { parseCertificate, pemCertificatesToDer, sha256Hex } from '../tls/x509.ts';
 
 export const CA_CERT_FILE = 'ca.crt';
 export const CA_KEY_FILE = 'ca.key';

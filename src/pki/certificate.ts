@@ -11,7 +11,7 @@ import {
   type KeyAlgo,
   keyAlgoOf,
 } from './keys.ts';
-import { derToPem, EKU_CLIENT_AUTH, EKU_SERVER_AUTH, pemCertificatesToDer, x509 } from './x509.ts';
+import { derToPem, EKU_CLIENT_AUTH, EKU_SERVER_AUTH, pemCertificatesToDer, x509 } from '../tls/x509.ts';
 
 export interface CertificateSpec {
   subjectCN: string;

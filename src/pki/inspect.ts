@@ -2,7 +2,7 @@
 // and for operators' scripts (--json). Names come from the typed SAN entries, as everywhere in Tessera.
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { PkiError } from './errors.ts';
-import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH, parseCertificate, pemCertificatesToDer, x509 } from './x509.ts';
+import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH, parseCertificate, pemCertificatesToDer, x509 } from '../tls/x509.ts';
 
 export interface CertificateInfo {
   subject: string;

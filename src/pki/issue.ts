@@ -16,7 +16,7 @@ import {
   validateIp,
   validateUri,
 } from './validate.ts';
-import { parseCertificate, pemCertificatesToDer } from './x509.ts';
+import { parseCertificate, pemCertificatesToDer } from '../tls/x509.ts';
 
 export const DEFAULT_LEAF_DAYS = 90;
 

@@ -8,7 +8,7 @@ import {
   type ParsedCertificate,
   parseCertificate,
   pemCertificatesToDer,
-} from '../pki/x509.ts';
+} from './x509.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { TlsError } from './errors.ts';
 import type { PemMaterial } from './policy.ts';

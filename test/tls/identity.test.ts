@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { buildCertificate } from '../../src/pki/certificate.ts';
-import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from '../../src/pki/x509.ts';
+import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from '../../src/tls/x509.ts';
 import { describePeer, peerIdentityFromDer } from '../../src/tls/identity.ts';
 import { createTestCa, testUri } from '../support/pki.ts';
 
