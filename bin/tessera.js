@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly through tsx, so there is no build step between a checkout and `tessera`.
-import { register } from 'tsx/esm/api';
+// Runs the built CLI (dist/cli/main.js): the published package ships only JavaScript, and needs no tsx.
+// A git checkout has no dist/ until `npm run build`; developers run the source with `npm run tessera -- …`.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write(
+    'tessera: dist/cli/main.js is missing: run `npm run build` first (or `npm run tessera -- …` to run the source)\n',
+  );
+  process.exit(1);
+}
+await import(main.href);

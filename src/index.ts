@@ -1,29 +1,7 @@
-// Tessera's public library API: the TLS identity core and its transport adapters.
-export * from './tls/authorize.ts';
-export { type Clock, systemClock } from './tls/clock.ts';
-export {
-  CredentialSource,
-  type CredentialSourceOptions,
-  type ReloadEvent,
-  type ReloadTrigger,
-} from './tls/credential-source.ts';
-export { PeerRejectedError, TlsError, type TlsErrorCode } from './tls/errors.ts';
-export { type ExpiryEvent, type ExpiryLevel, ExpiryMonitor, type ExpiryOptions } from './tls/expiry.ts';
-export { describePeer, type PeerIdentity, peerIdentityFromDer, peerIdentityOf } from './tls/identity.ts';
-export {
-  evaluateFederationSecurity,
-  type FederationSecurity,
-  INSECURE_FLAG,
-  isLoopbackHost,
-  NON_LOOPBACK_FLAG,
-} from './tls/insecure.ts';
-export type { Logger } from './tls/logger.ts';
-export { loadMaterial, type Material, type MaterialPaths, validateMaterial } from './tls/material.ts';
-export { registry, tlsMetrics } from './tls/metrics.ts';
-export { clientTlsOptions, serverTlsOptions, TLS_CIPHERS, TLS_VERSION } from './tls/policy.ts';
-export { selfHandshake } from './tls/self-handshake.ts';
-export { createMtlsAgent, type MtlsAgentOptions, originOf } from './transport/http-client.ts';
-export { createMtlsServer, type MtlsServer, type MtlsServerOptions } from './transport/https-server.ts';
-export { PeerGate, type PeerGateOptions } from './transport/peer-gate.ts';
-export { type ProbeOptions, type ProbeResult, probe } from './transport/probe.ts';
-export type { Rejection } from './transport/rejections.ts';
+/**
+ * `tessera`: the library in one import: the TLS identity core (`tessera/tls`) and its transport adapters
+ * (`tessera/transport`). Certificate issuance lives at `tessera/pki` and the reference node at
+ * `tessera/node`, so importing this entry never loads the PKI builder or the node's SQLite store.
+ */
+export * from './tls/index.ts';
+export * from './transport/index.ts';

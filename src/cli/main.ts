@@ -1,6 +1,7 @@
 // `tessera` command line: each verb group lives in its own module; this file only assembles them and
 // turns errors into a one-line message and a non-zero exit.
 import { Command, CommanderError } from 'commander';
+import { setDefaultLogLevel } from '../tls/logger.ts';
 import { auditCommand } from './audit-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { identityCommand } from './identity-command.ts';
@@ -11,6 +12,9 @@ import { pkiCommand } from './pki-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { tlogCommand } from './tlog-command.ts';
 import { tlsCommand } from './tls-command.ts';
+
+// The library never reads the environment; the CLI is where TESSERA_LOG_LEVEL reaches the default logger.
+setDefaultLogLevel(process.env.TESSERA_LOG_LEVEL);
 
 const program = new Command('tessera')
   .description('Mutual-TLS federation transport and reference federated fact node')

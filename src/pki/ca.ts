@@ -3,6 +3,7 @@
 import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseCertificate, pemCertificatesToDer, sha256Hex } from '../tls/x509.ts';
 import { writeFilesAtomically } from './atomic-write.ts';
 import { buildCertificate, type IssuedCertificate } from './certificate.ts';
 import { PkiError } from './errors.ts';
@@ -14,7 +15,6 @@ import {
   validateAlgo,
   validateDays,
 } from './validate.ts';
-import { parseCertificate, pemCertificatesToDer, sha256Hex } from './x509.ts';
 
 export const CA_CERT_FILE = 'ca.crt';
 export const CA_KEY_FILE = 'ca.key';

@@ -2,6 +2,7 @@
 // validate their input and then call this; tests call it directly to craft bad certificates on purpose
 // (expired, wrong EKU, CA leaves, hostile SAN strings), so it writes whatever it is given.
 import { randomBytes, type webcrypto } from 'node:crypto';
+import { derToPem, EKU_CLIENT_AUTH, EKU_SERVER_AUTH, pemCertificatesToDer, x509 } from '../tls/x509.ts';
 import {
   type CryptoKey,
   type CryptoKeyPair,
@@ -11,7 +12,6 @@ import {
   type KeyAlgo,
   keyAlgoOf,
 } from './keys.ts';
-import { derToPem, EKU_CLIENT_AUTH, EKU_SERVER_AUTH, pemCertificatesToDer, x509 } from './x509.ts';
 
 export interface CertificateSpec {
   subjectCN: string;

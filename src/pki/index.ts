@@ -1,4 +1,8 @@
-// Public API of the PKI layer (used by the CLI, the demo and the tests).
+/**
+ * `tessera/pki`: a small private PKI for mutual TLS: a CA, leaf certificates with URI SANs and
+ * serverAuth+clientAuth, a dev PKI for a set of nodes, inspection of certificates and bundles, and atomic
+ * writing of key/certificate files. Used by the CLI, the demo and the tests; builds only on src/tls.
+ */
 export { type FileToWrite, writeFilesAtomically } from './atomic-write.ts';
 export {
   buildCa,

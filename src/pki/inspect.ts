@@ -1,8 +1,14 @@
 // Read-only description of certificates (a single one, or a chain/bundle file) for `tessera pki inspect`
 // and for operators' scripts (--json). Names come from the typed SAN entries, as everywhere in Tessera.
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
+import {
+  EKU_CLIENT_AUTH,
+  EKU_SERVER_AUTH,
+  parseCertificate,
+  pemCertificatesToDer,
+  x509,
+} from '../tls/x509.ts';
 import { PkiError } from './errors.ts';
-import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH, parseCertificate, pemCertificatesToDer, x509 } from './x509.ts';
 
 export interface CertificateInfo {
   subject: string;

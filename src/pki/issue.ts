@@ -2,6 +2,7 @@
 // `cert` option expects) and OUT/NAME.key (0600). Every argument is checked before a key is generated or
 // a byte is written; the two files then appear together (writeFilesAtomically).
 import { join } from 'node:path';
+import { parseCertificate, pemCertificatesToDer } from '../tls/x509.ts';
 import { writeFilesAtomically } from './atomic-write.ts';
 import { type LoadedCa, loadCa } from './ca.ts';
 import { buildCertificate, type IssuedCertificate } from './certificate.ts';
@@ -16,7 +17,6 @@ import {
   validateIp,
   validateUri,
 } from './validate.ts';
-import { parseCertificate, pemCertificatesToDer } from './x509.ts';
 
 export const DEFAULT_LEAF_DAYS = 90;
 

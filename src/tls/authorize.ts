@@ -1,7 +1,8 @@
 // Rule 4: authorization is a plain function (identity, context) → allow | deny(reason), built from small
 // composable pieces. A chain that verifies is never enough on its own: adapters always run an authorizer.
-import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from '../pki/x509.ts';
+
 import type { PeerIdentity } from './identity.ts';
+import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from './x509.ts';
 
 export type Decision = { allow: true } | { allow: false; reason: string; detail: string };
 

@@ -1,7 +1,6 @@
 // Rule 6: expiry gauges for our leaf, the served chain's minimum, every CA in the bundle and the peers we
 // have seen, plus warning / critical events when a certificate enters a configurable window.
 import { EventEmitter } from 'node:events';
-import type { ParsedCertificate } from '../pki/x509.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { CredentialSource } from './credential-source.ts';
 import { followCredentials } from './follow.ts';
@@ -9,6 +8,7 @@ import { describePeer, type PeerIdentity } from './identity.ts';
 import { defaultLogger, type Logger } from './logger.ts';
 import type { Material } from './material.ts';
 import { tlsMetrics } from './metrics.ts';
+import type { ParsedCertificate } from './x509.ts';
 
 const DAY_MS = 86_400_000;
 

@@ -1,6 +1,6 @@
 // Rule 3: a peer's identity is read from the typed SANs of its DER certificate.
 import type { TLSSocket } from 'node:tls';
-import { parseCertificate } from '../pki/x509.ts';
+import { parseCertificate } from './x509.ts';
 
 export interface PeerIdentity {
   uris: string[];

@@ -1,4 +1,5 @@
-// The minimal logger shape the core needs; pino satisfies it. The default logger honours TESSERA_LOG_LEVEL.
+// The minimal logger shape the core needs; pino satisfies it. The library never reads the environment:
+// the default logger logs at 'info' unless the application (the CLI) sets another level at start-up.
 import { pino } from 'pino';
 
 export interface Logger {
@@ -8,9 +9,16 @@ export interface Logger {
   debug(obj: object, msg?: string): void;
 }
 
+let fallbackLevel = 'info';
 let fallback: Logger | undefined;
 
+/** Sets the level of the logger used where no logger was passed in (the CLI passes TESSERA_LOG_LEVEL). */
+export function setDefaultLogLevel(level: string | undefined): void {
+  fallbackLevel = level ?? 'info';
+  fallback = undefined;
+}
+
 export function defaultLogger(): Logger {
-  fallback ??= pino({ name: 'tessera', level: process.env.TESSERA_LOG_LEVEL ?? 'info' });
+  fallback ??= pino({ name: 'tessera', level: fallbackLevel });
   return fallback;
 }

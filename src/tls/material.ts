@@ -2,16 +2,16 @@
 // TlsError whose code says what is wrong and whose message names the file.
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { type Clock, systemClock } from './clock.ts';
+import { TlsError } from './errors.ts';
+import type { PemMaterial } from './policy.ts';
 import {
   EKU_CLIENT_AUTH,
   EKU_SERVER_AUTH,
   type ParsedCertificate,
   parseCertificate,
   pemCertificatesToDer,
-} from '../pki/x509.ts';
-import { type Clock, systemClock } from './clock.ts';
-import { TlsError } from './errors.ts';
-import type { PemMaterial } from './policy.ts';
+} from './x509.ts';
 
 export interface MaterialPaths {
   certPath: string;

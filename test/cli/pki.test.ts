@@ -1,6 +1,6 @@
-// `tessera pki …` through a real child process (node bin/tessera.js), the way operators run it. Set-up
-// that is not under test uses the library directly, and independent invocations run in parallel to keep
-// the number of sequential process start-ups small. Finer argument-syntax cases run in-process in
+// `tessera pki …` through a real child process (the CLI's source under tsx), the way operators run it.
+// Set-up that is not under test uses the library directly, and independent invocations run in parallel to
+// keep the number of sequential process start-ups small. Finer argument-syntax cases run in-process in
 // pki-args.test.ts.
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';

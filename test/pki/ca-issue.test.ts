@@ -9,7 +9,7 @@ import { buildCertificate } from '../../src/pki/certificate.ts';
 import { createDevPki } from '../../src/pki/dev.ts';
 import { PkiError, type PkiErrorCode } from '../../src/pki/errors.ts';
 import { type IssueLeafOptions, issueLeaf } from '../../src/pki/issue.ts';
-import { parseCertificate, pemCertificatesToDer } from '../../src/pki/x509.ts';
+import { parseCertificate, pemCertificatesToDer } from '../../src/tls/x509.ts';
 import { tempDir } from '../support/pki.ts';
 
 const DAY_MS = 86_400_000;

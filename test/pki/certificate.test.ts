@@ -13,7 +13,7 @@ import {
   parseCertificate,
   pemCertificatesToDer,
   x509,
-} from '../../src/pki/x509.ts';
+} from '../../src/tls/x509.ts';
 import { verifyPurpose } from '../support/openssl.ts';
 import { tempDir } from '../support/pki.ts';
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { buildCertificate } from '../../src/pki/certificate.ts';
 import { PkiError } from '../../src/pki/errors.ts';
 import { formatInspection, inspectCertificates } from '../../src/pki/inspect.ts';
-import { pemCertificatesToDer } from '../../src/pki/x509.ts';
+import { pemCertificatesToDer } from '../../src/tls/x509.ts';
 
 const DAY_MS = 86_400_000;
 

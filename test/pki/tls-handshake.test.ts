@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import { createDevPki } from '../../src/pki/dev.ts';
-import { parseCertificate } from '../../src/pki/x509.ts';
+import { parseCertificate } from '../../src/tls/x509.ts';
 import { tempDir } from '../support/pki.ts';
 
 const CIPHERS = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256';

@@ -1,10 +1,13 @@
-// Launches the real CLI (`node bin/tessera.js …`) as a child process and lets tests wait for what it
-// prints: pino JSON lines on stdout, messages on stderr, and its exit.
+// Launches the real CLI (`node --import tsx src/cli/main.ts …`: the source, so tests need no build) as a
+// child process and lets tests wait for what it prints: pino JSON lines on stdout, messages on stderr, and
+// its exit. bin/tessera.js runs the built copy of the same file; test/package covers that path.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
+export const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+// Resolved here, not by the child, so a test may run the CLI with any working directory.
+const TSX = import.meta.resolve('tsx');
 
 export interface CliProcess {
   child: ChildProcess;
@@ -25,7 +28,7 @@ export function startCli(
   args: string[],
   options: { env?: Record<string, string>; cwd?: string } = {},
 ): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, ['--import', TSX, CLI_MAIN, ...args], {
     cwd: options.cwd,
     env: { ...process.env, TESSERA_LOG_LEVEL: 'debug', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { buildCertificate } from '../../src/pki/certificate.ts';
-import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from '../../src/pki/x509.ts';
 import { describePeer, peerIdentityFromDer } from '../../src/tls/identity.ts';
+import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from '../../src/tls/x509.ts';
 import { createTestCa, testUri } from '../support/pki.ts';
 
 async function identityOf(spec: Parameters<typeof buildCertificate>[0]) {

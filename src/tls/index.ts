@@ -1,0 +1,29 @@
+/**
+ * `tessera/tls`: the TLS identity core. Loads and validates certificate material (rule 1), builds the
+ * TLS 1.3 policy (rule 2), reads peer identities from the DER (rule 3), authorizes them (rule 4), reloads
+ * credentials without a restart (rule 5), watches expiry (rule 6) and gates insecure modes (rule 7).
+ * Imports nothing of Tessera's outside src/tls.
+ */
+export * from './authorize.ts';
+export { type Clock, systemClock } from './clock.ts';
+export {
+  CredentialSource,
+  type CredentialSourceOptions,
+  type ReloadEvent,
+  type ReloadTrigger,
+} from './credential-source.ts';
+export { PeerRejectedError, TlsError, type TlsErrorCode } from './errors.ts';
+export { type ExpiryEvent, type ExpiryLevel, ExpiryMonitor, type ExpiryOptions } from './expiry.ts';
+export { describePeer, type PeerIdentity, peerIdentityFromDer, peerIdentityOf } from './identity.ts';
+export {
+  evaluateFederationSecurity,
+  type FederationSecurity,
+  INSECURE_FLAG,
+  isLoopbackHost,
+  NON_LOOPBACK_FLAG,
+} from './insecure.ts';
+export { type Logger, setDefaultLogLevel } from './logger.ts';
+export { loadMaterial, type Material, type MaterialPaths, validateMaterial } from './material.ts';
+export { registry, tlsMetrics } from './metrics.ts';
+export { clientTlsOptions, serverTlsOptions, TLS_CIPHERS, TLS_VERSION } from './policy.ts';
+export { selfHandshake } from './self-handshake.ts';
