@@ -3,9 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { factCid } from '../../src/node/facts/cid.ts';
-import type { FactContent, FactRecord } from '../../src/node/facts/types.ts';
-import { openSqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.ts';
-import type { PeerRecord, Store } from '../../src/store/store.ts';
+import type { FactContent, FactRecord } from '../../src/store/ports/facts.ts';
+import type { PeerRecord } from '../../src/store/ports/peers.ts';
+import { openSqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/open.ts';
+import type { Store } from '../../src/store/store.ts';
 
 export const SELF = 'spiffe://example.org/node/self';
 export const PEER_A = 'spiffe://example.org/node/a';

@@ -2,7 +2,7 @@
 // transactions and durability across reopen.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ApiKeyRecord } from '../../src/store/store.ts';
+import type { ApiKeyRecord } from '../../src/store/ports/api-keys.ts';
 import { tempStore } from './fixtures.ts';
 
 const HASH = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA';

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import type { AuditEntry, Store } from '../../src/store/store.ts';
+import type { AuditEntry } from '../../src/store/ports/audit.ts';
+import type { Store } from '../../src/store/store.ts';
 import { tempStore } from './fixtures.ts';
 
 const GENESIS = '0'.repeat(64);

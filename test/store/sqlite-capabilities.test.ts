@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
-import { MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
-import type { PeerKeyRecord, RevocationRecord } from '../../src/store/store.ts';
+import type { RevocationRecord } from '../../src/store/ports/capabilities.ts';
+import type { PeerKeyRecord } from '../../src/store/ports/peer-keys.ts';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
+import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 import { peer, tempStore } from './fixtures.ts';
 
 function revocation(n: number, issuer = 'spiffe://example.org/node/a'): RevocationRecord {

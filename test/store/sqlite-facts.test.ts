@@ -2,8 +2,8 @@
 // keyset paging that stays exact while facts are inserted between pages, and cursor validation.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FactRecord } from '../../src/node/facts/types.ts';
 import { StoreInputError } from '../../src/store/errors.ts';
+import type { FactRecord } from '../../src/store/ports/facts.ts';
 import type { Store } from '../../src/store/store.ts';
 import { fact, PEER_A, tempStore } from './fixtures.ts';
 

@@ -2,8 +2,8 @@
 // with `more`, a cursor that moves past facts the peer may not receive, and cursor validation.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FactRecord } from '../../src/node/facts/types.ts';
-import type { FederationQuery, Store } from '../../src/store/store.ts';
+import type { FactRecord, FederationQuery } from '../../src/store/ports/facts.ts';
+import type { Store } from '../../src/store/store.ts';
 import { fact, PEER_A, PEER_B, SELF, tempStore } from './fixtures.ts';
 
 const ids = (facts: FactRecord[]) => facts.map((f) => f.id);

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { StoreError } from '../../src/store/errors.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
-import { MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
-import { FACT_COLUMNS, factParams } from '../../src/store/sqlite-rows.ts';
+import { FACT_COLUMNS, factParams } from '../../src/store/sqlite/facts.ts';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
+import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 import { fact, tempStore } from './fixtures.ts';
 
 async function mode(path: string): Promise<number> {

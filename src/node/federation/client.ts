@@ -2,7 +2,7 @@
 // node's federation dispatcher (the mTLS agent that checks the peer's URI SAN before a byte is sent).
 import type { KeyObject } from 'node:crypto';
 import { type Dispatcher, request } from 'undici';
-import type { PeerRecord } from '../../store/store.ts';
+import type { PeerRecord } from '../../store/ports/peers.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { mintPeerToken } from './peer-token.ts';
 

@@ -18,7 +18,7 @@ import { buildManifest, verifyManifest } from '../../../src/node/identity/manife
 import { KeyRing, manifestRotationEvents } from '../../../src/node/rotation/key-ring.ts';
 import { PeerKeyTrust } from '../../../src/node/rotation/peer-key-trust.ts';
 import { rotateKey } from '../../../src/node/rotation/rotate-key.ts';
-import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import { DAY_MS, tempDir, testUri } from '../../support/pki.ts';
 
 const A = testUri('a');

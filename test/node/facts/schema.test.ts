@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { factCid } from '../../../src/node/facts/cid.ts';
 import { parseFactInput, parseFactQuery, parseFactRecord } from '../../../src/node/facts/schema.ts';
-import type { FactRecord } from '../../../src/node/facts/types.ts';
 import { HttpError } from '../../../src/node/http-errors.ts';
+import type { FactRecord } from '../../../src/store/ports/facts.ts';
 
 const body = {
   entity: 'stigmem://example.org/user/alice',
