@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { factCid } from '../../src/node/facts/cid.ts';
 import { bulkInsertFacts } from '../../src/store/bulk.ts';
 import type { FactContent, FactRecord } from '../../src/store/ports/facts.ts';
-import { SELF, tempStore } from './fixtures.ts';
+import { SELF } from './contract/records.ts';
+import { tempStore } from './fixtures.ts';
 
 const COUNT = 100_000;
 
