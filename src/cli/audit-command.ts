@@ -3,14 +3,13 @@
 // Exit codes: 0 intact (or exported), 1 the chain is broken, 2 nothing could be checked (usage, unreadable
 // database or file).
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { type ChainPoint, parseChainPoint, type VerifyResult, verifyChain } from '../node/audit/chain.ts';
 import { rfc3339ToMillisCeil } from '../node/audit/query.ts';
 import { jsonlAuditEntries, storeAuditEntries } from '../node/audit/sources.ts';
+import { databasePath } from '../store/sqlite/paths.ts';
 import type { Store } from '../store/store.ts';
-
-const DB_FILE = 'tessera.db';
 
 /** A problem that prevents checking anything, explained for the operator (exit 2). */
 class CannotCheck extends Error {}
@@ -62,7 +61,7 @@ export function auditCommand(): Command {
           });
         const anchor =
           flags.anchor === undefined ? undefined : usage(command, () => parseChainPoint(flags.anchor!));
-        const source = flags.file ? resolve(flags.file) : databasePath(flags.dataDir);
+        const source = flags.file ? resolve(flags.file) : nodeDatabase(flags.dataDir);
         const result = flags.file
           ? await verifyFile(source, anchor)
           : await withStore(source, (store) =>
@@ -96,7 +95,7 @@ export function auditCommand(): Command {
           );
         const { exportAuditLog } = await import('../node/audit/export.ts');
         const out = resolve(flags.out);
-        const result = await withStore(databasePath(flags.dataDir), (store) =>
+        const result = await withStore(nodeDatabase(flags.dataDir), (store) =>
           exportAuditLog({
             store,
             out,
@@ -158,8 +157,8 @@ function usage<T>(command: Command, parse: () => T): T {
   }
 }
 
-function databasePath(dataDir: string): string {
-  return join(resolve(dataDir), DB_FILE);
+function nodeDatabase(dataDir: string): string {
+  return databasePath(resolve(dataDir));
 }
 
 const errno = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message;
@@ -174,7 +173,7 @@ async function withStore<T>(file: string, use: (store: Store) => Promise<T>): Pr
       `no node database at ${file} (${errno(error)}): is --data-dir the node's data directory?`,
     );
   }
-  const { openSqliteStore } = await import('../store/sqlite.ts');
+  const { openSqliteStore } = await import('../store/sqlite/open.ts');
   let store: Store;
   try {
     store = await openSqliteStore(file);

@@ -2,12 +2,13 @@
 // while the node runs: WAL) and printed once. Further keys are made through the admin API with this one.
 // It refuses when an active admin key exists already, unless --force (e.g. the last admin key was lost).
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { AuditLog } from '../node/audit/audit-log.ts';
 import { ApiKeys } from '../node/auth/api-keys.ts';
 import { PERMISSIONS, type Permission } from '../node/auth/permissions.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { openSqliteStore } from '../store/sqlite/open.ts';
+import { databasePath } from '../store/sqlite/paths.ts';
 import { systemClock } from '../tls/clock.ts';
 
 export const BOOTSTRAP_ENTITY_URI = 'urn:tessera:bootstrap-admin';
@@ -51,7 +52,7 @@ async function bootstrap(flags: BootstrapFlags): Promise<void> {
   const dir = await stat(dataDir).catch(() => null);
   if (!dir?.isDirectory())
     throw new Error(`no data directory ${dataDir}: give the node's --data-dir (or create it first)`);
-  const file = join(dataDir, 'tessera.db');
+  const file = databasePath(dataDir);
   const store = await openSqliteStore(file);
   try {
     const apiKeys = new ApiKeys({ store });

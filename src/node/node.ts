@@ -5,10 +5,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { openSqliteStore } from '../store/sqlite/open.ts';
+import { databasePath } from '../store/sqlite/paths.ts';
 import type { Store } from '../store/store.ts';
 import { allOf, allow as allowAll, deny, denyList } from '../tls/authorize.ts';
 import { type Clock, systemClock } from '../tls/clock.ts';
@@ -119,7 +119,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
         { event: 'node_key_fixed' },
         'the node key is given by TESSERA_NODE_PRIVATE_KEY / TESSERA_NODE_KEY_PATH: rotate it by replacing that secret',
       );
-    const store = await openSqliteStore(join(config.dataDir, 'tessera.db'));
+    const store = await openSqliteStore(databasePath(config.dataDir));
     undo.push(() => store.close());
     const expiry = credentials ? new ExpiryMonitor({ logger, clock }).track(credentials) : null;
     undo.push(() => expiry?.close());

@@ -1,6 +1,6 @@
 // Seeding many facts at once (tests, benchmarks, imports): batches of inserts, one transaction each, so a
 // batch costs one fsync instead of one per fact. Works on any Store.
-import type { FactRecord } from '../node/facts/types.ts';
+import type { FactRecord } from './ports/facts.ts';
 import type { Store } from './store.ts';
 
 /** Inserts the records in order; returns how many were new (duplicates by CID or id are skipped). */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { AuditEntry } from '../../src/store/store.ts';
+import type { AuditEntry } from '../../src/store/ports/audit.ts';
 import { AUDIT_T0, type AuditDb, auditDb, MINUTE, seedAudit } from '../support/audit-log.ts';
 import { runCli } from '../support/child.ts';
 

@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ApiKeys } from '../../src/node/auth/api-keys.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 import { runCli } from '../support/child.ts';
 import { tempDir } from '../support/pki.ts';
 

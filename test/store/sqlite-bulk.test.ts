@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { factCid } from '../../src/node/facts/cid.ts';
-import type { FactContent, FactRecord } from '../../src/node/facts/types.ts';
 import { bulkInsertFacts } from '../../src/store/bulk.ts';
-import { SELF, tempStore } from './fixtures.ts';
+import type { FactContent, FactRecord } from '../../src/store/ports/facts.ts';
+import { SELF } from './contract/records.ts';
+import { tempStore } from './fixtures.ts';
 
 const COUNT = 100_000;
 

@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { StoreError } from '../../src/store/errors.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
-import { MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
-import { FACT_COLUMNS, factParams } from '../../src/store/sqlite-rows.ts';
-import { fact, tempStore } from './fixtures.ts';
+import { FACT_COLUMNS, factParams } from '../../src/store/sqlite/facts.ts';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
+import { openSqliteStore } from '../../src/store/sqlite/open.ts';
+import { fact } from './contract/records.ts';
+import { tempStore } from './fixtures.ts';
 
 async function mode(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
@@ -174,39 +175,6 @@ test('a file that is not a SQLite database is refused with store_open_failed', a
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
-  }
-});
-
-test('a committed transaction survives close and reopen', async () => {
-  const t = await tempStore();
-  try {
-    const record = fact({ attested: { by: 'someone', sig: 'abc' }, valid_until: '2030-01-01T00:00:00Z' });
-    await t.store.tx(async (tx) => {
-      await tx.insertFact(record);
-      await tx.setMeta('committed', 'yes');
-    });
-    const store = await t.reopen();
-    assert.deepEqual(await store.getFact(record.id), record);
-    assert.equal(await store.getMeta('committed'), 'yes');
-  } finally {
-    await t.cleanup();
-  }
-});
-
-test('writable() answers true on an open store and false once closed; a closed store refuses calls', async () => {
-  const t = await tempStore();
-  try {
-    assert.equal(await t.store.writable(), true);
-    await t.store.close();
-    assert.equal(await t.store.writable(), false);
-    await assert.rejects(t.store.getFact('x'), { name: 'StoreError', code: 'store_closed' });
-    await assert.rejects(t.store.setMeta('k', 'v'), { name: 'StoreError', code: 'store_closed' });
-    await assert.rejects(
-      t.store.tx(async () => undefined),
-      { name: 'StoreError', code: 'store_closed' },
-    );
-  } finally {
-    await t.cleanup();
   }
 });
 

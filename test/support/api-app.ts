@@ -17,7 +17,7 @@ import { FactService } from '../../src/node/facts/service.ts';
 import { installErrorHandler, NODE_HTTP_OPTIONS } from '../../src/node/http/error-handler.ts';
 import { installQuotas } from '../../src/node/quota/quota-hook.ts';
 import type { Quotas } from '../../src/node/quota/quotas.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 import type { Store } from '../../src/store/store.ts';
 import type { Clock } from '../../src/tls/clock.ts';
 

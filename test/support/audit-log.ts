@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { AUDIT_EVENT_TYPES, AuditLog } from '../../src/node/audit/audit-log.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
-import type { AuditEntry, Store } from '../../src/store/store.ts';
+import type { AuditEntry } from '../../src/store/ports/audit.ts';
+import { openSqliteStore } from '../../src/store/sqlite/open.ts';
+import type { Store } from '../../src/store/store.ts';
 import type { Logger } from '../../src/tls/logger.ts';
 
 export const AUDIT_T0 = Date.parse('2026-03-01T00:00:00.000Z');

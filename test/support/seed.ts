@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { factCid } from '../../src/node/facts/cid.ts';
 import { HybridClock } from '../../src/node/facts/hlc.ts';
-import type { FactContent, FactRecord } from '../../src/node/facts/types.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import type { FactContent, FactRecord } from '../../src/store/ports/facts.ts';
+import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 
 export async function seedFacts(
   dataDir: string,

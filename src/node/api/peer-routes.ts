@@ -2,7 +2,7 @@
 // revoke. The CLI's `tessera peers …` calls these.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { PeerRecord } from '../../store/store.ts';
+import type { PeerRecord } from '../../store/ports/peers.ts';
 import type { PeerDirectory } from '../federation/peer-directory.ts';
 import type { PeerService } from '../federation/peer-service.ts';
 import { parseInput } from '../validate.ts';

@@ -9,7 +9,7 @@
 //   transaction as the action so both commit or neither.
 // - note(): resolves to null instead. For events reported while refusing something (auth_failed,
 //   tls_peer_rejected, quota_breach), where an audit outage must not turn a 401/429 into a 500.
-import type { AuditEntry, StoreOps } from '../../store/store.ts';
+import type { AuditEntry, AuditStore } from '../../store/ports/audit.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { defaultLogger, type Logger } from '../../tls/logger.ts';
 import { NodeError } from '../errors.ts';
@@ -32,19 +32,19 @@ export class AuditWriteError extends NodeError {
 }
 
 export interface AuditLogOptions {
-  /** Where entries go: the node's Store (or any StoreOps). */
-  store: StoreOps;
+  /** Where entries go: the node's Store, or a transaction of it. */
+  store: AuditStore;
   clock: Clock;
   logger?: Logger;
 }
 
 export interface RecordOptions {
   /** Write inside this transaction instead of on its own (commits or rolls back with the caller's work). */
-  tx?: StoreOps;
+  tx?: AuditStore;
 }
 
 export class AuditLog {
-  readonly #store: StoreOps;
+  readonly #store: AuditStore;
   readonly #clock: Clock;
   readonly #logger: Logger;
 

@@ -9,7 +9,7 @@
 // reach that seq with that hash. Likewise a chain rewritten from some entry on (every later hash
 // recomputed) only shows against an anchor taken before the rewrite.
 import { createHash } from 'node:crypto';
-import type { AuditEntry } from '../../store/store.ts';
+import type { AuditEntry } from '../../store/ports/audit.ts';
 import { canonicalJson } from '../identity/canonical-json.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);

@@ -13,13 +13,13 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { StoreOps } from '../../store/store.ts';
+import type { AuditStore } from '../../store/ports/audit.ts';
 import { ChainVerifier, UnparsableEntry, type VerifyResult } from './chain.ts';
 import { rfc3339ToMillisCeil } from './query.ts';
 import { auditJsonLine, storeAuditEntries } from './sources.ts';
 
 export interface ExportOptions {
-  store: Pick<StoreOps, 'auditRange'>;
+  store: Pick<AuditStore, 'auditRange'>;
   out: string;
   /** RFC 3339 date-time: start at the first entry with ts at or after it. */
   since?: string;

@@ -3,7 +3,7 @@
 // form the log's own `ts` has — rounding up, which keeps "since" inclusive and "until" exclusive exactly
 // for millisecond timestamps whatever offset or precision the client wrote.
 import { z } from 'zod';
-import type { AuditFilter } from '../../store/store.ts';
+import type { AuditFilter } from '../../store/ports/audit.ts';
 import { isRfc3339DateTime } from '../facts/rfc3339.ts';
 import { parseInput } from '../validate.ts';
 import { AUDIT_EVENT_TYPES } from './event-types.ts';

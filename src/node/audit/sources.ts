@@ -1,7 +1,7 @@
 // Where audit entries are read from for verification and export: the node's store, page by page in seq
 // order, or an exported JSONL file, line by line. Neither loads the whole log into memory.
 import { open } from 'node:fs/promises';
-import type { AuditEntry, StoreOps } from '../../store/store.ts';
+import type { AuditEntry, AuditStore } from '../../store/ports/audit.ts';
 import { UnparsableEntry } from './chain.ts';
 
 export const AUDIT_PAGE_SIZE = 1000;
@@ -13,7 +13,7 @@ export const AUDIT_PAGE_SIZE = 1000;
  * as a whole. Errors that do not come from a bad row (a closed store) still reject.
  */
 export async function* storeAuditEntries(
-  store: Pick<StoreOps, 'auditRange'>,
+  store: Pick<AuditStore, 'auditRange'>,
   afterSeq = 0,
   pageSize = AUDIT_PAGE_SIZE,
 ): AsyncGenerator<AuditEntry | UnparsableEntry> {

@@ -6,13 +6,11 @@
 // pay scrypt per request. A revocation through this object drops the key's entries at once; one made by
 // another process sharing the database takes effect here within the cache TTL.
 import { createHash } from 'node:crypto';
-import type { ApiKeyRecord, Permission, StoreOps } from '../../store/store.ts';
+import type { ApiKeyRecord, ApiKeyStore, Permission } from '../../store/ports/api-keys.ts';
 import { type Clock, systemClock } from '../../tls/clock.ts';
 import { newToken, parseToken } from './api-key-token.ts';
 import { PERMISSIONS, type Principal } from './permissions.ts';
 import { type Derive, DUMMY_HASH, hashSecret, scryptDerive, verifySecret } from './secret-hash.ts';
-
-export type ApiKeyStore = Pick<StoreOps, 'addApiKey' | 'getApiKey' | 'listApiKeys' | 'revokeApiKey'>;
 
 /** An API key as it may be shown: everything but the hash. */
 export type PublicApiKey = Omit<ApiKeyRecord, 'secretHash'>;

@@ -2,7 +2,7 @@
 // hierarchy (admin does not imply audit.read: reading the audit trail is a separate duty). Routes map to
 // a permission by their route pattern (never the raw URL) and method; first matching rule wins. A route
 // that no rule names needs `admin` (fail closed), so a new route is never open by accident.
-import { PERMISSIONS, type Permission } from '../../store/store.ts';
+import { PERMISSIONS, type Permission } from '../../store/ports/api-keys.ts';
 
 export { PERMISSIONS, type Permission };
 

@@ -3,7 +3,10 @@
 // pulls it alongside facts and ingests each page with its cursor in one transaction. A record is accepted
 // only from its issuer (issuer == the peer pulled from): a peer cannot revoke someone else's capabilities.
 import { z } from 'zod';
-import type { PeerRecord, RevocationPage, Store, StoreOps } from '../../store/store.ts';
+import type { CapabilityStore, RevocationPage } from '../../store/ports/capabilities.ts';
+import type { MetaStore } from '../../store/ports/meta.ts';
+import type { PeerRecord } from '../../store/ports/peers.ts';
+import type { Store } from '../../store/store.ts';
 import type { FederationClient } from '../federation/client.ts';
 import { parseInput } from '../validate.ts';
 
@@ -16,7 +19,7 @@ const feedQuery = z.strictObject({
 
 /** Serving side: one page of this node's revocations after `query.cursor`. NodeError 422 for bad input. */
 export async function revocationFeed(
-  store: Store,
+  store: CapabilityStore,
   selfEntityUri: string,
   query: unknown,
 ): Promise<RevocationPage> {
@@ -54,7 +57,7 @@ export interface IngestResult {
 
 /** Ingests one page from `peer` and saves its cursor, in the caller's transaction. */
 export async function ingestRevocationPage(
-  tx: StoreOps,
+  tx: CapabilityStore & MetaStore,
   peer: Pick<PeerRecord, 'id' | 'entityUri'>,
   page: unknown,
 ): Promise<IngestResult & { cursor: string; more: boolean }> {

@@ -1,7 +1,7 @@
 // Issue, verify and revoke capability tokens. Issuing signs with the current issuer key and records the
 // capability (not the token); verifying checks the issuer's keys, the lifetime and the local revocation
 // list, which holds our own revocations and those replicated from the issuers we peer with.
-import type { RevocationRecord, Store } from '../../store/store.ts';
+import type { CapabilityStore, RevocationRecord } from '../../store/ports/capabilities.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { NodeError } from '../errors.ts';
 import type { NodeKey } from '../identity/node-key.ts';
@@ -32,7 +32,7 @@ export interface IssuedCapability extends Capability {
 }
 
 export interface CapabilityServiceOptions {
-  store: Store;
+  store: CapabilityStore;
   selfEntityUri: string;
   /** The issuer KeyRing (its current key signs). */
   issuerKey: () => NodeKey;

@@ -3,7 +3,7 @@
 // so every node computes the same CID for the same content, whatever the JSON it was sent in.
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
-import type { FactContent } from './types.ts';
+import type { FactContent } from '../../store/ports/facts.ts';
 
 // The package is CommonJS (`module.exports = fn`) while its typings declare an ES default export, which
 // NodeNext types as the module namespace; at run time the default import is the function.

@@ -1,7 +1,7 @@
 // The Stigmem-shaped facts API: POST /v1/facts, GET /v1/facts, GET /v1/facts/{id | sha256:<hex>}.
 // Authentication is not done here: the node wraps these routes in its API-key hook.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { FactFilter, Store } from '../../store/store.ts';
+import type { FactFilter, FactStore } from '../../store/ports/facts.ts';
 import { NodeError } from '../errors.ts';
 import { CID_PATTERN } from './cid.ts';
 import { DEFAULT_LIMIT, MAX_ID_LENGTH, parseFactQuery } from './schema.ts';
@@ -11,7 +11,7 @@ export const FACT_BODY_LIMIT = 64 * 1024;
 
 export interface FactRouteDeps {
   service: FactService;
-  store: Store;
+  store: FactStore;
 }
 
 // fastify would parse text/plain into a string and let it reach validation as a confusing 422; a wrong

@@ -17,12 +17,12 @@
 //   accepted silently and the fact stored without the expiry or with the default scope the client did
 //   not mean, and the mistake would be content-addressed and replicated for good.
 import { z } from 'zod';
+import { type FactRecord, type FactValue, SCOPES, type Scope, VALUE_TYPES } from '../../store/ports/facts.ts';
 import { NodeError } from '../errors.ts';
 import { parseInput } from '../validate.ts';
 import { CID_PATTERN, factCid } from './cid.ts';
 import { isHlc } from './hlc.ts';
 import { isRfc3339DateTime } from './rfc3339.ts';
-import { type FactRecord, type FactValue, SCOPES, type Scope, VALUE_TYPES } from './types.ts';
 
 export const MAX_IDENTIFIER_LENGTH = 1024;
 export const MAX_STRING_VALUE_LENGTH = 8 * 1024;

@@ -1,15 +1,14 @@
 // The facts domain: turns a client's assertion into a stored record (id, timestamp, HLC, CID) and takes in
 // records replicated from peers. Content addressing makes both idempotent: the same content is stored once.
 import { randomUUID } from 'node:crypto';
-import type { InsertResult, Store, StoreOps } from '../../store/store.ts';
+import type { FactRecord, FactStore, InsertResult } from '../../store/ports/facts.ts';
 import { NodeError } from '../errors.ts';
 import { factCid } from './cid.ts';
 import { HlcError, type HybridClock } from './hlc.ts';
 import { parseFactInput, parseFactRecord } from './schema.ts';
-import type { FactRecord } from './types.ts';
 
 export interface FactServiceOptions {
-  store: Store;
+  store: FactStore;
   /** This node's entity URI: the origin_node_id of facts written here. */
   nodeId: string;
   hlc: HybridClock;
@@ -26,7 +25,7 @@ export interface AssertResult {
 }
 
 export class FactService {
-  readonly #store: Store;
+  readonly #store: FactStore;
   readonly #nodeId: string;
   readonly #hlc: HybridClock;
   readonly #now: () => Date;
@@ -76,7 +75,7 @@ export class FactService {
    * `validation_failed` / `cid_mismatch` / `scope_not_federated` / `hlc_skew`); id, hlc, timestamp and
    * origin_node_id are kept, received_from is set. onWrite is not called: the caller knows when it commits.
    */
-  async ingest(tx: StoreOps, remote: unknown, receivedFrom: string): Promise<InsertResult> {
+  async ingest(tx: FactStore, remote: unknown, receivedFrom: string): Promise<InsertResult> {
     const record = parseFactRecord(remote);
     // `local` never leaves a node; a peer that sends one is broken or hostile, so it is not stored here.
     if (record.scope === 'local')

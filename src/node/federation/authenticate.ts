@@ -2,7 +2,8 @@
 // peer's node key, bound together (`iss` == the certificate's URI SAN), fresh, for us, and never seen before.
 import type { KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { PeerRecord, Store } from '../../store/store.ts';
+import type { PeerRecord } from '../../store/ports/peers.ts';
+import type { Store } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { publicKeyFromRaw } from '../identity/node-key.ts';
 import { type PeerKeyTrust, tokenKeyId } from '../rotation/peer-key-trust.ts';

@@ -1,19 +1,19 @@
 // The peers this node knows, cached in memory over the store: the federation gate consults it on every
 // handshake and request, and the client side looks up which identity each peer origin must prove.
 // The node is the only writer, so every change goes through here and the cache cannot go stale.
-import type { PeerRecord, Store } from '../../store/store.ts';
+import type { PeerRecord, PeerStore } from '../../store/ports/peers.ts';
 
 export class PeerDirectory {
   readonly #byId = new Map<string, PeerRecord>();
 
   private constructor(
-    private readonly store: Store,
+    private readonly store: PeerStore,
     peers: PeerRecord[],
   ) {
     for (const peer of peers) this.#byId.set(peer.id, peer);
   }
 
-  static async load(store: Store): Promise<PeerDirectory> {
+  static async load(store: PeerStore): Promise<PeerDirectory> {
     return new PeerDirectory(store, await store.listPeers());
   }
 

@@ -3,10 +3,10 @@
 // connection carries the manifest's entity URI. Approval needs the operator to confirm the key
 // fingerprint out of band; revocation takes effect on open connections at once.
 import { randomUUID } from 'node:crypto';
-import type { PeerRecord } from '../../store/store.ts';
+import { SCOPES, type Scope } from '../../store/ports/facts.ts';
+import type { PeerRecord } from '../../store/ports/peers.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { NodeError } from '../errors.ts';
-import { SCOPES, type Scope } from '../facts/types.ts';
 import { describePublicKey } from '../identity/node-key.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 

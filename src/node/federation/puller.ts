@@ -3,10 +3,11 @@
 // every interval, at once on a wake from the peer, and back off exponentially with jitter on errors.
 // One cycle per peer at a time: a wake during a cycle makes that cycle run once more.
 
-import type { PeerRecord, Store, StoreOps } from '../../store/store.ts';
+import type { FactRecord } from '../../store/ports/facts.ts';
+import type { PeerRecord } from '../../store/ports/peers.ts';
+import type { Store, StoreOps } from '../../store/store.ts';
 import type { Logger } from '../../tls/logger.ts';
 import { NodeError } from '../errors.ts';
-import type { FactRecord } from '../facts/types.ts';
 import { markCaughtUp, nodeMetrics } from '../metrics.ts';
 import type { FederationClient } from './client.ts';
 import type { PeerDirectory } from './peer-directory.ts';

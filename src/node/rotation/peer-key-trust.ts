@@ -5,14 +5,15 @@
 // at most once per `minIntervalMs` per peer, so a stream of bad tokens cannot make us hammer the peer.
 import type { KeyObject } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
-import type { PeerKeyRecord, PeerRecord, Store } from '../../store/store.ts';
+import type { PeerKeyRecord, PeerKeyStore } from '../../store/ports/peer-keys.ts';
+import type { PeerRecord } from '../../store/ports/peers.ts';
 import type { PeerDirectory } from '../federation/peer-directory.ts';
 import type { SignedManifest } from '../identity/manifest.ts';
 import { publicKeyFromRaw } from '../identity/node-key.ts';
 import { acceptedPeerKeys, planPeerKeyUpdate } from './peer-keys.ts';
 
 export interface PeerKeyTrustOptions {
-  store: Store;
+  store: PeerKeyStore;
   peers: PeerDirectory;
   /** Fetches and fully verifies (TLS binding included) a peer's manifest: fetchPeerManifest. */
   fetchManifest?: (peer: PeerRecord) => Promise<SignedManifest>;

@@ -3,7 +3,8 @@
 // before it. The keys handed over stay accepted until their dual-trust window ends, then only the new one.
 // Issuer keys are what the peer's (node-key-signed) manifest publishes: the current one plus the old ones
 // of issuer rotation events still inside their window.
-import type { KeyKind, PeerKeyRecord, PeerRecord } from '../../store/store.ts';
+import type { KeyKind, PeerKeyRecord } from '../../store/ports/peer-keys.ts';
+import type { PeerRecord } from '../../store/ports/peers.ts';
 import type { SignedManifest } from '../identity/manifest.ts';
 import { describePublicKey } from '../identity/node-key.ts';
 import { RotationError } from './errors.ts';

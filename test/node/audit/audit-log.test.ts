@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { AuditLog, AuditWriteError } from '../../../src/node/audit/audit-log.ts';
 import { auditHash, verifyChain } from '../../../src/node/audit/chain.ts';
 import { storeAuditEntries } from '../../../src/node/audit/sources.ts';
-import type { AuditEntry } from '../../../src/store/store.ts';
+import type { AuditEntry } from '../../../src/store/ports/audit.ts';
 import {
   AUDIT_T0,
   type AuditDb,

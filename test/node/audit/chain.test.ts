@@ -11,7 +11,7 @@ import {
   UnparsableEntry,
   verifyChain,
 } from '../../../src/node/audit/chain.ts';
-import type { AuditEntry } from '../../../src/store/store.ts';
+import type { AuditEntry } from '../../../src/store/ports/audit.ts';
 
 function chainOf(n: number): AuditEntry[] {
   const entries: AuditEntry[] = [];

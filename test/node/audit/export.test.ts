@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { type VerifyOptions, verifyChain } from '../../../src/node/audit/chain.ts';
 import { exportAuditLog } from '../../../src/node/audit/export.ts';
 import { jsonlAuditEntries } from '../../../src/node/audit/sources.ts';
-import type { AuditEntry } from '../../../src/store/store.ts';
+import type { AuditEntry } from '../../../src/store/ports/audit.ts';
 import { AUDIT_T0, type AuditDb, auditDb, MINUTE, seedAudit } from '../../support/audit-log.ts';
 
 const N = 20;

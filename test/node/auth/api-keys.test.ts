@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { newToken } from '../../../src/node/auth/api-key-token.ts';
 import { ApiKeys } from '../../../src/node/auth/api-keys.ts';
-import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { countingDerive, manualClock } from '../../support/api-app.ts';
 import { tempDir } from '../../support/pki.ts';

@@ -20,7 +20,7 @@ import { KeyRing, manifestRotationEvents } from '../../../src/node/rotation/key-
 import { PeerKeyTrust } from '../../../src/node/rotation/peer-key-trust.ts';
 import { rotateKey } from '../../../src/node/rotation/rotate-key.ts';
 import { StoreInputError } from '../../../src/store/errors.ts';
-import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import { DAY_MS, tempDir, testUri } from '../../support/pki.ts';
 
 const A = testUri('a');

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import canonicalizeModule from 'canonicalize';
 import { factCid } from '../../../src/node/facts/cid.ts';
-import type { FactContent } from '../../../src/node/facts/types.ts';
+import type { FactContent } from '../../../src/store/ports/facts.ts';
 
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string;
 

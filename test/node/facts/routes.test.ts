@@ -10,9 +10,9 @@ import { factCid } from '../../../src/node/facts/cid.ts';
 import { HybridClock, parseHlc } from '../../../src/node/facts/hlc.ts';
 import { registerFactRoutes } from '../../../src/node/facts/routes.ts';
 import { FactService } from '../../../src/node/facts/service.ts';
-import type { FactRecord } from '../../../src/node/facts/types.ts';
 import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
-import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import type { FactRecord } from '../../../src/store/ports/facts.ts';
+import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import type { Store } from '../../../src/store/store.ts';
 
 const NODE = 'spiffe://example.org/node/a';

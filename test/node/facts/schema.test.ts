@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
 import { factCid } from '../../../src/node/facts/cid.ts';
 import { parseFactInput, parseFactQuery, parseFactRecord } from '../../../src/node/facts/schema.ts';
-import type { FactRecord } from '../../../src/node/facts/types.ts';
+import type { FactRecord } from '../../../src/store/ports/facts.ts';
 
 const body = {
   entity: 'stigmem://example.org/user/alice',

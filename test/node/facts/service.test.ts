@@ -8,8 +8,8 @@ import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
 import { factCid } from '../../../src/node/facts/cid.ts';
 import { HybridClock } from '../../../src/node/facts/hlc.ts';
 import { FactService } from '../../../src/node/facts/service.ts';
-import type { FactContent, FactRecord } from '../../../src/node/facts/types.ts';
-import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import type { FactContent, FactRecord } from '../../../src/store/ports/facts.ts';
+import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import type { Store } from '../../../src/store/store.ts';
 
 const SELF = 'spiffe://example.org/node/b';

@@ -13,8 +13,8 @@ import { KeyRing, manifestRotationEvents } from '../../../src/node/rotation/key-
 import { PeerKeyTrust, tokenKeyId } from '../../../src/node/rotation/peer-key-trust.ts';
 import { acceptedPeerKeys } from '../../../src/node/rotation/peer-keys.ts';
 import { rotateKey } from '../../../src/node/rotation/rotate-key.ts';
-import { openSqliteStore } from '../../../src/store/sqlite.ts';
-import type { PeerRecord } from '../../../src/store/store.ts';
+import type { PeerRecord } from '../../../src/store/ports/peers.ts';
+import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import { DAY_MS, tempDir, testUri } from '../../support/pki.ts';
 
 const A = testUri('a');

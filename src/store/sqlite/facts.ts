@@ -1,51 +1,107 @@
-// Every store operation as a synchronous call on one SQLite connection, with its statements prepared once.
-// sqlite.ts decides which connection runs a call (the writer, inside or outside a transaction, or the
-// reader) and wraps the result in a Promise.
+// Facts and the federation feed on one SQLite connection, with their statements prepared once. Rows carry
+// a local insertion `seq`: the order of list pages and of the feed peers pull.
 import type Database from 'better-sqlite3';
-import type { FactRecord, Scope } from '../node/facts/types.ts';
 import {
   checkLimit,
   decodeFederationCursor,
   decodeListCursor,
   encodeFederationCursor,
   encodeListCursor,
-} from './cursor.ts';
-import { StoreInputError } from './errors.ts';
-import { SqliteApiKeyOps } from './sqlite-api-keys.ts';
-import { SqliteAuditOps } from './sqlite-audit.ts';
-import { SqliteCapabilityOps } from './sqlite-capabilities.ts';
-import {
-  FACT_COLUMNS,
-  type FactParams,
-  type FactRow,
-  factFromRow,
-  factParams,
-  type PeerRow,
-  peerFromRow,
-  peerToRow,
-} from './sqlite-rows.ts';
+} from '../cursor.ts';
+import { StoreInputError } from '../errors.ts';
 import type {
   FactFilter,
   FactPage,
+  FactRecord,
+  FactStore,
+  FactValue,
   FederationPage,
   FederationQuery,
   InsertResult,
-  PeerRecord,
-} from './store.ts';
-
-type Stmt<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>;
+  Scope,
+} from '../ports/facts.ts';
+import { type Run, type Stmt, snapshotOf, sqliteCode } from './sql.ts';
 
 const FILTER_FIELDS = ['entity', 'relation', 'source', 'scope'] as const;
 
-function sqliteCode(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : '';
+export const FACT_COLUMNS =
+  'seq, id, cid, entity, relation, value, source, confidence, scope, timestamp, valid_until, hlc, attested, received_from, origin_node_id';
+
+export interface FactRow {
+  seq: number;
+  id: string;
+  cid: string;
+  entity: string;
+  relation: string;
+  value: string;
+  source: string;
+  confidence: number;
+  scope: Scope;
+  timestamp: string;
+  valid_until: string | null;
+  hlc: string;
+  attested: string | null;
+  received_from: string | null;
+  origin_node_id: string;
 }
 
-export class SqliteOps {
-  readonly apiKeys: SqliteApiKeyOps;
-  readonly audit: SqliteAuditOps;
-  readonly capabilities: SqliteCapabilityOps;
+/** Positional parameters of the fact INSERT, in FACT_COLUMNS order without seq. */
+export type FactParams = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  number,
+  string,
+  string,
+  string | null,
+  string,
+  string | null,
+  string | null,
+  string,
+];
+
+export function factParams(record: FactRecord): FactParams {
+  return [
+    record.id,
+    record.cid,
+    record.entity,
+    record.relation,
+    JSON.stringify(record.value),
+    record.source,
+    record.confidence,
+    record.scope,
+    record.timestamp,
+    record.valid_until ?? null,
+    record.hlc,
+    record.attested === null || record.attested === undefined ? null : JSON.stringify(record.attested),
+    record.received_from ?? null,
+    record.origin_node_id,
+  ];
+}
+
+export function factFromRow(row: FactRow): FactRecord {
+  return {
+    id: row.id,
+    entity: row.entity,
+    relation: row.relation,
+    value: JSON.parse(row.value) as FactValue,
+    source: row.source,
+    confidence: row.confidence,
+    scope: row.scope,
+    timestamp: row.timestamp,
+    valid_until: row.valid_until,
+    hlc: row.hlc,
+    cid: row.cid,
+    attested: row.attested === null ? null : (JSON.parse(row.attested) as unknown),
+    received_from: row.received_from,
+    origin_node_id: row.origin_node_id,
+  };
+}
+
+export class SqliteFacts {
   readonly #db: Database.Database;
   readonly #insertFact: Stmt<FactParams>;
   readonly #factById: Stmt<[string], FactRow>;
@@ -54,28 +110,11 @@ export class SqliteOps {
   readonly #listStmts = new Map<string, Stmt<unknown[], FactRow>>();
   readonly #countStmts = new Map<string, Stmt<unknown[], number>>();
   readonly #feedStmts = new Map<string, Stmt<unknown[], FactRow>>();
-  readonly #insertPeer: Stmt<[PeerRow]>;
-  readonly #updatePeer: Stmt<[PeerRow]>;
-  readonly #peerById: Stmt<[string], PeerRow>;
-  readonly #peerByUri: Stmt<[string], PeerRow>;
-  readonly #allPeers: Stmt<[], PeerRow>;
-  readonly #getCursor: Stmt<[string], string>;
-  readonly #setCursor: Stmt<[string, string]>;
-  readonly #insertJti: Stmt<[string, number]>;
-  readonly #pruneJtis: Stmt<[number]>;
-  readonly #getMeta: Stmt<[string], string>;
-  readonly #setMeta: Stmt<[string, string]>;
   /** Runs a callback in one read snapshot (a savepoint when a transaction is already open). */
   readonly #snapshot: <T>(read: () => T) => T;
 
-  constructor(
-    db: Database.Database,
-    private readonly now: () => Date,
-  ) {
+  constructor(db: Database.Database) {
     this.#db = db;
-    this.apiKeys = new SqliteApiKeyOps(db);
-    this.audit = new SqliteAuditOps(db);
-    this.capabilities = new SqliteCapabilityOps(db);
     const columns = FACT_COLUMNS.replace('seq, ', '');
     const marks = columns
       .split(',')
@@ -86,40 +125,7 @@ export class SqliteOps {
     this.#factById = db.prepare(`SELECT ${FACT_COLUMNS} FROM facts WHERE id = ?`);
     this.#factByCid = db.prepare(`SELECT ${FACT_COLUMNS} FROM facts WHERE cid = ?`);
     this.#maxSeq = db.prepare<[], number | null>('SELECT max(seq) FROM facts').pluck();
-    const peerColumns =
-      'id, entity_uri, federation_url, public_key, key_id, fingerprint, tls_spki_sha256, status, allowed_scopes, created_at, updated_at';
-    this.#insertPeer = db.prepare(
-      `INSERT INTO peers (${peerColumns}) VALUES (${peerColumns
-        .split(', ')
-        .map((c) => `@${c}`)
-        .join(', ')})`,
-    );
-    this.#updatePeer = db.prepare(
-      `UPDATE peers SET ${peerColumns
-        .split(', ')
-        .filter((c) => c !== 'id')
-        .map((c) => `${c} = @${c}`)
-        .join(', ')} WHERE id = @id`,
-    );
-    this.#peerById = db.prepare(`SELECT ${peerColumns} FROM peers WHERE id = ?`);
-    this.#peerByUri = db.prepare(`SELECT ${peerColumns} FROM peers WHERE entity_uri = ?`);
-    this.#allPeers = db.prepare(`SELECT ${peerColumns} FROM peers ORDER BY created_at, id`);
-    this.#getCursor = db
-      .prepare<[string], string>('SELECT cursor FROM pull_cursors WHERE peer_id = ?')
-      .pluck();
-    this.#setCursor = db.prepare(
-      'INSERT INTO pull_cursors (peer_id, cursor) VALUES (?, ?) ON CONFLICT (peer_id) DO UPDATE SET cursor = excluded.cursor',
-    );
-    this.#insertJti = db.prepare(
-      'INSERT INTO seen_jtis (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING',
-    );
-    this.#pruneJtis = db.prepare('DELETE FROM seen_jtis WHERE expires_at < ?');
-    this.#getMeta = db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck();
-    this.#setMeta = db.prepare(
-      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-    );
-    const snapshot = db.transaction((read: () => unknown) => read());
-    this.#snapshot = <T>(read: () => T): T => snapshot(read) as T;
+    this.#snapshot = snapshotOf(db);
   }
 
   insertFact(record: FactRecord): InsertResult {
@@ -235,85 +241,16 @@ export class SqliteOps {
     }
     return statement;
   }
+}
 
-  addPeer(peer: PeerRecord): void {
-    try {
-      this.#insertPeer.run(peerToRow(peer));
-    } catch (error) {
-      const code = sqliteCode(error);
-      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE')
-        throw new StoreInputError(
-          'peer_exists',
-          `a peer with id ${peer.id} or entity URI ${peer.entityUri} exists`,
-        );
-      throw error;
-    }
-  }
-
-  getPeer(id: string): PeerRecord | null {
-    const row = this.#peerById.get(id);
-    return row ? peerFromRow(row) : null;
-  }
-
-  getPeerByEntityUri(entityUri: string): PeerRecord | null {
-    const row = this.#peerByUri.get(entityUri);
-    return row ? peerFromRow(row) : null;
-  }
-
-  listPeers(): PeerRecord[] {
-    return this.#allPeers.all().map(peerFromRow);
-  }
-
-  updatePeer(id: string, changes: Partial<Omit<PeerRecord, 'id' | 'createdAt'>>): PeerRecord | null {
-    const current = this.getPeer(id);
-    if (!current) return null;
-    const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
-    const updated: PeerRecord = {
-      ...current,
-      ...defined,
-      id: current.id,
-      createdAt: current.createdAt,
-      updatedAt: changes.updatedAt ?? this.now().toISOString(),
-    };
-    try {
-      this.#updatePeer.run(peerToRow(updated));
-    } catch (error) {
-      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_UNIQUE')
-        throw new StoreInputError('peer_exists', `another peer has entity URI ${updated.entityUri}`);
-      throw error;
-    }
-    return updated;
-  }
-
-  getPullCursor(peerId: string): string | null {
-    return this.#getCursor.get(peerId) ?? null;
-  }
-
-  setPullCursor(peerId: string, cursor: string): void {
-    try {
-      this.#setCursor.run(peerId, cursor);
-    } catch (error) {
-      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY')
-        throw new StoreInputError('unknown_peer', `no peer ${peerId} to hold a pull cursor for`);
-      throw error;
-    }
-  }
-
-  rememberJti(jti: string, expiresAt: number): boolean {
-    return this.#insertJti.run(jti, expiresAt).changes === 1;
-  }
-
-  pruneJtis(now: number): void {
-    this.#pruneJtis.run(now);
-  }
-
-  getMeta(key: string): string | null {
-    return this.#getMeta.get(key) ?? null;
-  }
-
-  setMeta(key: string, value: string): void {
-    this.#setMeta.run(key, value);
-  }
+export function bindFactStore(run: Run<SqliteFacts>): FactStore {
+  return {
+    insertFact: (record) => run('write', (o) => o.insertFact(record)),
+    getFact: (idOrCid) => run('read', (o) => o.getFact(idOrCid)),
+    listFacts: (filter, limit, cursor) => run('read', (o) => o.listFacts(filter, limit, cursor)),
+    countFacts: (filter) => run('read', (o) => o.countFacts(filter)),
+    federationPage: (query) => run('read', (o) => o.federationPage(query)),
+  };
 }
 
 /** WHERE clauses of a list filter, most selective field first; equal filter shapes share a statement. */

@@ -1,27 +1,16 @@
-// Peer keys (rotated-out and issuer keys), issued capabilities and capability revocations on one SQLite
-// connection. Revocations carry a local insertion seq: the cursor peers pull them by.
+// Issued capabilities and capability revocations on one SQLite connection. Revocations carry a local
+// insertion seq: the cursor peers pull them by.
 import type Database from 'better-sqlite3';
-import { checkLimit, decodeFederationCursor, encodeFederationCursor } from './cursor.ts';
-import { StoreInputError } from './errors.ts';
+import { checkLimit, decodeFederationCursor, encodeFederationCursor } from '../cursor.ts';
+import { StoreInputError } from '../errors.ts';
 import type {
   CapabilityRecord,
-  KeyKind,
-  PeerKeyRecord,
+  CapabilityStore,
   RevocationPage,
   RevocationQuery,
   RevocationRecord,
-} from './store.ts';
-
-type Stmt<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>;
-
-interface PeerKeyRow {
-  peer_id: string;
-  kind: KeyKind;
-  key_id: string;
-  public_key: string;
-  not_after: string | null;
-  added_at: string;
-}
+} from '../ports/capabilities.ts';
+import { namedParams, type Run, type Stmt, snapshotOf, sqliteCode } from './sql.ts';
 
 interface CapabilityRow {
   id: string;
@@ -38,31 +27,8 @@ interface RevocationRow extends RevocationRecord {
   seq: number;
 }
 
-function sqliteCode(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : '';
-}
-
-const PEER_KEY_COLUMNS = 'peer_id, kind, key_id, public_key, not_after, added_at';
 const CAPABILITY_COLUMNS = 'id, issuer, subject, verb, object, key_id, issued_at, expires_at';
 const REVOCATION_COLUMNS = 'seq, capability_id, issuer, expires_at, revoked_at, reason';
-
-const named = (columns: string) =>
-  columns
-    .split(', ')
-    .map((c) => `@${c}`)
-    .join(', ');
-
-function peerKeyFromRow(row: PeerKeyRow): PeerKeyRecord {
-  return {
-    peerId: row.peer_id,
-    kind: row.kind,
-    keyId: row.key_id,
-    publicKey: row.public_key,
-    notAfter: row.not_after,
-    addedAt: row.added_at,
-  };
-}
 
 function capabilityFromRow(row: CapabilityRow): CapabilityRecord {
   return {
@@ -82,11 +48,7 @@ function revocationFromRow(row: RevocationRow): RevocationRecord {
   return record;
 }
 
-export class SqliteCapabilityOps {
-  readonly #putPeerKey: Stmt<[PeerKeyRow]>;
-  readonly #peerKeys: Stmt<[string], PeerKeyRow>;
-  readonly #allPeerKeys: Stmt<[], PeerKeyRow>;
-  readonly #prunePeerKeys: Stmt<[string]>;
+export class SqliteCapabilities {
   readonly #addCapability: Stmt<[CapabilityRow]>;
   readonly #capability: Stmt<[string], CapabilityRow>;
   readonly #addRevocation: Stmt<[Omit<RevocationRow, 'seq'>]>;
@@ -97,21 +59,13 @@ export class SqliteCapabilityOps {
   readonly #snapshot: <T>(read: () => T) => T;
 
   constructor(db: Database.Database) {
-    this.#putPeerKey = db.prepare(
-      `INSERT INTO peer_keys (${PEER_KEY_COLUMNS}) VALUES (${named(PEER_KEY_COLUMNS)})
-       ON CONFLICT (peer_id, kind, key_id) DO UPDATE SET not_after = excluded.not_after`,
-    );
-    const keyOrder = 'ORDER BY added_at, peer_id, kind, key_id';
-    this.#peerKeys = db.prepare(`SELECT ${PEER_KEY_COLUMNS} FROM peer_keys WHERE peer_id = ? ${keyOrder}`);
-    this.#allPeerKeys = db.prepare(`SELECT ${PEER_KEY_COLUMNS} FROM peer_keys ${keyOrder}`);
-    this.#prunePeerKeys = db.prepare('DELETE FROM peer_keys WHERE not_after IS NOT NULL AND not_after < ?');
     this.#addCapability = db.prepare(
-      `INSERT INTO capabilities (${CAPABILITY_COLUMNS}) VALUES (${named(CAPABILITY_COLUMNS)})`,
+      `INSERT INTO capabilities (${CAPABILITY_COLUMNS}) VALUES (${namedParams(CAPABILITY_COLUMNS)})`,
     );
     this.#capability = db.prepare(`SELECT ${CAPABILITY_COLUMNS} FROM capabilities WHERE id = ?`);
     const revocationColumns = REVOCATION_COLUMNS.replace('seq, ', '');
     this.#addRevocation = db.prepare(
-      `INSERT INTO capability_revocations (${revocationColumns}) VALUES (${named(revocationColumns)})
+      `INSERT INTO capability_revocations (${revocationColumns}) VALUES (${namedParams(revocationColumns)})
        ON CONFLICT (issuer, capability_id) DO NOTHING`,
     );
     this.#revocation = db.prepare(
@@ -125,37 +79,7 @@ export class SqliteCapabilityOps {
       `SELECT ${REVOCATION_COLUMNS} FROM capability_revocations
        WHERE seq > ? AND seq <= ? AND +issuer = ? ORDER BY seq LIMIT ?`,
     );
-    const snapshot = db.transaction((read: () => unknown) => read());
-    this.#snapshot = <T>(read: () => T): T => snapshot(read) as T;
-  }
-
-  putPeerKey(key: PeerKeyRecord): void {
-    try {
-      this.#putPeerKey.run({
-        peer_id: key.peerId,
-        kind: key.kind,
-        key_id: key.keyId,
-        public_key: key.publicKey,
-        not_after: key.notAfter,
-        added_at: key.addedAt,
-      });
-    } catch (error) {
-      const code = sqliteCode(error);
-      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
-        throw new StoreInputError('unknown_peer', `no peer ${key.peerId} to hold a key for`);
-      if (code.startsWith('SQLITE_CONSTRAINT'))
-        throw new StoreInputError('invalid_record', `peer key ${key.keyId}: ${(error as Error).message}`);
-      throw error;
-    }
-  }
-
-  listPeerKeys(peerId?: string): PeerKeyRecord[] {
-    const rows = peerId === undefined ? this.#allPeerKeys.all() : this.#peerKeys.all(peerId);
-    return rows.map(peerKeyFromRow);
-  }
-
-  prunePeerKeys(before: string): number {
-    return this.#prunePeerKeys.run(before).changes;
+    this.#snapshot = snapshotOf(db);
   }
 
   addCapability(capability: CapabilityRecord): void {
@@ -235,4 +159,14 @@ export class SqliteCapabilityOps {
       };
     });
   }
+}
+
+export function bindCapabilityStore(run: Run<SqliteCapabilities>): CapabilityStore {
+  return {
+    addCapability: (capability) => run('write', (o) => o.addCapability(capability)),
+    getCapability: (id) => run('read', (o) => o.getCapability(id)),
+    addRevocation: (revocation) => run('write', (o) => o.addRevocation(revocation)),
+    getRevocation: (issuer, id) => run('read', (o) => o.getRevocation(issuer, id)),
+    revocationPage: (query) => run('read', (o) => o.revocationPage(query)),
+  };
 }

@@ -2,7 +2,7 @@
 // `PRAGMA user_version`; pending steps run in one IMMEDIATE transaction, so a crash or a second process
 // opening the same file never sees half a schema. Never edit a released step: append a new one.
 import type Database from 'better-sqlite3';
-import { StoreError } from './errors.ts';
+import { StoreError } from '../errors.ts';
 
 export const MIGRATIONS: readonly string[] = [
   // 1: facts, peers, pull cursors, token ids, meta.

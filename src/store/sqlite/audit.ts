@@ -1,12 +1,46 @@
 // The audit log on one SQLite connection. The store does not know the hash function: it only keeps the
 // chain's shape (seq = last + 1, prev_hash = last hash) and stores each entry exactly as built.
 import type Database from 'better-sqlite3';
-import { checkLimit, decodeListCursor, encodeListCursor } from './cursor.ts';
-import { StoreInputError } from './errors.ts';
-import { AUDIT_COLUMNS, type AuditRow, auditFromRow, auditToRow } from './sqlite-rows.ts';
-import type { AuditEntry, AuditFilter, AuditPage } from './store.ts';
+import { checkLimit, decodeListCursor, encodeListCursor } from '../cursor.ts';
+import { StoreInputError } from '../errors.ts';
+import type { AuditEntry, AuditFilter, AuditPage, AuditStore } from '../ports/audit.ts';
+import { namedParams, type Run, type Stmt } from './sql.ts';
 
-type Stmt<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>;
+export const AUDIT_COLUMNS = 'seq, ts, event_type, principal, detail, prev_hash, hash';
+
+export interface AuditRow {
+  seq: number;
+  ts: string;
+  event_type: string;
+  principal: string | null;
+  detail: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export function auditToRow(entry: AuditEntry): AuditRow {
+  return {
+    seq: entry.seq,
+    ts: entry.ts,
+    event_type: entry.event_type,
+    principal: entry.principal ?? null,
+    detail: JSON.stringify(entry.detail),
+    prev_hash: entry.prev_hash,
+    hash: entry.hash,
+  };
+}
+
+export function auditFromRow(row: AuditRow): AuditEntry {
+  return {
+    seq: row.seq,
+    ts: row.ts,
+    event_type: row.event_type,
+    principal: row.principal,
+    detail: JSON.parse(row.detail) as Record<string, unknown>,
+    prev_hash: row.prev_hash,
+    hash: row.hash,
+  };
+}
 type Last = { seq: number; hash: string } | null;
 type Build = (last: Last) => AuditEntry;
 
@@ -29,7 +63,7 @@ function chainProblem(entry: unknown, last: Last): string | null {
   return null;
 }
 
-export class SqliteAuditOps {
+export class SqliteAudit {
   readonly #db: Database.Database;
   readonly #last: Stmt<[], { seq: number; hash: string }>;
   readonly #insert: Stmt<[AuditRow]>;
@@ -42,9 +76,7 @@ export class SqliteAuditOps {
     this.#db = db;
     this.#last = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
     this.#insert = db.prepare(
-      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${AUDIT_COLUMNS.split(', ')
-        .map((c) => `@${c}`)
-        .join(', ')})`,
+      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${namedParams(AUDIT_COLUMNS)})`,
     );
     this.#range = db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`);
     const append = db.transaction((build: Build) => this.#appendNow(build));
@@ -108,6 +140,14 @@ export class SqliteAuditOps {
       );
     return this.#range.all(afterSeq, limit).map(auditFromRow);
   }
+}
+
+export function bindAuditStore(run: Run<SqliteAudit>): AuditStore {
+  return {
+    appendAudit: (build) => run('write', (o) => o.append(build)),
+    listAudit: (filter, limit, cursor) => run('read', (o) => o.list(filter, limit, cursor)),
+    auditRange: (afterSeq, limit) => run('read', (o) => o.range(afterSeq, limit)),
+  };
 }
 
 /** WHERE clauses of an audit filter; equal filter shapes share a statement. */

@@ -1,0 +1,93 @@
+// Facts and the federation feed: the fact shapes of the wire (Stigmem-compatible), what a client asserts
+// and what the node stores, and the port that stores them and serves them to peers in insertion order.
+export const SCOPES = ['local', 'team', 'company', 'public'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const VALUE_TYPES = ['string', 'text', 'number', 'boolean', 'datetime', 'ref', 'null'] as const;
+export type ValueType = (typeof VALUE_TYPES)[number];
+
+export type FactValue =
+  | { type: 'string' | 'text' | 'datetime' | 'ref'; v: string }
+  | { type: 'number'; v: number }
+  | { type: 'boolean'; v: boolean }
+  | { type: 'null'; v: null };
+
+/** The content a CID is computed over. */
+export interface FactContent {
+  entity: string;
+  relation: string;
+  value: FactValue;
+  source: string;
+  confidence: number;
+  scope: Scope;
+}
+
+export interface FactRecord extends FactContent {
+  id: string;
+  /** As given by the client (echoed unchanged), else the node's ISO-8601 time of the write. */
+  timestamp: string;
+  /** As given by the client (echoed unchanged), or null. */
+  valid_until: string | null;
+  /** Fixed-width hybrid logical clock of the origin node's write; string order = clock order. */
+  hlc: string;
+  /** sha256:<hex> of the JCS form of FactContent. */
+  cid: string;
+  /** Attestation, or null when unattested. */
+  attested: unknown | null;
+  /** Entity URI of the peer this node received the fact from; null when written here. */
+  received_from: string | null;
+  /** Entity URI of the node where the fact was first written. */
+  origin_node_id: string;
+}
+
+export interface FactFilter {
+  entity?: string;
+  relation?: string;
+  source?: string;
+  scope?: Scope;
+}
+
+export interface FactPage {
+  facts: FactRecord[];
+  /** Facts matching the filter, all pages together. */
+  total: number;
+  /** Opaque; null when this page is the last. */
+  cursor: string | null;
+}
+
+export interface FederationPage {
+  facts: FactRecord[];
+  /**
+   * Opaque cursor for the next page: after the last fact of this page, and possibly past facts this query
+   * excludes (so they are not scanned again); never behind the cursor given.
+   */
+  cursor: string;
+  /** More facts are waiting after this page. */
+  more: boolean;
+}
+
+export interface FederationQuery {
+  /** Cursor returned by a previous page; undefined = from the beginning. */
+  after?: string;
+  limit: number;
+  scopes: Scope[];
+  /** Only facts whose origin_node_id is this (facts that originated here); undefined = any origin. */
+  originNodeId?: string;
+  /** Never send back facts that originated at the asking peer. */
+  excludeOrigin?: string;
+}
+
+export interface InsertResult {
+  /** false when a fact with the same CID was already stored: `record` is then the stored one. */
+  inserted: boolean;
+  record: FactRecord;
+}
+
+export interface FactStore {
+  insertFact(record: FactRecord): Promise<InsertResult>;
+  getFact(idOrCid: string): Promise<FactRecord | null>;
+  listFacts(filter: FactFilter, limit: number, cursor?: string): Promise<FactPage>;
+  countFacts(filter?: FactFilter): Promise<number>;
+  /** Facts for a federation pull, in local insertion order (= HLC order for facts that originated here). */
+  federationPage(query: FederationQuery): Promise<FederationPage>;
+}

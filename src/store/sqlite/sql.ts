@@ -1,0 +1,29 @@
+// Small helpers every SQLite port file shares: statement type, error code, named parameters, snapshots,
+// and how a port's calls are routed to a connection.
+import type Database from 'better-sqlite3';
+
+export type Stmt<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>;
+
+/** The SQLite result code of a driver error (`SQLITE_CONSTRAINT_UNIQUE`, …), or '' for anything else. */
+export function sqliteCode(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : '';
+}
+
+/** `a, b` → `@a, @b`: the VALUES of an INSERT that binds an object with those column names. */
+export function namedParams(columns: string): string {
+  return columns
+    .split(', ')
+    .map((c) => `@${c}`)
+    .join(', ');
+}
+
+/** Runs a read in one snapshot (a savepoint when a transaction is already open). */
+export function snapshotOf(db: Database.Database): <T>(read: () => T) => T {
+  const snapshot = db.transaction((read: () => unknown) => read());
+  return <T>(read: () => T): T => snapshot(read) as T;
+}
+
+export type Access = 'read' | 'write';
+/** Runs a synchronous call on the connection the store chooses for that access, as a Promise. */
+export type Run<O> = <T>(access: Access, call: (ops: O) => T) => Promise<T>;

@@ -1,0 +1,161 @@
+// The embedded Store: one SQLite file in WAL mode behind two connections. The writer runs every write and
+// every transaction, one at a time through a FIFO queue, so an async `tx(fn)` owns the connection from
+// BEGIN IMMEDIATE to COMMIT. The reader (query_only) serves reads outside transactions: WAL gives it the
+// last committed snapshot, so it never sees a transaction in progress and never waits for one.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type Database from 'better-sqlite3';
+import { StoreError } from '../errors.ts';
+import type { Store, StoreOps } from '../store.ts';
+import { Mutex } from './mutex.ts';
+import { bindStoreOps, SqliteOps } from './ops.ts';
+import type { Access } from './sql.ts';
+
+/** One transaction level: the outermost BEGIN, or a SAVEPOINT for a tx() called inside it. */
+interface TxScope {
+  active: boolean;
+  /** Serializes the nested tx() calls of this level: savepoints must open and close as a stack. */
+  children: Mutex;
+  depth: number;
+  parent: TxScope | null;
+}
+
+/** A level is usable only while it and every level around it are still open. */
+function live(scope: TxScope | undefined): scope is TxScope {
+  for (let level = scope; level; level = level.parent ?? undefined) if (!level.active) return false;
+  return scope !== undefined;
+}
+
+/** The connections, the write queue and the transaction levels behind one Store. */
+class SqliteEngine {
+  readonly #file: string;
+  readonly #writer: Database.Database;
+  readonly #reader: Database.Database;
+  readonly #writes: SqliteOps;
+  readonly #reads: SqliteOps;
+  readonly #queue = new Mutex();
+  /** The transaction level the current async context runs in, if any. */
+  readonly #context = new AsyncLocalStorage<TxScope>();
+  #closed = false;
+
+  constructor(file: string, writer: Database.Database, reader: Database.Database, now: () => Date) {
+    this.#file = file;
+    this.#writer = writer;
+    this.#reader = reader;
+    this.#writes = new SqliteOps(writer, now);
+    this.#reads = new SqliteOps(reader, now);
+  }
+
+  // Code inside tx(fn) that calls the store itself (not the tx handle) joins the transaction: queueing
+  // behind it would deadlock, and reading from the reader would miss the transaction's own writes.
+  async run<T>(access: Access, call: (ops: SqliteOps) => T): Promise<T> {
+    this.#assertOpen();
+    if (live(this.#context.getStore())) return call(this.#writes);
+    if (access === 'read') return call(this.#reads);
+    return this.#queue.run(async () => {
+      this.#assertOpen();
+      return call(this.#writes);
+    });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreError('store_closed', `the store ${this.#file} is closed`);
+  }
+
+  #txOps(scope: TxScope): StoreOps {
+    return bindStoreOps(async (_access, call) => {
+      if (!live(scope))
+        throw new StoreError('tx_finished', 'a transaction handle was used after its transaction ended');
+      return call(this.#writes);
+    });
+  }
+
+  async tx<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    const outer = this.#context.getStore();
+    if (live(outer)) return outer.children.run(() => this.#savepoint(outer, fn));
+    return this.#queue.run(async () => {
+      this.#assertOpen();
+      const scope: TxScope = { active: true, children: new Mutex(), depth: 0, parent: null };
+      this.#writer.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await this.#context.run(scope, () => fn(this.#txOps(scope)));
+        // Work fn started but did not await (a nested tx, a stray call) must not run after COMMIT.
+        scope.active = false;
+        this.#writer.exec('COMMIT');
+        return result;
+      } catch (error) {
+        // SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
+        if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
+        throw error;
+      } finally {
+        scope.active = false;
+      }
+    });
+  }
+
+  /** tx() inside tx(): a savepoint, so a nested failure the caller catches undoes only its own writes. */
+  async #savepoint<T>(outer: TxScope, fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    if (!live(outer))
+      throw new StoreError('tx_finished', 'a nested transaction started after its parent ended');
+    const scope: TxScope = { active: true, children: new Mutex(), depth: outer.depth + 1, parent: outer };
+    const name = `tx_${scope.depth}`;
+    this.#writer.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await this.#context.run(scope, () => fn(this.#txOps(scope)));
+      this.#writer.exec(`RELEASE ${name}`);
+      return result;
+    } catch (error) {
+      if (this.#writer.inTransaction) {
+        this.#writer.exec(`ROLLBACK TO ${name}`);
+        this.#writer.exec(`RELEASE ${name}`);
+      }
+      throw error;
+    } finally {
+      scope.active = false;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#queue.run(async () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#reader.close();
+      try {
+        this.#writer.pragma('optimize');
+      } finally {
+        this.#writer.close(); // the last connection to close checkpoints the WAL and removes it
+      }
+    });
+  }
+}
+
+/** The Store over an opened, migrated writer and reader (open.ts opens them). */
+export function sqliteStore(
+  file: string,
+  writer: Database.Database,
+  reader: Database.Database,
+  now: () => Date,
+): Store {
+  const engine = new SqliteEngine(file, writer, reader, now);
+  const ops = bindStoreOps((access, call) => engine.run(access, call));
+  return {
+    ...ops,
+    tx: (fn) => engine.tx(fn),
+    async writable() {
+      if (engine.closed) return false;
+      try {
+        // A real, durable write: it fails on a read-only or full file system, not just on a lock.
+        await ops.setMeta('readyz_probe', new Date().toISOString());
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => engine.close(),
+  };
+}

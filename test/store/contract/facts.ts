@@ -1,0 +1,203 @@
+// Facts: insert and lookup by id or CID, idempotence by CID and by id, list filters, keyset paging that
+// stays exact while facts are inserted between pages, and cursor validation.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { StoreInputError } from '../../../src/store/errors.ts';
+import type { FactRecord } from '../../../src/store/ports/facts.ts';
+import type { Store } from '../../../src/store/store.ts';
+import { fact, PEER_A } from './records.ts';
+import type { OpenStore } from './types.ts';
+
+export function factContract(open: OpenStore): void {
+  test('a fact is stored unchanged and found by its id and by its sha256: CID', async () => {
+    const t = await open();
+    try {
+      const records: FactRecord[] = [
+        fact({ value: { type: 'string', v: 'héllo "quoted" ✓' }, confidence: 0.1 + 0.2 }),
+        fact({ value: { type: 'text', v: 'line\nbreak' }, scope: 'local' }),
+        fact({ value: { type: 'number', v: -1.5e-300 } }),
+        fact({ value: { type: 'boolean', v: false }, scope: 'team' }),
+        fact({
+          value: { type: 'datetime', v: '2025-11-23T10:00:00.123456+05:30' },
+          valid_until: '2026-01-01T00:00:00Z',
+        }),
+        fact({
+          value: { type: 'ref', v: 'urn:x:1' },
+          scope: 'public',
+          received_from: PEER_A,
+          origin_node_id: PEER_A,
+        }),
+        fact({ value: { type: 'null', v: null }, attested: { alg: 'EdDSA', sig: 'c2ln', chain: [1, 2] } }),
+      ];
+      for (const record of records) {
+        const result = await t.store.insertFact(record);
+        assert.equal(result.inserted, true);
+        assert.deepEqual(result.record, record);
+      }
+      for (const record of records) {
+        assert.deepEqual(await t.store.getFact(record.id), record, `by id ${record.id}`);
+        assert.deepEqual(await t.store.getFact(record.cid), record, `by cid ${record.cid}`);
+      }
+      assert.equal(await t.store.getFact('no-such-id'), null);
+      assert.equal(await t.store.getFact(`sha256:${'0'.repeat(64)}`), null);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test('the same CID twice stores one record: the second insert returns the stored one and changes nothing', async () => {
+    const t = await open();
+    try {
+      const first = fact({ entity: 'test:dup', timestamp: '2025-01-01T00:00:00Z' });
+      const again = { ...first, id: 'another-id', timestamp: '2025-06-01T00:00:00Z', received_from: PEER_A };
+      assert.equal((await t.store.insertFact(first)).inserted, true);
+      const second = await t.store.insertFact(again);
+      assert.equal(second.inserted, false);
+      assert.deepEqual(second.record, first, 'the stored record, not the one offered');
+      assert.equal(await t.store.countFacts(), 1);
+      assert.equal(await t.store.getFact('another-id'), null);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test('an id already stored is not inserted again, even with other content', async () => {
+    const t = await open();
+    try {
+      const first = fact({ id: 'same-id' });
+      await t.store.insertFact(first);
+      const other = fact({ id: 'same-id', entity: 'test:other' });
+      assert.notEqual(other.cid, first.cid);
+      const result = await t.store.insertFact(other);
+      assert.equal(result.inserted, false);
+      assert.deepEqual(result.record, first);
+      assert.equal(await t.store.getFact(other.cid), null);
+      assert.equal(await t.store.countFacts(), 1);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test('a record the schema cannot hold (unknown scope) is refused with invalid_record', async () => {
+    const t = await open();
+    try {
+      const bad = { ...fact(), scope: 'galaxy' } as unknown as FactRecord;
+      await assert.rejects(t.store.insertFact(bad), { name: 'StoreInputError', code: 'invalid_record' });
+      assert.equal(await t.store.countFacts(), 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  async function seedForFilters(store: Store): Promise<FactRecord[]> {
+    const records = [
+      fact({ entity: 'e:1', relation: 'r:a', source: 's:x', scope: 'company' }),
+      fact({ entity: 'e:1', relation: 'r:b', source: 's:x', scope: 'local' }),
+      fact({ entity: 'e:2', relation: 'r:a', source: 's:y', scope: 'company' }),
+      fact({ entity: 'e:2', relation: 'r:a', source: 's:x', scope: 'public' }),
+      fact({ entity: 'e:3', relation: 'r:b', source: 's:y', scope: 'team' }),
+      fact({ entity: 'e:1', relation: 'r:a', source: 's:y', scope: 'company' }),
+    ];
+    for (const record of records) await store.insertFact(record);
+    return records;
+  }
+
+  test('list filters by entity, relation, source and scope (alone and together), oldest first, with total', async () => {
+    const t = await open();
+    try {
+      const r = await seedForFilters(t.store);
+      const ids = (facts: FactRecord[]) => facts.map((f) => f.id);
+      const cases: [Parameters<Store['listFacts']>[0], FactRecord[]][] = [
+        [{}, r],
+        [{ entity: 'e:1' }, [r[0]!, r[1]!, r[5]!]],
+        [{ relation: 'r:b' }, [r[1]!, r[4]!]],
+        [{ source: 's:y' }, [r[2]!, r[4]!, r[5]!]],
+        [{ scope: 'company' }, [r[0]!, r[2]!, r[5]!]],
+        [{ entity: 'e:1', relation: 'r:a' }, [r[0]!, r[5]!]],
+        [{ entity: 'e:2', relation: 'r:a', source: 's:x', scope: 'public' }, [r[3]!]],
+        [{ entity: 'e:1', scope: 'team' }, []],
+        [{ entity: 'e:404' }, []],
+      ];
+      for (const [filter, expected] of cases) {
+        const page = await t.store.listFacts(filter, 100);
+        assert.deepEqual(ids(page.facts), ids(expected), JSON.stringify(filter));
+        assert.equal(page.total, expected.length, `total of ${JSON.stringify(filter)}`);
+        assert.equal(page.cursor, null, 'a single page has no next cursor');
+        assert.equal(await t.store.countFacts(filter), expected.length);
+      }
+      const limited = await t.store.listFacts({ entity: 'e:1' }, 2);
+      assert.deepEqual(ids(limited.facts), [r[0]!.id, r[1]!.id]);
+      assert.equal(limited.total, 3, 'total counts every page');
+      assert.equal(typeof limited.cursor, 'string');
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test('cursor paging visits each matching fact exactly once while facts are inserted between pages', async () => {
+    const t = await open();
+    try {
+      const expected: string[] = [];
+      const add = async (matching: boolean) => {
+        const record = fact({ entity: matching ? 'e:paged' : 'e:noise' });
+        await t.store.insertFact(record);
+        if (matching) expected.push(record.id);
+      };
+      for (let i = 0; i < 25; i++) await add(i % 5 !== 0);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await t.store.listFacts({ entity: 'e:paged' }, 7, cursor);
+        seen.push(...page.facts.map((f) => f.id));
+        assert.ok(page.facts.length <= 7);
+        assert.equal(page.total, expected.length, 'total is the count at the time of the page');
+        cursor = page.cursor ?? undefined;
+        // New facts arrive between pages, matching and not; an old one is re-asserted (no new row).
+        if (pages < 4 && cursor !== undefined) {
+          await add(true);
+          await add(false);
+          await t.store.insertFact({ ...(await t.store.getFact(expected[0]!))!, id: 'dup' });
+        }
+        pages++;
+      } while (cursor !== undefined);
+      assert.deepEqual(seen, expected, 'every matching fact, once, in insertion order');
+      assert.equal(new Set(seen).size, seen.length);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test('an invalid list cursor or limit is a StoreInputError the HTTP layer can answer 422 with', async () => {
+    const t = await open();
+    try {
+      await seedForFilters(t.store);
+      const page = await t.store.listFacts({}, 2);
+      assert.ok(page.cursor);
+      const tampered = Buffer.from('-3').toString('base64url');
+      for (const cursor of [
+        '',
+        'not a cursor!',
+        '%%%',
+        tampered,
+        Buffer.from('12abc').toString('base64url'),
+        `${page.cursor}=`,
+      ]) {
+        await assert.rejects(t.store.listFacts({}, 2, cursor), (error: unknown) => {
+          assert.ok(error instanceof StoreInputError, `cursor ${JSON.stringify(cursor)}`);
+          assert.equal(error.code, 'invalid_cursor');
+          return true;
+        });
+      }
+      for (const limit of [0, -1, 1.5, Number.NaN])
+        await assert.rejects(t.store.listFacts({}, limit), {
+          name: 'StoreInputError',
+          code: 'invalid_limit',
+        });
+      // The good cursor still works after the bad ones.
+      assert.equal((await t.store.listFacts({}, 2, page.cursor)).facts.length, 2);
+    } finally {
+      await t.cleanup();
+    }
+  });
+}

@@ -1,0 +1,58 @@
+// Records for the store tests, built from small overrides: complete and unique unless told otherwise.
+import { factCid } from '../../../src/node/facts/cid.ts';
+import type { FactContent, FactRecord } from '../../../src/store/ports/facts.ts';
+import type { PeerRecord } from '../../../src/store/ports/peers.ts';
+
+export const SELF = 'spiffe://example.org/node/self';
+export const PEER_A = 'spiffe://example.org/node/a';
+export const PEER_B = 'spiffe://example.org/node/b';
+
+let serial = 0;
+
+/** A complete record whose content (and so CID) is unique unless `content` repeats another's. */
+export function fact(overrides: Partial<FactRecord> = {}): FactRecord {
+  const n = ++serial;
+  const content: FactContent = {
+    entity: overrides.entity ?? `test:item/${n}`,
+    relation: overrides.relation ?? 'test:rel',
+    value: overrides.value ?? { type: 'number', v: n },
+    source: overrides.source ?? 'test',
+    confidence: overrides.confidence ?? 1,
+    scope: overrides.scope ?? 'company',
+  };
+  return {
+    ...content,
+    id: `fact-${n}`,
+    timestamp: '2025-11-23T10:00:00.000001+01:00',
+    valid_until: null,
+    hlc: `${String(1_763_900_000_000 + n).padStart(15, '0')}-000000`,
+    cid: factCid(content),
+    attested: null,
+    received_from: null,
+    origin_node_id: SELF,
+    ...overrides,
+  };
+}
+
+export function peer(overrides: Partial<PeerRecord> = {}): PeerRecord {
+  const n = ++serial;
+  return {
+    id: `peer-${n}`,
+    entityUri: `spiffe://example.org/node/p${n}`,
+    federationUrl: `https://127.0.0.1:${20000 + n}`,
+    publicKey: 'MCowBQYDK2VwAyEA-public-key-bytes',
+    keyId: `key-${n}`,
+    fingerprint: `sha256:${'ab'.repeat(32)}`,
+    tlsSpkiSha256: 'cd'.repeat(32),
+    status: 'pending',
+    allowedScopes: ['company', 'public'],
+    createdAt: `2025-11-23T10:00:${String(n % 60).padStart(2, '0')}.000Z`,
+    updatedAt: `2025-11-23T10:00:${String(n % 60).padStart(2, '0')}.000Z`,
+    ...overrides,
+  };
+}
+
+/** Lets every queued callback and I/O completion run: enough for a waiting tx to start if it could. */
+export async function settle(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
