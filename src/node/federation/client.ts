@@ -1,7 +1,6 @@
 // The federation's calls to a peer: a fresh single-use peer token per call (signed by our node key, for
 // that peer as audience), carried by whichever peer transport the node runs (HTTPS today).
 import type { KeyObject } from 'node:crypto';
-import type { PeerRecord } from '../../store/ports/peers.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { mintPeerToken } from './peer-token.ts';
 import type { FeedRequest, PeerAddress, PeerTransport } from './peer-transport.ts';
