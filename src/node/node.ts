@@ -31,17 +31,13 @@ import { installApiAuth } from './auth/auth-hook.ts';
 import { createFailureLimiter } from './auth/failure-limiter.ts';
 import { issuerKeyResolver } from './capabilities/issuer-keys.ts';
 import { federationRevocationFetcher, pullRevocations } from './capabilities/revocations.ts';
-import {
-  CAPABILITY_ROUTE_RULES,
-  registerCapabilityRoutes,
-  registerRevocationFeedRoute,
-} from './capabilities/routes.ts';
+import { registerCapabilityRoutes, registerRevocationFeedRoute } from './capabilities/routes.ts';
 import { CapabilityService } from './capabilities/service.ts';
 import type { NodeConfig } from './config.ts';
 import { HybridClock } from './facts/hlc.ts';
 import { registerFactRoutes } from './facts/routes.ts';
 import { FactService } from './facts/service.ts';
-import type { FederationAuthDeps } from './federation/authenticate.ts';
+import { type FederationAuthDeps, installPeerAuth } from './federation/authenticate.ts';
 import { FederationClient } from './federation/client.ts';
 import { HttpsPeerTransport } from './federation/https/https-peer-transport.ts';
 import { PeerDirectory } from './federation/peer-directory.ts';
@@ -283,6 +279,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
         );
       },
     };
+    installPeerAuth(federationApp, federationAuth);
     registerFederationRoutes(federationApp, {
       ...federationAuth,
       reforward: config.reforward,
@@ -302,7 +299,6 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions): 
       apiKeys,
       staticAdminKey: config.apiKey,
       required: config.authRequired,
-      routeRules: CAPABILITY_ROUTE_RULES,
       failureLimiter: createFailureLimiter(config.authFailuresPerHour, () => clock().getTime()),
       onAuthFailed: (reason, keyId) => {
         // Sampled per reason and key id: key ids are public, so even failures that name a real key can be

@@ -6,12 +6,14 @@ import type { Clock } from '../../tls/clock.ts';
 import type { CredentialSource } from '../../tls/credential-source.ts';
 import { registry } from '../../tls/metrics.ts';
 
+const OPEN = { config: { access: 'open' } } as const;
+
 export function registerHealthRoutes(
   app: FastifyInstance,
   deps: { store: Store; credentials: CredentialSource | null; clock: Clock },
 ): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/healthz', OPEN, async () => ({ status: 'ok' }));
+  app.get('/readyz', OPEN, async (_request, reply) => {
     const checks: Record<string, string> = {};
     checks.store = (await deps.store.writable().catch(() => false)) ? 'ok' : 'not writable';
     if (deps.credentials) {
@@ -28,7 +30,7 @@ export function registerHealthRoutes(
     const ready = Object.values(checks).every((v) => v === 'ok');
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });
-  app.get('/metrics', async (_request, reply) =>
+  app.get('/metrics', OPEN, async (_request, reply) =>
     reply.header('content-type', registry.contentType).send(await registry.metrics()),
   );
 }

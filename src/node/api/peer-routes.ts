@@ -29,20 +29,41 @@ export function peerView(peer: PeerRecord) {
   };
 }
 
+const ADMIN = { access: 'admin', quota: 'admin' } as const;
+
+const peerDetail = (body: Record<string, unknown>) => ({
+  peer_id: body.id,
+  entity_uri: body.entity_uri,
+  fingerprint: body.fingerprint,
+  status: body.status,
+  allowed_scopes: body.allowed_scopes,
+});
+
 export function registerPeerRoutes(
   app: FastifyInstance,
   deps: { service: PeerService; peers: PeerDirectory },
 ): void {
-  app.post('/v1/admin/peers', async (request, reply) => {
+  const audited = (status: number, event: 'peer_added' | 'peer_approved' | 'peer_revoked') => ({
+    access: 'admin' as const,
+    quota: 'admin' as const,
+    audit: { status, event, detail: peerDetail },
+  });
+  app.post('/v1/admin/peers', { config: audited(201, 'peer_added') }, async (request, reply) => {
     const { url } = parseInput(addBody, request.body ?? {});
     return reply.status(201).send(peerView(await deps.service.add(url)));
   });
-  app.get('/v1/admin/peers', async () => ({ peers: deps.peers.list().map(peerView) }));
-  app.post<{ Params: { id: string } }>('/v1/admin/peers/:id/approve', async (request) => {
-    const body = parseInput(approveBody, request.body ?? {});
-    return peerView(await deps.service.approve(request.params.id, body.fingerprint, body.allowed_scopes));
-  });
-  app.post<{ Params: { id: string } }>('/v1/admin/peers/:id/revoke', async (request) =>
-    peerView(await deps.service.revoke(request.params.id)),
+  app.get('/v1/admin/peers', { config: ADMIN }, async () => ({ peers: deps.peers.list().map(peerView) }));
+  app.post<{ Params: { id: string } }>(
+    '/v1/admin/peers/:id/approve',
+    { config: audited(200, 'peer_approved') },
+    async (request) => {
+      const body = parseInput(approveBody, request.body ?? {});
+      return peerView(await deps.service.approve(request.params.id, body.fingerprint, body.allowed_scopes));
+    },
+  );
+  app.post<{ Params: { id: string } }>(
+    '/v1/admin/peers/:id/revoke',
+    { config: audited(200, 'peer_revoked') },
+    async (request) => peerView(await deps.service.revoke(request.params.id)),
   );
 }

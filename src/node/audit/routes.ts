@@ -11,7 +11,7 @@ export interface AuditRouteDeps {
 }
 
 export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps): void {
-  app.get(AUDIT_ROUTE, async (request) => {
+  app.get(AUDIT_ROUTE, { config: { access: 'audit.read', quota: 'admin' } }, async (request) => {
     const { filter, limit, cursor } = parseAuditQuery(request.query);
     const page = await deps.store.listAudit(filter, limit, cursor);
     return { entries: page.entries, cursor: page.cursor };

@@ -58,10 +58,12 @@ export interface ApiKeyRouteDeps {
   onKeyRevoked?(id: string, principal: Principal): void;
 }
 
+const ADMIN = { access: 'admin', quota: 'admin' } as const;
+
 export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDeps): void {
   const now = () => deps.clock().getTime();
 
-  app.post('/v1/admin/api-keys', async (request, reply) => {
+  app.post('/v1/admin/api-keys', { config: ADMIN }, async (request, reply) => {
     const body = parseInput(createBody, request.body ?? {});
     // Date cannot represent a leap second (…:60): refused rather than silently shifted.
     if (body.expires_at && Number.isNaN(Date.parse(body.expires_at)))
@@ -83,11 +85,11 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDeps
       .send({ id, key: token, entity_uri, permissions, expires_at, description, created_at });
   });
 
-  app.get('/v1/admin/api-keys', async () => ({
+  app.get('/v1/admin/api-keys', { config: ADMIN }, async () => ({
     keys: (await deps.apiKeys.list()).map((key) => apiKeyView(key, now())),
   }));
 
-  app.delete<{ Params: { id: string } }>('/v1/admin/api-keys/:id', async (request) => {
+  app.delete<{ Params: { id: string } }>('/v1/admin/api-keys/:id', { config: ADMIN }, async (request) => {
     const { id } = request.params;
     const result = KEY_ID.test(id) ? await deps.apiKeys.revoke(id) : null;
     if (!result) throw new NodeError('not_found', `no API key with id ${JSON.stringify(id.slice(0, 64))}`);

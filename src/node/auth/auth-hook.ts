@@ -1,5 +1,5 @@
 // The API listener's authentication and authorization, one onRequest hook (before the body is read):
-// the route's requirement first (open routes need nothing), then the bearer token → a principal
+// the access the route declares in its config first (open routes need nothing; none declared = admin), then the bearer token → a principal
 // (managed key, or the static bootstrap key), then the permission. Sets request.principal for the
 // handlers, the quota hook and audit. Tokens are never logged or echoed; failures are reported by reason.
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -7,19 +7,11 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Counter } from 'prom-client';
 import { registry } from '../../tls/metrics.ts';
 import { NodeError } from '../errors.ts';
+import { accessOf } from '../http/route-config.ts';
 import { parseToken } from './api-key-token.ts';
 import type { ApiKeys, AuthFailure } from './api-keys.ts';
 import type { FailureLimiter } from './failure-limiter.ts';
-import {
-  ANONYMOUS,
-  DEFAULT_ROUTE_RULES,
-  forbiddenDetail,
-  type Permission,
-  type Principal,
-  type RouteRule,
-  requirementOf,
-  STATIC_ADMIN,
-} from './permissions.ts';
+import { ANONYMOUS, forbiddenDetail, type Permission, type Principal, STATIC_ADMIN } from './permissions.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -40,8 +32,6 @@ export interface ApiAuthOptions {
   onForbidden?(principal: Principal, permission: Permission): void;
   /** Per-address limit on failed authentications, checked before any key work. */
   failureLimiter?: FailureLimiter;
-  /** Rules checked before the defaults (routes added by later features). */
-  routeRules?: readonly RouteRule[];
 }
 
 const DETAIL: Record<AuthFailure, string> = {
@@ -68,7 +58,6 @@ function unauthorized(reply: FastifyReply, reason: AuthFailure): NodeError {
 }
 
 export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): void {
-  const rules = [...(options.routeRules ?? []), ...DEFAULT_ROUTE_RULES];
   // A managed token used as the static key would outlive its revocation: refuse it outright.
   if (options.staticAdminKey && parseToken(options.staticAdminKey))
     throw new Error(
@@ -78,8 +67,10 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
   const staticDigest = options.staticAdminKey ? digest(options.staticAdminKey) : null;
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
-    const need = requirementOf(request.method, request.routeOptions.url, rules);
-    if (need === 'open') return;
+    const access = accessOf(request);
+    if (access === 'open') return;
+    // Peer routes belong to the federation listener: on the API listener they are an admin's.
+    const need = access === 'peer' ? 'admin' : access;
     if (!options.required) {
       request.principal = ANONYMOUS;
       return;

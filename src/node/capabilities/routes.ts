@@ -1,21 +1,16 @@
 // The capability API on the API listener: POST /v1/capabilities (issue), POST /v1/capabilities/verify,
-// POST /v1/capabilities/{id}/revoke; and the revocation feed on the federation listener. Permissions come
-// from the node's auth hook: CAPABILITY_ROUTE_RULES (verify needs read; issue and revoke need admin).
+// POST /v1/capabilities/{id}/revoke; and the revocation feed on the federation listener. Each route declares
+// its access: verify needs read; issue and revoke need admin.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { RouteRule } from '../auth/permissions.ts';
-import { authenticatePeer, type FederationAuthDeps } from '../federation/authenticate.ts';
+import type { FederationAuthDeps } from '../federation/authenticate.ts';
 import { FEDERATION_PATHS } from '../federation/https/paths.ts';
 import { parseInput } from '../validate.ts';
 import { revocationFeed } from './revocations.ts';
 import type { CapabilityService } from './service.ts';
 import { boundedText } from './token.ts';
 
-/** Checked before the defaults; first match wins, so verify comes before the /v1/capabilities prefix. */
-export const CAPABILITY_ROUTE_RULES: readonly RouteRule[] = [
-  { path: '/v1/capabilities/verify', methods: ['POST'], permission: 'read' },
-  { path: '/v1/capabilities', permission: 'admin' },
-];
+const ADMIN = { access: 'admin', quota: 'admin' } as const;
 
 const text = boundedText;
 
@@ -40,7 +35,7 @@ export interface CapabilityRouteDeps {
 export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityRouteDeps): void {
   const { service } = deps;
 
-  app.post('/v1/capabilities', async (request, reply) => {
+  app.post('/v1/capabilities', { config: ADMIN }, async (request, reply) => {
     const body = parseInput(IssueBody, request.body ?? {});
     const issued = await service.issue(
       {
@@ -57,7 +52,8 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
   });
 
   // A verdict, not an authorization: 200 with {valid} either way, the reason when refused.
-  app.post('/v1/capabilities/verify', async (request) => {
+  // Verifying costs signature checks and possibly a manifest fetch: counted like a read.
+  app.post('/v1/capabilities/verify', { config: { access: 'read', quota: 'fact_read' } }, async (request) => {
     const body = parseInput(VerifyBody, request.body ?? {});
     return service.verify(body.token, {
       ...(body.verb !== undefined ? { verb: body.verb } : {}),
@@ -65,7 +61,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
     });
   });
 
-  app.post<{ Params: { id: string } }>('/v1/capabilities/:id/revoke', async (request) => {
+  app.post<{ Params: { id: string } }>('/v1/capabilities/:id/revoke', { config: ADMIN }, async (request) => {
     const body = parseInput(RevokeBody, request.body ?? {});
     const { revocation, alreadyRevoked } = await service.revoke(
       request.params.id,
@@ -78,8 +74,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
 
 /** GET /v1/federation/revocations?cursor&limit on the federation listener, for approved peers. */
 export function registerRevocationFeedRoute(app: FastifyInstance, deps: FederationAuthDeps): void {
-  app.get(FEDERATION_PATHS.revocations, async (request) => {
-    await authenticatePeer(request, deps);
-    return revocationFeed(deps.store, deps.selfEntityUri, request.query);
-  });
+  app.get(FEDERATION_PATHS.revocations, { config: { access: 'peer' } }, async (request) =>
+    revocationFeed(deps.store, deps.selfEntityUri, request.query),
+  );
 }

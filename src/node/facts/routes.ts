@@ -30,13 +30,32 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
 
   // A new fact → 201 with the stored record. The same content again → 200 with the record stored first
   // (its id, timestamp and hlc): asserting is idempotent, and the status tells a client nothing new was made.
-  app.post('/v1/facts', { bodyLimit: FACT_BODY_LIMIT, onRequest: requireJson }, async (request, reply) => {
-    const { record, created } = await service.assert(request.body);
-    if (created) reply.header('location', `/v1/facts/${encodeURIComponent(record.id)}`);
-    return reply.status(created ? 201 : 200).send(record);
-  });
+  const written = {
+    status: 201,
+    event: 'fact_write',
+    detail: (b: Record<string, unknown>) => ({
+      id: b.id,
+      cid: b.cid,
+      entity: b.entity,
+      relation: b.relation,
+      scope: b.scope,
+    }),
+  } as const;
+  app.post(
+    '/v1/facts',
+    {
+      bodyLimit: FACT_BODY_LIMIT,
+      onRequest: requireJson,
+      config: { access: 'write', quota: 'fact_write', audit: written },
+    },
+    async (request, reply) => {
+      const { record, created } = await service.assert(request.body);
+      if (created) reply.header('location', `/v1/facts/${encodeURIComponent(record.id)}`);
+      return reply.status(created ? 201 : 200).send(record);
+    },
+  );
 
-  app.get('/v1/facts', async (request) => {
+  app.get('/v1/facts', { config: { access: 'read', quota: 'fact_read' } }, async (request) => {
     const query = parseFactQuery(request.query);
     const filter: FactFilter = {};
     if (query.entity !== undefined) filter.entity = query.entity;
@@ -46,16 +65,20 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
     return await store.listFacts(filter, query.limit ?? DEFAULT_LIMIT, query.cursor);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/facts/:id', async (request) => {
-    const { id } = request.params;
-    if (id.startsWith('sha256:') && !CID_PATTERN.test(id))
-      throw new NodeError('validation_failed', 'id: a CID must be sha256:<64 lowercase hex>');
-    const record = id.length <= MAX_ID_LENGTH ? await store.getFact(id) : null;
-    if (!record)
-      throw new NodeError(
-        'not_found',
-        `no fact with id or cid ${JSON.stringify(id.slice(0, MAX_ID_LENGTH))}`,
-      );
-    return record;
-  });
+  app.get<{ Params: { id: string } }>(
+    '/v1/facts/:id',
+    { config: { access: 'read', quota: 'fact_read' } },
+    async (request) => {
+      const { id } = request.params;
+      if (id.startsWith('sha256:') && !CID_PATTERN.test(id))
+        throw new NodeError('validation_failed', 'id: a CID must be sha256:<64 lowercase hex>');
+      const record = id.length <= MAX_ID_LENGTH ? await store.getFact(id) : null;
+      if (!record)
+        throw new NodeError(
+          'not_found',
+          `no fact with id or cid ${JSON.stringify(id.slice(0, MAX_ID_LENGTH))}`,
+        );
+      return record;
+    },
+  );
 }

@@ -1,10 +1,11 @@
 // Who is calling a federation route: the connection's certificate AND a peer token signed by an approved
 // peer's node key, bound together (`iss` == the certificate's URI SAN), fresh, for us, and never seen before.
 import type { KeyObject } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PeerRecord } from '../../store/ports/peers.ts';
 import type { Store } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
+import { accessOf } from '../http/route-config.ts';
 import { publicKeyFromRaw } from '../identity/node-key.ts';
 import { type PeerKeyTrust, tokenKeyId } from '../rotation/peer-key-trust.ts';
 import type { PeerDirectory } from './peer-directory.ts';
@@ -20,6 +21,32 @@ export interface FederationAuthDeps {
   onRejected?: (reason: string, detail: string, claimed?: string) => void;
   /** Rotated peer keys: which node keys of a peer are accepted now, and a manifest refresh for a new one. */
   trust?: PeerKeyTrust;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The approved peer calling a federation route (set by installPeerAuth; null on open routes). */
+    federationPeer: PeerRecord | null;
+  }
+}
+
+/**
+ * The federation listener's gate, one onRequest hook: every route that does not declare `access: 'open'`
+ * (the well-known documents) needs a peer proven by certificate and token; handlers read
+ * request.federationPeer.
+ */
+export function installPeerAuth(app: FastifyInstance, deps: FederationAuthDeps): void {
+  app.decorateRequest('federationPeer', null);
+  app.addHook('onRequest', async (request) => {
+    if (request.is404 || accessOf(request) === 'open') return;
+    request.federationPeer = await authenticatePeer(request, deps);
+  });
+}
+
+/** The peer a route's handler serves: set by installPeerAuth before the handler runs. */
+export function peerOf(request: FastifyRequest): PeerRecord {
+  if (!request.federationPeer) throw new Error('federation route without installPeerAuth');
+  return request.federationPeer;
 }
 
 export async function authenticatePeer(

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../store/store.ts';
 import { parseInput } from '../validate.ts';
-import { authenticatePeer, type FederationAuthDeps } from './authenticate.ts';
+import { type FederationAuthDeps, peerOf } from './authenticate.ts';
 import { FEDERATION_PATHS } from './https/paths.ts';
 import { FEED_PAGE_SIZE } from './puller.ts';
 
@@ -35,9 +35,11 @@ function splitCursor(cursor: string | undefined): [string | undefined, string | 
   return dot < 0 ? [cursor, undefined] : [cursor.slice(0, dot), cursor.slice(dot + 1)];
 }
 
+const PEER = { config: { access: 'peer' } } as const;
+
 export function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): void {
-  app.get(FEDERATION_PATHS.facts, async (request, reply) => {
-    const peer = await authenticatePeer(request, deps);
+  app.get(FEDERATION_PATHS.facts, PEER, async (request, reply) => {
+    const peer = peerOf(request);
     deps.takeQuota?.(peer.entityUri, reply);
     const parsed = { data: parseInput(feedQuery, request.query, 'query') };
     // `local` never leaves the node, whatever was configured for the peer.
@@ -56,8 +58,8 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationR
     return { ...page, cursor: `${page.cursor}.${tag}` };
   });
 
-  app.post(FEDERATION_PATHS.wake, async (request, reply) => {
-    const peer = await authenticatePeer(request, deps);
+  app.post(FEDERATION_PATHS.wake, PEER, async (request, reply) => {
+    const peer = peerOf(request);
     deps.onWake(peer.id);
     return reply.status(202).send({ status: 'pulling' });
   });

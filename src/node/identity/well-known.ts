@@ -35,16 +35,19 @@ export interface WellKnownSources {
   getManifest: () => SignedManifest;
 }
 
+// Public by nature: what a peer needs before it can prove anything.
+const OPEN = { config: { access: 'open' } } as const;
+
 export function registerWellKnownRoutes<S extends RawServerBase>(
   app: FastifyInstance<S>,
   sources: WellKnownSources,
 ): void {
   // Short caching: the manifest is re-signed on TLS rotation and peers should see that soon.
-  app.get(WELL_KNOWN_PATH, async (_request, reply) => {
+  app.get(WELL_KNOWN_PATH, OPEN, async (_request, reply) => {
     reply.header('cache-control', 'max-age=60');
     return sources.getInfo();
   });
-  app.get(FEDERATION_PATHS.manifest, async (_request, reply) => {
+  app.get(FEDERATION_PATHS.manifest, OPEN, async (_request, reply) => {
     reply.header('cache-control', 'max-age=60');
     return sources.getManifest();
   });

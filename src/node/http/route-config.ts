@@ -1,0 +1,35 @@
+// What each route declares about itself, in its own route options (`config`), read by the listener-wide
+// hooks: who may call it (auth), which quota it draws on, and which audit entry its success writes.
+// Declared beside the handler, so adding a route never means editing a central table; a route that
+// declares no access needs `admin` (fail closed).
+import type { Permission } from '../../store/ports/api-keys.ts';
+import type { AuditEventType } from '../audit/event-types.ts';
+import type { QuotaDimension } from '../quota/quotas.ts';
+
+/** An API route's caller: anyone (`open`), a key with this permission, or (federation listener) a peer. */
+export type RouteAccess = Permission | 'open' | 'peer';
+
+export interface AuditOnSuccess {
+  /** The success status that writes the entry (e.g. 201 for a created fact, not the idempotent 200). */
+  status: number;
+  event: AuditEventType;
+  /** The entry's detail from the response body: ids, URIs and fingerprints only, never secrets. */
+  detail(body: Record<string, unknown>): Record<string, unknown>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+    quota?: QuotaDimension;
+    audit?: AuditOnSuccess;
+  }
+}
+
+/** What a request needs: the route's access, `admin` when it declares none, `authenticated` on a 404. */
+export function accessOf(request: {
+  is404: boolean;
+  routeOptions: { config: { access?: RouteAccess } };
+}): RouteAccess | 'authenticated' {
+  if (request.is404) return 'authenticated';
+  return request.routeOptions.config.access ?? 'admin';
+}
