@@ -4,11 +4,12 @@
 // database or file).
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { type ChainPoint, parseChainPoint, type VerifyResult, verifyChain } from '../node/audit/chain.ts';
 import { rfc3339ToMillisCeil } from '../node/audit/query.ts';
 import { jsonlAuditEntries, storeAuditEntries } from '../node/audit/sources.ts';
 import type { Store } from '../store/store.ts';
+import { addSettingOptions, commandSettings } from './setting-options.ts';
 
 const DB_FILE = 'tessera.db';
 
@@ -16,36 +17,29 @@ const DB_FILE = 'tessera.db';
 class CannotCheck extends Error {}
 
 interface VerifyFlags {
-  dataDir: string;
+  dataDir?: string;
   file?: string;
   anchor?: string;
   json?: boolean;
 }
 
 interface ExportFlags {
-  dataDir: string;
+  dataDir?: string;
   out: string;
   since?: string;
   force?: boolean;
   json?: boolean;
 }
 
-const dataDirOption = () =>
-  new Option('--data-dir <dir>', "the node's data directory (holds tessera.db)")
-    .env('TESSERA_DATA_DIR')
-    .default('./tessera-data');
-
 export function auditCommand(): Command {
   const audit = new Command('audit')
     .description("verify and export the node's tamper-evident audit log")
     .exitOverride();
 
-  audit
-    .command('verify')
+  addSettingOptions(audit.command('verify'), ['dataDir'])
     .description(
       'check the hash chain: names the first entry that was edited, deleted or reordered. A cut-off tail only shows against --anchor',
     )
-    .addOption(dataDirOption())
     .option('--file <file.jsonl>', 'verify an exported JSONL file instead of the database (offline)')
     .option(
       '--anchor <seq:hash>',
@@ -62,7 +56,7 @@ export function auditCommand(): Command {
           });
         const anchor =
           flags.anchor === undefined ? undefined : usage(command, () => parseChainPoint(flags.anchor!));
-        const source = flags.file ? resolve(flags.file) : databasePath(flags.dataDir);
+        const source = flags.file ? resolve(flags.file) : databasePath(flags);
         const result = flags.file
           ? await verifyFile(source, anchor)
           : await withStore(source, (store) =>
@@ -73,12 +67,10 @@ export function auditCommand(): Command {
       }),
     );
 
-  audit
-    .command('export')
+  addSettingOptions(audit.command('export'), ['dataDir'])
     .description(
       'write the audit log as JSONL (one entry per line) atomically, mode 0600, for WORM storage; `audit verify --file` checks it offline',
     )
-    .addOption(dataDirOption())
     .requiredOption('--out <file.jsonl>', 'the file to write (replaced atomically)')
     .option(
       '--since <rfc3339>',
@@ -96,7 +88,7 @@ export function auditCommand(): Command {
           );
         const { exportAuditLog } = await import('../node/audit/export.ts');
         const out = resolve(flags.out);
-        const result = await withStore(databasePath(flags.dataDir), (store) =>
+        const result = await withStore(databasePath(flags), (store) =>
           exportAuditLog({
             store,
             out,
@@ -158,8 +150,9 @@ function usage<T>(command: Command, parse: () => T): T {
   }
 }
 
-function databasePath(dataDir: string): string {
-  return join(resolve(dataDir), DB_FILE);
+/** tessera.db in the node's data dir (--data-dir or TESSERA_DATA_DIR, as `tessera serve` reads it). */
+function databasePath(flags: { dataDir?: string }): string {
+  return join(commandSettings(['dataDir'], flags).dataDir, DB_FILE);
 }
 
 const errno = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message;

@@ -29,6 +29,6 @@ export function addSettingOptions(command: Command, keys: readonly SettingKey[])
 }
 
 /** The chosen settings from the command's flags and the process environment; one ConfigError lists every problem. */
-export function commandSettings<K extends SettingKey>(keys: readonly K[], flags: Flags): SettingValues<K> {
-  return parseSettings(keys, flags, process.env);
+export function commandSettings<K extends SettingKey>(keys: readonly K[], flags: object): SettingValues<K> {
+  return parseSettings(keys, flags as Flags, process.env);
 }
