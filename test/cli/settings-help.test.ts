@@ -32,13 +32,12 @@ test('the commands that open the node state take the same --data-dir (TESSERA_DA
     ['tlog', 'verify'],
   ];
   const [peers, ...outputs] = await Promise.all([help(['peers', 'list']), ...commands.map(help)]);
-  outputs.forEach((stdout, i) =>
+  for (const [i, stdout] of outputs.entries())
     assert.match(
       stdout,
       /--data-dir <dir> node state: .*env TESSERA_DATA_DIR \(default \.\/tessera-data\)/,
       commands[i]?.join(' '),
-    ),
-  );
+    );
   assert.match(peers as string, /--api <url> .* env TESSERA_API_URL \(default http:\/\/127\.0\.0\.1:8780\)/);
   assert.match(peers as string, /Env-only .* TESSERA_API_KEY/);
 });
