@@ -1,10 +1,12 @@
-// The CLI's client for a node's HTTP API: the API key comes from TESSERA_API_KEY (never a flag, which
-// would show in `ps`), TLS material from flags; an error answer becomes "<code>: <detail>".
+// The CLI's client for a node's HTTP API: the URL and the API key are settings of the table (TESSERA_API_URL
+// or --api; TESSERA_API_KEY, never a flag, which would show in `ps`), TLS material from flags; an error
+// answer becomes "<code>: <detail>".
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 
 export interface ApiTarget {
   api: string;
+  apiKey?: string | undefined;
   ca?: string;
   cert?: string;
   key?: string;
@@ -25,7 +27,7 @@ export async function apiCall<T>(
       minVersion: 'TLSv1.3',
     },
   });
-  const key = process.env.TESSERA_API_KEY;
+  const key = target.apiKey;
   try {
     const response = await request(new URL(path, target.api), {
       method,

@@ -4,47 +4,41 @@
 // database or file).
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { type ChainPoint, parseChainPoint, type VerifyResult, verifyChain } from '../node/audit/chain.ts';
 import { rfc3339ToMillisCeil } from '../node/audit/query.ts';
 import { jsonlAuditEntries, storeAuditEntries } from '../node/audit/sources.ts';
 import { databasePath } from '../store/sqlite/paths.ts';
 import type { Store } from '../store/store.ts';
+import { addSettingOptions, commandSettings } from './setting-options.ts';
 
 /** A problem that prevents checking anything, explained for the operator (exit 2). */
 class CannotCheck extends Error {}
 
 interface VerifyFlags {
-  dataDir: string;
+  dataDir?: string;
   file?: string;
   anchor?: string;
   json?: boolean;
 }
 
 interface ExportFlags {
-  dataDir: string;
+  dataDir?: string;
   out: string;
   since?: string;
   force?: boolean;
   json?: boolean;
 }
 
-const dataDirOption = () =>
-  new Option('--data-dir <dir>', "the node's data directory (holds tessera.db)")
-    .env('TESSERA_DATA_DIR')
-    .default('./tessera-data');
-
 export function auditCommand(): Command {
   const audit = new Command('audit')
     .description("verify and export the node's tamper-evident audit log")
     .exitOverride();
 
-  audit
-    .command('verify')
+  addSettingOptions(audit.command('verify'), ['dataDir'])
     .description(
       'check the hash chain: names the first entry that was edited, deleted or reordered. A cut-off tail only shows against --anchor',
     )
-    .addOption(dataDirOption())
     .option('--file <file.jsonl>', 'verify an exported JSONL file instead of the database (offline)')
     .option(
       '--anchor <seq:hash>',
@@ -61,7 +55,7 @@ export function auditCommand(): Command {
           });
         const anchor =
           flags.anchor === undefined ? undefined : usage(command, () => parseChainPoint(flags.anchor!));
-        const source = flags.file ? resolve(flags.file) : nodeDatabase(flags.dataDir);
+        const source = flags.file ? resolve(flags.file) : nodeDatabase(flags);
         const result = flags.file
           ? await verifyFile(source, anchor)
           : await withStore(source, (store) =>
@@ -72,12 +66,10 @@ export function auditCommand(): Command {
       }),
     );
 
-  audit
-    .command('export')
+  addSettingOptions(audit.command('export'), ['dataDir'])
     .description(
       'write the audit log as JSONL (one entry per line) atomically, mode 0600, for WORM storage; `audit verify --file` checks it offline',
     )
-    .addOption(dataDirOption())
     .requiredOption('--out <file.jsonl>', 'the file to write (replaced atomically)')
     .option(
       '--since <rfc3339>',
@@ -95,7 +87,7 @@ export function auditCommand(): Command {
           );
         const { exportAuditLog } = await import('../node/audit/export.ts');
         const out = resolve(flags.out);
-        const result = await withStore(nodeDatabase(flags.dataDir), (store) =>
+        const result = await withStore(nodeDatabase(flags), (store) =>
           exportAuditLog({
             store,
             out,
@@ -157,8 +149,9 @@ function usage<T>(command: Command, parse: () => T): T {
   }
 }
 
-function nodeDatabase(dataDir: string): string {
-  return databasePath(resolve(dataDir));
+/** The database in the node's data dir (--data-dir or TESSERA_DATA_DIR, as `tessera serve` reads it). */
+function nodeDatabase(flags: { dataDir?: string }): string {
+  return databasePath(resolve(commandSettings(['dataDir'], flags).dataDir));
 }
 
 const errno = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message;

@@ -2,11 +2,11 @@
 // replaces a key of the node's data dir with a new one, announced by an event signed by the old key and
 // logged in the transparency log. A running node on the same data dir switches within seconds (it watches
 // the key files; SIGHUP forces it). Exit 0 when rotated (or dry run), 1 with `tessera: <code>: <detail>`.
-import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { RotationError } from '../node/rotation/errors.ts';
 import { parseKind } from '../node/rotation/key-files.ts';
 import { DEFAULT_DUAL_TRUST_DAYS, type RotationResult, rotateKey } from '../node/rotation/rotate-key.ts';
+import { addSettingOptions, commandSettings } from './setting-options.ts';
 
 interface RotateFlags {
   kind: string;
@@ -16,10 +16,6 @@ interface RotateFlags {
   json?: boolean;
 }
 
-export function defaultDataDir(): string {
-  return resolve(process.env.TESSERA_DATA_DIR || './tessera-data');
-}
-
 export function identityCommand(): Command {
   const identity = new Command('identity')
     .description(
@@ -27,8 +23,7 @@ export function identityCommand(): Command {
     )
     .exitOverride();
 
-  identity
-    .command('rotate-key')
+  addSettingOptions(identity.command('rotate-key'), ['dataDir'])
     .description('replace a key; the old one stays accepted by peers until the dual-trust window ends')
     .addOption(new Option('--kind <kind>', 'which key').choices(['node', 'issuer']).makeOptionMandatory())
     .option('--dry-run', 'sign and show the rotation, write nothing')
@@ -36,13 +31,12 @@ export function identityCommand(): Command {
       '--dual-trust-days <n>',
       `days the old key stays accepted (default node ${DEFAULT_DUAL_TRUST_DAYS.node}, issuer ${DEFAULT_DUAL_TRUST_DAYS.issuer}; issuer at least 90)`,
     )
-    .option('--data-dir <dir>', 'the node data dir (default $TESSERA_DATA_DIR or ./tessera-data)')
     .option('--json', 'print JSON')
     .exitOverride()
     .action(async (flags: RotateFlags) => {
       try {
         const result = await rotateKey({
-          dataDir: flags.dataDir ? resolve(flags.dataDir) : defaultDataDir(),
+          dataDir: commandSettings(['dataDir'], flags).dataDir,
           kind: parseKind(flags.kind),
           ...(flags.dualTrustDays !== undefined ? { dualTrustDays: parseDays(flags.dualTrustDays) } : {}),
           dryRun: flags.dryRun === true,

@@ -2,19 +2,20 @@
 // while the node runs: WAL) and printed once. Further keys are made through the admin API with this one.
 // It refuses when an active admin key exists already, unless --force (e.g. the last admin key was lost).
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+
+import { Command } from 'commander';
 import { AuditLog } from '../node/audit/audit-log.ts';
 import { ApiKeys } from '../node/auth/api-keys.ts';
 import { PERMISSIONS, type Permission } from '../node/auth/permissions.ts';
 import { openSqliteStore } from '../store/sqlite/open.ts';
 import { databasePath } from '../store/sqlite/paths.ts';
 import { systemClock } from '../tls/clock.ts';
+import { addSettingOptions, commandSettings } from './setting-options.ts';
 
 export const BOOTSTRAP_ENTITY_URI = 'urn:tessera:bootstrap-admin';
 
 interface BootstrapFlags {
-  dataDir: string;
+  dataDir?: string;
   entityUri: string;
   permissions: string;
   description: string;
@@ -47,7 +48,7 @@ function checkEntityUri(value: string): void {
 async function bootstrap(flags: BootstrapFlags): Promise<void> {
   checkEntityUri(flags.entityUri);
   const permissions = parsePermissions(flags.permissions);
-  const dataDir = resolve(flags.dataDir);
+  const { dataDir } = commandSettings(['dataDir'], flags);
   // A mistyped directory must not silently get a fresh database with a key the node never sees.
   const dir = await stat(dataDir).catch(() => null);
   if (!dir?.isDirectory())
@@ -105,14 +106,8 @@ async function bootstrap(flags: BootstrapFlags): Promise<void> {
 
 export function keysCommand(): Command {
   const keys = new Command('keys').description('managed API keys').exitOverride();
-  keys
-    .command('bootstrap')
+  addSettingOptions(keys.command('bootstrap'), ['dataDir'])
     .description("create the first admin API key directly in the node's database and print it once")
-    .addOption(
-      new Option('--data-dir <dir>', "the node's data directory (holds tessera.db)")
-        .env('TESSERA_DATA_DIR')
-        .default('./tessera-data'),
-    )
     .option('--entity-uri <uri>', 'the principal the key acts as', BOOTSTRAP_ENTITY_URI)
     .option('--permissions <list>', 'comma-separated permissions (must include admin)', PERMISSIONS.join(','))
     .option(

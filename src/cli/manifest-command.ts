@@ -10,6 +10,7 @@ import { describePublicKey } from '../node/identity/node-key.ts';
 import type { PeerIdentity } from '../tls/identity.ts';
 import { loadMaterial } from '../tls/material.ts';
 import { parseMillis } from './parse.ts';
+import { commandSettings } from './setting-options.ts';
 
 interface VerifyFlags {
   cert?: string;
@@ -42,9 +43,15 @@ export function manifestCommand(): Command {
     .description(
       'verify signature, key id, validity and expected URI; for a URL also that the TLS certificate carries the manifest identity and key',
     )
-    .option('--cert <file>', 'our client certificate chain (PEM), for an https URL')
-    .option('--key <file>', 'our client private key (PEM), for an https URL')
-    .option('--ca <file>', 'CA bundle (PEM) the server must chain to, for an https URL')
+    .option(
+      '--cert <file>',
+      'our client certificate chain (PEM), for an https URL (default $TESSERA_TLS_CERT_PATH)',
+    )
+    .option('--key <file>', 'our client private key (PEM), for an https URL (default $TESSERA_TLS_KEY_PATH)')
+    .option(
+      '--ca <file>',
+      'CA bundle (PEM) the server must chain to, for an https URL (default $TESSERA_TLS_CA_BUNDLE)',
+    )
     .option('--expect-uri <uri>', 'entity URI the manifest must name')
     .option('--insecure', 'allow a plain http:// URL (dev mode: no certificate binding)')
     .option('--json', 'print JSON')
@@ -95,14 +102,19 @@ async function verifyFile(file: string, flags: VerifyFlags): Promise<Verdict> {
 
 async function verifyUrl(url: string, flags: VerifyFlags, command: Command): Promise<Verdict> {
   const secure = url.toLowerCase().startsWith('https:');
-  if (secure && !(flags.cert && flags.key && flags.ca))
+  // Without flags, the node's own TLS material, read as `tessera serve` reads it.
+  const node = commandSettings(['tlsCert', 'tlsKey', 'tlsCa'], {});
+  const cert = flags.cert ?? node.tlsCert;
+  const key = flags.key ?? node.tlsKey;
+  const ca = flags.ca ?? node.tlsCa;
+  if (secure && !(cert && key && ca))
     command.error('error: an https URL needs --cert, --key and --ca (federation is mutual TLS)', {
       exitCode: 2,
       code: 'tessera.usage',
     });
   // Our own material is validated like start-up does; a problem there is ours, reported as a TlsError.
   const credentials = secure
-    ? { material: await loadMaterial({ certPath: flags.cert!, keyPath: flags.key!, caPath: flags.ca! }) }
+    ? { material: await loadMaterial({ certPath: cert!, keyPath: key!, caPath: ca! }) }
     : undefined;
   const timeoutMs = parseMillis(flags.timeout, '--timeout');
   return settle(url, async () => {

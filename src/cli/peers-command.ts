@@ -1,6 +1,7 @@
 // `tessera peers …`: the operator's side of peering, through the node's admin API.
 import { Command, Option } from 'commander';
 import { type ApiTarget, apiCall } from './api-client.ts';
+import { addSettingOptions, commandSettings } from './setting-options.ts';
 
 interface PeerView {
   id: string;
@@ -11,15 +12,21 @@ interface PeerView {
   allowed_scopes: string[];
 }
 
+/** The API client flags: TLS material here, the URL and the key from the settings table. */
+type ClientFlags = Omit<ApiTarget, 'api' | 'apiKey'> & { api?: string; json?: boolean };
+
 function withApi(command: Command): Command {
-  return command
-    .addOption(
-      new Option('--api <url>', 'node API URL').env('TESSERA_API_URL').default('http://127.0.0.1:8780'),
-    )
+  return addSettingOptions(command, ['apiUrl', 'apiKey'])
     .addOption(new Option('--ca <file>', 'CA bundle for an https API'))
     .addOption(new Option('--cert <file>', 'client certificate for an mtls API'))
     .addOption(new Option('--key <file>', 'client key for an mtls API'))
     .option('--json', 'print JSON');
+}
+
+/** Where to call: the node API and the key, read like `tessera serve` reads its settings. */
+function target(flags: ClientFlags): ApiTarget {
+  const { apiUrl, apiKey } = commandSettings(['apiUrl', 'apiKey'], flags);
+  return { ...flags, api: apiUrl, apiKey };
 }
 
 const show = (peer: PeerView) =>
@@ -41,8 +48,8 @@ export function peersCommand(): Command {
   )
     .description("fetch the peer's manifest over mTLS, prove it, and store the peer as pending")
     .exitOverride()
-    .action(async (url: string, flags: ApiTarget & { json?: boolean }) => {
-      const peer = await apiCall<PeerView>(flags, 'POST', '/v1/admin/peers', { url });
+    .action(async (url: string, flags: ClientFlags) => {
+      const peer = await apiCall<PeerView>(target(flags), 'POST', '/v1/admin/peers', { url });
       print(
         flags.json,
         peer,
@@ -58,36 +65,34 @@ export function peersCommand(): Command {
     )
     .option('--scopes <list>', 'scopes this peer may receive (comma-separated; default company,public)')
     .exitOverride()
-    .action(
-      async (id: string, flags: ApiTarget & { json?: boolean; fingerprint: string; scopes?: string }) => {
-        const body = {
-          fingerprint: flags.fingerprint,
-          ...(flags.scopes ? { allowed_scopes: flags.scopes.split(',').map((s) => s.trim()) } : {}),
-        };
-        const peer = await apiCall<PeerView>(
-          flags,
-          'POST',
-          `/v1/admin/peers/${encodeURIComponent(id)}/approve`,
-          body,
-        );
-        print(flags.json, peer, show(peer));
-      },
-    );
+    .action(async (id: string, flags: ClientFlags & { fingerprint: string; scopes?: string }) => {
+      const body = {
+        fingerprint: flags.fingerprint,
+        ...(flags.scopes ? { allowed_scopes: flags.scopes.split(',').map((s) => s.trim()) } : {}),
+      };
+      const peer = await apiCall<PeerView>(
+        target(flags),
+        'POST',
+        `/v1/admin/peers/${encodeURIComponent(id)}/approve`,
+        body,
+      );
+      print(flags.json, peer, show(peer));
+    });
 
   withApi(peers.command('list'))
     .description('list peers')
     .exitOverride()
-    .action(async (flags: ApiTarget & { json?: boolean }) => {
-      const { peers: list } = await apiCall<{ peers: PeerView[] }>(flags, 'GET', '/v1/admin/peers');
+    .action(async (flags: ClientFlags) => {
+      const { peers: list } = await apiCall<{ peers: PeerView[] }>(target(flags), 'GET', '/v1/admin/peers');
       print(flags.json, list, list.length > 0 ? list.map(show).join('\n') : '(no peers)');
     });
 
   withApi(peers.command('revoke').argument('<id>', 'peer id'))
     .description('revoke a peer: its open connections close and it is refused from now on')
     .exitOverride()
-    .action(async (id: string, flags: ApiTarget & { json?: boolean }) => {
+    .action(async (id: string, flags: ClientFlags) => {
       const peer = await apiCall<PeerView>(
-        flags,
+        target(flags),
         'POST',
         `/v1/admin/peers/${encodeURIComponent(id)}/revoke`,
         {},

@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { parseTlogAnchor, type TlogAnchor, tlogPath, verifyTlog } from '../node/rotation/tlog.ts';
-import { defaultDataDir } from './identity-command.ts';
+import { addSettingOptions, commandSettings } from './setting-options.ts';
 
 interface VerifyFlags {
   dataDir?: string;
@@ -19,10 +19,8 @@ export function tlogCommand(): Command {
     .description('the local transparency log of manifests and key rotations (<data-dir>/tlog.jsonl)')
     .exitOverride();
 
-  tlog
-    .command('verify')
+  addSettingOptions(tlog.command('verify'), ['dataDir'])
     .description('verify the hash chain and every rotation event; report the first broken index')
-    .option('--data-dir <dir>', 'the node data dir (default $TESSERA_DATA_DIR or ./tessera-data)')
     .option('--file <file>', 'a log file to check instead (e.g. a copy kept elsewhere)')
     .option('--anchor <index:hash>', 'an INDEX:HASH printed by an earlier verify: detects a truncated log')
     .option('--json', 'print JSON')
@@ -34,9 +32,7 @@ export function tlogCommand(): Command {
       } catch (error) {
         command.error(`error: --anchor: ${(error as Error).message}`, { exitCode: 2, code: 'tessera.usage' });
       }
-      const file = flags.file
-        ? resolve(flags.file)
-        : tlogPath(flags.dataDir ? resolve(flags.dataDir) : defaultDataDir());
+      const file = flags.file ? resolve(flags.file) : tlogPath(commandSettings(['dataDir'], flags).dataDir);
       const exists = await stat(file).then(
         (info) => info.isFile(),
         () => false,

@@ -7,7 +7,9 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { ConfigError, loadConfig, type NodeConfig, SECRET_ENV, SETTINGS } from '../../src/node/config.ts';
+import { loadConfig, type NodeConfig } from '../../src/node/config.ts';
+import { SETTINGS, type Setting } from '../../src/node/settings.ts';
+import { ConfigError, flagName } from '../../src/node/settings-read.ts';
 import { TlsError, type TlsErrorCode } from '../../src/tls/errors.ts';
 import { registry } from '../../src/tls/metrics.ts';
 import { tempDir } from '../support/pki.ts';
@@ -34,10 +36,6 @@ const BASE: Env = { TESSERA_ENTITY_URI: ENTITY, TESSERA_API_KEY: KEY, ...TLS };
 const load = (env: Env = {}, flags: Flags = {}): NodeConfig =>
   loadConfig(flags, { ...BASE, ...env }, silentLogger);
 
-/** A setting as the messages name it; secrets are env-only (a flag would show in `ps`), so they have no flag. */
-type Setting = { env: string; flag?: string };
-const flagOf = (flag: string) => `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-
 /** Asserts a ConfigError naming the setting by env variable and flag (and matching `also`, if given). */
 function refused(fn: () => unknown, setting: Setting, also?: RegExp): ConfigError {
   let caught: unknown;
@@ -48,11 +46,8 @@ function refused(fn: () => unknown, setting: Setting, also?: RegExp): ConfigErro
   assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
   assert.equal(caught.code, 'CONFIG_INVALID');
   assert.ok(caught.message.includes(setting.env), `"${caught.message}" names ${setting.env}`);
-  if (setting.flag)
-    assert.ok(
-      caught.message.includes(flagOf(setting.flag)),
-      `"${caught.message}" names ${flagOf(setting.flag)}`,
-    );
+  const flag = flagName(setting);
+  if (flag) assert.ok(caught.message.includes(flag), `"${caught.message}" names ${flag}`);
   if (also) assert.match(caught.message, also);
   return caught;
 }
@@ -69,7 +64,7 @@ function gateRefused(fn: () => unknown, code: TlsErrorCode, settings: Setting[])
   assert.ok(caught.message.startsWith(`${code}: `));
   for (const setting of settings) {
     assert.ok(caught.message.includes(setting.env), `"${caught.message}" names ${setting.env}`);
-    const flag = flagOf(setting.flag ?? '');
+    const flag = flagName(setting) ?? '';
     assert.ok(caught.message.includes(flag), `"${caught.message}" names ${flag}`);
   }
   return caught;
@@ -381,7 +376,7 @@ describe('loadConfig: the API key', () => {
     for (const secret of ['short-but-secret-7', 'long-enough-secret with-a-space']) {
       const error = refused(
         () => load({ TESSERA_API_KEY: secret }),
-        { env: SECRET_ENV.apiKey },
+        SETTINGS.apiKey,
         /at least 24 characters without whitespace/,
       );
       assert.ok(!error.message.includes(secret), 'the key is not echoed');

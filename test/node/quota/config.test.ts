@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { ConfigError, loadConfig, SETTINGS } from '../../../src/node/config.ts';
+import { loadConfig } from '../../../src/node/config.ts';
 import { warnIfQuotasDisabled } from '../../../src/node/quota/quotas.ts';
+import { SETTINGS } from '../../../src/node/settings.ts';
+import { ConfigError, flagKey } from '../../../src/node/settings-read.ts';
 import { silentLogger } from '../../support/tls-peers.ts';
 
 type Env = Record<string, string | undefined>;
@@ -58,7 +60,7 @@ test('each rate is an env variable and a flag, and the flag wins', () => {
     ),
     { writePerHour: 11, readPerHour: 20, federationPullPerHour: 30, adminPerHour: 40, disabled: false },
   );
-  assert.equal(SETTINGS.rateLimitRead.flag, 'rateLimitReadPerHour');
+  assert.equal(flagKey(SETTINGS.rateLimitRead), 'rateLimitReadPerHour');
 });
 
 test('a rate must be a whole number from 0 to 10 000 000; the message names the variable and the flag', () => {

@@ -1,0 +1,104 @@
+// The zod schemas of the settings table: each parses the trimmed text of an env variable or flag into its
+// value. Messages are written for operators and start where the setting's name ends ("must be …", or
+// ": …" for a sentence of its own); the reader puts the name in front. A secret's schema never quotes it.
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const got = (value: unknown) => `(got "${String(value)}")`;
+
+/** A text that is always there (a required setting, or one with a default). */
+export const text = z.string();
+
+/** A text that may be unset. */
+export const optionalText = z.string().optional();
+
+/** A path, made absolute against the working directory. */
+export const directory = z.string().transform((value) => resolve(value));
+
+/** 1/true or 0/false (any case); the empty string is false. */
+export const boolean = z
+  .string()
+  .refine((value) => ['', '0', 'false', '1', 'true'].includes(value.toLowerCase()), {
+    error: (issue) => `must be true/1 or false/0 ${got(issue.input)}`,
+  })
+  .transform((value) => ['1', 'true'].includes(value.toLowerCase()));
+
+/** A whole number within [min, max]; `describe` says what it counts in the refusal. */
+export function wholeNumber(min: number, max: number, describe = 'a whole number') {
+  return z
+    .string()
+    .refine((value) => /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max, {
+      error: (issue) => `must be ${describe} from ${min} to ${max} ${got(issue.input)}`,
+    })
+    .transform(Number);
+}
+
+export const port = wholeNumber(0, 65535, 'a port number');
+
+/** Decimal seconds within [min, max], as whole milliseconds. */
+export function seconds(min: number, max: number) {
+  return z
+    .string()
+    .refine((value) => /^\d+(\.\d+)?$/.test(value) && Number(value) >= min && Number(value) <= max, {
+      error: (issue) => `must be a number of seconds from ${min} to ${max} ${got(issue.input)}`,
+    })
+    .transform((value) => Math.round(Number(value) * 1000));
+}
+
+export const milliseconds = (max: number) =>
+  z
+    .string()
+    .refine((value) => /^\d+$/.test(value) && Number(value) <= max, {
+      error: (issue) => `must be whole milliseconds from 0 to ${max} ${got(issue.input)}`,
+    })
+    .transform(Number);
+
+/** One of a fixed list; `list` is how the refusal names the choices. */
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T, list: string) {
+  return z.enum(values, { error: (issue) => `must be ${list} ${got(issue.input)}` });
+}
+
+/** An identity URI (spiffe://…, urn:…), not a URL to reach the node; required. */
+export const identityUri = z
+  .string({
+    error: (issue) => (issue.input === undefined ? "is required: this node's identity URI" : undefined),
+  })
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be an absolute URI such as spiffe://example.org/node/a ${got(value)}`,
+      });
+      return;
+    }
+    if (/\s/.test(value) || !url.protocol || url.protocol === 'http:' || url.protocol === 'https:')
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be an identity URI (e.g. spiffe://example.org/node/a), not a URL to reach the node ${got(value)}`,
+      });
+  });
+
+/** An advertised URL: its scheme and shape are checked against the transport later; credentials never. */
+export const advertisedUrl = z
+  .string()
+  .refine((value) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(value), {
+    // Refused before anything logs or echoes it.
+    error: 'must not contain credentials (user:password@)',
+  })
+  .optional();
+
+/** An http(s) URL a client talks to. */
+export const httpUrl = z.string().refine((value) => /^https?:\/\/[^/]/i.test(value) && URL.canParse(value), {
+  error: (issue) => `must be an http:// or https:// URL ${got(issue.input)}`,
+});
+
+/** A bearer secret: at least 24 characters without whitespace. Never quoted in a refusal. */
+export const apiKey = z
+  .string()
+  .refine((value) => value.length >= 24 && !/\s/.test(value), {
+    error: ': an API key must be at least 24 characters without whitespace',
+  })
+  .optional();
