@@ -5,9 +5,9 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { type ChainPoint, parseChainPoint, type VerifyResult, verifyChain } from '../node/audit/chain.ts';
-import { rfc3339ToMillisCeil } from '../node/audit/query.ts';
-import { jsonlAuditEntries, storeAuditEntries } from '../node/audit/sources.ts';
+import { type ChainPoint, parseChainPoint, type VerifyResult, verifyChain } from '../node/features/audit/chain.ts';
+import { rfc3339ToMillisCeil } from '../node/features/audit/query.ts';
+import { jsonlAuditEntries, storeAuditEntries } from '../node/features/audit/sources.ts';
 import { databasePath } from '../store/sqlite/paths.ts';
 import type { Store } from '../store/store.ts';
 import { addSettingOptions, commandSettings } from './setting-options.ts';
@@ -85,7 +85,7 @@ export function auditCommand(): Command {
             `error: --since must be an RFC 3339 date-time with offset, e.g. 2026-01-02T03:04:05Z (got "${flags.since}")`,
             { exitCode: 2, code: 'tessera.usage' },
           );
-        const { exportAuditLog } = await import('../node/audit/export.ts');
+        const { exportAuditLog } = await import('../node/features/audit/export.ts');
         const out = resolve(flags.out);
         const result = await withStore(nodeDatabase(flags), (store) =>
           exportAuditLog({

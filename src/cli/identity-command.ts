@@ -3,9 +3,9 @@
 // logged in the transparency log. A running node on the same data dir switches within seconds (it watches
 // the key files; SIGHUP forces it). Exit 0 when rotated (or dry run), 1 with `tessera: <code>: <detail>`.
 import { Command, Option } from 'commander';
-import { RotationError } from '../node/rotation/errors.ts';
-import { parseKind } from '../node/rotation/key-files.ts';
-import { DEFAULT_DUAL_TRUST_DAYS, type RotationResult, rotateKey } from '../node/rotation/rotate-key.ts';
+import { RotationError } from '../node/features/rotation/errors.ts';
+import { parseKind } from '../node/features/rotation/key-files.ts';
+import { DEFAULT_DUAL_TRUST_DAYS, type RotationResult, rotateKey } from '../node/features/rotation/rotate-key.ts';
 import { addSettingOptions, commandSettings } from './setting-options.ts';
 
 interface RotateFlags {

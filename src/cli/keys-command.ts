@@ -4,9 +4,9 @@
 import { stat } from 'node:fs/promises';
 
 import { Command } from 'commander';
-import { AuditLog } from '../node/audit/audit-log.ts';
-import { ApiKeys } from '../node/auth/api-keys.ts';
-import { PERMISSIONS, type Permission } from '../node/auth/permissions.ts';
+import { AuditLog } from '../node/features/audit/audit-log.ts';
+import { ApiKeys } from '../node/features/auth/api-keys.ts';
+import { PERMISSIONS, type Permission } from '../node/features/auth/permissions.ts';
 import { openSqliteStore } from '../store/sqlite/open.ts';
 import { databasePath } from '../store/sqlite/paths.ts';
 import { systemClock } from '../tls/clock.ts';

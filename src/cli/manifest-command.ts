@@ -3,10 +3,10 @@
 // bound to the certificate it came over. Exit 0 when valid, 1 with `tessera: <code>: <detail>` otherwise.
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { HttpsPeerTransport } from '../node/federation/https/https-peer-transport.ts';
-import { fetchPeerManifest } from '../node/identity/fetch-manifest.ts';
-import { ManifestError, type SignedManifest, verifyManifest } from '../node/identity/manifest.ts';
-import { describePublicKey } from '../node/identity/node-key.ts';
+import { HttpsPeerTransport } from '../node/features/federation/https/https-peer-transport.ts';
+import { fetchPeerManifest } from '../node/features/identity/fetch-manifest.ts';
+import { ManifestError, type SignedManifest, verifyManifest } from '../node/features/identity/manifest.ts';
+import { describePublicKey } from '../node/features/identity/node-key.ts';
 import type { PeerIdentity } from '../tls/identity.ts';
 import { loadMaterial } from '../tls/material.ts';
 import { parseMillis } from './parse.ts';

@@ -1,11 +1,11 @@
 // `tessera serve`: runs a federated node. Its flags, their help and the env variables come from the
-// settings table (src/node/settings.ts); all are validated before anything is opened, and every bad one is
+// settings table (src/node/settings/table.ts); all are validated before anything is opened, and every bad one is
 // named in one message (exit 1).
 import { Command } from 'commander';
 import { pino } from 'pino';
-import { loadConfig } from '../node/config.ts';
-import { LOG_LEVELS, SERVE_SETTINGS, SETTINGS } from '../node/settings.ts';
-import { type Flags, rawSetting } from '../node/settings-read.ts';
+import { loadConfig } from '../node/settings/config.ts';
+import { LOG_LEVELS, SERVE_SETTINGS, SETTINGS } from '../node/settings/table.ts';
+import { type Flags, rawSetting } from '../node/settings/read.ts';
 import { addSettingOptions } from './setting-options.ts';
 
 export function serveCommand(): Command {

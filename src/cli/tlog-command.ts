@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { parseTlogAnchor, type TlogAnchor, tlogPath, verifyTlog } from '../node/rotation/tlog.ts';
+import { parseTlogAnchor, type TlogAnchor, tlogPath, verifyTlog } from '../node/features/rotation/tlog.ts';
 import { addSettingOptions, commandSettings } from './setting-options.ts';
 
 interface VerifyFlags {

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadOrCreateNodeKey } from '../../src/node/identity/node-key.ts';
-import { readTlog, tlogPath } from '../../src/node/rotation/tlog.ts';
+import { loadOrCreateNodeKey } from '../../src/node/features/identity/node-key.ts';
+import { readTlog, tlogPath } from '../../src/node/features/rotation/tlog.ts';
 import { runCli } from '../support/child.ts';
 import { tempDir } from '../support/pki.ts';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ApiKeys } from '../../src/node/auth/api-keys.ts';
+import { ApiKeys } from '../../src/node/features/auth/api-keys.ts';
 import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 import { runCli } from '../support/child.ts';
 import { tempDir } from '../support/pki.ts';

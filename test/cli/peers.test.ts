@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { describePublicKey } from '../../src/node/identity/node-key.ts';
+import { describePublicKey } from '../../src/node/features/identity/node-key.ts';
 import { runCli } from '../support/child.ts';
 import { type NodeProcess, startNodeProcess } from '../support/node-process.ts';
 import { createTestCa } from '../support/pki.ts';

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
-import { buildManifest } from '../../src/node/identity/manifest.ts';
-import { loadOrCreateNodeKey } from '../../src/node/identity/node-key.ts';
+import { buildManifest } from '../../src/node/features/identity/manifest.ts';
+import { loadOrCreateNodeKey } from '../../src/node/features/identity/node-key.ts';
 import { clientTlsOptions } from '../../src/tls/policy.ts';
 import { createMtlsServer } from '../../src/transport/https-server.ts';
 import {

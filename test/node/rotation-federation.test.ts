@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { nodeKeyFrom } from '../../src/node/identity/node-key.ts';
+import { nodeKeyFrom } from '../../src/node/features/identity/node-key.ts';
 import { runCli } from '../support/child.ts';
 import {
   addAndApprove,

@@ -2,15 +2,15 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { SETTINGS } from '../../src/node/settings.ts';
-import { TABLE_END, TABLE_START, withSettingsTable } from '../../src/node/settings-markdown.ts';
+import { SETTINGS } from '../../src/node/settings/table.ts';
+import { TABLE_END, TABLE_START, withSettingsTable } from '../../src/node/settings/markdown.ts';
 
-test("README's configuration table is the one generated from src/node/settings.ts", async () => {
+test("README's configuration table is the one generated from src/node/settings/table.ts", async () => {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
   assert.ok(readme.includes(TABLE_START) && readme.includes(TABLE_END), 'README has the table markers');
   assert.ok(
     readme === withSettingsTable(readme),
-    "README.md's configuration table differs from src/node/settings.ts: run `npm run docs:settings` and commit README.md",
+    "README.md's configuration table differs from src/node/settings/table.ts: run `npm run docs:settings` and commit README.md",
   );
   for (const setting of Object.values(SETTINGS)) assert.ok(readme.includes(`| \`${setting.env}\` |`));
 });

@@ -2,9 +2,9 @@
 // its variable and flag; secrets are never echoed; any subset of the table reads the same way.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { loadConfig } from '../../src/node/config.ts';
-import { SERVE_SETTINGS, SETTINGS } from '../../src/node/settings.ts';
-import { ConfigError, flagKey, parseSettings, settingName } from '../../src/node/settings-read.ts';
+import { loadConfig } from '../../src/node/settings/config.ts';
+import { SERVE_SETTINGS, SETTINGS } from '../../src/node/settings/table.ts';
+import { ConfigError, flagKey, parseSettings, settingName } from '../../src/node/settings/read.ts';
 import { silentLogger } from '../support/tls-peers.ts';
 
 const SECRET = 'short-secret-value';

@@ -86,7 +86,7 @@ test('a new folder under src/ needs a rule, and imports may not leave src/', asy
   const dir = await tree(t, {
     ...CLEAN,
     'src/grpc/server.ts': "import { core } from '../tls/core.ts';\nexport const s = core;\n",
-    'src/tls/core.ts': "import { fixture } from '../../test/fixture.ts';\nexport const core = fixture;\n",
+    'src/tls/core.ts': "import { fixture } from '../fixture.ts';\nexport const core = fixture;\n",
   });
   const result = check(dir);
   assert.equal(result.code, 1);

@@ -2,7 +2,7 @@
 // the public Store API (bulkInsertFacts = batches of `await tx.insertFact` in one tx each).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { factCid } from '../../src/node/facts/cid.ts';
+import { factCid } from '../../src/node/features/facts/cid.ts';
 import { bulkInsertFacts } from '../../src/store/bulk.ts';
 import type { FactContent, FactRecord } from '../../src/store/ports/facts.ts';
 import { SELF } from './contract/records.ts';

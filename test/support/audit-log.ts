@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { AUDIT_EVENT_TYPES, AuditLog } from '../../src/node/audit/audit-log.ts';
+import { AUDIT_EVENT_TYPES, AuditLog } from '../../src/node/features/audit/audit-log.ts';
 import type { AuditEntry } from '../../src/store/ports/audit.ts';
 import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 import type { Store } from '../../src/store/store.ts';

@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { factCid } from '../../src/node/facts/cid.ts';
-import { HybridClock } from '../../src/node/facts/hlc.ts';
+import { factCid } from '../../src/node/features/facts/cid.ts';
+import { HybridClock } from '../../src/node/features/facts/hlc.ts';
 import type { FactContent, FactRecord } from '../../src/store/ports/facts.ts';
 import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 

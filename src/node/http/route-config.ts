@@ -3,8 +3,8 @@
 // Declared beside the handler, so adding a route never means editing a central table; a route that
 // declares no access needs `admin` (fail closed).
 import type { Permission } from '../../store/ports/api-keys.ts';
-import type { AuditEventType } from '../audit/event-types.ts';
-import type { QuotaDimension } from '../quota/quotas.ts';
+import type { AuditEventType } from '../features/audit/event-types.ts';
+import type { QuotaDimension } from '../features/quotas/quotas.ts';
 
 /** An API route's caller: anyone (`open`), a key with this permission, or (federation listener) a peer. */
 export type RouteAccess = Permission | 'open' | 'peer';

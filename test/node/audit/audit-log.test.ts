@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
-import { AuditLog, AuditWriteError } from '../../../src/node/audit/audit-log.ts';
-import { auditHash, verifyChain } from '../../../src/node/audit/chain.ts';
-import { storeAuditEntries } from '../../../src/node/audit/sources.ts';
+import { AuditLog, AuditWriteError } from '../../../src/node/features/audit/audit-log.ts';
+import { auditHash, verifyChain } from '../../../src/node/features/audit/chain.ts';
+import { storeAuditEntries } from '../../../src/node/features/audit/sources.ts';
 import type { AuditEntry } from '../../../src/store/ports/audit.ts';
 import {
   AUDIT_T0,

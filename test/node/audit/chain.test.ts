@@ -10,7 +10,7 @@ import {
   parseChainPoint,
   UnparsableEntry,
   verifyChain,
-} from '../../../src/node/audit/chain.ts';
+} from '../../../src/node/features/audit/chain.ts';
 import type { AuditEntry } from '../../../src/store/ports/audit.ts';
 
 function chainOf(n: number): AuditEntry[] {

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { type VerifyOptions, verifyChain } from '../../../src/node/audit/chain.ts';
-import { exportAuditLog } from '../../../src/node/audit/export.ts';
-import { jsonlAuditEntries } from '../../../src/node/audit/sources.ts';
+import { type VerifyOptions, verifyChain } from '../../../src/node/features/audit/chain.ts';
+import { exportAuditLog } from '../../../src/node/features/audit/export.ts';
+import { jsonlAuditEntries } from '../../../src/node/features/audit/sources.ts';
 import type { AuditEntry } from '../../../src/store/ports/audit.ts';
 import { AUDIT_T0, type AuditDb, auditDb, MINUTE, seedAudit } from '../../support/audit-log.ts';
 

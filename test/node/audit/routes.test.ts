@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { rfc3339ToMillisCeil } from '../../../src/node/audit/query.ts';
-import { registerAuditRoutes } from '../../../src/node/audit/routes.ts';
+import { rfc3339ToMillisCeil } from '../../../src/node/features/audit/query.ts';
+import { registerAuditRoutes } from '../../../src/node/features/audit/routes.ts';
 import { installErrorHandler, NODE_HTTP_OPTIONS } from '../../../src/node/http/error-handler.ts';
 import type { AuditEntry } from '../../../src/store/ports/audit.ts';
 import { AUDIT_T0, type AuditDb, auditDb, MINUTE, seedAudit } from '../../support/audit-log.ts';

@@ -3,8 +3,8 @@
 // is a 422 naming the field, and the audit callbacks see who did what (never a secret).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { PublicApiKey } from '../../../src/node/auth/api-keys.ts';
-import type { Principal } from '../../../src/node/auth/permissions.ts';
+import type { PublicApiKey } from '../../../src/node/features/auth/api-keys.ts';
+import type { Principal } from '../../../src/node/features/auth/permissions.ts';
 import { type ApiApp, bearer, manualClock, startApiApp } from '../../support/api-app.ts';
 
 interface Created {

@@ -3,9 +3,9 @@
 // and that failures are reported by reason without the token.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { AuthFailure } from '../../../src/node/auth/api-keys.ts';
-import { installApiAuth } from '../../../src/node/auth/auth-hook.ts';
-import { PERMISSIONS, type Permission } from '../../../src/node/auth/permissions.ts';
+import type { AuthFailure } from '../../../src/node/features/auth/api-keys.ts';
+import { installApiAuth } from '../../../src/node/features/auth/auth-hook.ts';
+import { PERMISSIONS, type Permission } from '../../../src/node/features/auth/permissions.ts';
 import { type ApiApp, bearer, FACT, manualClock, startApiApp } from '../../support/api-app.ts';
 import { counterValue } from '../../support/metrics.ts';
 

@@ -3,7 +3,7 @@
 // addresses and its own valid keys are not charged.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createFailureLimiter } from '../../../src/node/auth/failure-limiter.ts';
+import { createFailureLimiter } from '../../../src/node/features/auth/failure-limiter.ts';
 import { type ApiApp, bearer, countingDerive, manualClock, startApiApp } from '../../support/api-app.ts';
 
 const time = manualClock();

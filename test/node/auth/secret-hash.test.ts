@@ -2,8 +2,8 @@
 // against its own hash and nothing else; every verification, whatever the stored string, is one scrypt.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { newToken, parseToken } from '../../../src/node/auth/api-key-token.ts';
-import { DUMMY_HASH, hashSecret, SCRYPT_DEFAULTS, verifySecret } from '../../../src/node/auth/secret-hash.ts';
+import { newToken, parseToken } from '../../../src/node/features/auth/api-key-token.ts';
+import { DUMMY_HASH, hashSecret, SCRYPT_DEFAULTS, verifySecret } from '../../../src/node/features/auth/secret-hash.ts';
 import { countingDerive } from '../../support/api-app.ts';
 
 describe('API key tokens', () => {

@@ -6,19 +6,19 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Fastify from 'fastify';
 import { SignJWT } from 'jose';
-import { requirementOf } from '../../../src/node/auth/permissions.ts';
-import { issuerKeyResolver } from '../../../src/node/capabilities/issuer-keys.ts';
-import { pullRevocations, revocationFeed } from '../../../src/node/capabilities/revocations.ts';
-import { CAPABILITY_ROUTE_RULES, registerCapabilityRoutes } from '../../../src/node/capabilities/routes.ts';
-import { CapabilityService } from '../../../src/node/capabilities/service.ts';
-import { CAPABILITY_TOKEN_TYPE } from '../../../src/node/capabilities/token.ts';
+import { requirementOf } from '../../../src/node/features/auth/permissions.ts';
+import { issuerKeyResolver } from '../../../src/node/features/capabilities/issuer-keys.ts';
+import { pullRevocations, revocationFeed } from '../../../src/node/features/capabilities/revocations.ts';
+import { CAPABILITY_ROUTE_RULES, registerCapabilityRoutes } from '../../../src/node/features/capabilities/routes.ts';
+import { CapabilityService } from '../../../src/node/features/capabilities/service.ts';
+import { CAPABILITY_TOKEN_TYPE } from '../../../src/node/features/capabilities/token.ts';
 import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
-import { PeerDirectory } from '../../../src/node/federation/peer-directory.ts';
+import { PeerDirectory } from '../../../src/node/features/peers/peer-directory.ts';
 import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
-import { buildManifest, verifyManifest } from '../../../src/node/identity/manifest.ts';
-import { KeyRing, manifestRotationEvents } from '../../../src/node/rotation/key-ring.ts';
-import { PeerKeyTrust } from '../../../src/node/rotation/peer-key-trust.ts';
-import { rotateKey } from '../../../src/node/rotation/rotate-key.ts';
+import { buildManifest, verifyManifest } from '../../../src/node/features/identity/manifest.ts';
+import { KeyRing, manifestRotationEvents } from '../../../src/node/features/rotation/key-ring.ts';
+import { PeerKeyTrust } from '../../../src/node/features/rotation/peer-key-trust.ts';
+import { rotateKey } from '../../../src/node/features/rotation/rotate-key.ts';
 import { StoreInputError } from '../../../src/store/errors.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import { DAY_MS, tempDir, testUri } from '../../support/pki.ts';
@@ -270,7 +270,7 @@ test('revocation feed round trip: paged with a cursor, only the issuer own revoc
   assert.equal(await n.storeB.getRevocation(C, 'foreign-cap-1'), null);
 
   // A page from A that names another issuer is refused record by record.
-  const { ingestRevocationPage } = await import('../../../src/node/capabilities/revocations.ts');
+  const { ingestRevocationPage } = await import('../../../src/node/features/capabilities/revocations.ts');
   const result = await n.storeB.tx((tx) =>
     ingestRevocationPage(
       tx,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import canonicalizeModule from 'canonicalize';
-import { factCid } from '../../../src/node/facts/cid.ts';
+import { factCid } from '../../../src/node/features/facts/cid.ts';
 import type { FactContent } from '../../../src/store/ports/facts.ts';
 
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string;

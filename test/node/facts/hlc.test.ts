@@ -7,7 +7,7 @@ import {
   HybridClock,
   MAX_COUNTER,
   parseHlc,
-} from '../../../src/node/facts/hlc.ts';
+} from '../../../src/node/features/facts/hlc.ts';
 
 /** A wall clock the test moves by hand. */
 function manualWall(start: number) {

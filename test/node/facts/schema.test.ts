@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
-import { factCid } from '../../../src/node/facts/cid.ts';
-import { parseFactInput, parseFactQuery, parseFactRecord } from '../../../src/node/facts/schema.ts';
+import { factCid } from '../../../src/node/features/facts/cid.ts';
+import { parseFactInput, parseFactQuery, parseFactRecord } from '../../../src/node/features/facts/schema.ts';
 import type { FactRecord } from '../../../src/store/ports/facts.ts';
 
 const body = {

@@ -8,7 +8,7 @@ import {
   mintPeerToken,
   PeerTokenError,
   verifyPeerToken,
-} from '../../../src/node/federation/peer-token.ts';
+} from '../../../src/node/features/federation/peer-token.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');

@@ -10,8 +10,8 @@ import {
   ManifestError,
   type SignedManifest,
   verifyManifest,
-} from '../../../src/node/identity/manifest.ts';
-import { loadOrCreateNodeKey, type NodeKey } from '../../../src/node/identity/node-key.ts';
+} from '../../../src/node/features/identity/manifest.ts';
+import { loadOrCreateNodeKey, type NodeKey } from '../../../src/node/features/identity/node-key.ts';
 import { testUri } from '../../support/pki.ts';
 
 const NOW = new Date('2030-01-02T03:04:05.000Z');

@@ -3,15 +3,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
-import { FEDERATION_PATHS } from '../../../src/node/federation/https/paths.ts';
-import { type SignedManifest, verifyManifest } from '../../../src/node/identity/manifest.ts';
-import { loadOrCreateNodeKey } from '../../../src/node/identity/node-key.ts';
+import { FEDERATION_PATHS } from '../../../src/node/features/federation/https/paths.ts';
+import { type SignedManifest, verifyManifest } from '../../../src/node/features/identity/manifest.ts';
+import { loadOrCreateNodeKey } from '../../../src/node/features/identity/node-key.ts';
 import {
   ManifestSigner,
   registerWellKnownRoutes,
   WELL_KNOWN_PATH,
   type WellKnownInfo,
-} from '../../../src/node/identity/well-known.ts';
+} from '../../../src/node/features/identity/well-known.ts';
 import { createTestCa, tempDir, testUri, writeMaterial } from '../../support/pki.ts';
 import { replaceFile } from '../../support/reload.ts';
 import { openStaticCredentials } from '../../support/tls-peers.ts';

@@ -2,7 +2,7 @@
 // promised wait is exactly when the next token is there (not a millisecond earlier, not later).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TokenBucket } from '../../../src/node/quota/token-bucket.ts';
+import { TokenBucket } from '../../../src/node/features/quotas/token-bucket.ts';
 
 test('a fresh bucket holds one hour of requests, then says exactly how long to wait', () => {
   const bucket = new TokenBucket(1000, 0);

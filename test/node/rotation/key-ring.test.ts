@@ -6,8 +6,8 @@ import { once } from 'node:events';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { RotationError } from '../../../src/node/rotation/errors.ts';
-import { KeyRing, type KeyRingReload } from '../../../src/node/rotation/key-ring.ts';
+import { RotationError } from '../../../src/node/features/rotation/errors.ts';
+import { KeyRing, type KeyRingReload } from '../../../src/node/features/rotation/key-ring.ts';
 import { tempDir } from '../../support/pki.ts';
 
 const NOW = new Date('2030-01-01T00:00:00.000Z');

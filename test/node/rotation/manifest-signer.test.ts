@@ -2,11 +2,11 @@
 // names the current issuer key, and carries the signed events while their window lasts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { verifyManifest } from '../../../src/node/identity/manifest.ts';
-import { ManifestSigner } from '../../../src/node/identity/well-known.ts';
-import { KeyRing, manifestRotationEvents } from '../../../src/node/rotation/key-ring.ts';
-import { rotateKey } from '../../../src/node/rotation/rotate-key.ts';
-import { verifyRotationEvent } from '../../../src/node/rotation/rotation-event.ts';
+import { verifyManifest } from '../../../src/node/features/identity/manifest.ts';
+import { ManifestSigner } from '../../../src/node/features/identity/well-known.ts';
+import { KeyRing, manifestRotationEvents } from '../../../src/node/features/rotation/key-ring.ts';
+import { rotateKey } from '../../../src/node/features/rotation/rotate-key.ts';
+import { verifyRotationEvent } from '../../../src/node/features/rotation/rotation-event.ts';
 import { DAY_MS, tempDir, testUri } from '../../support/pki.ts';
 
 test('ManifestSigner over KeyRings: re-signed with the new key after reload, events carried inside the window', async (t) => {

@@ -1,5 +1,5 @@
 // Records for the store tests, built from small overrides: complete and unique unless told otherwise.
-import { factCid } from '../../../src/node/facts/cid.ts';
+import { factCid } from '../../../src/node/features/facts/cid.ts';
 import type { FactContent, FactRecord } from '../../../src/store/ports/facts.ts';
 import type { PeerRecord } from '../../../src/store/ports/peers.ts';
 

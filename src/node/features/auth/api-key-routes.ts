@@ -1,0 +1,99 @@
+// Admin API for managed keys (the auth hook requires `admin` for all of these): create → the token, shown
+// in this one response only; list → no secret and no hash, ever; delete → revoke (idempotent), which also
+// drops the key from the verification cache at once.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Clock } from '../../../tls/clock.ts';
+import { NodeError } from '../../errors.ts';
+import { isRfc3339DateTime } from '../facts/rfc3339.ts';
+import { parseInput } from '../../validate.ts';
+import { KEY_ID } from './api-key-token.ts';
+import { type ApiKeys, keyStatus, type PublicApiKey } from './api-keys.ts';
+import { ANONYMOUS, PERMISSIONS, type Principal } from './permissions.ts';
+
+function isEntityUri(value: string): boolean {
+  if (/[\s\p{Cc}]/u.test(value)) return false;
+  try {
+    return new URL(value).protocol.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+const createBody = z.strictObject({
+  entity_uri: z
+    .string()
+    .min(1)
+    .max(2048)
+    .refine(isEntityUri, 'must be an absolute URI such as spiffe://example.org/agent/x'),
+  permissions: z.array(z.enum(PERMISSIONS)).min(1).max(16),
+  expires_at: z
+    .string()
+    .refine(isRfc3339DateTime, 'must be an RFC 3339 date-time such as 2027-01-01T00:00:00Z')
+    .nullable()
+    .optional(),
+  description: z.string().max(500).nullable().optional(),
+});
+
+/** The wire form of a key (snake_case like the rest of the API); never a secret or hash. */
+export function apiKeyView(key: PublicApiKey, nowMs: number) {
+  return {
+    id: key.id,
+    entity_uri: key.entityUri,
+    permissions: key.permissions,
+    expires_at: key.expiresAt,
+    description: key.description,
+    created_at: key.createdAt,
+    revoked_at: key.revokedAt,
+    status: keyStatus(key, nowMs),
+  };
+}
+
+export interface ApiKeyRouteDeps {
+  apiKeys: ApiKeys;
+  clock: Clock;
+  /** For the audit log: a key was created (no secret in `key`) by `principal`. */
+  onKeyCreated?(key: PublicApiKey, principal: Principal): void;
+  /** For the audit log: key `id` was revoked by `principal` (not called when it already was). */
+  onKeyRevoked?(id: string, principal: Principal): void;
+}
+
+const ADMIN = { access: 'admin', quota: 'admin' } as const;
+
+export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDeps): void {
+  const now = () => deps.clock().getTime();
+
+  app.post('/v1/admin/api-keys', { config: ADMIN }, async (request, reply) => {
+    const body = parseInput(createBody, request.body ?? {});
+    // Date cannot represent a leap second (…:60): refused rather than silently shifted.
+    if (body.expires_at && Number.isNaN(Date.parse(body.expires_at)))
+      throw new NodeError('validation_failed', 'expires_at: a leap second cannot be an expiry time');
+    if (body.expires_at && Date.parse(body.expires_at) <= now())
+      throw new NodeError('validation_failed', 'expires_at: must be in the future');
+    const { key, token } = await deps.apiKeys.create({
+      entityUri: body.entity_uri,
+      permissions: body.permissions,
+      expiresAt: body.expires_at ?? null,
+      description: body.description ?? null,
+    });
+    deps.onKeyCreated?.(key, request.principal ?? ANONYMOUS);
+    // The one place the token exists outside the client: not cacheable anywhere.
+    reply.header('cache-control', 'no-store');
+    const { id, entity_uri, permissions, expires_at, description, created_at } = apiKeyView(key, now());
+    return reply
+      .status(201)
+      .send({ id, key: token, entity_uri, permissions, expires_at, description, created_at });
+  });
+
+  app.get('/v1/admin/api-keys', { config: ADMIN }, async () => ({
+    keys: (await deps.apiKeys.list()).map((key) => apiKeyView(key, now())),
+  }));
+
+  app.delete<{ Params: { id: string } }>('/v1/admin/api-keys/:id', { config: ADMIN }, async (request) => {
+    const { id } = request.params;
+    const result = KEY_ID.test(id) ? await deps.apiKeys.revoke(id) : null;
+    if (!result) throw new NodeError('not_found', `no API key with id ${JSON.stringify(id.slice(0, 64))}`);
+    if (result.revoked) deps.onKeyRevoked?.(id, request.principal ?? ANONYMOUS);
+    return apiKeyView(result.key, now());
+  });
+}

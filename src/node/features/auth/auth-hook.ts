@@ -1,0 +1,114 @@
+// The API listener's authentication and authorization, one onRequest hook (before the body is read):
+// the access the route declares in its config first (open routes need nothing; none declared = admin), then the bearer token → a principal
+// (managed key, or the static bootstrap key), then the permission. Sets request.principal for the
+// handlers, the quota hook and audit. Tokens are never logged or echoed; failures are reported by reason.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Counter } from 'prom-client';
+import { registry } from '../../../tls/metrics.ts';
+import { NodeError } from '../../errors.ts';
+import { accessOf } from '../../http/route-config.ts';
+import { parseToken } from './api-key-token.ts';
+import type { ApiKeys, AuthFailure } from './api-keys.ts';
+import type { FailureLimiter } from './failure-limiter.ts';
+import { ANONYMOUS, forbiddenDetail, type Permission, type Principal, STATIC_ADMIN } from './permissions.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling: set by installApiAuth for every non-open route (null on open routes). */
+    principal: Principal | null;
+  }
+}
+
+export interface ApiAuthOptions {
+  apiKeys: ApiKeys;
+  /** TESSERA_API_KEY: accepted as the `static-admin` principal with every permission (bootstrap path). */
+  staticAdminKey?: string | undefined;
+  /** false (loopback only): no token is asked for and every caller is the `anonymous` principal. */
+  required: boolean;
+  /** A request refused with 401; `keyId` when the token named one. Never receives the token. */
+  onAuthFailed?(reason: AuthFailure, keyId?: string): void;
+  /** A request refused with 403. */
+  onForbidden?(principal: Principal, permission: Permission): void;
+  /** Per-address limit on failed authentications, checked before any key work. */
+  failureLimiter?: FailureLimiter;
+}
+
+const DETAIL: Record<AuthFailure, string> = {
+  missing: 'an API key is required: Authorization: Bearer <key>',
+  malformed: 'the API key is not valid',
+  unknown_key: 'the API key is not valid',
+  bad_secret: 'the API key is not valid',
+  expired: 'the API key has expired',
+  revoked: 'the API key has been revoked',
+};
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+const authFailures = new Counter({
+  name: 'tessera_api_auth_failures_total',
+  help: 'API requests refused with 401 (by reason: missing, malformed, unknown_key, bad_secret, expired, revoked) or 403 (forbidden)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+function unauthorized(reply: FastifyReply, reason: AuthFailure): NodeError {
+  reply.header('www-authenticate', 'Bearer realm="tessera"');
+  return new NodeError('unauthorized', DETAIL[reason]);
+}
+
+export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): void {
+  // A managed token used as the static key would outlive its revocation: refuse it outright.
+  if (options.staticAdminKey && parseToken(options.staticAdminKey))
+    throw new Error(
+      'TESSERA_API_KEY holds a managed API key (tsk_…); managed keys are checked against the store, set a different static key or none',
+    );
+  // Hash both sides so the static comparison is constant-time whatever the lengths.
+  const staticDigest = options.staticAdminKey ? digest(options.staticAdminKey) : null;
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request, reply) => {
+    const access = accessOf(request);
+    if (access === 'open') return;
+    // Peer routes belong to the federation listener: on the API listener they are an admin's.
+    const need = access === 'peer' ? 'admin' : access;
+    if (!options.required) {
+      request.principal = ANONYMOUS;
+      return;
+    }
+    const address = request.ip;
+    const wait = options.failureLimiter?.waitMs(address) ?? 0;
+    if (wait > 0) {
+      authFailures.inc({ reason: 'too_many_failures' });
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      throw new NodeError(
+        'too_many_auth_failures',
+        `too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s`,
+      );
+    }
+    const token = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1];
+    if (!token) {
+      authFailures.inc({ reason: 'missing' });
+      options.onAuthFailed?.('missing');
+      throw unauthorized(reply, 'missing');
+    }
+    let principal: Principal;
+    if (staticDigest && !parseToken(token) && timingSafeEqual(digest(token), staticDigest))
+      principal = STATIC_ADMIN;
+    else {
+      const result = await options.apiKeys.verify(token);
+      if (!result.ok) {
+        options.failureLimiter?.failed(address);
+        authFailures.inc({ reason: result.reason });
+        options.onAuthFailed?.(result.reason, result.keyId);
+        throw unauthorized(reply, result.reason);
+      }
+      principal = result.principal;
+    }
+    request.principal = principal;
+    if (need !== 'authenticated' && !principal.permissions.includes(need)) {
+      authFailures.inc({ reason: 'forbidden' });
+      options.onForbidden?.(principal, need);
+      throw new NodeError('forbidden', forbiddenDetail(need));
+    }
+  });
+}

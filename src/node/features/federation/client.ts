@@ -1,0 +1,44 @@
+// The federation's calls to a peer: a fresh single-use peer token per call (signed by our node key, for
+// that peer as audience), carried by whichever peer transport the node runs (HTTPS today).
+import type { KeyObject } from 'node:crypto';
+import type { Clock } from '../../../tls/clock.ts';
+import { mintPeerToken } from './peer-token.ts';
+import type { FeedRequest, PeerAddress, PeerTransport } from './peer-transport.ts';
+
+export interface FederationClientOptions {
+  transport: PeerTransport;
+  selfEntityUri: string;
+  nodeKey: () => { privateKey: KeyObject; keyId: string };
+  clock: Clock;
+}
+
+export class FederationClient {
+  constructor(private readonly options: FederationClientOptions) {}
+
+  get transport(): PeerTransport {
+    return this.options.transport;
+  }
+
+  async pullFacts(peer: PeerAddress, request: FeedRequest): Promise<unknown> {
+    return this.options.transport.pullFacts(peer, await this.#token(peer), request);
+  }
+
+  async pullRevocations(peer: PeerAddress, request: FeedRequest): Promise<unknown> {
+    return this.options.transport.pullRevocations(peer, await this.#token(peer), request);
+  }
+
+  async wake(peer: PeerAddress): Promise<void> {
+    await this.options.transport.wake(peer, await this.#token(peer));
+  }
+
+  #token(peer: PeerAddress): Promise<string> {
+    const key = this.options.nodeKey();
+    return mintPeerToken({
+      privateKey: key.privateKey,
+      keyId: key.keyId,
+      issuer: this.options.selfEntityUri,
+      audience: peer.entityUri,
+      now: this.options.clock(),
+    });
+  }
+}

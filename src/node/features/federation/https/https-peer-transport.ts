@@ -1,0 +1,159 @@
+// The HTTPS adapter of the peer transport: federation calls over the node's mTLS undici agent (which checks
+// the peer's URI SAN before a byte is sent, and follows credential reloads), and manifest fetches on one
+// fresh node:https connection each (manifest-get.ts), so the identity bound is that connection's.
+import { Agent, type Dispatcher, request } from 'undici';
+import type { Clock } from '../../../../tls/clock.ts';
+import type { CredentialSource } from '../../../../tls/credential-source.ts';
+import type { ExpiryMonitor } from '../../../../tls/expiry.ts';
+import type { Logger } from '../../../../tls/logger.ts';
+import type { PemMaterial } from '../../../../tls/policy.ts';
+import { createMtlsAgent } from '../../../../transport/http-client.ts';
+import { NodeError } from '../../../errors.ts';
+import type { FeedRequest, ManifestResponse, PeerAddress, PeerTransport } from '../peer-transport.ts';
+import { getManifest } from './manifest-get.ts';
+import { FEDERATION_PATHS } from './paths.ts';
+
+/** A feed page is at most 500 facts of at most 64 KiB each: anything much larger is a broken or hostile peer. */
+const MAX_RESPONSE_BYTES = 40 * 1024 * 1024;
+
+export interface HttpsPeerTransportOptions {
+  /**
+   * Our TLS credentials; null in the insecure dev mode (plain http, no certificates). A bare `{material}`
+   * is enough for manifest fetches (the CLI); federation calls need a CredentialSource.
+   */
+  credentials: CredentialSource | { readonly material: PemMaterial } | null;
+  /** Allow plain http:// peers (dev mode); default: exactly when `credentials` is null. */
+  insecure?: boolean;
+  /** The entity URI an origin must prove (the peers we know); unknown origins are refused. */
+  expectedIdentity?: (origin: string) => string | undefined;
+  logger?: Logger;
+  clock?: Clock;
+  expiry?: ExpiryMonitor;
+  /** Per call, connect to last byte; default 30 s (manifests: 10 s). */
+  timeoutMs?: number;
+  manifestTimeoutMs?: number;
+}
+
+export class HttpsPeerTransport implements PeerTransport {
+  #dispatcher: Dispatcher | undefined;
+
+  constructor(private readonly options: HttpsPeerTransportOptions) {}
+
+  fetchManifest(federationUrl: string): Promise<ManifestResponse> {
+    const { credentials } = this.options;
+    return getManifest(federationUrl, {
+      credentials,
+      insecure: this.options.insecure ?? credentials === null,
+      timeoutMs: this.options.manifestTimeoutMs ?? 10_000,
+      ...(this.options.clock ? { now: this.options.clock() } : {}),
+    });
+  }
+
+  pullFacts(peer: PeerAddress, token: string, feed: FeedRequest): Promise<unknown> {
+    return this.#call(peer, token, 'GET', `${FEDERATION_PATHS.facts}?${feedQuery(feed)}`);
+  }
+
+  pullRevocations(peer: PeerAddress, token: string, feed: FeedRequest): Promise<unknown> {
+    return this.#call(peer, token, 'GET', `${FEDERATION_PATHS.revocations}?${feedQuery(feed)}`);
+  }
+
+  async wake(peer: PeerAddress, token: string): Promise<void> {
+    await this.#call(peer, token, 'POST', FEDERATION_PATHS.wake, {});
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher?.close();
+  }
+
+  /** The pooled agent, made on first use (manifest-only users such as the CLI never need one). */
+  #agent(): Dispatcher {
+    if (this.#dispatcher) return this.#dispatcher;
+    const { credentials } = this.options;
+    if (credentials && !('on' in credentials))
+      throw new Error('federation calls need a CredentialSource, not bare TLS material');
+    this.#dispatcher = credentials
+      ? createMtlsAgent({
+          credentials,
+          expectedIdentity: (origin) => this.options.expectedIdentity?.(origin),
+          ...(this.options.logger ? { logger: this.options.logger } : {}),
+          ...(this.options.clock ? { clock: this.options.clock } : {}),
+          ...(this.options.expiry ? { expiry: this.options.expiry } : {}),
+        })
+      : new Agent({ keepAliveTimeout: 30_000 });
+    return this.#dispatcher;
+  }
+
+  async #call(
+    peer: PeerAddress,
+    token: string,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> {
+    const timeout = this.options.timeoutMs ?? 30_000;
+    const response = await request(new URL(path, peer.federationUrl), {
+      method,
+      dispatcher: this.#agent(),
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    });
+    const text = await readCapped(response.body, MAX_RESPONSE_BYTES, peer.entityUri);
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      throw refused(peer, response.statusCode, 'bad_response', `${peer.entityUri} answered non-JSON`);
+    }
+    if (response.statusCode >= 400) {
+      const error = parsed as { error?: unknown; detail?: unknown } | null;
+      const code = typeof error?.error === 'string' ? error.error : 'http_error';
+      const detail = typeof error?.detail === 'string' ? error.detail : text.slice(0, 200);
+      throw refused(
+        peer,
+        response.statusCode,
+        code,
+        `${peer.entityUri} answered ${response.statusCode}: ${detail}`,
+      );
+    }
+    return parsed;
+  }
+}
+
+function feedQuery(feed: FeedRequest): URLSearchParams {
+  return new URLSearchParams({ limit: String(feed.limit), ...(feed.cursor ? { cursor: feed.cursor } : {}) });
+}
+
+/** A peer's refusal: `peer_call_failed`, with the peer's own code and status for logs and metrics. */
+function refused(peer: PeerAddress, status: number, peerCode: string, detail: string): NodeError {
+  return new NodeError('peer_call_failed', detail, {
+    peer: peer.entityUri,
+    peer_status: status,
+    peer_error: peerCode.slice(0, 64),
+  });
+}
+
+async function readCapped(
+  body: AsyncIterable<Uint8Array> & { destroy(): unknown },
+  max: number,
+  who: string,
+): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy();
+      throw new NodeError('peer_call_failed', `${who} sent more than ${max} bytes`, {
+        peer: who,
+        peer_error: 'response_too_large',
+      });
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,220 @@
+// Replication: for every approved peer, drain its federation feed page by page, ingesting each page and
+// saving the cursor in the same transaction (a crash loses nothing and duplicates nothing). Cycles run
+// every interval, at once on a wake from the peer, and back off exponentially with jitter on errors.
+// One cycle per peer at a time: a wake during a cycle makes that cycle run once more.
+
+import type { FactRecord } from '../../../store/ports/facts.ts';
+import type { PeerRecord } from '../../../store/ports/peers.ts';
+import type { Store, StoreOps } from '../../../store/store.ts';
+import type { Logger } from '../../../tls/logger.ts';
+import { NodeError } from '../../errors.ts';
+import { markCaughtUp, nodeMetrics } from '../../metrics.ts';
+import type { FederationClient } from './client.ts';
+import type { PeerDirectory } from '../peers/peer-directory.ts';
+
+export interface FederationFeedPage {
+  facts: FactRecord[];
+  cursor: string;
+  more: boolean;
+}
+
+export interface Ingestor {
+  ingest(tx: StoreOps, record: unknown, receivedFrom: string): Promise<{ inserted: boolean }>;
+}
+
+export interface PullerOptions {
+  store: Store;
+  facts: Ingestor;
+  peers: PeerDirectory;
+  client: FederationClient;
+  intervalMs: number;
+  pageSize?: number;
+  /** Longest wait after repeated errors; default 10 × interval, at most 15 minutes. */
+  maxBackoffMs?: number;
+  logger: Logger;
+  /** Runs after each complete facts cycle (capability revocations, manifest refresh); its errors are logged only. */
+  afterCycle?: (peer: PeerRecord) => Promise<void>;
+  /** This node's entity URI: facts claiming to originate here are refused. */
+  selfEntityUri: string;
+  random?: () => number;
+}
+
+interface PeerState {
+  timer: NodeJS.Timeout | undefined;
+  running: Promise<void> | undefined;
+  again: boolean;
+  failures: number;
+}
+
+export const FEED_PAGE_SIZE = 500;
+
+export class Puller {
+  readonly #states = new Map<string, PeerState>();
+  #stopped = false;
+
+  constructor(private readonly options: PullerOptions) {}
+
+  start(): void {
+    for (const peer of this.options.peers.approved()) this.#schedule(peer.id, 0);
+  }
+
+  /** Pull from this peer now (a wake, an approval). */
+  wake(peerId: string): void {
+    if (this.#stopped) return;
+    this.#schedule(peerId, 0);
+  }
+
+  /** Runs one complete cycle now and resolves when it ends (used by tests and the demo). */
+  async pullNow(peerId: string): Promise<void> {
+    const state = this.#state(peerId);
+    if (state.running) {
+      state.again = true;
+      await state.running;
+      return;
+    }
+    await this.#run(peerId);
+  }
+
+  forget(peerId: string): void {
+    const state = this.#states.get(peerId);
+    if (state) clearTimeout(state.timer);
+    this.#states.delete(peerId);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const state of this.#states.values()) clearTimeout(state.timer);
+    await Promise.allSettled([...this.#states.values()].map((s) => s.running));
+  }
+
+  #state(peerId: string): PeerState {
+    let state = this.#states.get(peerId);
+    if (!state) {
+      state = { timer: undefined, running: undefined, again: false, failures: 0 };
+      this.#states.set(peerId, state);
+    }
+    return state;
+  }
+
+  #schedule(peerId: string, delayMs: number): void {
+    const state = this.#state(peerId);
+    if (state.running) {
+      if (delayMs === 0) state.again = true;
+      return;
+    }
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => void this.#run(peerId), delayMs);
+    state.timer.unref();
+  }
+
+  #run(peerId: string): Promise<void> {
+    const state = this.#state(peerId);
+    clearTimeout(state.timer);
+    state.running = (async () => {
+      do {
+        state.again = false;
+        const peer = this.options.peers.get(peerId);
+        if (peer?.status !== 'approved' || this.#stopped) return;
+        try {
+          await this.#cycle(peer);
+          state.failures = 0;
+        } catch (error) {
+          state.failures++;
+          nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'failure' });
+          this.options.logger.warn(
+            {
+              event: 'federation_pull_failed',
+              peer: peer.entityUri,
+              failures: state.failures,
+              error: (error as Error).message,
+            },
+            'federation pull failed; backing off',
+          );
+          // A wake that came in meanwhile does not skip the backoff: a failing peer is not hammered.
+          break;
+        }
+      } while (state.again && !this.#stopped);
+    })().finally(() => {
+      state.running = undefined;
+      if (!this.#stopped && this.options.peers.get(peerId)?.status === 'approved')
+        this.#schedule(peerId, this.#delay(state.failures));
+    });
+    return state.running;
+  }
+
+  #delay(failures: number): number {
+    const { intervalMs } = this.options;
+    if (failures === 0) return intervalMs;
+    const max = this.options.maxBackoffMs ?? Math.min(10 * intervalMs, 15 * 60_000);
+    const base = Math.min(max, Math.max(intervalMs, 1000) * 2 ** Math.min(failures - 1, 20));
+    // Jitter (50–100 % of the step) keeps a fleet of nodes from retrying a recovering peer in lockstep.
+    return Math.round(base * (0.5 + 0.5 * (this.options.random ?? Math.random)()));
+  }
+
+  async #cycle(peer: PeerRecord): Promise<void> {
+    const { store, facts, client } = this.options;
+    const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
+    let received = 0;
+    for (;;) {
+      // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
+      if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return;
+      const cursor = await store.getPullCursor(peer.id);
+      const page = (await client.pullFacts(peer, {
+        limit,
+        ...(cursor ? { cursor } : {}),
+      })) as FederationFeedPage | null;
+      if (!page || !Array.isArray(page.facts) || typeof page.cursor !== 'string' || page.facts.length > limit)
+        throw new Error(`${peer.entityUri} sent a malformed feed page`);
+      const inserted = await store.tx(async (tx) => {
+        let count = 0;
+        for (const record of page.facts) {
+          try {
+            // Facts that claim to have originated here are not the peer's to send: refused, never re-served as ours.
+            if ((record as { origin_node_id?: unknown })?.origin_node_id === this.options.selfEntityUri)
+              throw new NodeError(
+                'origin_spoofed',
+                `a fact claiming to originate at ${this.options.selfEntityUri}`,
+              );
+            if ((await facts.ingest(tx, record, peer.entityUri)).inserted) count++;
+          } catch (error) {
+            // A record that fails validation is refused and skipped; a store error, or a clock skew that will
+            // pass, aborts the page (rolled back, retried after the backoff).
+            if (!(error instanceof NodeError) || error.code === 'hlc_skew') throw error;
+            nodeMetrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
+            this.options.logger.warn(
+              {
+                event: 'federation_fact_refused',
+                peer: peer.entityUri,
+                reason: error.code,
+                detail: error.message,
+              },
+              'refused a fact from a peer',
+            );
+          }
+        }
+        await tx.setPullCursor(peer.id, page.cursor);
+        return count;
+      });
+      received += inserted;
+      nodeMetrics.factsReplicated.inc({ peer: peer.entityUri }, inserted);
+      // An unchanged cursor with `more` would loop forever on a misbehaving peer.
+      if (!page.more || page.cursor === cursor) break;
+    }
+    // Revocations and the manifest refresh ride along; their failure is logged, not a failed facts pull.
+    await this.options.afterCycle?.(peer).catch((error: Error) => {
+      nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'after_cycle_failure' });
+      this.options.logger.warn(
+        { event: 'federation_after_cycle_failed', peer: peer.entityUri, error: error.message },
+        'revocation pull or manifest refresh failed; facts were replicated',
+      );
+    });
+    nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'success' });
+    nodeMetrics.lastPullSuccess.set({ peer: peer.entityUri }, Date.now() / 1000);
+    markCaughtUp(peer.entityUri, Date.now());
+    if (received > 0)
+      this.options.logger.info(
+        { event: 'federation_pulled', peer: peer.entityUri, facts: received },
+        'facts replicated',
+      );
+  }
+}

@@ -1,0 +1,66 @@
+// The federation API (served only on the federation listener): the feed a peer pulls and the wake it sends.
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { Store } from '../../../store/store.ts';
+import { parseInput } from '../../validate.ts';
+import { type FederationAuthDeps, peerOf } from './authenticate.ts';
+import { FEDERATION_PATHS } from './https/paths.ts';
+import { FEED_PAGE_SIZE } from './puller.ts';
+
+const feedQuery = z.strictObject({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(FEED_PAGE_SIZE).default(FEED_PAGE_SIZE),
+});
+
+export interface FederationRouteDeps extends FederationAuthDeps {
+  store: Store;
+  /** Serve facts that arrived from other peers too; default only facts that originated here. */
+  reforward: boolean;
+  onWake(peerId: string): void;
+  /** Charges one federation pull to the peer's quota; throws the 429 when it is spent. */
+  takeQuota?(peerEntityUri: string, reply: FastifyReply): void;
+}
+
+function scopeTag(scopes: string[]): string {
+  return createHash('sha256')
+    .update([...scopes].sort().join(','))
+    .digest('hex')
+    .slice(0, 8);
+}
+
+function splitCursor(cursor: string | undefined): [string | undefined, string | undefined] {
+  if (!cursor) return [undefined, undefined];
+  const dot = cursor.lastIndexOf('.');
+  return dot < 0 ? [cursor, undefined] : [cursor.slice(0, dot), cursor.slice(dot + 1)];
+}
+
+const PEER = { config: { access: 'peer' } } as const;
+
+export function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): void {
+  app.get(FEDERATION_PATHS.facts, PEER, async (request, reply) => {
+    const peer = peerOf(request);
+    deps.takeQuota?.(peer.entityUri, reply);
+    const parsed = { data: parseInput(feedQuery, request.query, 'query') };
+    // `local` never leaves the node, whatever was configured for the peer.
+    const scopes = peer.allowedScopes.filter((scope) => scope !== 'local');
+    // The feed cursor skips facts the peer may not receive, so it is only valid for the scope set it was
+    // made under: when an operator widens the scopes, the peer starts over (ingest is idempotent).
+    const tag = scopeTag(scopes);
+    const [storeCursor, cursorTag] = splitCursor(parsed.data.cursor);
+    const page = await deps.store.federationPage({
+      ...(storeCursor && cursorTag === tag ? { after: storeCursor } : {}),
+      limit: parsed.data.limit,
+      scopes,
+      ...(deps.reforward ? {} : { originNodeId: deps.selfEntityUri }),
+      excludeOrigin: peer.entityUri,
+    });
+    return { ...page, cursor: `${page.cursor}.${tag}` };
+  });
+
+  app.post(FEDERATION_PATHS.wake, PEER, async (request, reply) => {
+    const peer = peerOf(request);
+    deps.onWake(peer.id);
+    return reply.status(202).send({ status: 'pulling' });
+  });
+}

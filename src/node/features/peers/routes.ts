@@ -1,0 +1,69 @@
+// Admin API for peers: add (fetch + prove the manifest), list, approve (with the out-of-band fingerprint),
+// revoke. The CLI's `tessera peers …` calls these.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { PeerRecord } from '../../../store/ports/peers.ts';
+import type { PeerDirectory } from './peer-directory.ts';
+import type { PeerService } from './peer-service.ts';
+import { parseInput } from '../../validate.ts';
+
+const addBody = z.strictObject({ url: z.string().min(1).max(2048) });
+const approveBody = z.strictObject({
+  fingerprint: z.string().min(1).max(200),
+  allowed_scopes: z.array(z.string()).max(4).optional(),
+});
+
+/** The wire form of a peer (snake_case, like the rest of the API). */
+export function peerView(peer: PeerRecord) {
+  return {
+    id: peer.id,
+    entity_uri: peer.entityUri,
+    federation_url: peer.federationUrl,
+    key_id: peer.keyId,
+    fingerprint: peer.fingerprint,
+    tls_spki_sha256: peer.tlsSpkiSha256,
+    status: peer.status,
+    allowed_scopes: peer.allowedScopes,
+    created_at: peer.createdAt,
+    updated_at: peer.updatedAt,
+  };
+}
+
+const ADMIN = { access: 'admin', quota: 'admin' } as const;
+
+const peerDetail = (body: Record<string, unknown>) => ({
+  peer_id: body.id,
+  entity_uri: body.entity_uri,
+  fingerprint: body.fingerprint,
+  status: body.status,
+  allowed_scopes: body.allowed_scopes,
+});
+
+export function registerPeerRoutes(
+  app: FastifyInstance,
+  deps: { service: PeerService; peers: PeerDirectory },
+): void {
+  const audited = (status: number, event: 'peer_added' | 'peer_approved' | 'peer_revoked') => ({
+    access: 'admin' as const,
+    quota: 'admin' as const,
+    audit: { status, event, detail: peerDetail },
+  });
+  app.post('/v1/admin/peers', { config: audited(201, 'peer_added') }, async (request, reply) => {
+    const { url } = parseInput(addBody, request.body ?? {});
+    return reply.status(201).send(peerView(await deps.service.add(url)));
+  });
+  app.get('/v1/admin/peers', { config: ADMIN }, async () => ({ peers: deps.peers.list().map(peerView) }));
+  app.post<{ Params: { id: string } }>(
+    '/v1/admin/peers/:id/approve',
+    { config: audited(200, 'peer_approved') },
+    async (request) => {
+      const body = parseInput(approveBody, request.body ?? {});
+      return peerView(await deps.service.approve(request.params.id, body.fingerprint, body.allowed_scopes));
+    },
+  );
+  app.post<{ Params: { id: string } }>(
+    '/v1/admin/peers/:id/revoke',
+    { config: audited(200, 'peer_revoked') },
+    async (request) => peerView(await deps.service.revoke(request.params.id)),
+  );
+}

@@ -1,0 +1,124 @@
+// Per-principal quotas: one token bucket per (principal, dimension), capacity = the hourly rate, refilled
+// continuously. Principals are entity URIs (all keys of one entity share its quota); federation_pull is
+// per peer entity URI. Memory stays bounded: buckets that have refilled completely are equal to fresh
+// ones and are swept (at most once a minute, and whenever the map passes its bound); if the bound is
+// still exceeded the least recently used buckets go (they restart full: a loss of precision, not of safety
+// as long as the bound is far above the number of principals).
+import { Counter } from 'prom-client';
+import { type Clock, systemClock } from '../../../tls/clock.ts';
+import type { Logger } from '../../../tls/logger.ts';
+import { registry } from '../../../tls/metrics.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export const QUOTA_DIMENSIONS = ['fact_write', 'fact_read', 'federation_pull', 'admin'] as const;
+export type QuotaDimension = (typeof QUOTA_DIMENSIONS)[number];
+
+/** The rate-limit settings (NodeConfig.quotas). */
+export interface QuotaSettings {
+  writePerHour: number;
+  readPerHour: number;
+  federationPullPerHour: number;
+  adminPerHour: number;
+  /** write = read = 0 with TESSERA_RATE_LIMIT_DISABLED_ACK=1: no quota at all. */
+  disabled: boolean;
+}
+
+export type QuotaDecision =
+  | { allowed: true }
+  | {
+      allowed: false;
+      dimension: QuotaDimension;
+      principal: string;
+      limitPerHour: number;
+      /** Exact wait until one token is back. */
+      retryAfterMs: number;
+    };
+
+export interface Quotas {
+  readonly enabled: boolean;
+  take(principal: string, dimension: QuotaDimension): QuotaDecision;
+  /** One federation feed page for the peer with this entity URI. */
+  takeFederationPull(peerEntityUri: string): QuotaDecision;
+  /** Buckets held in memory. */
+  size(): number;
+}
+
+export interface QuotaOptions {
+  /** Each refusal (the node writes it to the audit log). */
+  onBreach?(dimension: QuotaDimension, principal: string): void;
+  /** Upper bound of buckets in memory; default 100 000. */
+  maxBuckets?: number;
+}
+
+export const quotaBreaches = new Counter({
+  name: 'tessera_quota_breaches_total',
+  help: 'Requests refused with 429 because a principal exhausted its quota, by dimension',
+  labelNames: ['dimension'] as const,
+  registers: [registry],
+});
+
+const SWEEP_EVERY_MS = 60_000;
+
+export function createQuotas(
+  settings: QuotaSettings,
+  clock: Clock = systemClock,
+  options: QuotaOptions = {},
+): Quotas {
+  const rates: Record<QuotaDimension, number> = {
+    fact_write: settings.writePerHour,
+    fact_read: settings.readPerHour,
+    federation_pull: settings.federationPullPerHour,
+    admin: settings.adminPerHour,
+  };
+  const maxBuckets = options.maxBuckets ?? 100_000;
+  /** Map order = least recently used first. */
+  const buckets = new Map<string, TokenBucket>();
+  let lastSweepMs = clock().getTime();
+
+  const sweep = (nowMs: number) => {
+    lastSweepMs = nowMs;
+    for (const [key, bucket] of buckets) if (bucket.isFull(nowMs)) buckets.delete(key);
+    for (const key of buckets.keys()) {
+      if (buckets.size <= maxBuckets) break;
+      buckets.delete(key);
+    }
+  };
+
+  const take = (principal: string, dimension: QuotaDimension): QuotaDecision => {
+    if (settings.disabled) return { allowed: true };
+    const nowMs = clock().getTime();
+    const key = `${dimension}\u0000${principal}`;
+    let bucket = buckets.get(key);
+    if (bucket) buckets.delete(key);
+    else bucket = new TokenBucket(rates[dimension], nowMs);
+    buckets.set(key, bucket);
+    const result = bucket.take(nowMs);
+    if (buckets.size > maxBuckets || nowMs - lastSweepMs >= SWEEP_EVERY_MS) sweep(nowMs);
+    if (result.ok) return { allowed: true };
+    quotaBreaches.inc({ dimension });
+    options.onBreach?.(dimension, principal);
+    return {
+      allowed: false,
+      dimension,
+      principal,
+      limitPerHour: rates[dimension],
+      retryAfterMs: result.waitMs,
+    };
+  };
+
+  return {
+    enabled: !settings.disabled,
+    take,
+    takeFederationPull: (peerEntityUri) => take(peerEntityUri, 'federation_pull'),
+    size: () => buckets.size,
+  };
+}
+
+/** To call at every start: quotas switched off is logged loudly, every time. */
+export function warnIfQuotasDisabled(settings: QuotaSettings, logger: Logger): void {
+  if (!settings.disabled) return;
+  logger.warn(
+    { event: 'quotas_disabled' },
+    'SECURITY WARNING: per-principal quotas are DISABLED (TESSERA_RATE_LIMIT_WRITE_PER_HOUR=0, TESSERA_RATE_LIMIT_READ_PER_HOUR=0, TESSERA_RATE_LIMIT_DISABLED_ACK=1); any API key can write, read and pull without limit.',
+  );
+}

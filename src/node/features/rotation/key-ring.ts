@@ -1,0 +1,210 @@
+// The running node's view of one key kind (node or issuer): the current key, used for signing, and the
+// keys it rotated out that are still inside their dual-trust window, used for verifying. `tessera identity
+// rotate-key` changes the files in the data dir; the node calls reload() (on a file event, a poll or
+// SIGHUP, see watch()) and switches without a restart. A reload that fails keeps the last good state.
+// Only open() (the first start) may create a key: a key file that disappears later is an error, never a
+// fresh key, since that would be a rotation without a signed event and the old key would be lost.
+
+import type { KeyObject } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Clock, systemClock } from '../../../tls/clock.ts';
+import { watchFiles } from '../../../tls/file-watch.ts';
+import type { NodeKey } from '../identity/node-key.ts';
+import { publicKeyFromRaw } from '../identity/node-key.ts';
+import { RotationError } from './errors.ts';
+import {
+  currentKeyFile,
+  type KeyKind,
+  listRetiredKeyFiles,
+  loadOrCreateKey,
+  readKey,
+  removeFile,
+} from './key-files.ts';
+import { withDataDirLock } from './lock.ts';
+import { recoverPendingRotation } from './rotate-key.ts';
+import { inWindow, type SignedRotationEvent } from './rotation-event.ts';
+import { rotationEventsOf, TLOG_FILE, tlogPath } from './tlog.ts';
+
+export interface RetiredKey {
+  keyId: string;
+  publicKeyB64: string;
+  publicKey: KeyObject;
+  /** End of the dual-trust window: after it the key is no longer accepted. */
+  notAfter: Date;
+}
+
+export interface KeyRingReload {
+  changed: boolean;
+  previousKeyId: string;
+  keyId: string;
+}
+
+export interface KeyRingOptions {
+  dataDir: string;
+  kind: KeyKind;
+  clock?: Clock;
+}
+
+interface State {
+  current: NodeKey;
+  /** Rotation events of this kind, oldest first (all of them; windows are checked at use). */
+  events: SignedRotationEvent[];
+}
+
+export class KeyRing extends EventEmitter<{
+  change: [KeyRingReload];
+  error: [Error];
+}> {
+  #state: State;
+  #reloading: Promise<KeyRingReload> | undefined;
+  readonly #clock: Clock;
+  readonly #keyCache = new Map<string, KeyObject>();
+
+  private constructor(
+    readonly options: KeyRingOptions,
+    state: State,
+  ) {
+    super();
+    this.#state = state;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  static async open(options: KeyRingOptions): Promise<KeyRing> {
+    return new KeyRing(options, await readState(options, 'open'));
+  }
+
+  get kind(): KeyKind {
+    return this.options.kind;
+  }
+
+  /** The key to sign with. */
+  current(): NodeKey {
+    return this.#state.current;
+  }
+
+  /** Rotated-out keys still inside their window, newest rotation first. */
+  retired(now: Date = this.#clock()): RetiredKey[] {
+    const currentId = this.#state.current.keyId;
+    return this.#state.events
+      .filter((event) => inWindow(event, now) && event.old_key_id !== currentId)
+      .reverse()
+      .map((event) => ({
+        keyId: event.old_key_id,
+        publicKeyB64: event.old_public_key,
+        publicKey: this.#publicKey(event.old_public_key),
+        notAfter: new Date(event.dual_trust_until),
+      }));
+  }
+
+  /** Every key a signature by this node may verify with now: the current one first. */
+  verificationKeys(now: Date = this.#clock()): KeyObject[] {
+    return [this.#state.current.publicKey, ...this.retired(now).map((k) => k.publicKey)];
+  }
+
+  /** The signed events still inside their window: what the manifest's `rotation_events` carries. */
+  rotationEvents(now: Date = this.#clock()): SignedRotationEvent[] {
+    return this.#state.events.filter((event) => inWindow(event, now));
+  }
+
+  /**
+   * Re-reads the key and the log; single-flight. Emits `change` when the current key changed. A failure
+   * (key file missing or unreadable, log corrupt) is emitted as `error` and rejects; the current key stays.
+   */
+  reload(): Promise<KeyRingReload> {
+    this.#reloading ??= (async () => {
+      try {
+        const previousKeyId = this.#state.current.keyId;
+        const next = await readState(this.options, 'reload').catch((error: Error) => {
+          // With no listener, emit() would throw the error itself: the caller still gets it below.
+          if (this.listenerCount('error') > 0) this.emit('error', error);
+          throw error;
+        });
+        this.#state = next;
+        const result = {
+          changed: next.current.keyId !== previousKeyId,
+          previousKeyId,
+          keyId: next.current.keyId,
+        };
+        if (result.changed) this.emit('change', result);
+        return result;
+      } finally {
+        this.#reloading = undefined;
+      }
+    })();
+    return this.#reloading;
+  }
+
+  /** Deletes retired private key files whose window has ended; returns their key ids. */
+  async pruneRetired(now: Date = this.#clock()): Promise<string[]> {
+    const live = new Set(this.retired(now).map((k) => k.keyId));
+    const removed: string[] = [];
+    for (const [keyId, path] of await listRetiredKeyFiles(this.options.dataDir, this.options.kind)) {
+      if (live.has(keyId)) continue;
+      await removeFile(path);
+      removed.push(keyId);
+    }
+    return removed;
+  }
+
+  /**
+   * Reloads when the key file or the log changes (fs.watch on the data dir), every `pollMs` as a fallback
+   * (network file systems miss events), and on SIGHUP unless `sighup: false`. Failures are emitted as
+   * `error` and the last good keys stay in use. Returns a function that stops watching.
+   */
+  watch(options: { pollMs?: number; debounceMs?: number; sighup?: boolean } = {}): () => void {
+    return watchFiles({
+      dirs: [this.options.dataDir],
+      names: new Set([currentKeyFile(this.options.kind), TLOG_FILE]),
+      pollMs: options.pollMs ?? 30_000,
+      debounceMs: options.debounceMs ?? 100,
+      sighup: options.sighup !== false,
+      onTrigger: () => {
+        // reload() already emitted a failure to the listeners; without one, emit() throws it as before.
+        this.reload().catch((error: Error) => {
+          if (this.listenerCount('error') === 0) this.emit('error', error);
+        });
+      },
+      onWatchError: (_dir, error) => this.emit('error', error),
+    });
+  }
+
+  #publicKey(raw: string): KeyObject {
+    let key = this.#keyCache.get(raw);
+    if (!key) {
+      key = publicKeyFromRaw(raw);
+      this.#keyCache.set(raw, key);
+    }
+    return key;
+  }
+}
+
+async function readState(options: KeyRingOptions, mode: 'open' | 'reload'): Promise<State> {
+  const { dataDir, kind } = options;
+  const pattern = `${kind}-key.`;
+  const names = await readdir(dataDir).catch(() => [] as string[]);
+  if (names.some((name) => name.startsWith(pattern) && name.endsWith('.pending.pem')))
+    await withDataDirLock(dataDir, () => recoverPendingRotation(dataDir, kind));
+  const current =
+    mode === 'open' ? await loadOrCreateKey(dataDir, kind) : await readCurrentKey(dataDir, kind);
+  const events = (await rotationEventsOf(tlogPath(dataDir))).filter((event) => event.kind === kind);
+  return { current, events };
+}
+
+/** The current key file as it is now; never creates one (see the header). */
+async function readCurrentKey(dataDir: string, kind: KeyKind): Promise<NodeKey> {
+  const path = join(dataDir, currentKeyFile(kind));
+  const key = await readKey(path);
+  if (!key)
+    throw new RotationError(
+      'key_missing',
+      `the ${kind} key file ${path} is gone: the running node keeps its current key; restore the file from a backup`,
+    );
+  return { ...key, source: 'data-dir' };
+}
+
+/** The rotation events of all rings still in their window: the manifest's `rotation_events`. */
+export function manifestRotationEvents(rings: KeyRing[], now: Date): SignedRotationEvent[] {
+  return rings.flatMap((ring) => ring.rotationEvents(now));
+}

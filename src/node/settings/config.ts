@@ -1,0 +1,245 @@
+// What `tessera serve` runs with: the values of the settings table (settings.ts) and the rules that involve
+// several settings. Everything is validated here, at start, and every problem is reported at once (each
+// naming its setting), before any file is created or port opened.
+import { readFileSync } from 'node:fs';
+import { TlsError } from '../../tls/errors.ts';
+import { evaluateFederationSecurity, type FederationSecurity, isLoopbackHost } from '../../tls/insecure.ts';
+import type { Logger } from '../../tls/logger.ts';
+import type { QuotaSettings } from '../features/quotas/quotas.ts';
+import { SERVE_SETTINGS, SETTINGS, type Setting } from './table.ts';
+import {
+  ConfigError,
+  type Env,
+  type Flags,
+  problem,
+  rawSetting,
+  readSettings,
+  settingName,
+} from './read.ts';
+
+export type ApiTls = 'off' | 'tls' | 'mtls';
+
+export interface NodeConfig {
+  dataDir: string;
+  entityUri: string;
+  /** Advertised federation URL (origin only). */
+  nodeUrl: string;
+  /** nodeUrl was derived from the bind address (so a port 0 bind is filled in once listening). */
+  nodeUrlFromBind: boolean;
+  federationHost: string;
+  federationPort: number;
+  apiHost: string;
+  apiPort: number;
+  federation: FederationSecurity;
+  apiTls: ApiTls;
+  /** Plaintext API on a non-loopback address, acknowledged as sitting behind a TLS-terminating proxy. */
+  apiBehindTrustedProxy: boolean;
+  authRequired: boolean;
+  /** The static bootstrap admin key (optional; managed keys are the normal path); never logged. */
+  apiKey: string | undefined;
+  /** Failed API authentications one client address may make per hour before it gets 429s. */
+  authFailuresPerHour: number;
+  pullIntervalMs: number;
+  wakeDebounceMs: number;
+  /** Serve facts that arrived from other peers too (default: only facts that originated here). */
+  reforward: boolean;
+  nodePrivateKey: string | undefined;
+  nodeKeyPath: string | undefined;
+  logLevel: string;
+  /** Per-principal rate limits (requests per hour per dimension), or disabled (acknowledged). */
+  quotas: QuotaSettings;
+}
+
+/**
+ * Reads and checks every `serve` setting. Throws one ConfigError listing every problem; when the only
+ * problem is a refusal of the insecure gates of rule 7, that TlsError itself (its TLS_* code).
+ */
+export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig {
+  const problems: string[] = [];
+  const s = readSettings(SERVE_SETTINGS, flags, env, problems);
+  const name = settingName;
+
+  let gateError: TlsError | undefined;
+  let federation: FederationSecurity | undefined;
+  try {
+    federation = evaluateFederationSecurity({
+      // The gates read the two switches from an env-shaped record; flags are folded in first.
+      env: { [SETTINGS.insecure.env]: s.insecure, [SETTINGS.insecureNonLoopback.env]: s.insecureNonLoopback },
+      bindHost: s.federationHost as string,
+      ...(s.nodeUrl ? { advertisedUrl: s.nodeUrl } : {}),
+      tls: { certPath: s.tlsCert, keyPath: s.tlsKey, caPath: s.tlsCa },
+      ...(logger ? { logger } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof TlsError)) throw error;
+    gateError = withFlagNames(error);
+    problems.push(gateError.message);
+  }
+
+  const scheme = federation?.mode === 'mtls' ? 'https' : 'http';
+  let nodeUrl: string | undefined;
+  if (s.nodeUrl) {
+    if (federation) nodeUrl = checkNodeUrl(s.nodeUrl, scheme, SETTINGS.nodeUrl, problems);
+  } else if (s.federationPort !== undefined)
+    nodeUrl = `${scheme}://${hostForUrl(s.federationHost as string)}:${s.federationPort}`;
+
+  const apiHost = s.apiHost as string;
+  if (s.apiTls && s.apiTls !== 'off' && federation && federation.mode !== 'mtls')
+    problems.push(
+      problem(
+        SETTINGS.apiTls,
+        `=${s.apiTls} needs the node's TLS material (TESSERA_TLS_CERT_PATH, _KEY_PATH, _CA_BUNDLE)`,
+      ),
+    );
+  if (s.apiTls === 'off' && !isLoopbackHost(apiHost) && s.apiBehindTrustedProxy === false)
+    problems.push(
+      `the API listener ${apiHost} is not loopback and ${name(SETTINGS.apiTls)} is off: use tls or mtls, or set ${SETTINGS.apiBehindTrustedProxy.env}=1 when a TLS-terminating proxy is in front`,
+    );
+  if (s.authRequired === false && !isLoopbackHost(apiHost))
+    problems.push(
+      problem(
+        SETTINGS.authRequired,
+        `=false is allowed only when the API listener is loopback (it is ${apiHost})`,
+      ),
+    );
+  // No static key is fine: managed keys (`tessera keys bootstrap`) are the normal path; the node warns at
+  // start when it has neither.
+  let apiKey = s.apiKey;
+  if (s.apiKeyFile !== undefined) {
+    if (rawSetting(SETTINGS.apiKey, flags, env) !== undefined)
+      problems.push(`set either ${SETTINGS.apiKey.env} or ${name(SETTINGS.apiKeyFile)}, not both`);
+    else apiKey = readApiKeyFile(s.apiKeyFile, problems);
+  }
+
+  const quotas = quotaSettings(s, problems);
+
+  if (problems.length === 1 && gateError) throw gateError;
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    dataDir: s.dataDir as string,
+    entityUri: s.entityUri as string,
+    nodeUrl: nodeUrl as string,
+    nodeUrlFromBind: !s.nodeUrl,
+    federationHost: s.federationHost as string,
+    federationPort: s.federationPort as number,
+    apiHost,
+    apiPort: s.apiPort as number,
+    federation: federation as FederationSecurity,
+    apiTls: s.apiTls as ApiTls,
+    apiBehindTrustedProxy: s.apiBehindTrustedProxy as boolean,
+    authRequired: s.authRequired as boolean,
+    apiKey,
+    authFailuresPerHour: s.authFailures as number,
+    pullIntervalMs: s.pullInterval as number,
+    wakeDebounceMs: s.wakeDebounce as number,
+    reforward: s.reforward as boolean,
+    nodePrivateKey: s.nodePrivateKey,
+    nodeKeyPath: s.nodeKeyPath,
+    logLevel: s.logLevel as string,
+    quotas: quotas as QuotaSettings,
+  };
+}
+
+type Values = ReturnType<typeof readSettings<(typeof SERVE_SETTINGS)[number]>>;
+
+/** Write and read at 0 switch every quota off, and only together and with the ACK. */
+function quotaSettings(s: Values, problems: string[]): QuotaSettings | undefined {
+  const { rateLimitWrite: w, rateLimitRead: r, rateLimitDisabledAck: ack } = SETTINGS;
+  const [write, read] = [s.rateLimitWrite, s.rateLimitRead];
+  // A rate that is itself invalid is reported already; the rules between rates need both.
+  if (write === undefined || read === undefined) return undefined;
+  const name = settingName;
+  if ((write === 0) !== (read === 0))
+    problems.push(
+      `${name(w)} and ${name(r)} can only be 0 together, which switches every quota off (with ${name(ack)}=1); a single 0 would silently remove one limit, so give it a positive rate`,
+    );
+  const disabled = write === 0 && read === 0;
+  if (disabled && s.rateLimitDisabledAck === false)
+    problems.push(
+      `${name(w)}=0 and ${name(r)}=0 switch every per-principal quota off: set ${name(ack)}=1 to confirm (a SECURITY WARNING is then logged at every start)`,
+    );
+  if (!disabled)
+    for (const key of ['rateLimitFederationPull', 'rateLimitAdmin'] as const)
+      if (s[key] === 0)
+        problems.push(
+          problem(
+            SETTINGS[key],
+            'must be at least 1 while quotas are on (0 is only accepted when every quota is switched off)',
+          ),
+        );
+  return {
+    writePerHour: write,
+    readPerHour: read,
+    federationPullPerHour: s.rateLimitFederationPull as number,
+    adminPerHour: s.rateLimitAdmin as number,
+    disabled,
+  };
+}
+
+/** The gates of rule 7 name only the env variables; add each one's flag (same code) so flag users see theirs. */
+function withFlagNames(error: TlsError): TlsError {
+  const gated = [
+    SETTINGS.insecure,
+    SETTINGS.insecureNonLoopback,
+    SETTINGS.tlsCert,
+    SETTINGS.tlsKey,
+    SETTINGS.tlsCa,
+  ];
+  let message = error.message.replace(`${error.code}: `, '');
+  for (const setting of gated)
+    message = message.replace(new RegExp(`\\b${setting.env}\\b`, 'g'), settingName(setting));
+  return new TlsError(error.code, message, error.file);
+}
+
+function checkNodeUrl(
+  value: string,
+  scheme: string,
+  setting: Setting,
+  problems: string[],
+): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(
+      problem(setting, `must be a URL such as ${scheme}://node.example.org:8765 (got "${redact(value)}")`),
+    );
+    return undefined;
+  }
+  if (url.protocol !== `${scheme}:`)
+    problems.push(
+      problem(setting, `must use ${scheme}:// with this federation transport (got "${redact(value)}")`),
+    );
+  else if (url.pathname !== '/' || url.search || url.hash || url.username || url.password)
+    problems.push(
+      problem(setting, `must be an origin only, without path, query or credentials (got "${redact(value)}")`),
+    );
+  return url.origin;
+}
+
+/** Drops anything that could be a secret (userinfo) from a URL before it is shown. */
+function redact(value: string): string {
+  return value.replace(/\/\/[^/@]*@/, '//***@');
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The static key from its file, checked like TESSERA_API_KEY; neither is ever echoed. */
+function readApiKeyFile(file: string, problems: string[]): string | undefined {
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    problems.push(
+      problem(SETTINGS.apiKeyFile, `: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`),
+    );
+    return undefined;
+  }
+  const parsed = SETTINGS.apiKey.schema.safeParse(content);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) problems.push(problem(SETTINGS.apiKeyFile, issue.message));
+  return undefined;
+}

@@ -1,0 +1,249 @@
+// The node's settings, each declared once: its TESSERA_* variable, its `tessera serve` flag, the zod schema
+// that parses it, its default and its help. Env parsing, the CLI options and --help, start-up validation
+// and the README's configuration table are all derived from this table (see settings-markdown.ts and
+// src/cli/setting-options.ts); the cross-setting rules live in config.ts.
+import type { z } from 'zod';
+import * as schema from './schemas.ts';
+
+export interface Setting<T = unknown> {
+  /** The environment variable. */
+  readonly env: string;
+  /** The flag with its value name, e.g. `--data-dir <dir>`; absent for an env-only secret. */
+  readonly flag?: string;
+  /** Parses the trimmed text (the default when unset or blank; undefined when there is neither). */
+  readonly schema: z.ZodType<T>;
+  /** The value used when neither the flag nor the variable gives one. */
+  readonly default?: string;
+  /** How the docs describe a default that is not a fixed value (derived, or required). */
+  readonly defaultText?: string;
+  readonly help: string;
+  /** Env-only (a flag would show in `ps`) and never echoed in an error. */
+  readonly secret?: true;
+  /** `client`: read by the API client commands (`tessera peers`), not by `tessera serve`. */
+  readonly scope?: 'client';
+}
+
+/** Declares one setting, keeping its value type (inferred from the schema). */
+const setting = <T>(declared: Setting<T>): Setting<T> => declared;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const rate = () => schema.wholeNumber(0, 10_000_000, 'a whole number of requests per hour');
+
+export const SETTINGS = {
+  dataDir: setting({
+    env: 'TESSERA_DATA_DIR',
+    flag: '--data-dir <dir>',
+    schema: schema.directory,
+    default: './tessera-data',
+    help: 'node state: `tessera.db` (SQLite, WAL, 0600), `node-key.pem` (0600)',
+  }),
+  entityUri: setting({
+    env: 'TESSERA_ENTITY_URI',
+    flag: '--entity-uri <uri>',
+    schema: schema.identityUri,
+    defaultText: '— (required)',
+    help: "this node's identity; must be a URI SAN of its TLS certificate",
+  }),
+  nodeUrl: setting({
+    env: 'TESSERA_NODE_URL',
+    flag: '--node-url <url>',
+    schema: schema.advertisedUrl,
+    defaultText: 'from the bind address',
+    help: 'advertised federation URL (origin only, https://host:port)',
+  }),
+  federationHost: setting({
+    env: 'TESSERA_FEDERATION_HOST',
+    flag: '--federation-host <host>',
+    schema: schema.text,
+    default: '127.0.0.1',
+    help: 'federation listener address',
+  }),
+  federationPort: setting({
+    env: 'TESSERA_FEDERATION_PORT',
+    flag: '--federation-port <port>',
+    schema: schema.port,
+    default: '8765',
+    help: 'federation listener port (`0` = any free port)',
+  }),
+  apiHost: setting({
+    env: 'TESSERA_API_HOST',
+    flag: '--api-host <host>',
+    schema: schema.text,
+    default: '127.0.0.1',
+    help: 'API listener address',
+  }),
+  apiPort: setting({
+    env: 'TESSERA_API_PORT',
+    flag: '--api-port <port>',
+    schema: schema.port,
+    default: '8780',
+    help: 'API listener port (`0` = any free port)',
+  }),
+  tlsCert: setting({
+    env: 'TESSERA_TLS_CERT_PATH',
+    flag: '--tls-cert <file>',
+    schema: schema.optionalText,
+    help: 'node TLS certificate chain (PEM, leaf first), for federation and a TLS API; reloaded without restart',
+  }),
+  tlsKey: setting({
+    env: 'TESSERA_TLS_KEY_PATH',
+    flag: '--tls-key <file>',
+    schema: schema.optionalText,
+    help: 'node TLS private key (PEM); reloaded without restart',
+  }),
+  tlsCa: setting({
+    env: 'TESSERA_TLS_CA_BUNDLE',
+    flag: '--tls-ca <file>',
+    schema: schema.optionalText,
+    help: 'CA bundle that peers must chain to (PEM); reloaded without restart',
+  }),
+  apiTls: setting({
+    env: 'TESSERA_API_TLS',
+    flag: '--api-tls <mode>',
+    schema: schema.oneOf(['off', 'tls', 'mtls'], 'off, tls or mtls'),
+    default: 'off',
+    help: 'API listener TLS: `off` (loopback only) | `tls` | `mtls`',
+  }),
+  apiBehindTrustedProxy: setting({
+    env: 'TESSERA_API_BEHIND_TRUSTED_PROXY',
+    flag: '--api-behind-trusted-proxy <bool>',
+    schema: schema.boolean,
+    default: 'false',
+    help: 'allow a plaintext API on a non-loopback address (a TLS-terminating proxy is in front)',
+  }),
+  authRequired: setting({
+    env: 'TESSERA_AUTH_REQUIRED',
+    flag: '--auth-required <bool>',
+    schema: schema.boolean,
+    default: 'true',
+    help: 'API keys required; `false` only with a loopback API',
+  }),
+  apiKey: setting({
+    env: 'TESSERA_API_KEY',
+    schema: schema.apiKey,
+    secret: true,
+    help: 'optional static bootstrap admin key (≥ 24 characters; managed keys from `tessera keys bootstrap` are the normal path); also the key the API client commands send',
+  }),
+  apiKeyFile: setting({
+    env: 'TESSERA_API_KEY_FILE',
+    flag: '--api-key-file <file>',
+    schema: schema.optionalText,
+    help: 'file holding the static API key instead of TESSERA_API_KEY',
+  }),
+  authFailures: setting({
+    env: 'TESSERA_AUTH_FAILURES_PER_HOUR',
+    flag: '--auth-failures-per-hour <n>',
+    schema: schema.wholeNumber(1, 1_000_000),
+    default: '120',
+    help: 'failed API authentications one client address may make per hour; then `429 too_many_auth_failures` before any key lookup or hash',
+  }),
+  rateLimitWrite: setting({
+    env: 'TESSERA_RATE_LIMIT_WRITE_PER_HOUR',
+    flag: '--rate-limit-write-per-hour <n>',
+    schema: rate(),
+    default: '1000',
+    help: 'fact writes per principal per hour (`fact_write` token bucket)',
+  }),
+  rateLimitRead: setting({
+    env: 'TESSERA_RATE_LIMIT_READ_PER_HOUR',
+    flag: '--rate-limit-read-per-hour <n>',
+    schema: rate(),
+    default: '5000',
+    help: 'fact reads per principal per hour (`fact_read`)',
+  }),
+  rateLimitFederationPull: setting({
+    env: 'TESSERA_RATE_LIMIT_FEDERATION_PULL_PER_HOUR',
+    flag: '--rate-limit-federation-pull-per-hour <n>',
+    schema: rate(),
+    default: '36000',
+    help: 'feed pages per peer per hour',
+  }),
+  rateLimitAdmin: setting({
+    env: 'TESSERA_RATE_LIMIT_ADMIN_PER_HOUR',
+    flag: '--rate-limit-admin-per-hour <n>',
+    schema: rate(),
+    default: '600',
+    help: 'admin requests per principal per hour',
+  }),
+  rateLimitDisabledAck: setting({
+    env: 'TESSERA_RATE_LIMIT_DISABLED_ACK',
+    flag: '--rate-limit-disabled-ack <bool>',
+    schema: schema.boolean,
+    default: 'false',
+    help: 'write and read both `0` turn quotas off only with this set; a SECURITY WARNING is logged at every start',
+  }),
+  // The two switches of rule 7 are parsed by evaluateFederationSecurity, whose refusals carry TLS_* codes.
+  insecure: setting({
+    env: 'TESSERA_FEDERATION_INSECURE',
+    flag: '--federation-insecure <bool>',
+    schema: schema.optionalText,
+    defaultText: '`false`',
+    help: 'federation WITHOUT TLS, local development only (rule 7); logs a SECURITY WARNING, `tessera_insecure_mode 1`',
+  }),
+  insecureNonLoopback: setting({
+    env: 'TESSERA_LOCAL_DEV_ALLOW_INSECURE_NON_LOOPBACK',
+    flag: '--local-dev-allow-insecure-non-loopback <bool>',
+    schema: schema.optionalText,
+    defaultText: '`false`',
+    help: 'second acknowledgement for a non-loopback insecure bind or URL',
+  }),
+  pullInterval: setting({
+    env: 'TESSERA_FEDERATION_PULL_INTERVAL_S',
+    flag: '--pull-interval <seconds>',
+    schema: schema.seconds(0.05, 86_400),
+    default: '30',
+    help: 'federation pull cycle in seconds (0.05–86400); errors back off up to 10× (max 15 min)',
+  }),
+  wakeDebounce: setting({
+    env: 'TESSERA_FEDERATION_WAKE_DEBOUNCE_MS',
+    flag: '--wake-debounce-ms <ms>',
+    schema: schema.milliseconds(60_000),
+    default: '50',
+    help: 'how long local writes are batched into one wake of the peers',
+  }),
+  reforward: setting({
+    env: 'TESSERA_FEDERATION_REFORWARD',
+    flag: '--reforward <bool>',
+    schema: schema.boolean,
+    default: 'false',
+    help: 'also serve facts received from other peers',
+  }),
+  nodePrivateKey: setting({
+    env: 'TESSERA_NODE_PRIVATE_KEY',
+    schema: schema.optionalText,
+    secret: true,
+    defaultText: 'created in the data dir',
+    help: 'node Ed25519 key as a base64url 32-byte seed',
+  }),
+  nodeKeyPath: setting({
+    env: 'TESSERA_NODE_KEY_PATH',
+    flag: '--node-key-path <file>',
+    schema: schema.optionalText,
+    defaultText: '`<data dir>/node-key.pem`',
+    help: 'node Ed25519 key as a PKCS#8 PEM file (must not be group/world readable)',
+  }),
+  logLevel: setting({
+    env: 'TESSERA_LOG_LEVEL',
+    flag: '--log-level <level>',
+    schema: schema.oneOf(LOG_LEVELS, `one of ${LOG_LEVELS.join(', ')}`),
+    default: 'info',
+    help: 'pino log level (the demo defaults to `error`)',
+  }),
+  apiUrl: setting({
+    env: 'TESSERA_API_URL',
+    flag: '--api <url>',
+    schema: schema.httpUrl,
+    default: 'http://127.0.0.1:8780',
+    scope: 'client',
+    help: 'the node API that the `tessera peers` commands talk to',
+  }),
+};
+
+export type SettingKey = keyof typeof SETTINGS;
+export type SettingValue<K extends SettingKey> = z.output<(typeof SETTINGS)[K]['schema']>;
+export type SettingValues<K extends SettingKey> = { [P in K]: SettingValue<P> };
+
+/** Every setting `tessera serve` reads (all but the client-only ones), in table order. */
+export const SERVE_SETTINGS = (Object.keys(SETTINGS) as SettingKey[]).filter(
+  (key) => (SETTINGS[key] as Setting).scope !== 'client',
+);
