@@ -5,7 +5,12 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { type ChainPoint, parseChainPoint, type VerifyResult, verifyChain } from '../node/features/audit/chain.ts';
+import {
+  type ChainPoint,
+  parseChainPoint,
+  type VerifyResult,
+  verifyChain,
+} from '../node/features/audit/chain.ts';
 import { rfc3339ToMillisCeil } from '../node/features/audit/query.ts';
 import { jsonlAuditEntries, storeAuditEntries } from '../node/features/audit/sources.ts';
 import { databasePath } from '../store/sqlite/paths.ts';

@@ -8,10 +8,10 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
-import { loadConfig } from '../node/settings/config.ts';
+import { startNode, type TesseraNode } from '../node/app/compose.ts';
 import { mintPeerToken } from '../node/features/federation/peer-token.ts';
 import { loadOrCreateNodeKey } from '../node/features/identity/node-key.ts';
-import { startNode, type TesseraNode } from '../node/node.ts';
+import { loadConfig } from '../node/settings/config.ts';
 import { createDevPki } from '../pki/dev.ts';
 import { clientTlsOptions } from '../tls/policy.ts';
 

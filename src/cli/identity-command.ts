@@ -5,7 +5,11 @@
 import { Command, Option } from 'commander';
 import { RotationError } from '../node/features/rotation/errors.ts';
 import { parseKind } from '../node/features/rotation/key-files.ts';
-import { DEFAULT_DUAL_TRUST_DAYS, type RotationResult, rotateKey } from '../node/features/rotation/rotate-key.ts';
+import {
+  DEFAULT_DUAL_TRUST_DAYS,
+  type RotationResult,
+  rotateKey,
+} from '../node/features/rotation/rotate-key.ts';
 import { addSettingOptions, commandSettings } from './setting-options.ts';
 
 interface RotateFlags {

@@ -4,8 +4,8 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfig } from '../node/settings/config.ts';
-import { LOG_LEVELS, SERVE_SETTINGS, SETTINGS } from '../node/settings/table.ts';
 import { type Flags, rawSetting } from '../node/settings/read.ts';
+import { LOG_LEVELS, SERVE_SETTINGS, SETTINGS } from '../node/settings/table.ts';
 import { addSettingOptions } from './setting-options.ts';
 
 export function serveCommand(): Command {
@@ -21,7 +21,7 @@ export function serveCommand(): Command {
     });
     const config = loadConfig(flags, process.env, logger);
     // Loaded on use, so the TLS and PKI tools never depend on the node layer loading.
-    const { startNode } = await import('../node/node.ts');
+    const { startNode } = await import('../node/app/compose.ts');
     // The handlers are in place before `node_ready` is logged: a supervisor that signals right after
     // seeing it must reach a clean stop, never the default kill.
     let stopping = false;

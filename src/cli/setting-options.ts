@@ -1,8 +1,8 @@
 // Commander options from the settings table: a command takes the settings it needs (the same flags, env
 // names, schemas and defaults as `tessera serve`) and parses them with the same readers.
 import { type Command, Option } from 'commander';
-import { SETTINGS, type Setting, type SettingKey, type SettingValues } from '../node/settings/table.ts';
 import { type Flags, parseSettings } from '../node/settings/read.ts';
+import { SETTINGS, type Setting, type SettingKey, type SettingValues } from '../node/settings/table.ts';
 
 /** `<help>; env <NAME> (default <value>)`: what --help shows for a setting's flag. */
 export function optionHelp(setting: Setting): string {

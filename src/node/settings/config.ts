@@ -6,16 +6,8 @@ import { TlsError } from '../../tls/errors.ts';
 import { evaluateFederationSecurity, type FederationSecurity, isLoopbackHost } from '../../tls/insecure.ts';
 import type { Logger } from '../../tls/logger.ts';
 import type { QuotaSettings } from '../features/quotas/quotas.ts';
+import { ConfigError, type Env, type Flags, problem, rawSetting, readSettings, settingName } from './read.ts';
 import { SERVE_SETTINGS, SETTINGS, type Setting } from './table.ts';
-import {
-  ConfigError,
-  type Env,
-  type Flags,
-  problem,
-  rawSetting,
-  readSettings,
-  settingName,
-} from './read.ts';
 
 export type ApiTls = 'off' | 'tls' | 'mtls';
 

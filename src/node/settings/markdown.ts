@@ -1,7 +1,8 @@
 // The README's configuration table, generated from the settings table so the two cannot drift.
 // `npm run docs:settings` writes it between the markers; test/node/settings-readme.test.ts checks it.
-import { SETTINGS, type Setting } from './table.ts';
+
 import { flagName } from './read.ts';
+import { SETTINGS, type Setting } from './table.ts';
 
 export const TABLE_START = '<!-- settings-table:start -->';
 export const TABLE_END = '<!-- settings-table:end -->';

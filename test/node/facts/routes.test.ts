@@ -31,7 +31,7 @@ before(async () => {
   installErrorHandler(app);
   const service = new FactService({
     store,
-    nodeId: NODE,
+    selfEntityUri: NODE,
     hlc: new HybridClock(() => NOW),
     now: () => new Date(NOW),
     onWrite: (record) => writes.push(record),

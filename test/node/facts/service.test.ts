@@ -30,7 +30,7 @@ before(async () => {
   let n = 0;
   service = new FactService({
     store,
-    nodeId: SELF,
+    selfEntityUri: SELF,
     hlc,
     now: () => new Date(NOW),
     newId: () => `local-${++n}`,

@@ -4,8 +4,8 @@
 // for millisecond timestamps whatever offset or precision the client wrote.
 import { z } from 'zod';
 import type { AuditFilter } from '../../../store/ports/audit.ts';
-import { isRfc3339DateTime } from '../facts/rfc3339.ts';
 import { parseInput } from '../../validate.ts';
+import { isRfc3339DateTime } from '../facts/rfc3339.ts';
 import { AUDIT_EVENT_TYPES } from './event-types.ts';
 
 export const AUDIT_MAX_LIMIT = 500;

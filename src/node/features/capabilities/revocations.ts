@@ -7,8 +7,8 @@ import type { CapabilityStore, RevocationPage } from '../../../store/ports/capab
 import type { MetaStore } from '../../../store/ports/meta.ts';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { Store } from '../../../store/store.ts';
-import type { FederationClient } from '../federation/client.ts';
 import { parseInput } from '../../validate.ts';
+import type { FederationClient } from '../federation/client.ts';
 
 export const REVOCATION_PAGE_SIZE = 500;
 

@@ -3,9 +3,9 @@
 // its access: verify needs read; issue and revoke need admin.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { FederationAuthDeps } from '../federation/authenticate.ts';
-import { FEDERATION_PATHS } from '../federation/https/paths.ts';
+import type { CapabilityStore } from '../../../store/ports/capabilities.ts';
 import { parseInput } from '../../validate.ts';
+import { FEDERATION_PATHS } from '../federation/https/paths.ts';
 import { revocationFeed } from './revocations.ts';
 import type { CapabilityService } from './service.ts';
 import { boundedText } from './token.ts';
@@ -73,7 +73,10 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
 }
 
 /** GET /v1/federation/revocations?cursor&limit on the federation listener, for approved peers. */
-export function registerRevocationFeedRoute(app: FastifyInstance, deps: FederationAuthDeps): void {
+export function registerRevocationFeedRoute(
+  app: FastifyInstance,
+  deps: { store: CapabilityStore; selfEntityUri: string },
+): void {
   app.get(FEDERATION_PATHS.revocations, { config: { access: 'peer' } }, async (request) =>
     revocationFeed(deps.store, deps.selfEntityUri, request.query),
   );

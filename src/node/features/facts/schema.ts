@@ -17,7 +17,13 @@
 //   accepted silently and the fact stored without the expiry or with the default scope the client did
 //   not mean, and the mistake would be content-addressed and replicated for good.
 import { z } from 'zod';
-import { type FactRecord, type FactValue, SCOPES, type Scope, VALUE_TYPES } from '../../../store/ports/facts.ts';
+import {
+  type FactRecord,
+  type FactValue,
+  SCOPES,
+  type Scope,
+  VALUE_TYPES,
+} from '../../../store/ports/facts.ts';
 import { NodeError } from '../../errors.ts';
 import { parseInput } from '../../validate.ts';
 import { CID_PATTERN, factCid } from './cid.ts';

@@ -10,7 +10,7 @@ import { parseFactInput, parseFactRecord } from './schema.ts';
 export interface FactServiceOptions {
   store: FactStore;
   /** This node's entity URI: the origin_node_id of facts written here. */
-  nodeId: string;
+  selfEntityUri: string;
   hlc: HybridClock;
   now?: () => Date;
   newId?: () => string;
@@ -26,7 +26,7 @@ export interface AssertResult {
 
 export class FactService {
   readonly #store: FactStore;
-  readonly #nodeId: string;
+  readonly #selfEntityUri: string;
   readonly #hlc: HybridClock;
   readonly #now: () => Date;
   readonly #newId: () => string;
@@ -34,7 +34,7 @@ export class FactService {
 
   constructor(options: FactServiceOptions) {
     this.#store = options.store;
-    this.#nodeId = options.nodeId;
+    this.#selfEntityUri = options.selfEntityUri;
     this.#hlc = options.hlc;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? randomUUID;
@@ -62,7 +62,7 @@ export class FactService {
       cid: factCid(content),
       attested: null,
       received_from: null,
-      origin_node_id: this.#nodeId,
+      origin_node_id: this.#selfEntityUri,
     };
     const result = await this.#store.insertFact(record);
     if (result.inserted) this.#notify(result.record);

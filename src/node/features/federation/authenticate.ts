@@ -7,8 +7,8 @@ import type { Store } from '../../../store/store.ts';
 import type { Clock } from '../../../tls/clock.ts';
 import { accessOf } from '../../http/route-config.ts';
 import { publicKeyFromRaw } from '../identity/node-key.ts';
-import { type PeerKeyTrust, tokenKeyId } from '../rotation/peer-key-trust.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
+import { type PeerKeyTrust, tokenKeyId } from '../rotation/peer-key-trust.ts';
 import { claimedIssuer, PeerTokenError, verifyPeerToken } from './peer-token.ts';
 
 export interface FederationAuthDeps {

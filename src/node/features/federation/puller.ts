@@ -9,8 +9,8 @@ import type { Store, StoreOps } from '../../../store/store.ts';
 import type { Logger } from '../../../tls/logger.ts';
 import { NodeError } from '../../errors.ts';
 import { markCaughtUp, nodeMetrics } from '../../metrics.ts';
-import type { FederationClient } from './client.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
+import type { FederationClient } from './client.ts';
 
 export interface FederationFeedPage {
   facts: FactRecord[];

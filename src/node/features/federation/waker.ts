@@ -2,8 +2,8 @@
 // now, so replication takes milliseconds instead of a poll interval. A lost wake costs only latency: the
 // peer's regular pull still comes.
 import type { Logger } from '../../../tls/logger.ts';
-import type { FederationClient } from './client.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
+import type { FederationClient } from './client.ts';
 
 export class Waker {
   #timer: NodeJS.Timeout | undefined;

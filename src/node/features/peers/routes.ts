@@ -3,9 +3,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
+import { parseInput } from '../../validate.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 import type { PeerService } from './peer-service.ts';
-import { parseInput } from '../../validate.ts';
 
 const addBody = z.strictObject({ url: z.string().min(1).max(2048) });
 const approveBody = z.strictObject({

@@ -7,9 +7,9 @@ import type { KeyObject } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import type { PeerKeyRecord, PeerKeyStore } from '../../../store/ports/peer-keys.ts';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
-import type { PeerDirectory } from '../peers/peer-directory.ts';
 import type { SignedManifest } from '../identity/manifest.ts';
 import { publicKeyFromRaw } from '../identity/node-key.ts';
+import type { PeerDirectory } from '../peers/peer-directory.ts';
 import { acceptedPeerKeys, planPeerKeyUpdate } from './peer-keys.ts';
 
 export interface PeerKeyTrustOptions {

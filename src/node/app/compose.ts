@@ -1,0 +1,115 @@
+// The node, assembled: this file is its table of contents. The context opens what everything shares
+// (settings, TLS credentials, store, keys, peers, audit log, events); each feature builds its service and
+// brings its hooks and routes; the two listeners mount the features; the lifecycle starts them in order.
+// A new capability is a new feature in this list (or passed in `features`), not an edit in the middle.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/store.ts';
+import { type Clock, systemClock } from '../../tls/clock.ts';
+import { auditFeature } from '../features/audit/feature.ts';
+import { type AuthFeatureOptions, authFeature } from '../features/auth/feature.ts';
+import { capabilitiesFeature } from '../features/capabilities/feature.ts';
+import { factsFeature } from '../features/facts/feature.ts';
+import { federationFeature } from '../features/federation/feature.ts';
+import type { Puller } from '../features/federation/puller.ts';
+import { createPeerWire } from '../features/federation/wire.ts';
+import { healthFeature } from '../features/health/feature.ts';
+import { identityFeature } from '../features/identity/feature.ts';
+import { peersFeature } from '../features/peers/feature.ts';
+import type { PeerDirectory } from '../features/peers/peer-directory.ts';
+import { quotasFeature } from '../features/quotas/feature.ts';
+import { loadPeerKeyTrust, rotationFeature } from '../features/rotation/feature.ts';
+import type { NodeConfig } from '../settings/config.ts';
+import { createApiListener } from './api-listener.ts';
+import { openContext } from './context.ts';
+import type { Feature } from './feature.ts';
+import { createFederationListener } from './federation-listener.ts';
+import { Lifecycle } from './lifecycle.ts';
+
+export interface StartNodeOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** More features, mounted after the node's own (embedding, tests). */
+  features?: Feature[];
+  auth?: AuthFeatureOptions;
+}
+
+export interface TesseraNode {
+  entityUri: string;
+  apiUrl: string;
+  federationUrl: string;
+  store: Store;
+  peers: PeerDirectory;
+  puller: Puller;
+  /** The listeners' Fastify apps (for `inject` in tests and embedding). */
+  api: FastifyInstance;
+  federation: FastifyInstance;
+  /** Reads the TLS material and key rings again now (as SIGHUP does). */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Assembles a node without opening its ports. */
+export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
+  const lifecycle = new Lifecycle();
+  return lifecycle.build(async () => {
+    const ctx = await openContext(
+      config,
+      { logger: options.logger, clock: options.clock ?? systemClock },
+      lifecycle,
+    );
+    const wire = createPeerWire(ctx);
+    const trust = await loadPeerKeyTrust(ctx, wire.fetchManifest);
+    const identity = identityFeature(ctx);
+    const quotas = quotasFeature(ctx);
+    const facts = factsFeature(ctx);
+    const capabilities = capabilitiesFeature(ctx, { trust, client: wire.client });
+    const rotation = rotationFeature(ctx, { signer: identity.signer, trust });
+    const federation = federationFeature(ctx, {
+      wire,
+      facts: facts.service,
+      quotas: quotas.quotas,
+      trust,
+      afterPull: [(peer) => capabilities.pullRevocationsOf(peer), (peer) => rotation.refreshPeerKeys(peer)],
+    });
+    const features: Feature[] = [
+      healthFeature(ctx), // request metrics first: refused requests are counted too
+      authFeature(ctx, options.auth), // who is calling
+      quotas, // how much they may
+      auditFeature(ctx), // what they did
+      identity,
+      facts,
+      peersFeature(ctx, wire),
+      capabilities,
+      federation,
+      rotation,
+      ...(options.features ?? []),
+    ];
+    const federationListener = await createFederationListener(ctx, features);
+    const apiListener = await createApiListener(ctx, features);
+    const node: TesseraNode = {
+      entityUri: config.entityUri,
+      get apiUrl() {
+        return apiListener.url;
+      },
+      get federationUrl() {
+        return ctx.nodeUrl;
+      },
+      store: ctx.store,
+      peers: ctx.peers,
+      puller: federation.puller,
+      api: apiListener.app,
+      federation: federationListener.app,
+      reload: () => lifecycle.reload(),
+      close: () => lifecycle.close(),
+    };
+    return { node, start: () => lifecycle.start(features, [federationListener, apiListener]) };
+  });
+}
+
+/** Assembles the node and opens its ports: federation first (its URL is advertised), then the API. */
+export async function startNode(config: NodeConfig, options: StartNodeOptions): Promise<TesseraNode> {
+  const { node, start } = await buildNode(config, options);
+  await start();
+  return node;
+}

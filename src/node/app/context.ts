@@ -1,0 +1,81 @@
+// What every feature is built from: the settings, the clock and logger, the TLS credentials, the store,
+// the node's keys, the peer directory, the audit log and the node's event bus. Opened in the order that
+// lets a bad start leave nothing behind: TLS material and a given key are checked before the data dir
+// is created, and everything opened is registered with the lifecycle so a failed start closes it again.
+import { mkdir } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { openSqliteStore } from '../../store/sqlite/open.ts';
+import { databasePath } from '../../store/sqlite/paths.ts';
+import type { Store } from '../../store/store.ts';
+import type { Clock } from '../../tls/clock.ts';
+import { CredentialSource } from '../../tls/credential-source.ts';
+import { ExpiryMonitor } from '../../tls/expiry.ts';
+import { AuditLog } from '../features/audit/audit-log.ts';
+import { auditSampler } from '../features/audit/sampler.ts';
+import { loadGivenNodeKey, type NodeKeys, openNodeKeys } from '../features/identity/node-keys.ts';
+import { PeerDirectory } from '../features/peers/peer-directory.ts';
+import type { NodeConfig } from '../settings/config.ts';
+import { NodeEvents } from './events.ts';
+import type { Lifecycle } from './lifecycle.ts';
+
+export interface NodeContext {
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Our TLS credentials; null in the insecure dev mode. */
+  readonly credentials: CredentialSource | null;
+  readonly expiry: ExpiryMonitor | null;
+  readonly store: Store;
+  readonly keys: NodeKeys;
+  readonly peers: PeerDirectory;
+  readonly audit: AuditLog;
+  /** Outsider-triggered audit events are sampled per key (all of them are counted in metrics). */
+  readonly sample: (key: string) => boolean;
+  readonly events: NodeEvents;
+  /** The advertised federation URL; a port-0 bind is filled in once the federation listener listens. */
+  nodeUrl: string;
+}
+
+export async function openContext(
+  config: NodeConfig,
+  options: { logger: Logger; clock: Clock },
+  lifecycle: Lifecycle,
+): Promise<NodeContext> {
+  const { logger, clock } = options;
+  const credentials =
+    config.federation.mode === 'mtls'
+      ? await CredentialSource.open({
+          certPath: config.federation.certPath,
+          keyPath: config.federation.keyPath,
+          caPath: config.federation.caPath,
+          entityUri: config.entityUri,
+          logger,
+          clock,
+        })
+      : null;
+  if (credentials) {
+    lifecycle.holds(() => credentials.close());
+    lifecycle.reloads(() => credentials.reload('manual'));
+  }
+  const givenKey = await loadGivenNodeKey(config);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const keys = await openNodeKeys(config, givenKey, clock, logger);
+  const store = await openSqliteStore(databasePath(config.dataDir));
+  lifecycle.holds(() => store.close());
+  const expiry = credentials ? new ExpiryMonitor({ logger, clock }).track(credentials) : null;
+  if (expiry) lifecycle.holds(() => expiry.close());
+  return {
+    config,
+    logger,
+    clock,
+    credentials,
+    expiry,
+    store,
+    keys,
+    peers: await PeerDirectory.load(store),
+    audit: new AuditLog({ store, clock, logger }),
+    sample: auditSampler(60),
+    events: new NodeEvents(),
+    nodeUrl: config.nodeUrl,
+  };
+}

@@ -1,0 +1,27 @@
+// Facts: the Stigmem-shaped facts API and the service that stores facts written here and takes in facts
+// replicated from peers. A write is announced on the node's events (federation wakes the peers).
+
+import type { NodeContext } from '../../app/context.ts';
+import type { Feature } from '../../app/feature.ts';
+import { nodeMetrics } from '../../metrics.ts';
+import { HybridClock } from './hlc.ts';
+import { registerFactRoutes } from './routes.ts';
+import { FactService } from './service.ts';
+
+export function factsFeature(ctx: NodeContext): Feature & { service: FactService } {
+  const service = new FactService({
+    store: ctx.store,
+    selfEntityUri: ctx.config.entityUri,
+    hlc: new HybridClock(() => ctx.clock().getTime()),
+    now: ctx.clock,
+    onWrite: () => {
+      nodeMetrics.factsWritten.inc();
+      ctx.events.emit('fact_written');
+    },
+  });
+  return {
+    name: 'facts',
+    service,
+    api: async (app) => registerFactRoutes(app, { service, store: ctx.store }),
+  };
+}

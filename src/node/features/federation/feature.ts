@@ -1,0 +1,111 @@
+// Federation: the feed and wake routes peers call (behind the peer gate: certificate AND token of an
+// approved peer), and replication: the puller drains every approved peer's feed, the waker tells peers
+// to pull after local changes. Reacts to the node's events: writes, revocations and key rotations wake
+// the peers; an approval starts pulling at once; a revoked peer is forgotten.
+
+import type { PeerRecord } from '../../../store/ports/peers.ts';
+import type { NodeContext } from '../../app/context.ts';
+import type { Feature } from '../../app/feature.ts';
+import { nodeMetrics } from '../../metrics.ts';
+import type { FactService } from '../facts/service.ts';
+import { quotaExceeded } from '../quotas/quota-hook.ts';
+import type { Quotas } from '../quotas/quotas.ts';
+import type { PeerKeyTrust } from '../rotation/peer-key-trust.ts';
+import { type FederationAuthDeps, installPeerAuth } from './authenticate.ts';
+import { Puller } from './puller.ts';
+import { registerFederationRoutes } from './routes.ts';
+import { Waker } from './waker.ts';
+import type { PeerWire } from './wire.ts';
+
+export interface FederationFeatureDeps {
+  wire: PeerWire;
+  facts: FactService;
+  quotas: Quotas;
+  trust: PeerKeyTrust;
+  /** Run after each complete pull from a peer (revocations, manifest refresh); errors are logged only. */
+  afterPull: ((peer: PeerRecord) => Promise<void>)[];
+}
+
+export function federationFeature(
+  ctx: NodeContext,
+  deps: FederationFeatureDeps,
+): Feature & { puller: Puller; auth: FederationAuthDeps } {
+  const { config, store, peers, logger, clock, audit, sample, events } = ctx;
+  const { client } = deps.wire;
+  const puller = new Puller({
+    store,
+    facts: deps.facts,
+    peers,
+    client,
+    intervalMs: config.pullIntervalMs,
+    logger,
+    selfEntityUri: config.entityUri,
+    afterCycle: async (peer) => {
+      for (const after of deps.afterPull) await after(peer);
+    },
+  });
+  const waker = new Waker({ peers, client, debounceMs: config.wakeDebounceMs, logger });
+  const auth: FederationAuthDeps = {
+    store,
+    peers,
+    selfEntityUri: config.entityUri,
+    requireMtls: ctx.credentials !== null,
+    clock,
+    trust: deps.trust,
+    onRejected: (reason, detail) => {
+      nodeMetrics.federationRejections.inc({ reason });
+      if (sample(`federation_rejected:${reason}`))
+        void audit.note('federation_rejected', null, { reason, detail });
+      logger.warn({ event: 'federation_rejected', reason, detail }, `federation request refused: ${reason}`);
+    },
+  };
+  const wake = () => waker.notify();
+  const onApproved = (peer: PeerRecord) => {
+    puller.wake(peer.id);
+    // If the peer approved us earlier, its pulls were refused until now: tell it to pull at once.
+    void client.wake(peer).catch(() => undefined);
+  };
+  const onRevoked = (peer: PeerRecord) => puller.forget(peer.id);
+  let pruneTimer: NodeJS.Timeout | undefined;
+  return {
+    name: 'federation',
+    puller,
+    auth,
+    federationHooks: (app) => installPeerAuth(app, auth),
+    federation: async (app) =>
+      registerFederationRoutes(app, {
+        ...auth,
+        reforward: config.reforward,
+        onWake: (peerId) => puller.wake(peerId),
+        takeQuota: (peerEntityUri, reply) => {
+          const decision = deps.quotas.takeFederationPull(peerEntityUri);
+          if (!decision.allowed) throw quotaExceeded(decision, reply);
+        },
+      }),
+    start() {
+      events.on('fact_written', wake);
+      events.on('capability_revoked', wake);
+      events.on('node_key_rotated', wake);
+      events.on('peer_approved', onApproved);
+      events.on('peer_revoked', onRevoked);
+      puller.start();
+      // Seen token ids are only needed until their tokens expire; kept a minute past expiry because
+      // verification tolerates a few seconds of clock skew.
+      pruneTimer = setInterval(() => {
+        void store.pruneJtis(Math.floor(clock().getTime() / 1000) - 60).catch(() => undefined);
+      }, 60_000);
+      pruneTimer.unref();
+    },
+    async drain() {
+      clearInterval(pruneTimer);
+      events.off('fact_written', wake);
+      events.off('capability_revoked', wake);
+      events.off('node_key_rotated', wake);
+      events.off('peer_approved', onApproved);
+      events.off('peer_revoked', onRevoked);
+      waker.close();
+      await puller.stop();
+    },
+    close: () => deps.wire.transport.close(),
+  };
+}

@@ -1,0 +1,41 @@
+// The node's wire to its peers: the peer transport (HTTPS today: the mTLS agent for calls, one fresh
+// connection per manifest fetch), the token-minting client on top of it, and the verified manifest fetch
+// every feature uses (peer registration, key-rotation refresh).
+import type { NodeContext } from '../../app/context.ts';
+import { type FetchedPeerManifest, fetchPeerManifest } from '../identity/fetch-manifest.ts';
+import { FederationClient } from './client.ts';
+import { HttpsPeerTransport } from './https/https-peer-transport.ts';
+import type { PeerTransport } from './peer-transport.ts';
+
+export interface PeerWire {
+  transport: PeerTransport;
+  client: FederationClient;
+  /** The manifest at `url`, verified and bound to the certificate it arrived with. */
+  fetchManifest(url: string, expectedEntityUri?: string): Promise<FetchedPeerManifest>;
+}
+
+export function createPeerWire(ctx: NodeContext): PeerWire {
+  const { credentials, peers, logger, clock } = ctx;
+  const transport = new HttpsPeerTransport({
+    credentials,
+    expectedIdentity: (origin) => peers.expectedIdentityFor(origin),
+    logger,
+    clock,
+    ...(ctx.expiry ? { expiry: ctx.expiry } : {}),
+  });
+  const client = new FederationClient({
+    transport,
+    selfEntityUri: ctx.config.entityUri,
+    nodeKey: ctx.keys.nodeKey,
+    clock,
+  });
+  return {
+    transport,
+    client,
+    fetchManifest: (url, expectedEntityUri) =>
+      fetchPeerManifest(transport, url, {
+        now: clock(),
+        ...(expectedEntityUri ? { expectedEntityUri } : {}),
+      }),
+  };
+}

@@ -1,0 +1,17 @@
+// Health and metrics: /healthz, /readyz and /metrics on the API listener, and per-route request metrics on
+// both listeners (first in compose order, so every request is counted, refused ones included).
+
+import type { NodeContext } from '../../app/context.ts';
+import type { Feature } from '../../app/feature.ts';
+import { installRequestMetrics } from './request-metrics.ts';
+import { registerHealthRoutes } from './routes.ts';
+
+export function healthFeature(ctx: NodeContext): Feature {
+  return {
+    name: 'health',
+    apiHooks: (app) => installRequestMetrics(app, 'api'),
+    federationHooks: (app) => installRequestMetrics(app, 'federation'),
+    api: async (app) =>
+      registerHealthRoutes(app, { store: ctx.store, credentials: ctx.credentials, clock: ctx.clock }),
+  };
+}

@@ -1,0 +1,50 @@
+// The node's signing keys: the node key (tokens, manifests) and the issuer key (capabilities). A node key
+// from the data dir and the issuer key live in KeyRings (rotated by `tessera identity rotate-key`, picked up
+// without a restart); a node key given by env or file is fixed.
+import type { Logger } from 'pino';
+import type { Clock } from '../../../tls/clock.ts';
+import type { NodeConfig } from '../../settings/config.ts';
+import { KeyRing } from '../rotation/key-ring.ts';
+import { loadOrCreateNodeKey, type NodeKey } from './node-key.ts';
+
+export interface NodeKeys {
+  /** The key to sign tokens and manifests with now. */
+  nodeKey(): NodeKey;
+  /** The node key's ring; null when the key is given by TESSERA_NODE_PRIVATE_KEY / TESSERA_NODE_KEY_PATH. */
+  nodeRing: KeyRing | null;
+  issuerRing: KeyRing;
+  /** Every ring, for watching and for the manifest's rotation events. */
+  rings: KeyRing[];
+}
+
+/** A node key given by env or file, checked before the data dir exists; undefined when none is given. */
+export async function loadGivenNodeKey(config: NodeConfig): Promise<NodeKey | undefined> {
+  if (!config.nodePrivateKey && !config.nodeKeyPath) return undefined;
+  return loadOrCreateNodeKey({
+    dataDir: config.dataDir,
+    ...(config.nodePrivateKey ? { privateKeyB64: config.nodePrivateKey } : {}),
+    ...(config.nodeKeyPath ? { keyPath: config.nodeKeyPath } : {}),
+  });
+}
+
+/** Opens the rings in the (existing) data dir; a generated node key needs the dir. */
+export async function openNodeKeys(
+  config: NodeConfig,
+  given: NodeKey | undefined,
+  clock: Clock,
+  logger: Logger,
+): Promise<NodeKeys> {
+  const nodeRing = given ? null : await KeyRing.open({ dataDir: config.dataDir, kind: 'node', clock });
+  const issuerRing = await KeyRing.open({ dataDir: config.dataDir, kind: 'issuer', clock });
+  if (given)
+    logger.info(
+      { event: 'node_key_fixed' },
+      'the node key is given by TESSERA_NODE_PRIVATE_KEY / TESSERA_NODE_KEY_PATH: rotate it by replacing that secret',
+    );
+  return {
+    nodeKey: () => nodeRing?.current() ?? (given as NodeKey),
+    nodeRing,
+    issuerRing,
+    rings: nodeRing ? [nodeRing, issuerRing] : [issuerRing],
+  };
+}
