@@ -136,7 +136,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         caPem: readFileSync(ca, 'utf8'),
       }),
       checkServerIdentity: () => undefined,
-    },
+    } as NonNullable<Agent.Options['connect']>,
   });
   // The intruder even signs a proper peer token with its own node key: it is still not an approved peer.
   const intruderKey = await loadOrCreateNodeKey({ dataDir: join(root, 'intruder') });

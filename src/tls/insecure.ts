@@ -12,8 +12,8 @@ export const NON_LOOPBACK_FLAG = 'TESSERA_LOCAL_DEV_ALLOW_INSECURE_NON_LOOPBACK'
 export interface FederationSecurityInput {
   env: Record<string, string | undefined>;
   bindHost: string;
-  advertisedUrl?: string;
-  tls: { certPath?: string; keyPath?: string; caPath?: string };
+  advertisedUrl?: string | undefined;
+  tls: { certPath?: string | undefined; keyPath?: string | undefined; caPath?: string | undefined };
   logger?: Logger;
 }
 

@@ -34,7 +34,7 @@ export interface Material extends MaterialFiles {
 
 export interface ValidateOptions {
   /** When set, this URI must be one of the leaf's URI SANs (the node's own entity URI). */
-  entityUri?: string;
+  entityUri?: string | undefined;
   clock?: Clock;
   /** Allowed clock skew for notBefore / notAfter, default 5 minutes. */
   skewMs?: number;

@@ -37,7 +37,7 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
   const fastifyOptions = {
     ...options.fastify,
     https: serverTlsOptions(credentials.material),
-  } as FastifyHttpsOptions<HttpsServer>;
+  } as unknown as FastifyHttpsOptions<HttpsServer>;
   const app = Fastify(fastifyOptions);
   const peerGate = new PeerGate(app.server, options);
   app.decorateRequest('peer', null);

@@ -10,7 +10,7 @@ export interface Rejection {
   detail: string;
   /** Who the peer claimed to be (first URI SAN or fingerprint), when a certificate was seen. */
   peer?: string;
-  remoteAddress?: string;
+  remoteAddress?: string | undefined;
 }
 
 const VERIFY_REASONS: Record<string, string> = {

@@ -3,8 +3,8 @@
 // bad settings names all of them in one message.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SERVE_SETTINGS, SETTINGS, type Setting } from '../../src/node/settings/table.ts';
 import { flagName } from '../../src/node/settings/read.ts';
+import { SERVE_SETTINGS, SETTINGS, type Setting } from '../../src/node/settings/table.ts';
 import { runCli } from '../support/child.ts';
 
 test('tessera serve --help lists every setting of the table with its variable and default', async () => {

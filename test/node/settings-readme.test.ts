@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { SETTINGS } from '../../src/node/settings/table.ts';
 import { TABLE_END, TABLE_START, withSettingsTable } from '../../src/node/settings/markdown.ts';
+import { SETTINGS } from '../../src/node/settings/table.ts';
 
 test("README's configuration table is the one generated from src/node/settings/table.ts", async () => {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');

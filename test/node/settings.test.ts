@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/node/settings/config.ts';
-import { SERVE_SETTINGS, SETTINGS } from '../../src/node/settings/table.ts';
 import { ConfigError, flagKey, parseSettings, settingName } from '../../src/node/settings/read.ts';
+import { SERVE_SETTINGS, SETTINGS } from '../../src/node/settings/table.ts';
 import { silentLogger } from '../support/tls-peers.ts';
 
 const SECRET = 'short-secret-value';

@@ -176,7 +176,9 @@ export async function federationGet(
     caPem: await readFile(tls.caPath, 'utf8'),
   };
   const dispatcher = new Agent({
-    connect: { ...clientTlsOptions(material), checkServerIdentity: () => undefined },
+    connect: { ...clientTlsOptions(material), checkServerIdentity: () => undefined } as NonNullable<
+      Agent.Options['connect']
+    >,
   });
   try {
     const response = await request(new URL(path, target.federationUrl), {

@@ -59,7 +59,7 @@ export async function stageFile(
 export interface Handshake {
   /** The request got an HTTP response (the server admitted us). */
   ok: boolean;
-  status?: number;
+  status?: number | undefined;
   body?: string;
   /** Leaf fingerprint the server presented in this handshake (hex, lower case), when the handshake got that far. */
   fingerprint?: string;

@@ -69,7 +69,7 @@ function createApp(ctx: NodeContext): FastifyInstance {
   const app = Fastify({
     ...base,
     https: tlsOptions(credentials.material),
-  } as FastifyHttpsOptions<HttpsServer>) as unknown as FastifyInstance;
+  } as unknown as FastifyHttpsOptions<HttpsServer>) as unknown as FastifyInstance;
   const stop = followCredentials(credentials, (material) =>
     (app.server as unknown as HttpsServer).setSecureContext(tlsOptions(material)),
   );

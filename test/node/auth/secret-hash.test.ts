@@ -3,7 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { newToken, parseToken } from '../../../src/node/features/auth/api-key-token.ts';
-import { DUMMY_HASH, hashSecret, SCRYPT_DEFAULTS, verifySecret } from '../../../src/node/features/auth/secret-hash.ts';
+import {
+  DUMMY_HASH,
+  hashSecret,
+  SCRYPT_DEFAULTS,
+  verifySecret,
+} from '../../../src/node/features/auth/secret-hash.ts';
 import { countingDerive } from '../../support/api-app.ts';
 
 describe('API key tokens', () => {

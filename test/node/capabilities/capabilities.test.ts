@@ -6,19 +6,22 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Fastify from 'fastify';
 import { SignJWT } from 'jose';
+import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
 import { requirementOf } from '../../../src/node/features/auth/permissions.ts';
 import { issuerKeyResolver } from '../../../src/node/features/capabilities/issuer-keys.ts';
 import { pullRevocations, revocationFeed } from '../../../src/node/features/capabilities/revocations.ts';
-import { CAPABILITY_ROUTE_RULES, registerCapabilityRoutes } from '../../../src/node/features/capabilities/routes.ts';
+import {
+  CAPABILITY_ROUTE_RULES,
+  registerCapabilityRoutes,
+} from '../../../src/node/features/capabilities/routes.ts';
 import { CapabilityService } from '../../../src/node/features/capabilities/service.ts';
 import { CAPABILITY_TOKEN_TYPE } from '../../../src/node/features/capabilities/token.ts';
-import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
-import { PeerDirectory } from '../../../src/node/features/peers/peer-directory.ts';
-import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
 import { buildManifest, verifyManifest } from '../../../src/node/features/identity/manifest.ts';
+import { PeerDirectory } from '../../../src/node/features/peers/peer-directory.ts';
 import { KeyRing, manifestRotationEvents } from '../../../src/node/features/rotation/key-ring.ts';
 import { PeerKeyTrust } from '../../../src/node/features/rotation/peer-key-trust.ts';
 import { rotateKey } from '../../../src/node/features/rotation/rotate-key.ts';
+import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
 import { StoreInputError } from '../../../src/store/errors.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import { DAY_MS, tempDir, testUri } from '../../support/pki.ts';

@@ -8,7 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { HttpsPeerTransport } from '../../../src/node/features/federation/https/https-peer-transport.ts';
 import { fetchPeerManifest } from '../../../src/node/features/identity/fetch-manifest.ts';
-import { buildManifest, ManifestError, type SignedManifest } from '../../../src/node/features/identity/manifest.ts';
+import {
+  buildManifest,
+  ManifestError,
+  type SignedManifest,
+} from '../../../src/node/features/identity/manifest.ts';
 import { loadOrCreateNodeKey, type NodeKey } from '../../../src/node/features/identity/node-key.ts';
 import { ManifestSigner, registerWellKnownRoutes } from '../../../src/node/features/identity/well-known.ts';
 import type { IssuedCertificate } from '../../../src/pki/certificate.ts';

@@ -5,7 +5,11 @@ import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { chmod, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadOrCreateNodeKey, NODE_KEY_FILE, NodeKeyError } from '../../../src/node/features/identity/node-key.ts';
+import {
+  loadOrCreateNodeKey,
+  NODE_KEY_FILE,
+  NodeKeyError,
+} from '../../../src/node/features/identity/node-key.ts';
 import { tempDir } from '../../support/pki.ts';
 
 // RFC 8032 §7.1, test 1: a seed and the public key it must give.

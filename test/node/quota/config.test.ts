@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { loadConfig } from '../../../src/node/settings/config.ts';
 import { warnIfQuotasDisabled } from '../../../src/node/features/quotas/quotas.ts';
-import { SETTINGS } from '../../../src/node/settings/table.ts';
+import { loadConfig } from '../../../src/node/settings/config.ts';
 import { ConfigError, flagKey } from '../../../src/node/settings/read.ts';
+import { SETTINGS } from '../../../src/node/settings/table.ts';
 import { silentLogger } from '../../support/tls-peers.ts';
 
 type Env = Record<string, string | undefined>;

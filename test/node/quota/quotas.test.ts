@@ -4,9 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
-import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
 import { quotaExceeded, retryAfterSeconds } from '../../../src/node/features/quotas/quota-hook.ts';
-import { createQuotas, type QuotaDimension, type QuotaSettings } from '../../../src/node/features/quotas/quotas.ts';
+import {
+  createQuotas,
+  type QuotaDimension,
+  type QuotaSettings,
+} from '../../../src/node/features/quotas/quotas.ts';
+import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
 import { type ApiApp, bearer, FACT, manualClock, startApiApp } from '../../support/api-app.ts';
 import { counterValue } from '../../support/metrics.ts';
 

@@ -4,10 +4,18 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PeerDirectory } from '../../../src/node/features/peers/peer-directory.ts';
-import { mintPeerToken, PeerTokenError, verifyPeerToken } from '../../../src/node/features/federation/peer-token.ts';
-import { buildManifest, type SignedManifest, verifyManifest } from '../../../src/node/features/identity/manifest.ts';
+import {
+  mintPeerToken,
+  PeerTokenError,
+  verifyPeerToken,
+} from '../../../src/node/features/federation/peer-token.ts';
+import {
+  buildManifest,
+  type SignedManifest,
+  verifyManifest,
+} from '../../../src/node/features/identity/manifest.ts';
 import type { NodeKey } from '../../../src/node/features/identity/node-key.ts';
+import { PeerDirectory } from '../../../src/node/features/peers/peer-directory.ts';
 import { RotationError } from '../../../src/node/features/rotation/errors.ts';
 import { KeyRing, manifestRotationEvents } from '../../../src/node/features/rotation/key-ring.ts';
 import { PeerKeyTrust, tokenKeyId } from '../../../src/node/features/rotation/peer-key-trust.ts';

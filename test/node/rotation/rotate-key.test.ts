@@ -10,7 +10,10 @@ import { RotationError } from '../../../src/node/features/rotation/errors.ts';
 import { generateKey, pendingKeyFile, writeKeyFile } from '../../../src/node/features/rotation/key-files.ts';
 import { KeyRing } from '../../../src/node/features/rotation/key-ring.ts';
 import { rotateKey } from '../../../src/node/features/rotation/rotate-key.ts';
-import { signRotationEvent, verifyRotationEvent } from '../../../src/node/features/rotation/rotation-event.ts';
+import {
+  signRotationEvent,
+  verifyRotationEvent,
+} from '../../../src/node/features/rotation/rotation-event.ts';
 import { appendTlog, readTlog, tlogPath, verifyTlog } from '../../../src/node/features/rotation/tlog.ts';
 import { DAY_MS, tempDir } from '../../support/pki.ts';
 
