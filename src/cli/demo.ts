@@ -170,10 +170,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     `  curl -s --cacert ${ca} ${a.node.federationUrl}/.well-known/tessera    # no client certificate: refused in the handshake`,
   );
   print(
-    `  npx tessera manifest verify ${a.node.federationUrl} --cert ${b.certPath} --key ${b.keyPath} --ca ${ca}`,
+    `  npm run -s tessera -- manifest verify ${a.node.federationUrl} --cert ${b.certPath} --key ${b.keyPath} --ca ${ca}`,
   );
   print(
-    `  npx tessera tls probe ${new URL(a.node.federationUrl).host} --cert ${b.certPath} --key ${b.keyPath} --ca ${ca} --expect-uri ${a.node.entityUri}`,
+    `  npm run -s tessera -- tls probe ${new URL(a.node.federationUrl).host} --cert ${b.certPath} --key ${b.keyPath} --ca ${ca} --expect-uri ${a.node.entityUri}`,
   );
 
   const stop = async () => {

@@ -1,58 +1,93 @@
-// The node's metrics, in the library's one registry so /metrics shows transport and node together.
-import { Counter, Gauge } from 'prom-client';
-import { registry } from '../tls/metrics.ts';
+// Every metric of the node, declared once in the registry the node owns (the TLS core's metrics are
+// declared in the same registry, so /metrics shows transport and node together). Built per node by the
+// composition and handed to the features that count; nothing here is module-level state.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** When each peer's feed was last drained completely (ms), for the replication lag gauge. */
-const caughtUpAt = new Map<string, number>();
+export type NodeMetrics = ReturnType<typeof createNodeMetrics>;
 
-export function markCaughtUp(peer: string, atMs: number): void {
-  caughtUpAt.set(peer, atMs);
-}
-
-export const nodeMetrics = {
-  replicationLag: new Gauge({
-    name: 'tessera_federation_replication_lag_seconds',
-    help: "Seconds since this node last held everything a peer's feed offered (0 right after a complete pull)",
-    labelNames: ['peer'] as const,
-    registers: [registry],
-    collect() {
-      const now = Date.now();
-      for (const [peer, at] of caughtUpAt) this.set({ peer }, Math.max(0, (now - at) / 1000));
+export function createNodeMetrics(registry: Registry, now: () => number = Date.now) {
+  const registers = [registry];
+  /** When each peer's feed was last drained completely (ms), for the replication lag gauge. */
+  const caughtUpAt = new Map<string, number>();
+  return {
+    markCaughtUp(peer: string, atMs: number): void {
+      caughtUpAt.set(peer, atMs);
     },
-  }),
-  factsWritten: new Counter({
-    name: 'tessera_facts_written_total',
-    help: 'Facts asserted through the API and stored (duplicates of stored content not counted)',
-    registers: [registry],
-  }),
-  factsReplicated: new Counter({
-    name: 'tessera_facts_replicated_total',
-    help: 'Facts received from a peer and stored, by peer entity URI',
-    labelNames: ['peer'] as const,
-    registers: [registry],
-  }),
-  factsRefused: new Counter({
-    name: 'tessera_federation_facts_refused_total',
-    help: 'Facts in a peer feed that failed validation (bad CID, schema, scope) and were skipped',
-    labelNames: ['peer', 'reason'] as const,
-    registers: [registry],
-  }),
-  pulls: new Counter({
-    name: 'tessera_federation_pulls_total',
-    help: 'Federation pull cycles by peer and result',
-    labelNames: ['peer', 'result'] as const,
-    registers: [registry],
-  }),
-  lastPullSuccess: new Gauge({
-    name: 'tessera_federation_last_pull_success_timestamp_seconds',
-    help: 'Unix time of the last complete pull cycle from a peer',
-    labelNames: ['peer'] as const,
-    registers: [registry],
-  }),
-  federationRejections: new Counter({
-    name: 'tessera_federation_rejections_total',
-    help: 'Federation requests refused after the handshake (token, binding, approval), by reason',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  }),
-};
+    replicationLag: new Gauge({
+      name: 'tessera_federation_replication_lag_seconds',
+      help: "Seconds since this node last held everything a peer's feed offered (0 right after a complete pull)",
+      labelNames: ['peer'] as const,
+      registers,
+      collect() {
+        const at = now();
+        for (const [peer, caught] of caughtUpAt) this.set({ peer }, Math.max(0, (at - caught) / 1000));
+      },
+    }),
+    factsWritten: new Counter({
+      name: 'tessera_facts_written_total',
+      help: 'Facts asserted through the API and stored (duplicates of stored content not counted)',
+      registers,
+    }),
+    factsReplicated: new Counter({
+      name: 'tessera_facts_replicated_total',
+      help: 'Facts received from a peer and stored, by peer entity URI',
+      labelNames: ['peer'] as const,
+      registers,
+    }),
+    factsRefused: new Counter({
+      name: 'tessera_federation_facts_refused_total',
+      help: 'Facts in a peer feed that failed validation (bad CID, schema, scope) and were skipped',
+      labelNames: ['peer', 'reason'] as const,
+      registers,
+    }),
+    pulls: new Counter({
+      name: 'tessera_federation_pulls_total',
+      help: 'Federation pull cycles by peer and result',
+      labelNames: ['peer', 'result'] as const,
+      registers,
+    }),
+    lastPullSuccess: new Gauge({
+      name: 'tessera_federation_last_pull_success_timestamp_seconds',
+      help: 'Unix time of the last complete pull cycle from a peer',
+      labelNames: ['peer'] as const,
+      registers,
+    }),
+    federationRejections: new Counter({
+      name: 'tessera_federation_rejections_total',
+      help: 'Federation requests refused after the handshake (token, binding, approval), by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    apiAuthFailures: new Counter({
+      name: 'tessera_api_auth_failures_total',
+      help: 'API requests refused with 401 (by reason: missing, malformed, unknown_key, bad_secret, expired, revoked) or 403 (forbidden)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    quotaBreaches: new Counter({
+      name: 'tessera_quota_breaches_total',
+      help: 'Requests refused with 429 because a principal exhausted its quota, by dimension',
+      labelNames: ['dimension'] as const,
+      registers,
+    }),
+    auditWriteFailures: new Counter({
+      name: 'tessera_audit_write_failures_total',
+      help: 'Audit entries that could not be written, by event type (each one is also logged as an error)',
+      labelNames: ['event_type'] as const,
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: 'tessera_http_requests_total',
+      help: 'HTTP requests answered, by listener, route pattern, method and status',
+      labelNames: ['listener', 'route', 'method', 'status'] as const,
+      registers,
+    }),
+    httpLatency: new Histogram({
+      name: 'tessera_http_request_duration_seconds',
+      help: 'HTTP request latency from first byte to response, by listener and route pattern',
+      labelNames: ['listener', 'route', 'method'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+  };
+}

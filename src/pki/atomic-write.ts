@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { syncDirectory } from './sync-dir.ts';
 
 export interface FileToWrite {
   path: string;
@@ -37,7 +38,7 @@ export async function writeFilesAtomically(files: FileToWrite[]): Promise<void> 
     }
   }
   // Make the renames themselves durable.
-  for (const dir of new Set(files.map((file) => dirname(file.path)))) await fsyncDir(dir);
+  for (const dir of new Set(files.map((file) => dirname(file.path)))) await syncDirectory(dir);
 }
 
 async function writeTemp(temp: string, file: FileToWrite): Promise<void> {
@@ -56,13 +57,4 @@ async function writeTemp(temp: string, file: FileToWrite): Promise<void> {
 
 function rank(file: FileToWrite): number {
   return file.path.endsWith('.key') || (file.mode & 0o077) === 0 ? 0 : 1;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

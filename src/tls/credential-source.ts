@@ -10,7 +10,7 @@ import { TlsError } from './errors.ts';
 import { watchFiles } from './file-watch.ts';
 import { defaultLogger, type Logger } from './logger.ts';
 import { type Material, type MaterialPaths, readMaterialFiles, validateMaterial } from './material.ts';
-import { tlsMetrics } from './metrics.ts';
+import { createTlsMetrics, type TlsMetrics } from './metrics.ts';
 import { selfHandshake } from './self-handshake.ts';
 
 export interface CredentialSourceOptions extends MaterialPaths {
@@ -28,6 +28,8 @@ export interface CredentialSourceOptions extends MaterialPaths {
   selfHandshake?: boolean;
   clock?: Clock;
   logger?: Logger;
+  /** Where reloads are counted (createTlsMetrics(registry)); default a private registry. */
+  metrics?: TlsMetrics;
 }
 
 export type ReloadTrigger = 'start' | 'watch' | 'poll' | 'sighup' | 'manual';
@@ -56,6 +58,7 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
   readonly #options: CredentialSourceOptions;
   readonly #logger: Logger;
   readonly #clock: Clock;
+  readonly #metrics: TlsMetrics;
 
   private constructor(options: CredentialSourceOptions, material: Material) {
     super();
@@ -63,6 +66,7 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
     this.#material = material;
     this.#logger = options.logger ?? defaultLogger();
     this.#clock = options.clock ?? systemClock;
+    this.#metrics = options.metrics ?? createTlsMetrics();
   }
 
   /** Loads and validates the material; throws a TlsError (fail closed) when it is not usable. */
@@ -70,8 +74,8 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
     const clock = options.clock ?? systemClock;
     const material = await loadChecked(options, clock);
     const source = new CredentialSource(options, material);
-    tlsMetrics.reloads.inc({ result: 'success', reason: 'start' });
-    tlsMetrics.lastReloadSuccess.set(clock().getTime() / 1000);
+    source.#metrics.reloads.inc({ result: 'success', reason: 'start' });
+    source.#metrics.lastReloadSuccess.set(clock().getTime() / 1000);
     source.#startWatching();
     return source;
   }
@@ -129,15 +133,15 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
       if (this.#closed) return { result: 'unchanged', trigger, fingerprint256: previous };
       this.#material = material;
       this.#lastFailedHash = undefined;
-      tlsMetrics.reloads.inc({ result: 'success', reason: trigger });
-      tlsMetrics.lastReloadSuccess.set(this.#clock().getTime() / 1000);
+      this.#metrics.reloads.inc({ result: 'success', reason: trigger });
+      this.#metrics.lastReloadSuccess.set(this.#clock().getTime() / 1000);
       this.emit('change', material);
       return this.#report({ result: 'success', trigger, fingerprint256: material.leaf.fingerprint256 });
     } catch (error) {
       const code = error instanceof TlsError ? error.code : 'TLS_RELOAD_ERROR';
       const message = error instanceof Error ? error.message : String(error);
       this.#lastFailedHash = contentHash;
-      tlsMetrics.reloads.inc({ result: 'failure', reason: code });
+      this.#metrics.reloads.inc({ result: 'failure', reason: code });
       return this.#report({ result: 'failure', trigger, reason: code, message, fingerprint256: previous });
     }
   }

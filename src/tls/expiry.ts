@@ -7,7 +7,7 @@ import { followCredentials } from './follow.ts';
 import { describePeer, type PeerIdentity } from './identity.ts';
 import { defaultLogger, type Logger } from './logger.ts';
 import type { Material } from './material.ts';
-import { tlsMetrics } from './metrics.ts';
+import { createTlsMetrics, type TlsMetrics } from './metrics.ts';
 import type { ParsedCertificate } from './x509.ts';
 
 const DAY_MS = 86_400_000;
@@ -23,6 +23,8 @@ export interface ExpiryOptions {
   maxPeers?: number;
   clock?: Clock;
   logger?: Logger;
+  /** Where expiry gauges are set; default a private registry. */
+  metrics?: TlsMetrics;
 }
 
 export type ExpiryLevel = 'ok' | 'warning' | 'critical' | 'expired';
@@ -47,6 +49,7 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
   readonly #warningMs: number;
   readonly #criticalMs: number;
   readonly #clock: Clock;
+  readonly #metrics: TlsMetrics;
   readonly #logger: Logger;
   readonly #maxPeers: number;
   #timer: NodeJS.Timeout | undefined;
@@ -65,6 +68,7 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
     this.#criticalMs = criticalDays * DAY_MS;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? defaultLogger();
+    this.#metrics = options.metrics ?? createTlsMetrics();
     this.#maxPeers = options.maxPeers ?? 500;
     const interval = options.checkIntervalMs ?? 3_600_000;
     if (interval > 0) {
@@ -84,8 +88,8 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
 
   setMaterial(material: Material): ExpiryEvent[] {
     for (const label of this.#own.keys()) {
-      tlsMetrics.certExpiry.remove(label);
-      tlsMetrics.certTtl.remove(label);
+      this.#metrics.certExpiry.remove(label);
+      this.#metrics.certTtl.remove(label);
     }
     this.#own.clear();
     const served = [material.leaf, ...material.chain];
@@ -103,8 +107,8 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
     if (this.#peers.size > this.#maxPeers) {
       const oldest = this.#peers.keys().next().value as string;
       this.#peers.delete(oldest);
-      tlsMetrics.certExpiry.remove(oldest);
-      tlsMetrics.certTtl.remove(oldest);
+      this.#metrics.certExpiry.remove(oldest);
+      this.#metrics.certTtl.remove(oldest);
     }
     this.#update(label, this.#peers.get(label) as Tracked, false);
   }
@@ -134,8 +138,8 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
 
   #update(label: string, cert: Tracked, emit: boolean): ExpiryEvent | undefined {
     const secondsLeft = Math.round((cert.notAfter.getTime() - this.#clock().getTime()) / 1000);
-    tlsMetrics.certExpiry.set({ cert: label }, cert.notAfter.getTime() / 1000);
-    tlsMetrics.certTtl.set({ cert: label }, secondsLeft);
+    this.#metrics.certExpiry.set({ cert: label }, cert.notAfter.getTime() / 1000);
+    this.#metrics.certTtl.set({ cert: label }, secondsLeft);
     const level = this.levelOf(cert.notAfter);
     if (level === 'ok' || !emit) return undefined;
     const event: ExpiryEvent = {

@@ -24,6 +24,6 @@ export {
 } from './insecure.ts';
 export { type Logger, setDefaultLogLevel } from './logger.ts';
 export { loadMaterial, type Material, type MaterialPaths, validateMaterial } from './material.ts';
-export { registry, tlsMetrics } from './metrics.ts';
+export { createTlsMetrics, type TlsMetrics } from './metrics.ts';
 export { clientTlsOptions, serverTlsOptions, TLS_CIPHERS, TLS_VERSION } from './policy.ts';
 export { selfHandshake } from './self-handshake.ts';

@@ -4,7 +4,7 @@
 import { BlockList, isIP } from 'node:net';
 import { TlsError } from './errors.ts';
 import { defaultLogger, type Logger } from './logger.ts';
-import { tlsMetrics } from './metrics.ts';
+import type { TlsMetrics } from './metrics.ts';
 
 export const INSECURE_FLAG = 'TESSERA_FEDERATION_INSECURE';
 export const NON_LOOPBACK_FLAG = 'TESSERA_LOCAL_DEV_ALLOW_INSECURE_NON_LOOPBACK';
@@ -13,6 +13,8 @@ export interface FederationSecurityInput {
   env: Record<string, string | undefined>;
   bindHost: string;
   advertisedUrl?: string | undefined;
+  /** Sets tessera_insecure_mode there when given. */
+  metrics?: TlsMetrics;
   tls: { certPath?: string | undefined; keyPath?: string | undefined; caPath?: string | undefined };
   logger?: Logger;
 }
@@ -71,7 +73,7 @@ export function evaluateFederationSecurity(input: FederationSecurityInput): Fede
         `federation requires mutual TLS: set ${missing} (or ${INSECURE_FLAG}=1 for local development only)`,
       );
     }
-    tlsMetrics.insecureMode.set(0);
+    input.metrics?.insecureMode.set(0);
     return { mode: 'mtls', certPath, keyPath, caPath };
   }
 
@@ -101,7 +103,7 @@ export function evaluateFederationSecurity(input: FederationSecurityInput): Fede
     },
     `SECURITY WARNING: federation is running WITHOUT TLS (${INSECURE_FLAG}=1); peers are not authenticated. Local development only.`,
   );
-  tlsMetrics.insecureMode.set(1);
+  input.metrics?.insecureMode.set(1);
   return { mode: 'insecure' };
 }
 

@@ -12,6 +12,7 @@ import type { ExpiryMonitor } from '../tls/expiry.ts';
 import { followCredentials } from '../tls/follow.ts';
 import { describePeer, peerIdentityFromDer } from '../tls/identity.ts';
 import { defaultLogger, type Logger } from '../tls/logger.ts';
+import { createTlsMetrics, type TlsMetrics } from '../tls/metrics.ts';
 import { clientTlsOptions } from '../tls/policy.ts';
 import { type Rejection, recordRejection } from './rejections.ts';
 
@@ -28,6 +29,8 @@ export interface MtlsAgentOptions {
   logger?: Logger;
   expiry?: ExpiryMonitor;
   onRejected?: (rejection: Rejection) => void;
+  /** Where refusals are counted; default a private registry. */
+  metrics?: TlsMetrics;
   /** Pool tuning passed to undici (keep-alive timeouts, connections per origin, …). */
   agent?: Omit<Agent.Options, 'connect'>;
   connectTimeoutMs?: number;
@@ -38,6 +41,7 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
   const authorize = allOf(peerCertificateRules, options.authorize ?? declaredIdentity());
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? defaultLogger();
+  const metrics = options.metrics ?? createTlsMetrics();
   const lookup = options.expectedIdentity;
   const expectedFor = (origin: string) => (typeof lookup === 'function' ? lookup(origin) : lookup?.[origin]);
 
@@ -67,7 +71,7 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
       detail: decision.detail,
       peer: describePeer(identity),
     };
-    recordRejection(rejection, logger);
+    recordRejection(rejection, logger, metrics);
     options.onRejected?.(rejection);
     return new PeerRejectedError(decision.reason, `${origin}: ${decision.detail}`);
   };

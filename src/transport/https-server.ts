@@ -10,6 +10,7 @@ import type { ExpiryMonitor } from '../tls/expiry.ts';
 import { followCredentials } from '../tls/follow.ts';
 import { type PeerIdentity, peerIdentityOf } from '../tls/identity.ts';
 import type { Logger } from '../tls/logger.ts';
+import type { TlsMetrics } from '../tls/metrics.ts';
 import { serverTlsOptions } from '../tls/policy.ts';
 import { PeerGate } from './peer-gate.ts';
 
@@ -26,6 +27,8 @@ export interface MtlsServerOptions {
   clock?: Clock;
   logger?: Logger;
   expiry?: ExpiryMonitor;
+  /** Where handshake refusals are counted; default a private registry. */
+  metrics?: TlsMetrics;
   /** Passed to fastify (logger, bodyLimit, …); `https` is owned by this adapter. */
   fastify?: Omit<FastifyServerOptions, 'https' | 'http2'>;
 }

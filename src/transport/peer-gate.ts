@@ -9,6 +9,7 @@ import { type Clock, systemClock } from '../tls/clock.ts';
 import type { ExpiryMonitor } from '../tls/expiry.ts';
 import { describePeer, type PeerIdentity, peerIdentityOf } from '../tls/identity.ts';
 import { defaultLogger, type Logger } from '../tls/logger.ts';
+import { createTlsMetrics, type TlsMetrics } from '../tls/metrics.ts';
 import { classifyHandshakeError, PEER_ABORTED, type Rejection, recordRejection } from './rejections.ts';
 
 export interface PeerGateOptions {
@@ -16,6 +17,8 @@ export interface PeerGateOptions {
   clock?: Clock;
   logger?: Logger;
   expiry?: ExpiryMonitor;
+  /** Where refusals are counted; default a private registry. */
+  metrics?: TlsMetrics;
 }
 
 export interface PeerGateEvents {
@@ -28,12 +31,14 @@ export class PeerGate extends EventEmitter<PeerGateEvents> {
   readonly #authorize: Authorizer;
   readonly #clock: Clock;
   readonly #logger: Logger;
+  readonly #metrics: TlsMetrics;
 
   constructor(server: Server, options: PeerGateOptions) {
     super();
     this.#authorize = allOf(peerCertificateRules, options.authorize);
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? defaultLogger();
+    this.#metrics = options.metrics ?? createTlsMetrics();
     // Take over the listeners already attached (the HTTP server's parser) and call them only for admitted peers.
     const downstream = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
     server.removeAllListeners('secureConnection');
@@ -97,7 +102,7 @@ export class PeerGate extends EventEmitter<PeerGateEvents> {
   }
 
   #reject(rejection: Rejection): void {
-    recordRejection(rejection, this.#logger);
+    recordRejection(rejection, this.#logger, this.#metrics);
     this.emit('rejected', rejection);
   }
 }

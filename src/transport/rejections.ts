@@ -2,7 +2,7 @@
 // same way on both sides: a log line, the rejection counter, and an event for the caller.
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../tls/logger.ts';
-import { tlsMetrics } from '../tls/metrics.ts';
+import type { TlsMetrics } from '../tls/metrics.ts';
 
 export interface Rejection {
   side: 'server' | 'client';
@@ -57,8 +57,8 @@ export function classifyHandshakeError(
   return { reason, detail: code };
 }
 
-export function recordRejection(rejection: Rejection, logger: Logger): void {
-  tlsMetrics.rejections.inc({ side: rejection.side, reason: rejection.reason });
+export function recordRejection(rejection: Rejection, logger: Logger, metrics: TlsMetrics): void {
+  metrics.rejections.inc({ side: rejection.side, reason: rejection.reason });
   logger.warn(
     { event: 'tls_peer_rejected', ...rejection },
     `TLS peer rejected (${rejection.side} side): ${rejection.reason}`,

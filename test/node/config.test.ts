@@ -11,7 +11,6 @@ import { loadConfig, type NodeConfig } from '../../src/node/settings/config.ts';
 import { ConfigError, flagName } from '../../src/node/settings/read.ts';
 import { SETTINGS, type Setting } from '../../src/node/settings/table.ts';
 import { TlsError, type TlsErrorCode } from '../../src/tls/errors.ts';
-import { registry } from '../../src/tls/metrics.ts';
 import { tempDir } from '../support/pki.ts';
 import { silentLogger } from '../support/tls-peers.ts';
 
@@ -278,7 +277,7 @@ describe('loadConfig: federation security goes through the rule 7 gates', () => 
     gateRefused(() => load(NO_TLS, { federationInsecure: 'yes' }), 'TLS_CONFIG_INVALID', [SETTINGS.insecure]);
   });
 
-  test('an accepted insecure start warns through the given logger and sets tessera_insecure_mode', async () => {
+  test('an accepted insecure start warns through the given logger', async () => {
     const lines: string[] = [];
     const logger = pino(
       { level: 'warn' },
@@ -293,10 +292,6 @@ describe('loadConfig: federation security goes through the rule 7 gates', () => 
     assert.equal(config.federation.mode, 'insecure');
     const events = lines.map((line) => JSON.parse(line) as { event?: string; level: number });
     assert.ok(events.some((e) => e.event === 'insecure_mode' && e.level === 40));
-    const gauge = await registry.getSingleMetric('tessera_insecure_mode')?.get();
-    assert.equal(gauge?.values[0]?.value, 1);
-    load();
-    assert.equal((await registry.getSingleMetric('tessera_insecure_mode')?.get())?.values[0]?.value, 0);
   });
 });
 

@@ -1,7 +1,12 @@
-// Reads counters from the library's registry so tests can assert deltas.
-import { registry } from '../../src/tls/metrics.ts';
+// Reads counters from a registry (a node's `metrics`, or the one a test gave createTlsMetrics) so tests
+// can assert deltas.
+import type { Registry } from 'prom-client';
 
-export async function counterValue(name: string, labels: Record<string, string>): Promise<number> {
+export async function counterValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (!metric) throw new Error(`metric ${name} is not registered`);
   const { values } = await metric.get();

@@ -14,6 +14,7 @@ import type { Derive } from '../../src/node/features/auth/secret-hash.ts';
 import { scryptDerive } from '../../src/node/features/auth/secret-hash.ts';
 import { loadConfig } from '../../src/node/settings/config.ts';
 import type { Permission } from '../../src/store/ports/api-keys.ts';
+import type { AuditEntry } from '../../src/store/ports/audit.ts';
 import type { Clock } from '../../src/tls/clock.ts';
 
 /** A clock tests move by hand. */
@@ -48,6 +49,8 @@ export interface NodeApp {
   dir: string;
   /** A managed key with these permissions, made straight in the node's store. */
   key(permissions: Permission[], entityUri?: string, expiresAt?: string): Promise<string>;
+  /** The audit entries of this type the node has written so far, oldest first (up to 100). */
+  audit(eventType: string): Promise<AuditEntry[]>;
   close(): Promise<void>;
 }
 
@@ -62,6 +65,7 @@ export interface NodeAppOptions {
 
 export async function startNodeApp(options: NodeAppOptions): Promise<NodeApp> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-node-app-'));
+  const logger = pino({ level: 'silent' });
   const config = loadConfig(
     {},
     {
@@ -72,14 +76,19 @@ export async function startNodeApp(options: NodeAppOptions): Promise<NodeApp> {
       TESSERA_API_PORT: '0',
       ...options.env,
     },
+    logger, // the insecure-mode warning is expected here
   );
   const nodeOptions: StartNodeOptions = {
-    logger: pino({ level: 'silent' }),
+    logger,
     clock: options.clock,
     ...(options.features ? { features: options.features } : {}),
     ...(options.derive ? { auth: { derive: options.derive } } : {}),
   };
-  const { node } = await buildNode(config, nodeOptions);
+  // A node that refuses to start (a bad setting) leaves no temp dir behind.
+  const { node } = await buildNode(config, nodeOptions).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
   await node.api.ready();
   const apiKeys = new ApiKeys({ store: node.store, clock: options.clock });
   return {
@@ -89,6 +98,12 @@ export async function startNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     async key(permissions, entityUri = 'urn:test:client', expiresAt) {
       const { token } = await apiKeys.create({ entityUri, permissions, expiresAt: expiresAt ?? null });
       return token;
+    },
+    async audit(eventType) {
+      // The store's writes queue in order: once this probe write is done, every audit entry the node
+      // queued before (some are written without awaiting, after the response) is in.
+      await node.store.writable();
+      return (await node.store.listAudit({ event_type: eventType }, 100)).entries;
     },
     async close() {
       await node.close();

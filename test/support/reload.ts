@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import type { Registry } from 'prom-client';
 import type { Authorizer } from '../../src/tls/authorize.ts';
 import type {
   CredentialSource,
@@ -17,7 +18,7 @@ import type {
 import type { Material, MaterialPaths } from '../../src/tls/material.ts';
 import { createMtlsServer, type MtlsServer } from '../../src/transport/https-server.ts';
 import type { Rejection } from '../../src/transport/rejections.ts';
-import { openStaticCredentials, silentLogger } from './tls-peers.ts';
+import { openStaticCredentials, silentLogger, testMetrics } from './tls-peers.ts';
 
 /** `AB:CD:…` (node:tls) → `abcd…` (ParsedCertificate.fingerprint256, /whoami `served`). */
 export function hexFingerprint(colonHex: string): string {
@@ -197,6 +198,8 @@ export interface ReloadingServer {
   port: number;
   /** Every peer the server refused, in order (reason as recorded by the PeerGate). */
   rejections: Rejection[];
+  /** Where the server and its credentials count. */
+  registry: Registry;
   /** Idempotent. */
   close(): Promise<void>;
 }
@@ -210,8 +213,9 @@ export async function startReloadingServer(
   authorize: Authorizer,
   options: Omit<CredentialSourceOptions, keyof MaterialPaths> = {},
 ): Promise<ReloadingServer> {
-  const credentials = await openStaticCredentials(paths, options);
-  const app = createMtlsServer({ credentials, authorize, logger: silentLogger });
+  const { registry, metrics } = testMetrics();
+  const credentials = await openStaticCredentials(paths, { metrics, ...options });
+  const app = createMtlsServer({ credentials, authorize, logger: silentLogger, metrics });
   const rejections: Rejection[] = [];
   app.peerGate.on('rejected', (rejection) => rejections.push(rejection));
   app.get('/whoami', async (request) => ({
@@ -222,6 +226,7 @@ export async function startReloadingServer(
   let closed: Promise<void> | undefined;
   return {
     app,
+    registry,
     credentials,
     port: (app.server.address() as AddressInfo).port,
     rejections,

@@ -3,9 +3,11 @@
 import type { AddressInfo } from 'node:net';
 import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import type { Authorizer } from '../../src/tls/authorize.ts';
 import { CredentialSource, type CredentialSourceOptions } from '../../src/tls/credential-source.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
+import { createTlsMetrics, type TlsMetrics } from '../../src/tls/metrics.ts';
 import { createMtlsServer, type MtlsServer } from '../../src/transport/https-server.ts';
 import type { Rejection } from '../../src/transport/rejections.ts';
 
@@ -26,8 +28,16 @@ export function openStaticCredentials(
   });
 }
 
+/** A registry of its own and the TLS metrics in it, so a test reads exactly what its objects counted. */
+export function testMetrics(): { registry: Registry; metrics: TlsMetrics } {
+  const registry = new Registry();
+  return { registry, metrics: createTlsMetrics(registry) };
+}
+
 export interface TestServer {
   app: MtlsServer;
+  /** Where the server and its credentials count (handshake rejections, reloads). */
+  registry: Registry;
   credentials: CredentialSource;
   port: number;
   origin: string;
@@ -43,14 +53,17 @@ export async function startTestServer(
   authorize: Authorizer,
   options: { watch?: boolean; pollIntervalMs?: number; entityUri?: string } = {},
 ): Promise<TestServer> {
+  const { registry, metrics } = testMetrics();
   const credentials = await openStaticCredentials(paths, {
+    metrics,
     watch: options.watch ?? false,
     pollIntervalMs: options.pollIntervalMs ?? 0,
     ...(options.entityUri ? { entityUri: options.entityUri } : {}),
   });
-  const app = createMtlsServer({ credentials, authorize, logger: silentLogger });
+  const app = createMtlsServer({ credentials, authorize, logger: silentLogger, metrics });
   const server: TestServer = {
     app,
+    registry,
     credentials,
     port: 0,
     origin: '',

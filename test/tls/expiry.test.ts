@@ -9,10 +9,10 @@ import { type ExpiryEvent, ExpiryMonitor, type ExpiryOptions } from '../../src/t
 import { peerIdentityFromDer } from '../../src/tls/identity.ts';
 import type { Logger } from '../../src/tls/logger.ts';
 import { loadMaterial, type Material } from '../../src/tls/material.ts';
-import { registry } from '../../src/tls/metrics.ts';
 import { createTestCa, DAY_MS, type TestCa, tempDir, testUri, writeMaterial } from '../support/pki.ts';
-import { openStaticCredentials, silentLogger } from '../support/tls-peers.ts';
+import { openStaticCredentials, silentLogger, testMetrics } from '../support/tls-peers.ts';
 
+const tls = testMetrics();
 const EXPIRY = 'tessera_tls_cert_expiry_timestamp_seconds';
 const TTL = 'tessera_tls_cert_expiry_ttl_seconds';
 
@@ -22,7 +22,7 @@ const at = (days: number) => new Date(T0 + days * DAY_MS);
 
 /** Current value of a gauge for one `cert` label, or undefined when that series does not exist. */
 async function gauge(name: string, cert: string): Promise<number | undefined> {
-  const metric = registry.getSingleMetric(name);
+  const metric = tls.registry.getSingleMetric(name);
   assert.ok(metric, `${name} is registered`);
   const { values } = await metric.get();
   return values.find((v) => v.labels.cert === cert)?.value;
@@ -40,7 +40,7 @@ function manualClock(start = new Date(T0)): Clock & { set(date: Date): void } {
 
 function monitor(clock: Clock, options: ExpiryOptions = {}, logger: Logger = silentLogger) {
   const events: ExpiryEvent[] = [];
-  const m = new ExpiryMonitor({ clock, checkIntervalMs: 0, logger, ...options });
+  const m = new ExpiryMonitor({ clock, checkIntervalMs: 0, logger, metrics: tls.metrics, ...options });
   m.on('expiry', (event) => events.push(event));
   return { m, events };
 }
@@ -139,7 +139,9 @@ describe('expiry gauges', () => {
     const paths = await writeMaterial(dir, 'node', await ca.issue('node', { notAfter: at(50) }), ca.certPem);
     const source = await openStaticCredentials(paths);
     t.after(() => source.close());
-    const m = new ExpiryMonitor({ checkIntervalMs: 0, logger: silentLogger }).track(source);
+    const m = new ExpiryMonitor({ checkIntervalMs: 0, logger: silentLogger, metrics: tls.metrics }).track(
+      source,
+    );
     t.after(() => m.close());
     assert.equal(await gauge(EXPIRY, 'leaf'), at(50).getTime() / 1000);
     assert.ok((await gauge(EXPIRY, 'ca:CN=Tracked CA One')) !== undefined);

@@ -22,6 +22,7 @@ import {
   silentLogger,
   startTestServer,
   type TestServer,
+  testMetrics,
 } from '../support/tls-peers.ts';
 
 const HTTP_GET = 'GET /whoami HTTP/1.1\r\nHost: localhost\r\n\r\n';
@@ -58,9 +59,12 @@ describe('server side: a client must prove its identity', () => {
   }
 
   async function assertCounted(reason: string, run: () => Promise<void>) {
-    const before = await counterValue('tessera_tls_handshake_rejections_total', { side: 'server', reason });
+    const before = await counterValue(server.registry, 'tessera_tls_handshake_rejections_total', {
+      side: 'server',
+      reason,
+    });
     await run();
-    const afterCount = await counterValue('tessera_tls_handshake_rejections_total', {
+    const afterCount = await counterValue(server.registry, 'tessera_tls_handshake_rejections_total', {
       side: 'server',
       reason,
     });
@@ -209,6 +213,7 @@ describe('server side: a client must prove its identity', () => {
 });
 
 describe('client side: the server must prove the identity we expect, before we send a byte', () => {
+  const client = testMetrics();
   let ca: TestCa;
   let clientCredentials: CredentialSource;
 
@@ -253,8 +258,12 @@ describe('client side: the server must prove the identity we expect, before we s
       expectedIdentity: { [origin]: expected },
       logger: silentLogger,
       onRejected: (r) => rejected.push(r.reason),
+      metrics: client.metrics,
     });
-    const before = await counterValue('tessera_tls_handshake_rejections_total', { side: 'client', reason });
+    const before = await counterValue(client.registry, 'tessera_tls_handshake_rejections_total', {
+      side: 'client',
+      reason,
+    });
     const error = await request(`${origin}/facts`, {
       dispatcher: agent,
       method: 'POST',
@@ -267,7 +276,10 @@ describe('client side: the server must prove the identity we expect, before we s
     assert.equal(error.reason, reason);
     assert.deepEqual(rejected, [reason]);
     assert.equal(
-      await counterValue('tessera_tls_handshake_rejections_total', { side: 'client', reason }),
+      await counterValue(client.registry, 'tessera_tls_handshake_rejections_total', {
+        side: 'client',
+        reason,
+      }),
       before + 1,
     );
     // Wait until the server has seen the connection end, then check that nothing was sent.

@@ -11,6 +11,7 @@ import {
 } from '../../src/tls/insecure.ts';
 import type { Logger } from '../../src/tls/logger.ts';
 import { counterValue } from '../support/metrics.ts';
+import { testMetrics } from '../support/tls-peers.ts';
 
 const TLS = { certPath: '/etc/t/node.crt', keyPath: '/etc/t/node.key', caPath: '/etc/t/ca.crt' };
 const INSECURE = { TESSERA_FEDERATION_INSECURE: '1' };
@@ -32,10 +33,18 @@ function captureLogger(): Logger & { lines: Line[] } {
   return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
 }
 
-const insecureGauge = () => counterValue('tessera_insecure_mode', {});
+const tls = testMetrics();
+const insecureGauge = () => counterValue(tls.registry, 'tessera_insecure_mode', {});
 
 function evaluate(input: Partial<FederationSecurityInput>, logger = captureLogger()) {
-  return evaluateFederationSecurity({ env: {}, bindHost: '127.0.0.1', tls: {}, logger, ...input });
+  return evaluateFederationSecurity({
+    env: {},
+    bindHost: '127.0.0.1',
+    tls: {},
+    logger,
+    metrics: tls.metrics,
+    ...input,
+  });
 }
 
 function refused(input: Partial<FederationSecurityInput>, code: string, message: RegExp): TlsError {

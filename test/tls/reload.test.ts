@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
+import type { Registry } from 'prom-client';
 import type { IssuedCertificate } from '../../src/pki/certificate.ts';
 import { uriPrefix } from '../../src/tls/authorize.ts';
 import type { CredentialSourceOptions, ReloadEvent } from '../../src/tls/credential-source.ts';
@@ -34,7 +35,8 @@ const GARBAGE_CERT = '-----BEGIN CERTIFICATE-----\nZ2FyYmFnZSwgbm90IERFUg==\n---
 const GARBAGE_KEY =
   '-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWxvb2tpbmctZ2FyYmFnZQ==\n-----END PRIVATE KEY-----\n';
 
-const reloads = (result: string, reason: string) => counterValue(RELOADS, { result, reason });
+const reloads = (server: { registry: Registry }, result: string, reason: string) =>
+  counterValue(server.registry, RELOADS, { result, reason });
 
 interface Setup {
   ca: TestCa;
@@ -93,14 +95,14 @@ describe('reload triggers: the next fresh handshake presents the new certificate
     assert.equal(await servedFingerprint(server, client), fingerprintOf(original.certPem));
 
     const next = await ca.issue('server');
-    const watchSuccesses = await reloads('success', 'watch');
+    const watchSuccesses = await reloads(server, 'success', 'watch');
     const reloaded = nextReload(server.credentials, (e) => e.result === 'success');
     await replacePair(paths, next);
     const event = await reloaded;
     assert.equal(event.trigger, 'watch');
     assert.equal(event.fingerprint256, fingerprintOf(next.certPem));
     assert.equal(await servedFingerprint(server, client), fingerprintOf(next.certPem));
-    assert.equal(await reloads('success', 'watch'), watchSuccesses + 1);
+    assert.equal(await reloads(server, 'success', 'watch'), watchSuccesses + 1);
   });
 
   test('(b) Kubernetes `..data` symlink swap, twice in a row', async (t) => {
@@ -159,13 +161,13 @@ describe('reload triggers: the next fresh handshake presents the new certificate
       fingerprintOf(original.certPem),
       'without a trigger the old certificate is still served',
     );
-    const sighupSuccesses = await reloads('success', 'sighup');
+    const sighupSuccesses = await reloads(server, 'success', 'sighup');
     const reloaded = nextReload(server.credentials, (e) => e.result === 'success');
     process.kill(process.pid, 'SIGHUP');
     const event = await reloaded;
     assert.equal(event.trigger, 'sighup');
     assert.equal(await servedFingerprint(server, client), fingerprintOf(next.certPem));
-    assert.equal(await reloads('success', 'sighup'), sighupSuccesses + 1);
+    assert.equal(await reloads(server, 'success', 'sighup'), sighupSuccesses + 1);
 
     await server.close();
     assert.equal(process.listenerCount('SIGHUP'), 0, 'close() removes the SIGHUP listener');
@@ -185,7 +187,7 @@ describe('reload triggers: the next fresh handshake presents the new certificate
 describe('bad updates keep the last good material', () => {
   test('torn pair (cert written before key): handshakes keep working, TLS_KEY_MISMATCH counted, then the new pair', async (t) => {
     const { ca, paths, original, client, server, events } = await setup(t, { watch: true });
-    const mismatchesBefore = await reloads('failure', 'TLS_KEY_MISMATCH');
+    const mismatchesBefore = await reloads(server, 'failure', 'TLS_KEY_MISMATCH');
     const next = await ca.issue('server');
 
     const failed = nextReload(server.credentials, (e) => e.result === 'failure');
@@ -205,7 +207,10 @@ describe('bad updates keep the last good material', () => {
     assert.deepEqual(new Set(during), new Set([fingerprintOf(original.certPem)]));
     const mismatchEvents = events.filter((e) => e.result === 'failure' && e.reason === 'TLS_KEY_MISMATCH');
     assert.ok(mismatchEvents.length >= 1);
-    assert.equal(await reloads('failure', 'TLS_KEY_MISMATCH'), mismatchesBefore + mismatchEvents.length);
+    assert.equal(
+      await reloads(server, 'failure', 'TLS_KEY_MISMATCH'),
+      mismatchesBefore + mismatchEvents.length,
+    );
 
     const succeeded = nextReload(server.credentials, (e) => e.result === 'success');
     await replaceFile(paths.keyPath, next.keyPem, 0o600);
@@ -215,7 +220,7 @@ describe('bad updates keep the last good material', () => {
 
   test('garbage certificate PEM → failure TLS_PEM_INVALID counted, old certificate still served', async (t) => {
     const { paths, original, client, server, events } = await setup(t, { watch: true });
-    const before = await reloads('failure', 'TLS_PEM_INVALID');
+    const before = await reloads(server, 'failure', 'TLS_PEM_INVALID');
     const failed = nextReload(server.credentials, (e) => e.result === 'failure');
     await replaceFile(paths.certPath, GARBAGE_CERT);
     const failure = await failed;
@@ -225,14 +230,14 @@ describe('bad updates keep the last good material', () => {
       new RegExp(`certificate #1 in certificate ${paths.certPath} cannot be parsed`),
     );
     const counted = events.filter((e) => e.result === 'failure' && e.reason === 'TLS_PEM_INVALID').length;
-    assert.equal(await reloads('failure', 'TLS_PEM_INVALID'), before + counted);
+    assert.equal(await reloads(server, 'failure', 'TLS_PEM_INVALID'), before + counted);
     assert.equal(server.credentials.material.leaf.fingerprint256, fingerprintOf(original.certPem));
     assert.equal(await servedFingerprint(server, client), fingerprintOf(original.certPem));
   });
 
   test('garbage key PEM → failure TLS_KEY_INVALID counted, no key bytes in the message', async (t) => {
     const { paths, original, client, server, events } = await setup(t, { watch: true });
-    const before = await reloads('failure', 'TLS_KEY_INVALID');
+    const before = await reloads(server, 'failure', 'TLS_KEY_INVALID');
     const failed = nextReload(server.credentials, (e) => e.result === 'failure');
     await replaceFile(paths.keyPath, GARBAGE_KEY, 0o600);
     const failure = await failed;
@@ -240,7 +245,7 @@ describe('bad updates keep the last good material', () => {
     assert.match(failure.message ?? '', new RegExp(`private key ${paths.keyPath} is not an unencrypted PEM`));
     assert.ok(!failure.message?.includes('c2VjcmV0'), 'the key file content is not echoed');
     const counted = events.filter((e) => e.result === 'failure' && e.reason === 'TLS_KEY_INVALID').length;
-    assert.equal(await reloads('failure', 'TLS_KEY_INVALID'), before + counted);
+    assert.equal(await reloads(server, 'failure', 'TLS_KEY_INVALID'), before + counted);
     assert.equal(await servedFingerprint(server, client), fingerprintOf(original.certPem));
   });
 });
@@ -293,7 +298,7 @@ describe('single flight', () => {
     const { ca, paths, client, server, events } = await setup(t, { watch: false, pollIntervalMs: 0 });
     const next = await ca.issue('server');
     await replacePair(paths, next);
-    const successes = await reloads('success', 'manual');
+    const successes = await reloads(server, 'success', 'manual');
     const calls = Array.from({ length: 20 }, () => server.credentials.reload());
     assert.ok(
       calls.every((call) => call === calls[0]),
@@ -305,7 +310,7 @@ describe('single flight', () => {
       ['success', 'unchanged'],
       'the first attempt loads, the one coalesced re-run finds nothing new',
     );
-    assert.equal(await reloads('success', 'manual'), successes + 1);
+    assert.equal(await reloads(server, 'success', 'manual'), successes + 1);
     assert.equal(await servedFingerprint(server, client), fingerprintOf(next.certPem));
   });
 
@@ -343,17 +348,21 @@ describe('metrics', () => {
   test('last-success timestamp moves on success (injected clock), not on failure', async (t) => {
     let now = new Date();
     const { ca, paths, server } = await setup(t, { watch: false, pollIntervalMs: 0, clock: () => now });
-    assert.equal(await counterValue(LAST_SUCCESS, {}), now.getTime() / 1000, 'set at start');
+    assert.equal(await counterValue(server.registry, LAST_SUCCESS, {}), now.getTime() / 1000, 'set at start');
 
     now = new Date(now.getTime() + 60_000);
     await replacePair(paths, await ca.issue('server'));
     assert.equal((await server.credentials.reload()).result, 'success');
     const successAt = now.getTime() / 1000;
-    assert.equal(await counterValue(LAST_SUCCESS, {}), successAt);
+    assert.equal(await counterValue(server.registry, LAST_SUCCESS, {}), successAt);
 
     now = new Date(now.getTime() + 60_000);
     await replaceFile(paths.certPath, GARBAGE_CERT);
     assert.equal((await server.credentials.reload()).result, 'failure');
-    assert.equal(await counterValue(LAST_SUCCESS, {}), successAt, 'a failure leaves it where it was');
+    assert.equal(
+      await counterValue(server.registry, LAST_SUCCESS, {}),
+      successAt,
+      'a failure leaves it where it was',
+    );
   });
 });

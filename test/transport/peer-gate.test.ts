@@ -77,7 +77,7 @@ describe('PeerGate.revalidate()', () => {
     assert.equal(server.app.peerGate.revalidate(), 0, 'nothing revoked yet: nothing closed');
     assert.equal(server.app.peerGate.connections.size, 2);
 
-    const deniedBefore = await counterValue('tessera_tls_handshake_rejections_total', {
+    const deniedBefore = await counterValue(server.registry, 'tessera_tls_handshake_rejections_total', {
       side: 'server',
       reason: 'denied',
     });
@@ -89,7 +89,10 @@ describe('PeerGate.revalidate()', () => {
     assert.equal(recorded.peer, testUri('alice'));
     assert.match(recorded.detail, new RegExp(`URI ${testUri('alice')} is on the deny-list`));
     assert.equal(
-      await counterValue('tessera_tls_handshake_rejections_total', { side: 'server', reason: 'denied' }),
+      await counterValue(server.registry, 'tessera_tls_handshake_rejections_total', {
+        side: 'server',
+        reason: 'denied',
+      }),
       deniedBefore + 1,
     );
 

@@ -10,9 +10,10 @@ import type { Material } from '../../tls/material.ts';
 import { serverTlsOptions } from '../../tls/policy.ts';
 import { createMtlsServer } from '../../transport/https-server.ts';
 import { installErrorHandler } from '../http/error-handler.ts';
+import { urlHost } from '../settings/config.ts';
 import type { NodeContext } from './context.ts';
 import { type Feature, mountFeatures } from './feature.ts';
-import { listenerOptions, urlHost } from './http-options.ts';
+import { listenerOptions } from './http-options.ts';
 import type { Listener } from './lifecycle.ts';
 
 export interface ApiListener extends Listener {
@@ -59,6 +60,7 @@ function createApp(ctx: NodeContext): FastifyInstance {
       authorize: () => allow,
       logger,
       clock,
+      metrics: ctx.tlsMetrics,
       fastify: base,
     }) as unknown as FastifyInstance;
   const tlsOptions = (material: Material) => ({

@@ -4,6 +4,7 @@
 // A new capability is a new feature in this list (or passed in `features`), not an edit in the middle.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Store } from '../../store/store.ts';
 import { type Clock, systemClock } from '../../tls/clock.ts';
 import { auditFeature } from '../features/audit/feature.ts';
@@ -44,6 +45,8 @@ export interface TesseraNode {
   /** The listeners' Fastify apps (for `inject` in tests and embedding). */
   api: FastifyInstance;
   federation: FastifyInstance;
+  /** The node's metrics registry (what /metrics serves). */
+  metrics: Registry;
   /** Reads the TLS material and key rings again now (as SIGHUP does). */
   reload(): Promise<void>;
   close(): Promise<void>;
@@ -100,6 +103,7 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       puller: federation.puller,
       api: apiListener.app,
       federation: federationListener.app,
+      metrics: ctx.registry,
       reload: () => lifecycle.reload(),
       close: () => lifecycle.close(),
     };

@@ -4,16 +4,19 @@
 // is created, and everything opened is registered with the lifecycle so a failed start closes it again.
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { openSqliteStore } from '../../store/sqlite/open.ts';
 import { databasePath } from '../../store/sqlite/paths.ts';
 import type { Store } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { CredentialSource } from '../../tls/credential-source.ts';
 import { ExpiryMonitor } from '../../tls/expiry.ts';
+import { createTlsMetrics, type TlsMetrics } from '../../tls/metrics.ts';
 import { AuditLog } from '../features/audit/audit-log.ts';
 import { auditSampler } from '../features/audit/sampler.ts';
 import { loadGivenNodeKey, type NodeKeys, openNodeKeys } from '../features/identity/node-keys.ts';
 import { PeerDirectory } from '../features/peers/peer-directory.ts';
+import { createNodeMetrics, type NodeMetrics } from '../metrics.ts';
 import type { NodeConfig } from '../settings/config.ts';
 import { NodeEvents } from './events.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -32,6 +35,10 @@ export interface NodeContext {
   /** Outsider-triggered audit events are sampled per key (all of them are counted in metrics). */
   readonly sample: (key: string) => boolean;
   readonly events: NodeEvents;
+  /** The node's one metrics registry (served at /metrics), the TLS core's metrics and the node's in it. */
+  readonly registry: Registry;
+  readonly tlsMetrics: TlsMetrics;
+  readonly metrics: NodeMetrics;
   /** The advertised federation URL; a port-0 bind is filled in once the federation listener listens. */
   nodeUrl: string;
 }
@@ -42,6 +49,10 @@ export async function openContext(
   lifecycle: Lifecycle,
 ): Promise<NodeContext> {
   const { logger, clock } = options;
+  const registry = new Registry();
+  const tlsMetrics = createTlsMetrics(registry);
+  const metrics = createNodeMetrics(registry, () => clock().getTime());
+  tlsMetrics.insecureMode.set(config.federation.mode === 'insecure' ? 1 : 0);
   const credentials =
     config.federation.mode === 'mtls'
       ? await CredentialSource.open({
@@ -51,6 +62,7 @@ export async function openContext(
           entityUri: config.entityUri,
           logger,
           clock,
+          metrics: tlsMetrics,
         })
       : null;
   if (credentials) {
@@ -62,7 +74,9 @@ export async function openContext(
   const keys = await openNodeKeys(config, givenKey, clock, logger);
   const store = await openSqliteStore(databasePath(config.dataDir));
   lifecycle.holds(() => store.close());
-  const expiry = credentials ? new ExpiryMonitor({ logger, clock }).track(credentials) : null;
+  const expiry = credentials
+    ? new ExpiryMonitor({ logger, clock, metrics: tlsMetrics }).track(credentials)
+    : null;
   if (expiry) lifecycle.holds(() => expiry.close());
   return {
     config,
@@ -73,9 +87,17 @@ export async function openContext(
     store,
     keys,
     peers: await PeerDirectory.load(store),
-    audit: new AuditLog({ store, clock, logger }),
+    audit: new AuditLog({
+      store,
+      clock,
+      logger,
+      onWriteFailure: (eventType) => metrics.auditWriteFailures.inc({ event_type: eventType }),
+    }),
     sample: auditSampler(60),
     events: new NodeEvents(),
+    registry,
+    tlsMetrics,
+    metrics,
     nodeUrl: config.nodeUrl,
   };
 }

@@ -36,6 +36,7 @@ export async function createFederationListener(
       logger,
       clock,
       ...(ctx.expiry ? { expiry: ctx.expiry } : {}),
+      metrics: ctx.tlsMetrics,
       fastify: options,
     });
     gate = server.peerGate;

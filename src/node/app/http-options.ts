@@ -13,9 +13,3 @@ export function listenerOptions(logger: Logger, listener: 'api' | 'federation'):
     genReqId: () => randomUUID(),
   };
 }
-
-/** The host part of a URL for a bind address (a wildcard bind is reached on loopback). */
-export function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
-}

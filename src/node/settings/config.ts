@@ -73,7 +73,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
   if (s.nodeUrl) {
     if (federation) nodeUrl = checkNodeUrl(s.nodeUrl, scheme, SETTINGS.nodeUrl, problems);
   } else if (s.federationPort !== undefined)
-    nodeUrl = `${scheme}://${hostForUrl(s.federationHost as string)}:${s.federationPort}`;
+    nodeUrl = `${scheme}://${urlHost(s.federationHost as string)}:${s.federationPort}`;
 
   const apiHost = s.apiHost as string;
   if (s.apiTls && s.apiTls !== 'off' && federation && federation.mode !== 'mtls')
@@ -214,7 +214,8 @@ function redact(value: string): string {
   return value.replace(/\/\/[^/@]*@/, '//***@');
 }
 
-function hostForUrl(host: string): string {
+/** The host part of a URL for a bind address (a wildcard bind is reached on loopback). */
+export function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
 }

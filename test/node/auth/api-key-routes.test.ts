@@ -1,11 +1,10 @@
-// POST / GET / DELETE /v1/admin/api-keys over a real SQLite store behind the real auth hook: the token is
-// returned once and works, the list holds no secret anywhere, revocation takes effect at once, bad input
-// is a 422 naming the field, and the audit callbacks see who did what (never a secret).
+// POST / GET / DELETE /v1/admin/api-keys on a node built by the real composition (real SQLite store, real
+// auth hook): the token is returned once and works, the list holds no secret anywhere, revocation takes
+// effect at once, bad input is a 422 naming the field, and the audit log records who did what (never a
+// secret).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { PublicApiKey } from '../../../src/node/features/auth/api-keys.ts';
-import type { Principal } from '../../../src/node/features/auth/permissions.ts';
-import { type ApiApp, bearer, manualClock, startApiApp } from '../../support/api-app.ts';
+import { bearer, manualClock, type NodeApp, startNodeApp } from '../../support/node-app.ts';
 
 interface Created {
   id: string;
@@ -19,19 +18,11 @@ interface Created {
 
 describe('admin API keys routes', () => {
   const time = manualClock('2026-05-01T10:00:00.000Z');
-  const created: { key: PublicApiKey; principal: Principal }[] = [];
-  const revoked: { id: string; principal: Principal }[] = [];
-  let api: ApiApp;
+  let api: NodeApp;
   let admin: string;
 
   before(async () => {
-    api = await startApiApp({
-      clock: time.clock,
-      routes: {
-        onKeyCreated: (key, principal) => created.push({ key, principal }),
-        onKeyRevoked: (id, principal) => revoked.push({ id, principal }),
-      },
-    });
+    api = await startNodeApp({ clock: time.clock });
     admin = await api.key(['admin'], 'urn:test:operator');
   });
   after(() => api?.close());
@@ -91,11 +82,15 @@ describe('admin API keys routes', () => {
     const read = await api.app.inject({ method: 'GET', url: '/v1/facts', headers: bearer(body.key) });
     assert.equal(read.statusCode, 403);
 
-    const last = created.at(-1);
-    assert.equal(last?.key.id, body.id);
-    assert.equal(last?.principal.entityUri, 'urn:test:operator');
-    assert.ok(!JSON.stringify(last).includes(body.key.slice(17)), 'the callback never sees the secret');
-    assert.equal(last && 'secretHash' in last.key, false);
+    const entry = (await api.audit('api_key_created')).at(-1);
+    assert.equal(entry?.principal, 'urn:test:operator');
+    assert.deepEqual(entry?.detail, {
+      key_id: body.id,
+      entity_uri: 'spiffe://example.org/agent/ingest',
+      permissions: ['write'],
+      expires_at: '2026-05-31T22:00:00.000Z',
+    });
+    assert.ok(!JSON.stringify(entry).includes(body.key.slice(17)), 'the audit log never sees the secret');
   });
 
   test('GET lists every key with status and no secret, no hash, no key field anywhere', async () => {
@@ -138,17 +133,15 @@ describe('admin API keys routes', () => {
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().status, 'revoked');
     assert.equal(res.json().revoked_at, time.clock().toISOString());
-    assert.deepEqual(revoked.at(-1), {
-      id: made.id,
-      principal: { keyId: admin.slice(4, 16), entityUri: 'urn:test:operator', permissions: ['admin'] },
-    });
+    const revocations = await api.audit('api_key_revoked');
+    assert.equal(revocations.at(-1)?.principal, 'urn:test:operator');
+    assert.deepEqual(revocations.at(-1)?.detail, { key_id: made.id });
     const after = await api.app.inject({ method: 'GET', url: '/v1/facts', headers: bearer(made.key) });
     assert.equal(after.statusCode, 401);
     assert.equal(after.json().detail, 'the API key has been revoked');
 
-    const events = revoked.length;
     assert.equal((await call('DELETE', `/v1/admin/api-keys/${made.id}`)).statusCode, 200);
-    assert.equal(revoked.length, events);
+    assert.equal((await api.audit('api_key_revoked')).length, revocations.length, 'no second entry');
     for (const id of ['ffffffffffff', 'not-an-id', 'x'.repeat(90)]) {
       const missing = await call('DELETE', `/v1/admin/api-keys/${id}`);
       assert.equal(missing.statusCode, 404, id);
@@ -157,7 +150,8 @@ describe('admin API keys routes', () => {
   });
 
   test('invalid bodies are 422 {error: validation_failed, detail naming the field}; nothing is created', async () => {
-    const before = (await api.apiKeys.list()).length;
+    const before = (await api.node.store.listApiKeys()).length;
+    const audited = (await api.audit('api_key_created')).length;
     const cases: [unknown, RegExp][] = [
       [{ permissions: ['read'] }, /^entity_uri: /],
       [{ entity_uri: 'not a uri', permissions: ['read'] }, /^entity_uri: must be an absolute URI/],
@@ -185,7 +179,8 @@ describe('admin API keys routes', () => {
       assert.equal(res.json().error, 'validation_failed');
       assert.match(res.json().detail, detail);
     }
-    assert.equal((await api.apiKeys.list()).length, before);
+    assert.equal((await api.node.store.listApiKeys()).length, before);
+    assert.equal((await api.audit('api_key_created')).length, audited, 'nothing audited either');
   });
 
   test('only admin may manage keys: 403 "admin capability required" for others, 401 without a key', async () => {
@@ -202,7 +197,7 @@ describe('admin API keys routes', () => {
       assert.equal(anonymous.statusCode, 401);
     }
     assert.equal(
-      (await api.apiKeys.get(admin.slice(4, 16)))?.revokedAt,
+      (await api.node.store.getApiKey(admin.slice(4, 16)))?.revokedAt,
       null,
       'the admin key was not revoked',
     );

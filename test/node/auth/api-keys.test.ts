@@ -9,7 +9,7 @@ import { newToken } from '../../../src/node/features/auth/api-key-token.ts';
 import { ApiKeys } from '../../../src/node/features/auth/api-keys.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import type { Store } from '../../../src/store/store.ts';
-import { countingDerive, manualClock } from '../../support/api-app.ts';
+import { countingDerive, manualClock } from '../../support/node-app.ts';
 import { tempDir } from '../../support/pki.ts';
 
 describe('ApiKeys', () => {

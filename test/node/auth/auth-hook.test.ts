@@ -1,13 +1,14 @@
-// The API listener's auth hook over real routes and a real SQLite store (fastify inject): who gets 401,
-// who gets 403 with which exact body, which routes stay open, the static bootstrap key, auth switched off,
-// and that failures are reported by reason without the token.
+// The API listener's auth hook on a node built by the real composition (fastify inject, real SQLite):
+// who gets 401, who gets 403 with which exact body, which routes stay open, the static bootstrap key
+// (TESSERA_API_KEY), auth switched off (TESSERA_AUTH_REQUIRED=false), and that failures are audited and
+// counted by reason without the token.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Feature } from '../../../src/node/app/feature.ts';
 import type { AuthFailure } from '../../../src/node/features/auth/api-keys.ts';
-import { installApiAuth } from '../../../src/node/features/auth/auth-hook.ts';
 import { PERMISSIONS, type Permission } from '../../../src/node/features/auth/permissions.ts';
-import { type ApiApp, bearer, FACT, manualClock, startApiApp } from '../../support/api-app.ts';
 import { counterValue } from '../../support/metrics.ts';
+import { bearer, FACT, manualClock, type NodeApp, startNodeApp } from '../../support/node-app.ts';
 
 const STATIC_KEY = 'static-bootstrap-key-0123456789abcdef';
 
@@ -27,26 +28,29 @@ const ROUTES: {
   { method: 'GET', url: '/v1/admin/api-keys', needs: 'admin' },
   { method: 'DELETE', url: '/v1/admin/api-keys/ffffffffffff', needs: 'admin' },
   { method: 'GET', url: '/v1/admin/audit', needs: 'audit.read' },
-  // A route no rule names needs admin: new routes are never open by accident.
-  { method: 'GET', url: '/v1/unmapped', needs: 'admin' },
+  // A route that declares no access needs admin: new routes are never open by accident.
+  { method: 'GET', url: '/v1/undeclared', needs: 'admin' },
 ];
+
+/** Routes the node does not have, added as a feature the way an embedder would. */
+const extraRoutes: Feature = {
+  name: 'test-routes',
+  api: async (app) => {
+    app.get('/v1/whoami', { config: { access: 'read' } }, async (request) => request.principal);
+    app.get('/v1/undeclared', async () => ({ ok: true }));
+  },
+};
 
 describe('API auth hook', () => {
   const time = manualClock();
-  const failures: { reason: AuthFailure; keyId: string | undefined; args: number }[] = [];
-  let api: ApiApp;
+  let api: NodeApp;
   const keyFor = new Map<Permission, string>();
 
   before(async () => {
-    api = await startApiApp({
+    api = await startNodeApp({
       clock: time.clock,
-      extraRoutes: (app) => app.get('/v1/whoami', async (request) => request.principal),
-      auth: {
-        routeRules: [{ path: '/v1/whoami', permission: 'read' }],
-        staticAdminKey: STATIC_KEY,
-        onAuthFailed: (...args: [AuthFailure, string?]) =>
-          failures.push({ reason: args[0], keyId: args[1], args: args.length }),
-      },
+      env: { TESSERA_API_KEY: STATIC_KEY },
+      features: [extraRoutes],
     });
     for (const permission of PERMISSIONS) keyFor.set(permission, await api.key([permission]));
   });
@@ -110,7 +114,7 @@ describe('API auth hook', () => {
   });
 
   test('health, readiness probes, metrics and well-known are open; 401 elsewhere without a key', async () => {
-    for (const url of ['/healthz', '/metrics', '/.well-known/tessera'])
+    for (const url of ['/healthz', '/readyz', '/metrics', '/.well-known/tessera'])
       assert.equal((await api.app.inject({ method: 'GET', url })).statusCode, 200, url);
     for (const route of ROUTES) {
       const res = await send(route);
@@ -133,12 +137,12 @@ describe('API auth hook', () => {
     assert.equal((await api.app.inject({ method: 'GET', url: '/v1/nothing' })).statusCode, 401);
   });
 
-  test('bad tokens are 401 with a reason for audit and never the token; expired and revoked say so', async () => {
-    failures.length = 0;
+  test('bad tokens are 401, audited by reason and key id and never the token; expired and revoked say so', async () => {
+    const audited = (await api.audit('auth_failed')).length;
     const counted = async () =>
       Promise.all(
         ['malformed', 'unknown_key', 'bad_secret', 'expired', 'revoked', 'missing'].map((reason) =>
-          counterValue('tessera_api_auth_failures_total', { reason }),
+          counterValue(api.node.metrics, 'tessera_api_auth_failures_total', { reason }),
         ),
       );
     const countedBefore = await counted();
@@ -149,7 +153,12 @@ describe('API auth hook', () => {
     const expiring = await api.key(['read'], 'urn:test:temp', new Date(time.nowMs() + 5_000).toISOString());
     const revoked = await api.key(['read'], 'urn:test:gone');
     assert.equal((await get(revoked)).statusCode, 200);
-    await api.apiKeys.revoke(revoked.slice(4, 16));
+    const revoke = await api.app.inject({
+      method: 'DELETE',
+      url: `/v1/admin/api-keys/${revoked.slice(4, 16)}`,
+      headers: bearer(STATIC_KEY),
+    });
+    assert.equal(revoke.statusCode, 200);
     time.advance(5_000);
 
     const cases: [string, AuthFailure, string][] = [
@@ -165,20 +174,29 @@ describe('API auth hook', () => {
       assert.deepEqual(res.json(), { error: 'unauthorized', detail }, reason);
       assert.ok(!res.body.includes(token), 'the body does not echo the token');
     }
-    assert.deepEqual(
-      failures.map((f) => f.reason),
-      cases.map(([, reason]) => reason),
-    );
-    assert.equal(failures[0]?.keyId, undefined, 'a malformed token names no key');
-    assert.equal(failures[2]?.keyId, read.slice(4, 16));
-    for (const failure of failures) assert.ok(failure.args <= 2, 'the callback gets reason and key id only');
     const missing = await api.app.inject({
       method: 'GET',
       url: '/v1/facts',
       headers: { authorization: 'Basic abc' },
     });
     assert.equal(missing.statusCode, 401);
-    assert.equal(failures.at(-1)?.reason, 'missing');
+    const entries = (await api.audit('auth_failed')).slice(audited);
+    assert.deepEqual(
+      entries.map((entry) => [entry.principal, entry.detail]),
+      [
+        [null, { reason: 'malformed' }], // a malformed token names no key
+        ['000000000000', { reason: 'unknown_key' }],
+        [read.slice(4, 16), { reason: 'bad_secret' }],
+        [expiring.slice(4, 16), { reason: 'expired' }],
+        [revoked.slice(4, 16), { reason: 'revoked' }],
+        [null, { reason: 'missing' }],
+      ],
+      'each refusal audited with its reason and key id only',
+    );
+    const written = JSON.stringify(entries);
+    for (const [token] of cases) assert.ok(!written.includes(token), 'no token in the audit log');
+    for (const token of [read, expiring, revoked])
+      assert.ok(!written.includes(token.slice(17)), 'no secret in the audit log');
     assert.deepEqual(
       (await counted()).map((value, i) => value - (countedBefore[i] as number)),
       [1, 1, 1, 1, 1, 1],
@@ -186,7 +204,7 @@ describe('API auth hook', () => {
     );
   });
 
-  test('request.principal carries key id, entity URI and permissions; extra route rules apply', async () => {
+  test("request.principal carries key id, entity URI and permissions; an added feature's route declares its access", async () => {
     const token = await api.key(['read', 'audit.read'], 'spiffe://example.org/agent/reader');
     const res = await api.app.inject({ method: 'GET', url: '/v1/whoami', headers: bearer(token) });
     assert.equal(res.statusCode, 200);
@@ -207,10 +225,10 @@ describe('API auth hook', () => {
   });
 
   test('TESSERA_AUTH_REQUIRED=false: no key needed, every caller is the anonymous principal', async () => {
-    const open = await startApiApp({
+    const open = await startNodeApp({
       clock: time.clock,
-      auth: { required: false },
-      extraRoutes: (app) => app.get('/v1/whoami', async (request) => request.principal),
+      env: { TESSERA_AUTH_REQUIRED: 'false' },
+      features: [extraRoutes],
     });
     try {
       assert.equal((await open.app.inject({ method: 'GET', url: '/v1/admin/audit' })).statusCode, 200);
@@ -225,17 +243,11 @@ describe('API auth hook', () => {
     }
   });
 
-  test('a managed token configured as the static key is refused at start, naming neither secret', async () => {
-    const keyed = await startApiApp({ clock: time.clock });
-    try {
-      const token = await keyed.key(['admin']);
-      const Fastify = (await import('fastify')).default;
-      assert.throws(
-        () => installApiAuth(Fastify(), { apiKeys: keyed.apiKeys, required: true, staticAdminKey: token }),
-        (error: Error) => /managed API key/.test(error.message) && !error.message.includes(token.slice(17)),
-      );
-    } finally {
-      await keyed.close();
-    }
+  test('a managed token configured as TESSERA_API_KEY is refused at start, without echoing it', async () => {
+    const token = await api.key(['admin']);
+    await assert.rejects(
+      startNodeApp({ clock: time.clock, env: { TESSERA_API_KEY: token } }),
+      (error: Error) => /managed API key/.test(error.message) && !error.message.includes(token.slice(17)),
+    );
   });
 });

@@ -1,21 +1,21 @@
-// Failed authentications per client address (real auth hook, real SQLite store, real scrypt counted): once an
-// address has used its failures up it gets 429 before any key lookup or hash; time refills it; other
-// addresses and its own valid keys are not charged.
+// Failed authentications per client address (a node built by the real composition with
+// TESSERA_AUTH_FAILURES_PER_HOUR=3, real SQLite store, real scrypt counted): once an address has used its
+// failures up it gets 429 before any key lookup or hash; time refills it; other addresses and its own
+// valid keys are not charged.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createFailureLimiter } from '../../../src/node/features/auth/failure-limiter.ts';
-import { type ApiApp, bearer, countingDerive, manualClock, startApiApp } from '../../support/api-app.ts';
+import { bearer, countingDerive, manualClock, type NodeApp, startNodeApp } from '../../support/node-app.ts';
 
 const time = manualClock();
 const scrypt = countingDerive();
-let api: ApiApp;
+let api: NodeApp;
 let good: string;
 
 before(async () => {
-  api = await startApiApp({
+  api = await startNodeApp({
     clock: time.clock,
     derive: scrypt.derive,
-    auth: { failureLimiter: createFailureLimiter(3, time.nowMs) },
+    env: { TESSERA_AUTH_FAILURES_PER_HOUR: '3' },
   });
   good = await api.key(['read']);
 });

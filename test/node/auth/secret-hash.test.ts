@@ -9,7 +9,7 @@ import {
   SCRYPT_DEFAULTS,
   verifySecret,
 } from '../../../src/node/features/auth/secret-hash.ts';
-import { countingDerive } from '../../support/api-app.ts';
+import { countingDerive } from '../../support/node-app.ts';
 
 describe('API key tokens', () => {
   test('a new token is tsk_<12 hex id>_<32 random bytes base64url> and parses back to its parts', () => {

@@ -1,19 +1,14 @@
-// Capability tokens between two nodes with real SQLite stores and real fastify routes: issued on A, verified
-// on A and on B (B knows A's issuer key only from A's signed manifest), refused when expired, revoked (on
-// B once the revocation replicated), too long-lived, or signed by a rotated-out issuer key after its window.
+// Capability tokens between two nodes with real SQLite stores, and over HTTP on a node built by the real
+// composition: issued on A, verified on A and on B (B knows A's issuer key only from A's signed manifest),
+// refused when expired, revoked (on B once the revocation replicated), too long-lived, or signed by a
+// rotated-out issuer key after its window; each route behind the access it declares.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import Fastify from 'fastify';
 import { SignJWT } from 'jose';
 import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
-import { requirementOf } from '../../../src/node/features/auth/permissions.ts';
 import { issuerKeyResolver } from '../../../src/node/features/capabilities/issuer-keys.ts';
 import { pullRevocations, revocationFeed } from '../../../src/node/features/capabilities/revocations.ts';
-import {
-  CAPABILITY_ROUTE_RULES,
-  registerCapabilityRoutes,
-} from '../../../src/node/features/capabilities/routes.ts';
 import { CapabilityService } from '../../../src/node/features/capabilities/service.ts';
 import { CAPABILITY_TOKEN_TYPE } from '../../../src/node/features/capabilities/token.ts';
 import { buildManifest, verifyManifest } from '../../../src/node/features/identity/manifest.ts';
@@ -21,9 +16,9 @@ import { PeerDirectory } from '../../../src/node/features/peers/peer-directory.t
 import { KeyRing, manifestRotationEvents } from '../../../src/node/features/rotation/key-ring.ts';
 import { PeerKeyTrust } from '../../../src/node/features/rotation/peer-key-trust.ts';
 import { rotateKey } from '../../../src/node/features/rotation/rotate-key.ts';
-import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
 import { StoreInputError } from '../../../src/store/errors.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
+import { bearer, manualClock, startNodeApp } from '../../support/node-app.ts';
 import { DAY_MS, tempDir, testUri } from '../../support/pki.ts';
 
 const A = testUri('a');
@@ -351,58 +346,62 @@ test('issuer key rotation: old-key capabilities verify on A and B inside the 90-
   assert.equal(!stale.valid && stale.reason, 'signature_invalid', 'the old issuer key is no longer accepted');
 });
 
-test('HTTP: issue 201, verify 200 with a verdict, revoke 200, errors as {error, detail}; route permissions', async (t) => {
-  const n = await twoNodes(t);
-  const app = Fastify();
-  installErrorHandler(app);
-  registerCapabilityRoutes(app, { service: n.serviceA });
-  t.after(() => app.close());
+test('HTTP: issue 201, verify 200 with a verdict, revoke 200, errors as {error, detail}', async (t) => {
+  const api = await startNodeApp({ clock: manualClock(T0.toISOString()).clock });
+  t.after(() => api.close());
+  const admin = bearer(await api.key(['admin']));
+  const reader = bearer(await api.key(['read']));
+  const post = (url: string, headers: Record<string, string>, payload?: object) =>
+    api.app.inject({ method: 'POST', url, headers, ...(payload ? { payload } : {}) });
 
-  const issue = await app.inject({
-    method: 'POST',
-    url: '/v1/capabilities',
-    payload: { ...grant, ttl_seconds: 600 },
-  });
+  const issue = await post('/v1/capabilities', admin, { ...grant, ttl_seconds: 600 });
   assert.equal(issue.statusCode, 201);
   const issued = issue.json() as { id: string; token: string };
-  const verify = await app.inject({
-    method: 'POST',
-    url: '/v1/capabilities/verify',
-    payload: { token: issued.token },
-  });
+  const verify = await post('/v1/capabilities/verify', reader, { token: issued.token });
   assert.equal(verify.statusCode, 200);
   assert.equal(verify.json().valid, true);
-  const revoke = await app.inject({
-    method: 'POST',
-    url: `/v1/capabilities/${issued.id}/revoke`,
-    payload: { reason: 'done' },
-  });
+  const revoke = await post(`/v1/capabilities/${issued.id}/revoke`, admin, { reason: 'done' });
   assert.equal(revoke.statusCode, 200);
   assert.equal(revoke.json().already_revoked, false);
-  const again = await app.inject({
-    method: 'POST',
-    url: '/v1/capabilities/verify',
-    payload: { token: issued.token },
-  });
+  const again = await post('/v1/capabilities/verify', reader, { token: issued.token });
   assert.deepEqual(
     { valid: again.json().valid, reason: again.json().reason },
     { valid: false, reason: 'revoked' },
   );
-  const tooLong = await app.inject({
-    method: 'POST',
-    url: '/v1/capabilities',
-    payload: { ...grant, ttl_seconds: 91 * 86_400 },
-  });
+  const tooLong = await post('/v1/capabilities', admin, { ...grant, ttl_seconds: 91 * 86_400 });
   assert.equal(tooLong.statusCode, 422);
   assert.equal(tooLong.json().error, 'ttl_too_long');
-  const bad = await app.inject({ method: 'POST', url: '/v1/capabilities', payload: { verb: 'read' } });
+  const bad = await post('/v1/capabilities', admin, { verb: 'read' });
   assert.equal(bad.statusCode, 422);
   assert.equal(bad.json().error, 'validation_failed');
-  const missing = await app.inject({ method: 'POST', url: '/v1/capabilities/nope-nope/revoke' });
+  const missing = await post('/v1/capabilities/nope-nope/revoke', admin);
   assert.equal(missing.statusCode, 404);
   assert.equal(missing.json().error, 'not_found');
+});
 
-  assert.equal(requirementOf('POST', '/v1/capabilities/verify', CAPABILITY_ROUTE_RULES), 'read');
-  assert.equal(requirementOf('POST', '/v1/capabilities', CAPABILITY_ROUTE_RULES), 'admin');
-  assert.equal(requirementOf('POST', '/v1/capabilities/:id/revoke', CAPABILITY_ROUTE_RULES), 'admin');
+test('route access on a composed node: verify needs read; issue and revoke need admin', async (t) => {
+  const api = await startNodeApp({ clock: manualClock(T0.toISOString()).clock });
+  t.after(() => api.close());
+  const admin = bearer(await api.key(['admin']));
+  const reader = bearer(await api.key(['read']));
+  const post = (url: string, headers: Record<string, string>, payload: object) =>
+    api.app.inject({ method: 'POST', url, headers, payload });
+  const forbidden = (need: string) => ({ error: 'forbidden', detail: `${need} capability required` });
+
+  const issued = await post('/v1/capabilities', admin, { ...grant, ttl_seconds: 600 });
+  assert.equal(issued.statusCode, 201, 'admin may issue');
+  const { id, token } = issued.json() as { id: string; token: string };
+  const refusedIssue = await post('/v1/capabilities', reader, { ...grant, ttl_seconds: 600 });
+  assert.equal(refusedIssue.statusCode, 403);
+  assert.deepEqual(refusedIssue.json(), forbidden('admin'));
+
+  assert.equal((await post('/v1/capabilities/verify', reader, { token })).statusCode, 200, 'read may verify');
+  const refusedVerify = await post('/v1/capabilities/verify', admin, { token });
+  assert.equal(refusedVerify.statusCode, 403, 'admin does not imply read');
+  assert.deepEqual(refusedVerify.json(), forbidden('read'));
+
+  const refusedRevoke = await post(`/v1/capabilities/${id}/revoke`, reader, {});
+  assert.equal(refusedRevoke.statusCode, 403);
+  assert.deepEqual(refusedRevoke.json(), forbidden('admin'));
+  assert.equal((await post(`/v1/capabilities/${id}/revoke`, admin, {})).statusCode, 200, 'admin may revoke');
 });

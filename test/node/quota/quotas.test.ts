@@ -1,6 +1,7 @@
 // Per-principal quotas: a fresh key's bucket drains → 429 with the right retry_after and Retry-After,
 // refills with (injected) time; buckets are per entity and per dimension; federation pulls per peer;
-// breaches are counted and reported; memory stays bounded; disabled quotas let everything through.
+// breaches are counted and audited; memory stays bounded; disabled quotas let everything through.
+// Over HTTP on a node built by the real composition, configured by the TESSERA_RATE_LIMIT_* settings.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
@@ -11,8 +12,8 @@ import {
   type QuotaSettings,
 } from '../../../src/node/features/quotas/quotas.ts';
 import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
-import { type ApiApp, bearer, FACT, manualClock, startApiApp } from '../../support/api-app.ts';
 import { counterValue } from '../../support/metrics.ts';
+import { bearer, FACT, manualClock, type NodeApp, startNodeApp } from '../../support/node-app.ts';
 
 const SETTINGS: QuotaSettings = {
   writePerHour: 7, // one token every 514 285.7 ms: fractional retry_after
@@ -24,15 +25,18 @@ const SETTINGS: QuotaSettings = {
 
 describe('quotas over HTTP', () => {
   const time = manualClock();
-  const breaches: [QuotaDimension, string][] = [];
-  let api: ApiApp;
+  let api: NodeApp;
 
   before(async () => {
-    const quotas = createQuotas(SETTINGS, time.clock, { onBreach: (d, p) => breaches.push([d, p]) });
-    api = await startApiApp({
+    api = await startNodeApp({
       clock: time.clock,
-      quotas,
-      auth: { staticAdminKey: 'static-admin-key-0123456789abcdef' },
+      env: {
+        TESSERA_RATE_LIMIT_WRITE_PER_HOUR: String(SETTINGS.writePerHour),
+        TESSERA_RATE_LIMIT_READ_PER_HOUR: String(SETTINGS.readPerHour),
+        TESSERA_RATE_LIMIT_FEDERATION_PULL_PER_HOUR: String(SETTINGS.federationPullPerHour),
+        TESSERA_RATE_LIMIT_ADMIN_PER_HOUR: String(SETTINGS.adminPerHour),
+        TESSERA_API_KEY: 'static-admin-key-0123456789abcdef',
+      },
     });
   });
   after(() => api?.close());
@@ -48,7 +52,9 @@ describe('quotas over HTTP', () => {
 
   test('a fresh key drains its write bucket → 429 with retry_after and Retry-After; it refills with time', async () => {
     const token = await api.key(['read', 'write'], 'spiffe://example.org/agent/w');
-    const before = await counterValue('tessera_quota_breaches_total', { dimension: 'fact_write' });
+    const before = await counterValue(api.node.metrics, 'tessera_quota_breaches_total', {
+      dimension: 'fact_write',
+    });
     for (let i = 0; i < 7; i++) assert.equal((await post(token)).statusCode, 201, `write ${i + 1}`);
     const refused = await post(token);
     assert.equal(refused.statusCode, 429);
@@ -60,8 +66,15 @@ describe('quotas over HTTP', () => {
       retry_after: 514.3,
     });
     assert.equal(refused.headers['retry-after'], '515');
-    assert.equal(await counterValue('tessera_quota_breaches_total', { dimension: 'fact_write' }), before + 1);
-    assert.deepEqual(breaches.at(-1), ['fact_write', 'spiffe://example.org/agent/w']);
+    assert.equal(
+      await counterValue(api.node.metrics, 'tessera_quota_breaches_total', { dimension: 'fact_write' }),
+      before + 1,
+    );
+    const breach = (await api.audit('quota_breach')).at(-1);
+    assert.deepEqual(
+      [breach?.principal, breach?.detail],
+      ['spiffe://example.org/agent/w', { dimension: 'fact_write' }],
+    );
 
     assert.equal(
       (await api.app.inject({ method: 'GET', url: '/v1/facts', headers: bearer(token) })).statusCode,
@@ -133,7 +146,8 @@ describe('quotas over HTTP', () => {
 describe('createQuotas', () => {
   test('takeFederationPull is per peer entity URI, and quotaExceeded makes the same 429 outside the hook', async () => {
     const time = manualClock();
-    const quotas = createQuotas(SETTINGS, time.clock);
+    const breaches: [QuotaDimension, string][] = [];
+    const quotas = createQuotas(SETTINGS, time.clock, { onBreach: (d, p) => breaches.push([d, p]) });
     const app = Fastify();
     installErrorHandler(app);
     app.get<{ Querystring: { peer: string } }>('/feed', async (request, reply) => {
@@ -143,7 +157,6 @@ describe('createQuotas', () => {
     });
     const pull = (peer: string) =>
       app.inject({ method: 'GET', url: `/feed?peer=${encodeURIComponent(peer)}` });
-    const before = await counterValue('tessera_quota_breaches_total', { dimension: 'federation_pull' });
     assert.equal((await pull('spiffe://p/b')).statusCode, 200);
     assert.equal((await pull('spiffe://p/b')).statusCode, 200);
     const refused = await pull('spiffe://p/b');
@@ -161,10 +174,7 @@ describe('createQuotas', () => {
     assert.equal(refused.headers['retry-after'], '1800');
     assert.equal((await pull('spiffe://p/c')).statusCode, 200, 'another peer has its own bucket');
     assert.equal(quotas.take('spiffe://p/b', 'fact_read').allowed, true, 'pulls and reads are separate');
-    assert.equal(
-      await counterValue('tessera_quota_breaches_total', { dimension: 'federation_pull' }),
-      before + 1,
-    );
+    assert.deepEqual(breaches, [['federation_pull', 'spiffe://p/b']], 'the one breach is reported');
     await app.close();
   });
 

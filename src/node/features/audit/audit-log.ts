@@ -15,7 +15,6 @@ import { defaultLogger, type Logger } from '../../../tls/logger.ts';
 import { NodeError } from '../../errors.ts';
 import { buildAuditEntry } from './chain.ts';
 import { type AuditEventType, isAuditEventType } from './event-types.ts';
-import { auditMetrics } from './metrics.ts';
 import { scrubDetail, scrubString } from './scrub.ts';
 
 export { AUDIT_EVENT_TYPES, type AuditEventType } from './event-types.ts';
@@ -36,6 +35,8 @@ export interface AuditLogOptions {
   store: AuditStore;
   clock: Clock;
   logger?: Logger;
+  /** Counts an entry that could not be written (tessera_audit_write_failures_total). */
+  onWriteFailure?(eventType: string): void;
 }
 
 export interface RecordOptions {
@@ -47,8 +48,10 @@ export class AuditLog {
   readonly #store: AuditStore;
   readonly #clock: Clock;
   readonly #logger: Logger;
+  readonly #onWriteFailure: ((eventType: string) => void) | undefined;
 
   constructor(options: AuditLogOptions) {
+    this.#onWriteFailure = options.onWriteFailure;
     this.#store = options.store;
     this.#clock = options.clock;
     this.#logger = options.logger ?? defaultLogger();
@@ -73,7 +76,7 @@ export class AuditLog {
       return await store.appendAudit((last) => buildAuditEntry(last, fields));
     } catch (error) {
       const label = isAuditEventType(eventType) ? eventType : 'unknown';
-      auditMetrics.writeFailures.inc({ event_type: label });
+      this.#onWriteFailure?.(label);
       const reason = error instanceof Error ? error.message : String(error);
       // The detail is not logged: it may be large, and the failure is about the write, not the content.
       this.#logger.error(

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { syncDirectory } from '../../../pki/sync-dir.ts';
 import type { AuditStore } from '../../../store/ports/audit.ts';
 import { ChainVerifier, UnparsableEntry, type VerifyResult } from './chain.ts';
 import { rfc3339ToMillisCeil } from './query.ts';
@@ -81,20 +82,11 @@ export async function exportAuditLog(options: ExportOptions): Promise<ExportResu
     await handle.close();
     handle = undefined;
     await rename(temp, options.out);
-    await fsyncDir(dirname(options.out));
+    await syncDirectory(dirname(options.out));
     return { written: true, count, firstSeq, lastSeq, verify };
   } catch (error) {
     await handle?.close().catch(() => undefined);
     await rm(temp, { force: true }).catch(() => undefined);
     throw error;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -4,8 +4,6 @@
 // handlers, the quota hook and audit. Tokens are never logged or echoed; failures are reported by reason.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { Counter } from 'prom-client';
-import { registry } from '../../../tls/metrics.ts';
 import { NodeError } from '../../errors.ts';
 import { accessOf } from '../../http/route-config.ts';
 import { parseToken } from './api-key-token.ts';
@@ -30,6 +28,8 @@ export interface ApiAuthOptions {
   onAuthFailed?(reason: AuthFailure, keyId?: string): void;
   /** A request refused with 403. */
   onForbidden?(principal: Principal, permission: Permission): void;
+  /** Counts every refusal by reason (tessera_api_auth_failures_total), 403s and limiter refusals included. */
+  countFailure?(labels: { reason: string }): void;
   /** Per-address limit on failed authentications, checked before any key work. */
   failureLimiter?: FailureLimiter;
 }
@@ -44,13 +44,6 @@ const DETAIL: Record<AuthFailure, string> = {
 };
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
-
-const authFailures = new Counter({
-  name: 'tessera_api_auth_failures_total',
-  help: 'API requests refused with 401 (by reason: missing, malformed, unknown_key, bad_secret, expired, revoked) or 403 (forbidden)',
-  labelNames: ['reason'] as const,
-  registers: [registry],
-});
 
 function unauthorized(reply: FastifyReply, reason: AuthFailure): NodeError {
   reply.header('www-authenticate', 'Bearer realm="tessera"');
@@ -78,7 +71,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
     const address = request.ip;
     const wait = options.failureLimiter?.waitMs(address) ?? 0;
     if (wait > 0) {
-      authFailures.inc({ reason: 'too_many_failures' });
+      options.countFailure?.({ reason: 'too_many_failures' });
       reply.header('retry-after', String(Math.ceil(wait / 1000)));
       throw new NodeError(
         'too_many_auth_failures',
@@ -87,7 +80,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
     }
     const token = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1];
     if (!token) {
-      authFailures.inc({ reason: 'missing' });
+      options.countFailure?.({ reason: 'missing' });
       options.onAuthFailed?.('missing');
       throw unauthorized(reply, 'missing');
     }
@@ -98,7 +91,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
       const result = await options.apiKeys.verify(token);
       if (!result.ok) {
         options.failureLimiter?.failed(address);
-        authFailures.inc({ reason: result.reason });
+        options.countFailure?.({ reason: result.reason });
         options.onAuthFailed?.(result.reason, result.keyId);
         throw unauthorized(reply, result.reason);
       }
@@ -106,7 +99,7 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
     }
     request.principal = principal;
     if (need !== 'authenticated' && !principal.permissions.includes(need)) {
-      authFailures.inc({ reason: 'forbidden' });
+      options.countFailure?.({ reason: 'forbidden' });
       options.onForbidden?.(principal, need);
       throw new NodeError('forbidden', forbiddenDetail(need));
     }

@@ -32,6 +32,7 @@ export function authFeature(
         apiKeys,
         staticAdminKey: config.apiKey,
         required: config.authRequired,
+        countFailure: (labels) => ctx.metrics.apiAuthFailures.inc(labels),
         failureLimiter: createFailureLimiter(config.authFailuresPerHour, () => clock().getTime()),
         onAuthFailed: (reason, keyId) => {
           // Sampled per reason and key id: key ids are public, so even failures that name a real key can be

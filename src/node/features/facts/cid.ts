@@ -2,12 +2,8 @@
 // {entity, relation, value, source, confidence, scope}. JCS fixes key order, whitespace and number form,
 // so every node computes the same CID for the same content, whatever the JSON it was sent in.
 import { createHash } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
 import type { FactContent } from '../../../store/ports/facts.ts';
-
-// The package is CommonJS (`module.exports = fn`) while its typings declare an ES default export, which
-// NodeNext types as the module namespace; at run time the default import is the function.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+import { canonicalJson } from '../identity/canonical-json.ts';
 
 export const CID_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
@@ -27,7 +23,6 @@ export function cidContent(content: FactContent): FactContent {
 }
 
 export function factCid(content: FactContent): string {
-  const json = canonicalize(cidContent(content));
-  if (json === undefined) throw new TypeError('fact content has no JSON representation');
+  const json = canonicalJson(cidContent(content));
   return `sha256:${createHash('sha256').update(json, 'utf8').digest('hex')}`;
 }

@@ -3,7 +3,6 @@
 
 import type { NodeContext } from '../../app/context.ts';
 import type { Feature } from '../../app/feature.ts';
-import { nodeMetrics } from '../../metrics.ts';
 import { HybridClock } from './hlc.ts';
 import { registerFactRoutes } from './routes.ts';
 import { FactService } from './service.ts';
@@ -15,7 +14,7 @@ export function factsFeature(ctx: NodeContext): Feature & { service: FactService
     hlc: new HybridClock(() => ctx.clock().getTime()),
     now: ctx.clock,
     onWrite: () => {
-      nodeMetrics.factsWritten.inc();
+      ctx.metrics.factsWritten.inc();
       ctx.events.emit('fact_written');
     },
   });

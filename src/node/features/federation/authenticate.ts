@@ -1,12 +1,11 @@
 // Who is calling a federation route: the connection's certificate AND a peer token signed by an approved
 // peer's node key, bound together (`iss` == the certificate's URI SAN), fresh, for us, and never seen before.
-import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { Store } from '../../../store/store.ts';
 import type { Clock } from '../../../tls/clock.ts';
 import { accessOf } from '../../http/route-config.ts';
-import { publicKeyFromRaw } from '../identity/node-key.ts';
+import { PublicKeyCache } from '../identity/public-key-cache.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
 import { type PeerKeyTrust, tokenKeyId } from '../rotation/peer-key-trust.ts';
 import { claimedIssuer, PeerTokenError, verifyPeerToken } from './peer-token.ts';
@@ -36,10 +35,11 @@ declare module 'fastify' {
  * request.federationPeer.
  */
 export function installPeerAuth(app: FastifyInstance, deps: FederationAuthDeps): void {
+  const authenticator = new PeerAuthenticator(deps);
   app.decorateRequest('federationPeer', null);
   app.addHook('onRequest', async (request) => {
     if (request.is404 || accessOf(request) === 'open') return;
-    request.federationPeer = await authenticatePeer(request, deps);
+    request.federationPeer = await authenticator.authenticate(request);
   });
 }
 
@@ -49,71 +49,68 @@ export function peerOf(request: FastifyRequest): PeerRecord {
   return request.federationPeer;
 }
 
-export async function authenticatePeer(
-  request: FastifyRequest,
-  deps: FederationAuthDeps,
-): Promise<PeerRecord> {
-  try {
-    return await check(request, deps);
-  } catch (error) {
-    if (error instanceof PeerTokenError) deps.onRejected?.(error.code, error.message);
-    throw error;
-  }
-}
+/** The gate's checks, with the little state they keep per node (parsed keys, unknown key ids tried). */
+export class PeerAuthenticator {
+  readonly #keys = new PublicKeyCache();
+  /** The last unknown key id each peer presented (one entry per peer). */
+  readonly #triedKids = new Map<string, string>();
 
-async function check(request: FastifyRequest, deps: FederationAuthDeps): Promise<PeerRecord> {
-  const header = request.headers.authorization ?? '';
-  const token = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header)?.[1];
-  if (!token)
-    throw new PeerTokenError('token_missing', 'federation requests need Authorization: Bearer <peer token>');
-  const issuer = claimedIssuer(token);
-  if (deps.requireMtls) {
-    const uris = request.peer?.uris ?? [];
-    if (!uris.includes(issuer))
+  constructor(private readonly deps: FederationAuthDeps) {}
+
+  async authenticate(request: FastifyRequest): Promise<PeerRecord> {
+    try {
+      return await this.#check(request);
+    } catch (error) {
+      if (error instanceof PeerTokenError) this.deps.onRejected?.(error.code, error.message);
+      throw error;
+    }
+  }
+
+  async #check(request: FastifyRequest): Promise<PeerRecord> {
+    const deps = this.deps;
+    const header = request.headers.authorization ?? '';
+    const token = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header)?.[1];
+    if (!token)
       throw new PeerTokenError(
-        'token_binding_mismatch',
-        `token issuer ${issuer} is not the identity of this connection's certificate (${uris.join(', ') || 'none'})`,
+        'token_missing',
+        'federation requests need Authorization: Bearer <peer token>',
       );
-  }
-  let peer = deps.peers.byEntityUri(issuer);
-  if (!peer || peer.status === 'pending')
-    throw new PeerTokenError('peer_not_approved', `${issuer} is not an approved peer of this node`);
-  if (peer.status === 'revoked') throw new PeerTokenError('peer_revoked', `${issuer} has been revoked`);
-  const now = deps.clock();
-  const kid = tokenKeyId(token);
-  if (deps.trust && kid && !deps.trust.knowsNodeKey(peer, kid, now)) {
-    // A key we do not know yet: the peer may have rotated. Its manifest must prove the new key with an
-    // event signed by the key we approved; single-flight and rate-limited per peer inside refresh().
-    // The token arrived on the peer's own certificate, so only the peer can make us fetch: a key id seen for
-    // the first time fetches at once (a refresh moments earlier may predate the rotation), a repeat at most
-    // once a second.
-    const firstSight = triedKids.get(peer.id) !== kid;
-    triedKids.set(peer.id, kid);
-    await deps.trust.refresh(peer, now, { minIntervalMs: firstSight ? 0 : 1000 }).catch((error: Error) => {
-      deps.onRejected?.('rotation_unproven', `${issuer}: ${error.message}`);
+    const issuer = claimedIssuer(token);
+    if (deps.requireMtls) {
+      const uris = request.peer?.uris ?? [];
+      if (!uris.includes(issuer))
+        throw new PeerTokenError(
+          'token_binding_mismatch',
+          `token issuer ${issuer} is not the identity of this connection's certificate (${uris.join(', ') || 'none'})`,
+        );
+    }
+    let peer = deps.peers.byEntityUri(issuer);
+    if (!peer || peer.status === 'pending')
+      throw new PeerTokenError('peer_not_approved', `${issuer} is not an approved peer of this node`);
+    if (peer.status === 'revoked') throw new PeerTokenError('peer_revoked', `${issuer} has been revoked`);
+    const now = deps.clock();
+    const kid = tokenKeyId(token);
+    if (deps.trust && kid && !deps.trust.knowsNodeKey(peer, kid, now)) {
+      // A key we do not know yet: the peer may have rotated. Its manifest must prove the new key with an
+      // event signed by the key we approved; single-flight and rate-limited per peer inside refresh().
+      // The token arrived on the peer's own certificate, so only the peer can make us fetch: a key id seen
+      // for the first time fetches at once (a refresh moments earlier may predate the rotation), a repeat at
+      // most once a second.
+      const firstSight = this.#triedKids.get(peer.id) !== kid;
+      this.#triedKids.set(peer.id, kid);
+      await deps.trust.refresh(peer, now, { minIntervalMs: firstSight ? 0 : 1000 }).catch((error: Error) => {
+        deps.onRejected?.('rotation_unproven', `${issuer}: ${error.message}`);
+      });
+      peer = deps.peers.byEntityUri(issuer) ?? peer;
+    }
+    const verified = await verifyPeerToken(token, {
+      publicKeys: deps.trust ? deps.trust.acceptedNodeKeys(peer, now) : [this.#keys.get(peer.publicKey)],
+      issuer,
+      audience: deps.selfEntityUri,
+      now,
     });
-    peer = deps.peers.byEntityUri(issuer) ?? peer;
+    if (!(await deps.store.rememberJti(verified.jti, verified.expiresAt)))
+      throw new PeerTokenError('token_replayed', 'this peer token (jti) has been used before');
+    return peer;
   }
-  const verified = await verifyPeerToken(token, {
-    publicKeys: deps.trust ? deps.trust.acceptedNodeKeys(peer, now) : [publicKeyOf(peer)],
-    issuer,
-    audience: deps.selfEntityUri,
-    now,
-  });
-  if (!(await deps.store.rememberJti(verified.jti, verified.expiresAt)))
-    throw new PeerTokenError('token_replayed', 'this peer token (jti) has been used before');
-  return peer;
-}
-
-const keyCache = new Map<string, KeyObject>();
-/** The last unknown key id each peer presented (one entry per peer). */
-const triedKids = new Map<string, string>();
-
-function publicKeyOf(peer: PeerRecord): KeyObject {
-  let key = keyCache.get(peer.publicKey);
-  if (!key) {
-    key = publicKeyFromRaw(peer.publicKey);
-    keyCache.set(peer.publicKey, key);
-  }
-  return key;
 }

@@ -6,7 +6,6 @@
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { NodeContext } from '../../app/context.ts';
 import type { Feature } from '../../app/feature.ts';
-import { nodeMetrics } from '../../metrics.ts';
 import type { FactService } from '../facts/service.ts';
 import { quotaExceeded } from '../quotas/quota-hook.ts';
 import type { Quotas } from '../quotas/quotas.ts';
@@ -33,6 +32,7 @@ export function federationFeature(
   const { config, store, peers, logger, clock, audit, sample, events } = ctx;
   const { client } = deps.wire;
   const puller = new Puller({
+    metrics: ctx.metrics,
     store,
     facts: deps.facts,
     peers,
@@ -53,7 +53,7 @@ export function federationFeature(
     clock,
     trust: deps.trust,
     onRejected: (reason, detail) => {
-      nodeMetrics.federationRejections.inc({ reason });
+      ctx.metrics.federationRejections.inc({ reason });
       if (sample(`federation_rejected:${reason}`))
         void audit.note('federation_rejected', null, { reason, detail });
       logger.warn({ event: 'federation_rejected', reason, detail }, `federation request refused: ${reason}`);

@@ -8,7 +8,7 @@ import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { Store, StoreOps } from '../../../store/store.ts';
 import type { Logger } from '../../../tls/logger.ts';
 import { NodeError } from '../../errors.ts';
-import { markCaughtUp, nodeMetrics } from '../../metrics.ts';
+import type { NodeMetrics } from '../../metrics.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
 import type { FederationClient } from './client.ts';
 
@@ -23,6 +23,7 @@ export interface Ingestor {
 }
 
 export interface PullerOptions {
+  metrics: NodeMetrics;
   store: Store;
   facts: Ingestor;
   peers: PeerDirectory;
@@ -120,7 +121,7 @@ export class Puller {
           state.failures = 0;
         } catch (error) {
           state.failures++;
-          nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'failure' });
+          this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'failure' });
           this.options.logger.warn(
             {
               event: 'federation_pull_failed',
@@ -180,7 +181,7 @@ export class Puller {
             // A record that fails validation is refused and skipped; a store error, or a clock skew that will
             // pass, aborts the page (rolled back, retried after the backoff).
             if (!(error instanceof NodeError) || error.code === 'hlc_skew') throw error;
-            nodeMetrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
+            this.options.metrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
             this.options.logger.warn(
               {
                 event: 'federation_fact_refused',
@@ -196,21 +197,21 @@ export class Puller {
         return count;
       });
       received += inserted;
-      nodeMetrics.factsReplicated.inc({ peer: peer.entityUri }, inserted);
+      this.options.metrics.factsReplicated.inc({ peer: peer.entityUri }, inserted);
       // An unchanged cursor with `more` would loop forever on a misbehaving peer.
       if (!page.more || page.cursor === cursor) break;
     }
     // Revocations and the manifest refresh ride along; their failure is logged, not a failed facts pull.
     await this.options.afterCycle?.(peer).catch((error: Error) => {
-      nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'after_cycle_failure' });
+      this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'after_cycle_failure' });
       this.options.logger.warn(
         { event: 'federation_after_cycle_failed', peer: peer.entityUri, error: error.message },
         'revocation pull or manifest refresh failed; facts were replicated',
       );
     });
-    nodeMetrics.pulls.inc({ peer: peer.entityUri, result: 'success' });
-    nodeMetrics.lastPullSuccess.set({ peer: peer.entityUri }, Date.now() / 1000);
-    markCaughtUp(peer.entityUri, Date.now());
+    this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'success' });
+    this.options.metrics.lastPullSuccess.set({ peer: peer.entityUri }, Date.now() / 1000);
+    this.options.metrics.markCaughtUp(peer.entityUri, Date.now());
     if (received > 0)
       this.options.logger.info(
         { event: 'federation_pulled', peer: peer.entityUri, facts: received },

@@ -22,6 +22,7 @@ export function createPeerWire(ctx: NodeContext): PeerWire {
     logger,
     clock,
     ...(ctx.expiry ? { expiry: ctx.expiry } : {}),
+    metrics: ctx.tlsMetrics,
   });
   const client = new FederationClient({
     transport,

@@ -9,9 +9,14 @@ import { registerHealthRoutes } from './routes.ts';
 export function healthFeature(ctx: NodeContext): Feature {
   return {
     name: 'health',
-    apiHooks: (app) => installRequestMetrics(app, 'api'),
-    federationHooks: (app) => installRequestMetrics(app, 'federation'),
+    apiHooks: (app) => installRequestMetrics(app, 'api', ctx.metrics),
+    federationHooks: (app) => installRequestMetrics(app, 'federation', ctx.metrics),
     api: async (app) =>
-      registerHealthRoutes(app, { store: ctx.store, credentials: ctx.credentials, clock: ctx.clock }),
+      registerHealthRoutes(app, {
+        store: ctx.store,
+        credentials: ctx.credentials,
+        clock: ctx.clock,
+        registry: ctx.registry,
+      }),
   };
 }

@@ -1,16 +1,16 @@
 // /healthz: the process answers. /readyz: the store accepts writes and the TLS material is valid and
 // unexpired, i.e. the node can do its job. /metrics: the one Prometheus registry.
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Store } from '../../../store/store.ts';
 import type { Clock } from '../../../tls/clock.ts';
 import type { CredentialSource } from '../../../tls/credential-source.ts';
-import { registry } from '../../../tls/metrics.ts';
 
 const OPEN = { config: { access: 'open' } } as const;
 
 export function registerHealthRoutes(
   app: FastifyInstance,
-  deps: { store: Store; credentials: CredentialSource | null; clock: Clock },
+  deps: { store: Store; credentials: CredentialSource | null; clock: Clock; registry: Registry },
 ): void {
   app.get('/healthz', OPEN, async () => ({ status: 'ok' }));
   app.get('/readyz', OPEN, async (_request, reply) => {
@@ -31,6 +31,6 @@ export function registerHealthRoutes(
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });
   app.get('/metrics', OPEN, async (_request, reply) =>
-    reply.header('content-type', registry.contentType).send(await registry.metrics()),
+    reply.header('content-type', deps.registry.contentType).send(await deps.registry.metrics()),
   );
 }

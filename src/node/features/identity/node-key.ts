@@ -13,6 +13,7 @@ import {
 import { constants } from 'node:fs';
 import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDirectory } from '../../../pki/sync-dir.ts';
 
 export const NODE_KEY_FILE = 'node-key.pem';
 
@@ -209,18 +210,6 @@ async function createKeyFile(dataDir: string, path: string): Promise<{ key: KeyO
   } finally {
     await unlink(temp).catch(() => {});
   }
-  await syncDir(dataDir);
+  await syncDirectory(dataDir);
   return { key: privateKey, won: true };
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r').catch(() => null);
-  if (!handle) return;
-  try {
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on directories; the key file itself is already durable.
-  } finally {
-    await handle.close();
-  }
 }

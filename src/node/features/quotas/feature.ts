@@ -10,6 +10,7 @@ export function quotasFeature(ctx: NodeContext): Feature & { quotas: Quotas } {
   warnIfQuotasDisabled(ctx.config.quotas, ctx.logger);
   const quotas = createQuotas(ctx.config.quotas, ctx.clock, {
     onBreach: (dimension, principal) => {
+      ctx.metrics.quotaBreaches.inc({ dimension });
       if (ctx.sample(`quota_breach:${principal}:${dimension}`))
         void ctx.audit.note('quota_breach', principal, { dimension });
     },

@@ -4,10 +4,8 @@
 // ones and are swept (at most once a minute, and whenever the map passes its bound); if the bound is
 // still exceeded the least recently used buckets go (they restart full: a loss of precision, not of safety
 // as long as the bound is far above the number of principals).
-import { Counter } from 'prom-client';
 import { type Clock, systemClock } from '../../../tls/clock.ts';
 import type { Logger } from '../../../tls/logger.ts';
-import { registry } from '../../../tls/metrics.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export const QUOTA_DIMENSIONS = ['fact_write', 'fact_read', 'federation_pull', 'admin'] as const;
@@ -50,13 +48,6 @@ export interface QuotaOptions {
   maxBuckets?: number;
 }
 
-export const quotaBreaches = new Counter({
-  name: 'tessera_quota_breaches_total',
-  help: 'Requests refused with 429 because a principal exhausted its quota, by dimension',
-  labelNames: ['dimension'] as const,
-  registers: [registry],
-});
-
 const SWEEP_EVERY_MS = 60_000;
 
 export function createQuotas(
@@ -95,7 +86,6 @@ export function createQuotas(
     const result = bucket.take(nowMs);
     if (buckets.size > maxBuckets || nowMs - lastSweepMs >= SWEEP_EVERY_MS) sweep(nowMs);
     if (result.ok) return { allowed: true };
-    quotaBreaches.inc({ dimension });
     options.onBreach?.(dimension, principal);
     return {
       allowed: false,

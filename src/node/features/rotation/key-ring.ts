@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type Clock, systemClock } from '../../../tls/clock.ts';
 import { watchFiles } from '../../../tls/file-watch.ts';
 import type { NodeKey } from '../identity/node-key.ts';
-import { publicKeyFromRaw } from '../identity/node-key.ts';
+import { PublicKeyCache } from '../identity/public-key-cache.ts';
 import { RotationError } from './errors.ts';
 import {
   currentKeyFile,
@@ -60,7 +60,7 @@ export class KeyRing extends EventEmitter<{
   #state: State;
   #reloading: Promise<KeyRingReload> | undefined;
   readonly #clock: Clock;
-  readonly #keyCache = new Map<string, KeyObject>();
+  readonly #keys = new PublicKeyCache();
 
   private constructor(
     readonly options: KeyRingOptions,
@@ -93,7 +93,7 @@ export class KeyRing extends EventEmitter<{
       .map((event) => ({
         keyId: event.old_key_id,
         publicKeyB64: event.old_public_key,
-        publicKey: this.#publicKey(event.old_public_key),
+        publicKey: this.#keys.get(event.old_public_key),
         notAfter: new Date(event.dual_trust_until),
       }));
   }
@@ -168,15 +168,6 @@ export class KeyRing extends EventEmitter<{
       },
       onWatchError: (_dir, error) => this.emit('error', error),
     });
-  }
-
-  #publicKey(raw: string): KeyObject {
-    let key = this.#keyCache.get(raw);
-    if (!key) {
-      key = publicKeyFromRaw(raw);
-      this.#keyCache.set(raw, key);
-    }
-    return key;
   }
 }
 

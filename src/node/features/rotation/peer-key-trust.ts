@@ -8,7 +8,7 @@ import { decodeProtectedHeader } from 'jose';
 import type { PeerKeyRecord, PeerKeyStore } from '../../../store/ports/peer-keys.ts';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { SignedManifest } from '../identity/manifest.ts';
-import { publicKeyFromRaw } from '../identity/node-key.ts';
+import { PublicKeyCache } from '../identity/public-key-cache.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
 import { acceptedPeerKeys, planPeerKeyUpdate } from './peer-keys.ts';
 
@@ -28,7 +28,7 @@ export interface ManifestApplied {
 
 export class PeerKeyTrust {
   #records: PeerKeyRecord[];
-  readonly #keyCache = new Map<string, KeyObject>();
+  readonly #keys = new PublicKeyCache();
   readonly #inflight = new Map<string, Promise<ManifestApplied>>();
   readonly #lastRefresh = new Map<string, number>();
 
@@ -45,12 +45,12 @@ export class PeerKeyTrust {
 
   /** Keys a token from this peer may be signed with now (its current node key first). */
   acceptedNodeKeys(peer: PeerRecord, now: Date): KeyObject[] {
-    return acceptedPeerKeys(peer, this.#records, now, 'node').map((raw) => this.#key(raw));
+    return acceptedPeerKeys(peer, this.#records, now, 'node').map((raw) => this.#keys.get(raw));
   }
 
   /** Keys capability tokens issued by this peer may be signed with now. */
   acceptedIssuerKeys(peer: PeerRecord, now: Date): KeyObject[] {
-    return acceptedPeerKeys(peer, this.#records, now, 'issuer').map((raw) => this.#key(raw));
+    return acceptedPeerKeys(peer, this.#records, now, 'issuer').map((raw) => this.#keys.get(raw));
   }
 
   /** The key ids acceptedNodeKeys returns, to tell whether a token's `kid` is one we know. */
@@ -118,15 +118,6 @@ export class PeerKeyTrust {
     const removed = await this.options.store.prunePeerKeys(now.toISOString());
     if (removed > 0) this.#records = await this.options.store.listPeerKeys();
     return removed;
-  }
-
-  #key(raw: string): KeyObject {
-    let key = this.#keyCache.get(raw);
-    if (!key) {
-      key = publicKeyFromRaw(raw);
-      this.#keyCache.set(raw, key);
-    }
-    return key;
   }
 }
 

@@ -6,6 +6,7 @@ import type { Clock } from '../../../../tls/clock.ts';
 import type { CredentialSource } from '../../../../tls/credential-source.ts';
 import type { ExpiryMonitor } from '../../../../tls/expiry.ts';
 import type { Logger } from '../../../../tls/logger.ts';
+import type { TlsMetrics } from '../../../../tls/metrics.ts';
 import type { PemMaterial } from '../../../../tls/policy.ts';
 import { createMtlsAgent } from '../../../../transport/http-client.ts';
 import { NodeError } from '../../../errors.ts';
@@ -29,6 +30,8 @@ export interface HttpsPeerTransportOptions {
   logger?: Logger;
   clock?: Clock;
   expiry?: ExpiryMonitor;
+  /** Where refused peer certificates are counted. */
+  metrics?: TlsMetrics;
   /** Per call, connect to last byte; default 30 s (manifests: 10 s). */
   timeoutMs?: number;
   manifestTimeoutMs?: number;
@@ -78,6 +81,7 @@ export class HttpsPeerTransport implements PeerTransport {
           ...(this.options.logger ? { logger: this.options.logger } : {}),
           ...(this.options.clock ? { clock: this.options.clock } : {}),
           ...(this.options.expiry ? { expiry: this.options.expiry } : {}),
+          ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
         })
       : new Agent({ keepAliveTimeout: 30_000 });
     return this.#dispatcher;
