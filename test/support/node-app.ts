@@ -61,6 +61,8 @@ export interface NodeAppOptions {
   derive?: Derive;
   /** Extra features mounted after the node's own (e.g. a route under test). */
   features?: Feature[];
+  /** The wire to peers (default: the HTTPS adapter). */
+  peerTransport?: StartNodeOptions['peerTransport'];
 }
 
 export async function startNodeApp(options: NodeAppOptions): Promise<NodeApp> {
@@ -82,6 +84,7 @@ export async function startNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     logger,
     clock: options.clock,
     ...(options.features ? { features: options.features } : {}),
+    ...(options.peerTransport ? { peerTransport: options.peerTransport } : {}),
     ...(options.derive ? { auth: { derive: options.derive } } : {}),
   };
   // A node that refuses to start (a bad setting) leaves no temp dir behind.

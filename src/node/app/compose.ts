@@ -12,6 +12,7 @@ import { type AuthFeatureOptions, authFeature } from '../features/auth/feature.t
 import { capabilitiesFeature } from '../features/capabilities/feature.ts';
 import { factsFeature } from '../features/facts/feature.ts';
 import { federationFeature } from '../features/federation/feature.ts';
+import type { PeerTransport } from '../features/federation/peer-transport.ts';
 import type { Puller } from '../features/federation/puller.ts';
 import { createPeerWire } from '../features/federation/wire.ts';
 import { healthFeature } from '../features/health/feature.ts';
@@ -22,7 +23,7 @@ import { quotasFeature } from '../features/quotas/feature.ts';
 import { loadPeerKeyTrust, rotationFeature } from '../features/rotation/feature.ts';
 import type { NodeConfig } from '../settings/config.ts';
 import { createApiListener } from './api-listener.ts';
-import { openContext } from './context.ts';
+import { type NodeContext, openContext } from './context.ts';
 import type { Feature } from './feature.ts';
 import { createFederationListener } from './federation-listener.ts';
 import { Lifecycle } from './lifecycle.ts';
@@ -33,6 +34,8 @@ export interface StartNodeOptions {
   /** More features, mounted after the node's own (embedding, tests). */
   features?: Feature[];
   auth?: AuthFeatureOptions;
+  /** The wire to peers; default the HTTPS adapter over the node's credentials (a gRPC adapter plugs in here). */
+  peerTransport?: (ctx: NodeContext) => PeerTransport;
 }
 
 export interface TesseraNode {
@@ -61,7 +64,7 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       { logger: options.logger, clock: options.clock ?? systemClock },
       lifecycle,
     );
-    const wire = createPeerWire(ctx);
+    const wire = createPeerWire(ctx, options.peerTransport?.(ctx));
     const trust = await loadPeerKeyTrust(ctx, wire.fetchManifest);
     const identity = identityFeature(ctx);
     const quotas = quotasFeature(ctx);

@@ -14,16 +14,9 @@ export interface PeerWire {
   fetchManifest(url: string, expectedEntityUri?: string): Promise<FetchedPeerManifest>;
 }
 
-export function createPeerWire(ctx: NodeContext): PeerWire {
-  const { credentials, peers, logger, clock } = ctx;
-  const transport = new HttpsPeerTransport({
-    credentials,
-    expectedIdentity: (origin) => peers.expectedIdentityFor(origin),
-    logger,
-    clock,
-    ...(ctx.expiry ? { expiry: ctx.expiry } : {}),
-    metrics: ctx.tlsMetrics,
-  });
+/** The wire over `transport`; by default the HTTPS adapter built from the node's credentials. */
+export function createPeerWire(ctx: NodeContext, transport: PeerTransport = httpsTransport(ctx)): PeerWire {
+  const { clock } = ctx;
   const client = new FederationClient({
     transport,
     selfEntityUri: ctx.config.entityUri,
@@ -39,4 +32,16 @@ export function createPeerWire(ctx: NodeContext): PeerWire {
         ...(expectedEntityUri ? { expectedEntityUri } : {}),
       }),
   };
+}
+
+function httpsTransport(ctx: NodeContext): PeerTransport {
+  const { credentials, peers, logger, clock } = ctx;
+  return new HttpsPeerTransport({
+    credentials,
+    expectedIdentity: (origin) => peers.expectedIdentityFor(origin),
+    logger,
+    clock,
+    ...(ctx.expiry ? { expiry: ctx.expiry } : {}),
+    metrics: ctx.tlsMetrics,
+  });
 }
