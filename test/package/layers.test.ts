@@ -32,10 +32,10 @@ const CLEAN = {
   'src/pki/ca.ts': "import { core } from '../tls/core.ts';\nexport const ca = core;\n",
   'src/transport/server.ts': "import type { core } from '../tls/core.ts';\nexport type S = typeof core;\n",
   'src/store/db.ts': 'export const db = 1;\n',
-  'src/node/app/compose.ts':
+  'src/node/node.ts':
     "import { db } from '../store/db.ts';\nexport const node = (level: string) => [db, level];\n",
   'src/cli/main.ts':
-    "import { node } from '../node/app/compose.ts';\nnode(process.env.LEVEL ?? process.argv[2] ?? 'info');\n",
+    "import { node } from '../node/node.ts';\nnode(process.env.LEVEL ?? process.argv[2] ?? 'info');\n",
   'src/index.ts': "export * from './tls/core.ts';\nexport * from './transport/server.ts';\n",
 };
 
@@ -57,8 +57,8 @@ test('forbidden imports and env reads are reported with file:line and the rule, 
       'export const core = [x509, ca];',
       '',
     ].join('\n'),
-    'src/store/db.ts': "export const db = 1;\nexport type N = import('../node/app/compose.ts').N;\n",
-    'src/node/app/compose.ts': [
+    'src/store/db.ts': "export const db = 1;\nexport type N = import('../node/node.ts').N;\n",
+    'src/node/node.ts': [
       "import { db } from '../store/db.ts';",
       "export const node = () => [db, process.env['LEVEL']];",
       "export const later = () => import('../cli/main.ts');",
@@ -73,9 +73,9 @@ test('forbidden imports and env reads are reported with file:line and the rule, 
     [
       'layer rule broken (5):',
       "src/index.ts:1: root may import only root, tls, transport; './store/db.ts' is in store",
-      "src/node/app/compose.ts:3: node may import only node, store, transport, tls, pki; '../cli/main.ts' is in cli",
-      'src/node/app/compose.ts:2: only cli reads process.env; pass the value in',
-      "src/store/db.ts:2: store may import only store, tls, pki; '../node/app/compose.ts' is in node",
+      "src/node/node.ts:3: node may import only node, store, transport, tls, pki; '../cli/main.ts' is in cli",
+      'src/node/node.ts:2: only cli reads process.env; pass the value in',
+      "src/store/db.ts:2: store may import only store, tls, pki; '../node/node.ts' is in node",
       "src/tls/core.ts:3: tls may import only tls; '../pki/ca.ts' is in pki",
       '',
     ].join('\n'),
@@ -86,7 +86,7 @@ test('a new folder under src/ needs a rule, and imports may not leave src/', asy
   const dir = await tree(t, {
     ...CLEAN,
     'src/grpc/server.ts': "import { core } from '../tls/core.ts';\nexport const s = core;\n",
-    'src/tls/core.ts': "import { fixture } from '../fixture.ts';\nexport const core = fixture;\n",
+    'src/tls/core.ts': "import { fixture } from '../../test/fixture.ts';\nexport const core = fixture;\n",
   });
   const result = check(dir);
   assert.equal(result.code, 1);

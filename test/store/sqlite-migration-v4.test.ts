@@ -5,19 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import type { RevocationRecord } from '../../src/store/ports/capabilities.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
 import { openSqliteStore } from '../../src/store/sqlite/open.ts';
-
-function revocation(n: number, issuer = 'spiffe://example.org/node/a'): RevocationRecord {
-  return {
-    capability_id: `cap-${n}`,
-    issuer,
-    expires_at: '2030-03-01T00:00:00.000Z',
-    revoked_at: `2030-01-01T00:00:${String(n).padStart(2, '0')}.000Z`,
-    reason: n % 2 === 0 ? null : `reason ${n}`,
-  };
-}
+import { revocation } from './contract/records.ts';
 
 test('a v3 database is upgraded to v4: revocation rows and their seq kept, seq never reused, same id per issuer', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));

@@ -16,3 +16,14 @@ export interface NodeEventMap {
 }
 
 export class NodeEvents extends EventEmitter<NodeEventMap> {}
+
+export type NodeEventHandlers = { [E in keyof NodeEventMap]?: (...args: NodeEventMap[E]) => void };
+
+/** Subscribes every handler given; returns the function that unsubscribes them all. */
+export function subscribe(events: NodeEvents, handlers: NodeEventHandlers): () => void {
+  const entries = Object.entries(handlers) as [keyof NodeEventMap, (...args: unknown[]) => void][];
+  for (const [event, handler] of entries) events.on(event, handler);
+  return () => {
+    for (const [event, handler] of entries) events.off(event, handler);
+  };
+}

@@ -2,20 +2,10 @@
 // filter, durability across reopen.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RevocationRecord } from '../../../src/store/ports/capabilities.ts';
+import { revocation } from './records.ts';
 import type { OpenStore } from './types.ts';
 
 export function capabilityContract(open: OpenStore): void {
-  function revocation(n: number, issuer = 'spiffe://example.org/node/a'): RevocationRecord {
-    return {
-      capability_id: `cap-${n}`,
-      issuer,
-      expires_at: '2030-03-01T00:00:00.000Z',
-      revoked_at: `2030-01-01T00:00:${String(n).padStart(2, '0')}.000Z`,
-      reason: n % 2 === 0 ? null : `reason ${n}`,
-    };
-  }
-
   test('capabilities: add and get; a duplicate id is refused', async () => {
     const t = await open();
     try {

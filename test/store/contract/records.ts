@@ -1,5 +1,6 @@
 // Records for the store tests, built from small overrides: complete and unique unless told otherwise.
 import { factCid } from '../../../src/node/features/facts/cid.ts';
+import type { RevocationRecord } from '../../../src/store/ports/capabilities.ts';
 import type { FactContent, FactRecord } from '../../../src/store/ports/facts.ts';
 import type { PeerRecord } from '../../../src/store/ports/peers.ts';
 
@@ -55,4 +56,15 @@ export function peer(overrides: Partial<PeerRecord> = {}): PeerRecord {
 /** Lets every queued callback and I/O completion run: enough for a waiting tx to start if it could. */
 export async function settle(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** A revocation record numbered `n` (its revoked_at orders by n). */
+export function revocation(n: number, issuer = 'spiffe://example.org/node/a'): RevocationRecord {
+  return {
+    capability_id: `cap-${n}`,
+    issuer,
+    expires_at: '2030-03-01T00:00:00.000Z',
+    revoked_at: `2030-01-01T00:00:${String(n).padStart(2, '0')}.000Z`,
+    reason: n % 2 === 0 ? null : `reason ${n}`,
+  };
 }

@@ -5,6 +5,7 @@
 
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { NodeContext } from '../../app/context.ts';
+import { subscribe } from '../../app/events.ts';
 import type { Feature } from '../../app/feature.ts';
 import type { FactService } from '../facts/service.ts';
 import { quotaExceeded } from '../quotas/quota-hook.ts';
@@ -67,6 +68,7 @@ export function federationFeature(
   };
   const onRevoked = (peer: PeerRecord) => puller.forget(peer.id);
   let pruneTimer: NodeJS.Timeout | undefined;
+  let unsubscribe = () => {};
   return {
     name: 'federation',
     puller,
@@ -83,11 +85,13 @@ export function federationFeature(
         },
       }),
     start() {
-      events.on('fact_written', wake);
-      events.on('capability_revoked', wake);
-      events.on('node_key_rotated', wake);
-      events.on('peer_approved', onApproved);
-      events.on('peer_revoked', onRevoked);
+      unsubscribe = subscribe(events, {
+        fact_written: wake,
+        capability_revoked: wake,
+        node_key_rotated: wake,
+        peer_approved: onApproved,
+        peer_revoked: onRevoked,
+      });
       puller.start();
       // Seen token ids are only needed until their tokens expire; kept a minute past expiry because
       // verification tolerates a few seconds of clock skew.
@@ -98,11 +102,7 @@ export function federationFeature(
     },
     async drain() {
       clearInterval(pruneTimer);
-      events.off('fact_written', wake);
-      events.off('capability_revoked', wake);
-      events.off('node_key_rotated', wake);
-      events.off('peer_approved', onApproved);
-      events.off('peer_revoked', onRevoked);
+      unsubscribe();
       waker.close();
       await puller.stop();
     },
