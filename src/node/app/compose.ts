@@ -110,7 +110,9 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       reload: () => lifecycle.reload(),
       close: () => lifecycle.close(),
     };
-    return { node, start: () => lifecycle.start(features, [federationListener, apiListener]) };
+    // Federation listens first: a port-0 bind fixes the URL the manifest and well-known documents advertise.
+    lifecycle.assembled(features, [federationListener, apiListener]);
+    return { node, start: () => lifecycle.start() };
   });
 }
 

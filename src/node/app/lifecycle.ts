@@ -45,10 +45,16 @@ export class Lifecycle {
     }
   }
 
-  /** Listeners listen in the order given, then features start in compose order. */
-  async start(features: readonly Feature[], listeners: readonly Listener[]): Promise<void> {
+  /** What the node is made of, once assembled: from here on close() drains and closes all of it. */
+  assembled(features: readonly Feature[], listeners: readonly Listener[]): void {
     this.#features = features;
     this.#listeners = listeners;
+  }
+
+  /** Listeners listen in the order assembled, then features start in compose order. */
+  async start(): Promise<void> {
+    const features = this.#features;
+    const listeners = this.#listeners;
     try {
       for (const listener of listeners) await listener.listen();
       for (const feature of features) await feature.start?.();

@@ -1,6 +1,6 @@
 // The node's settings, each declared once: its TESSERA_* variable, its `tessera serve` flag, the zod schema
 // that parses it, its default and its help. Env parsing, the CLI options and --help, start-up validation
-// and the README's configuration table are all derived from this table (see settings-markdown.ts and
+// and the README's configuration table are all derived from this table (see markdown.ts and
 // src/cli/setting-options.ts); the cross-setting rules live in config.ts.
 import type { z } from 'zod';
 import * as schema from './schemas.ts';
