@@ -45,7 +45,16 @@ export const ERROR_CATALOG = {
   // Facts.
   cid_mismatch: spec(422, 'INVALID_ARGUMENT', "a fact's cid is not the hash of its content"),
   scope_not_federated: spec(422, 'INVALID_ARGUMENT', 'a local-scope fact arrived by federation'),
-  hlc_skew: spec(422, 'FAILED_PRECONDITION', "a fact's hybrid logical clock is too far from ours"),
+  hlc_skew: spec(
+    422,
+    'FAILED_PRECONDITION',
+    "an HLC is further ahead of this node's wall clock than allowed",
+  ),
+  clock_skew: spec(
+    422,
+    'FAILED_PRECONDITION',
+    "a peer's fact is dated further ahead than TESSERA_FEDERATION_MAX_CLOCK_SKEW_MS: refused, never adopted",
+  ),
   origin_spoofed: spec(422, 'PERMISSION_DENIED', 'a peer sent a fact claiming to originate at this node'),
   // Store input (a cursor or record the store did not issue or accept).
   invalid_cursor: spec(422, 'INVALID_ARGUMENT', 'the cursor was not issued by this node'),

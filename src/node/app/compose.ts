@@ -68,7 +68,7 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
     const trust = await loadPeerKeyTrust(ctx, wire.fetchManifest);
     const identity = identityFeature(ctx);
     const quotas = quotasFeature(ctx);
-    const facts = factsFeature(ctx);
+    const facts = await factsFeature(ctx);
     const capabilities = capabilitiesFeature(ctx, { trust, client: wire.client });
     const rotation = rotationFeature(ctx, { signer: identity.signer, trust });
     const federation = federationFeature(ctx, {

@@ -33,6 +33,8 @@ export interface NodeConfig {
   authFailuresPerHour: number;
   pullIntervalMs: number;
   wakeDebounceMs: number;
+  /** How far ahead of our wall clock a peer's fact may be dated (its HLC) before it is refused. */
+  maxClockSkewMs: number;
   /** Serve facts that arrived from other peers too (default: only facts that originated here). */
   reforward: boolean;
   nodePrivateKey: string | undefined;
@@ -124,6 +126,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     authFailuresPerHour: s.authFailures as number,
     pullIntervalMs: s.pullInterval as number,
     wakeDebounceMs: s.wakeDebounce as number,
+    maxClockSkewMs: s.maxClockSkew as number,
     reforward: s.reforward as boolean,
     nodePrivateKey: s.nodePrivateKey,
     nodeKeyPath: s.nodeKeyPath,

@@ -201,6 +201,13 @@ export const SETTINGS = {
     default: '50',
     help: 'how long local writes are batched into one wake of the peers',
   }),
+  maxClockSkew: setting({
+    env: 'TESSERA_FEDERATION_MAX_CLOCK_SKEW_MS',
+    flag: '--federation-max-clock-skew-ms <ms>',
+    schema: schema.milliseconds(86_400_000),
+    default: '60000',
+    help: "a peer's fact whose HLC is further ahead of this node's wall clock is refused (clock_skew)",
+  }),
   reforward: setting({
     env: 'TESSERA_FEDERATION_REFORWARD',
     flag: '--reforward <bool>',

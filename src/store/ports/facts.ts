@@ -88,6 +88,8 @@ export interface FactStore {
   getFact(idOrCid: string): Promise<FactRecord | null>;
   listFacts(filter: FactFilter, limit: number, cursor?: string): Promise<FactPage>;
   countFacts(filter?: FactFilter): Promise<number>;
+  /** The largest HLC stored (null when there are no facts): the node's clock starts above it. */
+  maxHlc(): Promise<string | null>;
   /** Facts for a federation pull, in local insertion order (= HLC order for facts that originated here). */
   federationPage(query: FederationQuery): Promise<FederationPage>;
 }

@@ -107,6 +107,7 @@ export class SqliteFacts {
   readonly #factById: Stmt<[string], FactRow>;
   readonly #factByCid: Stmt<[string], FactRow>;
   readonly #maxSeq: Stmt<[], number | null>;
+  readonly #maxHlc: Stmt<[], string | null>;
   readonly #listStmts = new Map<string, Stmt<unknown[], FactRow>>();
   readonly #countStmts = new Map<string, Stmt<unknown[], number>>();
   readonly #feedStmts = new Map<string, Stmt<unknown[], FactRow>>();
@@ -125,6 +126,8 @@ export class SqliteFacts {
     this.#factById = db.prepare(`SELECT ${FACT_COLUMNS} FROM facts WHERE id = ?`);
     this.#factByCid = db.prepare(`SELECT ${FACT_COLUMNS} FROM facts WHERE cid = ?`);
     this.#maxSeq = db.prepare<[], number | null>('SELECT max(seq) FROM facts').pluck();
+    // Fixed-width HLC text compares like the clock it encodes.
+    this.#maxHlc = db.prepare<[], string | null>('SELECT max(hlc) FROM facts').pluck();
     this.#snapshot = snapshotOf(db);
   }
 
@@ -182,6 +185,10 @@ export class SqliteFacts {
         cursor: more ? encodeListCursor(page[page.length - 1]!.seq) : null,
       };
     });
+  }
+
+  maxHlc(): string | null {
+    return this.#maxHlc.get() ?? null;
   }
 
   countFacts(filter: FactFilter = {}): number {
@@ -249,6 +256,7 @@ export function bindFactStore(run: Run<SqliteFacts>): FactStore {
     getFact: (idOrCid) => run('read', (o) => o.getFact(idOrCid)),
     listFacts: (filter, limit, cursor) => run('read', (o) => o.listFacts(filter, limit, cursor)),
     countFacts: (filter) => run('read', (o) => o.countFacts(filter)),
+    maxHlc: () => run('read', (o) => o.maxHlc()),
     federationPage: (query) => run('read', (o) => o.federationPage(query)),
   };
 }

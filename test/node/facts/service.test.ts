@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { httpStatusOf, NodeError } from '../../../src/node/errors.ts';
 import { factCid } from '../../../src/node/features/facts/cid.ts';
-import { HybridClock } from '../../../src/node/features/facts/hlc.ts';
+import { formatHlc, HybridClock } from '../../../src/node/features/facts/hlc.ts';
 import { FactService } from '../../../src/node/features/facts/service.ts';
 import type { FactContent, FactRecord } from '../../../src/store/ports/facts.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
@@ -26,7 +26,7 @@ const writes: FactRecord[] = [];
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-facts-service-'));
   store = await openSqliteStore(join(dir, 'tessera.db'));
-  hlc = new HybridClock(() => NOW, { maxForwardSkewMs: 60_000 });
+  hlc = new HybridClock(() => NOW);
   let n = 0;
   service = new FactService({
     store,
@@ -135,7 +135,39 @@ test('ingest refuses a wrong CID, a malformed record, a local fact and a clock t
   const local = peerRecord('test:local', { scope: 'local' });
   await assert.rejects(ingest({ ...local, cid: factCid(local) }), isHttp(422, 'scope_not_federated'));
   const before = hlc.current();
-  await assert.rejects(ingest({ ...good, hlc: '001763999999999-000000' }), isHttp(422, 'hlc_skew'));
+  await assert.rejects(ingest({ ...good, hlc: '001763999999999-000000' }), isHttp(422, 'clock_skew'));
   assert.equal(hlc.current(), before, 'a refused clock is not merged');
   assert.equal(await store.countFacts(), count);
+});
+
+test('a far-future fact from a peer cannot break local writes; 60 s ahead is the default limit', async () => {
+  const ingest = (record: unknown) => store.tx((tx) => service.ingest(tx, record, PEER));
+  // The attack of the finding: the largest HLC the wire format allows.
+  await assert.rejects(
+    ingest({ ...peerRecord('test:future'), hlc: '999999999999999-999998' }),
+    isHttp(422, 'clock_skew'),
+  );
+  const justInside = formatHlc({ wallMs: NOW + 60_000, counter: 0 });
+  assert.equal((await ingest({ ...peerRecord('test:near-future'), hlc: justInside })).inserted, true);
+  assert.equal(
+    hlc.current(),
+    formatHlc({ wallMs: NOW + 60_000, counter: 1 }),
+    'an accepted fact advances the clock past it',
+  );
+  const { record, created } = await service.assert({
+    entity: 'test:after-future',
+    relation: 'test:r',
+    value: { type: 'text', v: 'still writable' },
+    source: 'me',
+    scope: 'team',
+  });
+  assert.equal(created, true, 'local writes still work');
+  assert.ok(record.hlc > justInside, 'and are ordered after what was accepted');
+});
+
+test('a restarted node starts its clock above the largest stored HLC, even if the wall clock stepped back', async () => {
+  const stored = await store.maxHlc();
+  assert.ok(stored);
+  const stepped = new HybridClock(() => NOW - 3_600_000, { initial: stored });
+  assert.ok(stepped.now() > stored);
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { TesseraNode } from '../../../src/node/app/compose.ts';
 import { NodeError } from '../../../src/node/errors.ts';
+import { factCid } from '../../../src/node/features/facts/cid.ts';
 import { FEDERATION_PATHS } from '../../../src/node/features/federation/https/paths.ts';
 import type {
   FeedRequest,
@@ -13,12 +14,15 @@ import type {
   PeerTransport,
 } from '../../../src/node/features/federation/peer-transport.ts';
 import { ManifestError } from '../../../src/node/features/identity/manifest.ts';
+import type { FactRecord } from '../../../src/store/ports/facts.ts';
 import { counterValue } from '../../support/metrics.ts';
 import { bearer, FACT, manualClock, type NodeApp, startNodeApp } from '../../support/node-app.ts';
 
 /** Carries each call into the target node's federation app; counts what it carried. */
 class InMemoryTransport implements PeerTransport {
   readonly calls: string[] = [];
+  /** A hostile peer's edit of each feed page before it is delivered. */
+  tamper: ((page: FeedPage) => FeedPage) | undefined;
   constructor(private readonly nodes: Map<string, TesseraNode>) {}
 
   #node(url: string): TesseraNode {
@@ -38,8 +42,14 @@ class InMemoryTransport implements PeerTransport {
     return { body: response.json(), identity: null, secure: false, origin: new URL(federationUrl).origin };
   }
 
-  pullFacts(peer: PeerAddress, token: string, feed: FeedRequest) {
-    return this.#call(peer, token, 'GET', `${FEDERATION_PATHS.facts}?${query(feed)}`);
+  async pullFacts(peer: PeerAddress, token: string, feed: FeedRequest) {
+    const page = (await this.#call(
+      peer,
+      token,
+      'GET',
+      `${FEDERATION_PATHS.facts}?${query(feed)}`,
+    )) as FeedPage;
+    return this.tamper ? this.tamper(page) : page;
   }
 
   pullRevocations(peer: PeerAddress, token: string, feed: FeedRequest) {
@@ -66,6 +76,8 @@ class InMemoryTransport implements PeerTransport {
     return response.json();
   }
 }
+
+type FeedPage = { facts: FactRecord[]; cursor: string; more: boolean };
 
 const query = (feed: FeedRequest) =>
   new URLSearchParams({ limit: String(feed.limit), ...(feed.cursor ? { cursor: feed.cursor } : {}) });
@@ -159,5 +171,58 @@ describe('federation over a non-HTTPS peer transport', () => {
     assert.ok(wires.b.calls.includes('manifest'), 'the manifest came over the port');
     assert.ok(wires.b.calls.includes(`GET ${FEDERATION_PATHS.facts}`), 'the feed came over the port');
     assert.ok(wires.b.calls.includes(`GET ${FEDERATION_PATHS.revocations}`), 'revocations too');
+  });
+
+  test('a far-future fact on a page is refused alone (clock_skew) and counted; local writes keep working', async () => {
+    const writer = await a.key(['write']);
+    const post = (on: NodeApp, token: string, entity: string) =>
+      on.app.inject({
+        method: 'POST',
+        url: '/v1/facts',
+        headers: { ...bearer(token), 'content-type': 'application/json' },
+        payload: JSON.stringify({ ...FACT, entity }),
+      });
+    assert.equal((await post(a, writer, 'acme:site/honest')).statusCode, 201);
+    // The peer slips a well-formed fact (valid CID) dated at the end of time in front of the honest one.
+    wires.b.tamper = (page) => {
+      const honest = page.facts[0];
+      if (!honest) return page;
+      const content = { ...honest, entity: 'acme:site/from-the-future' };
+      const future = { ...content, id: 'future-1', hlc: '999999999999999-999998', cid: factCid(content) };
+      return { ...page, facts: [future, ...page.facts] };
+    };
+    const aOnB = b.node.peers.byEntityUri(A.uri)?.id as string;
+    const refusedBefore = await counterValue(b.node.metrics, 'tessera_federation_facts_refused_total', {
+      peer: A.uri,
+      reason: 'clock_skew',
+    });
+    await b.node.puller.pullNow(aOnB);
+    wires.b.tamper = undefined;
+    assert.equal(
+      await counterValue(b.node.metrics, 'tessera_federation_facts_refused_total', {
+        peer: A.uri,
+        reason: 'clock_skew',
+      }),
+      refusedBefore + 1,
+    );
+    const reader = await b.key(['read']);
+    const get = (entity: string) =>
+      b.app.inject({
+        method: 'GET',
+        url: `/v1/facts?entity=${encodeURIComponent(entity)}`,
+        headers: bearer(reader),
+      });
+    assert.equal((await get('acme:site/from-the-future')).json<{ total: number }>().total, 0, 'never stored');
+    assert.equal(
+      (await get('acme:site/honest')).json<{ total: number }>().total,
+      1,
+      'the honest fact arrived',
+    );
+    const local = await post(b, await b.key(['write']), 'acme:site/written-on-b');
+    assert.equal(local.statusCode, 201, local.body);
+    assert.ok(
+      local.json<{ hlc: string }>().hlc < '002000000000000-000000',
+      "b's clock was not adopted from the future",
+    );
   });
 });

@@ -45,6 +45,23 @@ export function factContract(open: OpenStore): void {
     }
   });
 
+  test('maxHlc is null on an empty store, then the largest HLC stored whatever the insertion order', async () => {
+    const t = await open();
+    try {
+      assert.equal(await t.store.maxHlc(), null);
+      await t.store.insertFact(fact({ hlc: '001763900000500-000003' }));
+      await t.store.insertFact(
+        fact({ hlc: '001763900000900-000000', received_from: PEER_A, origin_node_id: PEER_A }),
+      );
+      await t.store.insertFact(fact({ hlc: '001763900000500-000007' }));
+      assert.equal(await t.store.maxHlc(), '001763900000900-000000');
+      const again = await t.reopen();
+      assert.equal(await again.maxHlc(), '001763900000900-000000', 'kept across a restart');
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test('the same CID twice stores one record: the second insert returns the stored one and changes nothing', async () => {
     const t = await open();
     try {

@@ -7,11 +7,14 @@ import { HybridClock } from './hlc.ts';
 import { registerFactRoutes } from './routes.ts';
 import { FactService } from './service.ts';
 
-export function factsFeature(ctx: NodeContext): Feature & { service: FactService } {
+export async function factsFeature(ctx: NodeContext): Promise<Feature & { service: FactService }> {
+  // Seeded from the largest HLC stored, so the clock never goes backwards across a restart or a clock step.
+  const stored = await ctx.store.maxHlc();
   const service = new FactService({
     store: ctx.store,
     selfEntityUri: ctx.config.entityUri,
-    hlc: new HybridClock(() => ctx.clock().getTime()),
+    hlc: new HybridClock(() => ctx.clock().getTime(), stored ? { initial: stored } : {}),
+    maxClockSkewMs: ctx.config.maxClockSkewMs,
     now: ctx.clock,
     onWrite: () => {
       ctx.metrics.factsWritten.inc();

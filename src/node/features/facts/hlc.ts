@@ -105,6 +105,11 @@ export class HybridClock {
     return this.current();
   }
 
+  /** How many ms `remote`'s wall time is ahead of our wall clock now (negative when behind). */
+  aheadBy(remote: string): number {
+    return parseHlc(remote).wallMs - this.#physical();
+  }
+
   /** The last timestamp issued or merged (not a new one). */
   current(): string {
     return formatHlc({ wallMs: this.#wallMs, counter: this.#counter });

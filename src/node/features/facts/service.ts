@@ -12,6 +12,8 @@ export interface FactServiceOptions {
   /** This node's entity URI: the origin_node_id of facts written here. */
   selfEntityUri: string;
   hlc: HybridClock;
+  /** A peer's fact dated (HLC) further ahead of our wall clock than this is refused; default 60 s. */
+  maxClockSkewMs?: number;
   now?: () => Date;
   newId?: () => string;
   /** Called after a local write (not a duplicate) has committed; the node wakes its peers with it. */
@@ -28,6 +30,7 @@ export class FactService {
   readonly #store: FactStore;
   readonly #selfEntityUri: string;
   readonly #hlc: HybridClock;
+  readonly #maxClockSkewMs: number;
   readonly #now: () => Date;
   readonly #newId: () => string;
   readonly #onWrite: ((record: FactRecord) => void) | undefined;
@@ -36,6 +39,7 @@ export class FactService {
     this.#store = options.store;
     this.#selfEntityUri = options.selfEntityUri;
     this.#hlc = options.hlc;
+    this.#maxClockSkewMs = options.maxClockSkewMs ?? 60_000;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? randomUUID;
     this.#onWrite = options.onWrite;
@@ -72,7 +76,7 @@ export class FactService {
   /**
    * Stores a record from `receivedFrom`'s federation feed inside the caller's transaction (the puller saves
    * its cursor in the same one). The record is validated in full and its CID recomputed (NodeError 422
-   * `validation_failed` / `cid_mismatch` / `scope_not_federated` / `hlc_skew`); id, hlc, timestamp and
+   * `validation_failed` / `cid_mismatch` / `scope_not_federated` / `clock_skew`); id, hlc, timestamp and
    * origin_node_id are kept, received_from is set. onWrite is not called: the caller knows when it commits.
    */
   async ingest(tx: FactStore, remote: unknown, receivedFrom: string): Promise<InsertResult> {
@@ -80,14 +84,17 @@ export class FactService {
     // `local` never leaves a node; a peer that sends one is broken or hostile, so it is not stored here.
     if (record.scope === 'local')
       throw new NodeError('scope_not_federated', `scope: a local fact (${record.cid}) was replicated`);
-    try {
-      this.#hlc.observe(record.hlc);
-    } catch (error) {
-      if (error instanceof HlcError && error.code === 'hlc_skew')
-        throw new NodeError('hlc_skew', `hlc: ${error.message}`);
-      throw error;
-    }
-    return tx.insertFact({ ...record, received_from: receivedFrom });
+    // Checked before anything is stored, and the clock adopts the fact's HLC only once it is stored: a peer
+    // cannot push this node's clock ahead (every later local write would carry that date).
+    const skew = this.#hlc.aheadBy(record.hlc);
+    if (skew > this.#maxClockSkewMs)
+      throw new NodeError(
+        'clock_skew',
+        `hlc: ${record.hlc} is ${skew} ms ahead of this node's clock (limit ${this.#maxClockSkewMs} ms)`,
+      );
+    const result = await tx.insertFact({ ...record, received_from: receivedFrom });
+    if (result.inserted) this.#hlc.observe(record.hlc);
+    return result;
   }
 
   #notify(record: FactRecord): void {

@@ -178,9 +178,9 @@ export class Puller {
               );
             if ((await facts.ingest(tx, record, peer.entityUri)).inserted) count++;
           } catch (error) {
-            // A record that fails validation is refused and skipped; a store error, or a clock skew that will
-            // pass, aborts the page (rolled back, retried after the backoff).
-            if (!(error instanceof NodeError) || error.code === 'hlc_skew') throw error;
+            // A record that fails validation (schema, CID, scope, a date too far ahead: clock_skew) is refused
+            // alone, counted and skipped; a store error aborts the page (rolled back, retried after the backoff).
+            if (!(error instanceof NodeError)) throw error;
             this.options.metrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
             this.options.logger.warn(
               {
