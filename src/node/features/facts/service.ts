@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { FactRecord, FactStore, InsertResult } from '../../../store/ports/facts.ts';
 import { NodeError } from '../../errors.ts';
 import { factCid } from './cid.ts';
-import { HlcError, type HybridClock } from './hlc.ts';
+import type { HybridClock } from './hlc.ts';
 import { parseFactInput, parseFactRecord } from './schema.ts';
 
 export interface FactServiceOptions {
