@@ -1,7 +1,7 @@
 // The HTTPS adapter: a fastify instance whose TLS listener enforces the policy, admits peers through the
 // PeerGate before any HTTP byte is parsed, exposes `request.peer`, and follows credential reloads.
-import type { Server as HttpsServer } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
+import type { TLSSocket, TlsOptions } from 'node:tls';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Authorizer } from '../tls/authorize.ts';
 import type { Clock } from '../tls/clock.ts';
@@ -31,6 +31,11 @@ export interface MtlsServerOptions {
   metrics?: TlsMetrics;
   /** Passed to fastify (logger, bodyLimit, …); `https` is owned by this adapter. */
   fastify?: Omit<FastifyServerOptions, 'https' | 'http2'>;
+  /**
+   * Server options that bound slow or idle clients (handshakeTimeout, headersTimeout, requestTimeout,
+   * connectionsCheckingInterval …); the TLS ones are this adapter's and cannot be replaced here.
+   */
+  server?: Omit<HttpsServerOptions, keyof TlsOptions>;
 }
 
 export type MtlsServer = FastifyInstance<HttpsServer> & { peerGate: PeerGate };
@@ -39,7 +44,7 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
   const { credentials } = options;
   const fastifyOptions = {
     ...options.fastify,
-    https: serverTlsOptions(credentials.material),
+    https: { ...options.server, ...serverTlsOptions(credentials.material) },
   } as unknown as FastifyHttpsOptions<HttpsServer>;
   const app = Fastify(fastifyOptions);
   const peerGate = new PeerGate(app.server, options);

@@ -13,7 +13,7 @@ import { installErrorHandler } from '../http/error-handler.ts';
 import { urlHost } from '../settings/config.ts';
 import type { NodeContext } from './context.ts';
 import { type Feature, mountFeatures } from './feature.ts';
-import { listenerOptions } from './http-options.ts';
+import { capConnections, listenerOptions, serverBounds } from './http-options.ts';
 import type { Listener } from './lifecycle.ts';
 
 export interface ApiListener extends Listener {
@@ -28,6 +28,7 @@ export async function createApiListener(
 ): Promise<ApiListener> {
   const { config } = ctx;
   const app = createApp(ctx);
+  capConnections(app, config.connections);
   installErrorHandler(app);
   await mountFeatures(app, features, 'api');
   let url = '';
@@ -48,7 +49,8 @@ export async function createApiListener(
 
 function createApp(ctx: NodeContext): FastifyInstance {
   const { config, credentials, logger, clock } = ctx;
-  const base = listenerOptions(logger, 'api');
+  const bounds = config.connections;
+  const base = listenerOptions(logger, 'api', bounds);
   if (config.apiTls === 'off' || !credentials) {
     const app = Fastify(base);
     app.decorateRequest('peer', null);
@@ -62,8 +64,10 @@ function createApp(ctx: NodeContext): FastifyInstance {
       clock,
       metrics: ctx.tlsMetrics,
       fastify: base,
+      server: serverBounds(bounds),
     }) as unknown as FastifyInstance;
   const tlsOptions = (material: Material) => ({
+    ...serverBounds(bounds),
     ...serverTlsOptions(material),
     requestCert: false,
     rejectUnauthorized: false,

@@ -10,7 +10,7 @@ import type { PeerGate } from '../../transport/peer-gate.ts';
 import { installErrorHandler } from '../http/error-handler.ts';
 import type { NodeContext } from './context.ts';
 import { type Feature, mountFeatures } from './feature.ts';
-import { listenerOptions } from './http-options.ts';
+import { capConnections, listenerOptions, serverBounds } from './http-options.ts';
 import type { Listener } from './lifecycle.ts';
 
 export interface FederationListener extends Listener {
@@ -22,7 +22,8 @@ export async function createFederationListener(
   features: readonly Feature[],
 ): Promise<FederationListener> {
   const { config, credentials, logger, clock, peers } = ctx;
-  const options = listenerOptions(logger, 'federation');
+  const bounds = config.connections;
+  const options = listenerOptions(logger, 'federation', bounds);
   let app: FastifyInstance;
   let gate: PeerGate | null = null;
   if (credentials) {
@@ -38,6 +39,7 @@ export async function createFederationListener(
       ...(ctx.expiry ? { expiry: ctx.expiry } : {}),
       metrics: ctx.tlsMetrics,
       fastify: options,
+      server: serverBounds(bounds),
     });
     gate = server.peerGate;
     app = server as unknown as FastifyInstance;
@@ -61,6 +63,7 @@ export async function createFederationListener(
   app.addHook('onClose', async () => {
     ctx.events.off('peer_revoked', onRevoked);
   });
+  capConnections(app, bounds);
   installErrorHandler(app);
   await mountFeatures(app, features, 'federation');
   return {

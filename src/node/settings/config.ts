@@ -11,6 +11,14 @@ import { SERVE_SETTINGS, SETTINGS, type Setting } from './table.ts';
 
 export type ApiTls = 'off' | 'tls' | 'mtls';
 
+export interface ConnectionBounds {
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
 export interface NodeConfig {
   dataDir: string;
   entityUri: string;
@@ -33,6 +41,8 @@ export interface NodeConfig {
   authFailuresPerHour: number;
   pullIntervalMs: number;
   wakeDebounceMs: number;
+  /** Bounds on every connection of both listeners (slow or idle clients, floods). */
+  connections: ConnectionBounds;
   /** How far ahead of our wall clock a peer's fact may be dated (its HLC) before it is refused. */
   maxClockSkewMs: number;
   /** Serve facts that arrived from other peers too (default: only facts that originated here). */
@@ -96,6 +106,16 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
         `=false is allowed only when the API listener is loopback (it is ${apiHost})`,
       ),
     );
+  // Node refuses a server whose headers may take longer than the whole request.
+  const headers = s.headersTimeout as number | undefined;
+  const whole = s.requestTimeout as number | undefined;
+  if (headers !== undefined && whole !== undefined && headers > whole)
+    problems.push(
+      problem(
+        SETTINGS.headersTimeout,
+        `=${headers} is longer than ${name(SETTINGS.requestTimeout)}=${whole}`,
+      ),
+    );
   // No static key is fine: managed keys (`tessera keys bootstrap`) are the normal path; the node warns at
   // start when it has neither.
   let apiKey = s.apiKey;
@@ -127,6 +147,13 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     pullIntervalMs: s.pullInterval as number,
     wakeDebounceMs: s.wakeDebounce as number,
     maxClockSkewMs: s.maxClockSkew as number,
+    connections: {
+      handshakeTimeoutMs: s.handshakeTimeout as number,
+      headersTimeoutMs: s.headersTimeout as number,
+      requestTimeoutMs: s.requestTimeout as number,
+      keepAliveTimeoutMs: s.keepAliveTimeout as number,
+      maxConnections: s.maxConnections as number,
+    },
     reforward: s.reforward as boolean,
     nodePrivateKey: s.nodePrivateKey,
     nodeKeyPath: s.nodeKeyPath,
