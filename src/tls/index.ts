@@ -22,6 +22,7 @@ export {
   isLoopbackHost,
   NON_LOOPBACK_FLAG,
 } from './insecure.ts';
+export { createLogSampler, type LogSample, type LogSampler } from './log-sampler.ts';
 export { type Logger, setDefaultLogLevel } from './logger.ts';
 export { loadMaterial, type Material, type MaterialPaths, validateMaterial } from './material.ts';
 export { createTlsMetrics, type TlsMetrics } from './metrics.ts';

@@ -11,6 +11,7 @@ import { PeerRejectedError } from '../tls/errors.ts';
 import type { ExpiryMonitor } from '../tls/expiry.ts';
 import { followCredentials } from '../tls/follow.ts';
 import { describePeer, peerIdentityFromDer } from '../tls/identity.ts';
+import { createLogSampler } from '../tls/log-sampler.ts';
 import { defaultLogger, type Logger } from '../tls/logger.ts';
 import { createTlsMetrics, type TlsMetrics } from '../tls/metrics.ts';
 import { clientTlsOptions } from '../tls/policy.ts';
@@ -42,6 +43,7 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? defaultLogger();
   const metrics = options.metrics ?? createTlsMetrics();
+  const sample = createLogSampler();
   const lookup = options.expectedIdentity;
   const expectedFor = (origin: string) => (typeof lookup === 'function' ? lookup(origin) : lookup?.[origin]);
 
@@ -71,7 +73,7 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
       detail: decision.detail,
       peer: describePeer(identity),
     };
-    recordRejection(rejection, logger, metrics);
+    recordRejection(rejection, logger, metrics, sample);
     options.onRejected?.(rejection);
     return new PeerRejectedError(decision.reason, `${origin}: ${decision.detail}`);
   };

@@ -8,6 +8,7 @@ import { type Authorizer, type AuthzContext, allOf, peerCertificateRules } from 
 import { type Clock, systemClock } from '../tls/clock.ts';
 import type { ExpiryMonitor } from '../tls/expiry.ts';
 import { describePeer, type PeerIdentity, peerIdentityOf } from '../tls/identity.ts';
+import { createLogSampler, type LogSampler } from '../tls/log-sampler.ts';
 import { defaultLogger, type Logger } from '../tls/logger.ts';
 import { createTlsMetrics, type TlsMetrics } from '../tls/metrics.ts';
 import { classifyHandshakeError, PEER_ABORTED, type Rejection, recordRejection } from './rejections.ts';
@@ -32,6 +33,7 @@ export class PeerGate extends EventEmitter<PeerGateEvents> {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #metrics: TlsMetrics;
+  readonly #sample: LogSampler = createLogSampler();
 
   constructor(server: Server, options: PeerGateOptions) {
     super();
@@ -102,7 +104,7 @@ export class PeerGate extends EventEmitter<PeerGateEvents> {
   }
 
   #reject(rejection: Rejection): void {
-    recordRejection(rejection, this.#logger, this.#metrics);
+    recordRejection(rejection, this.#logger, this.#metrics, this.#sample);
     this.emit('rejected', rejection);
   }
 }

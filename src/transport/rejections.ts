@@ -1,6 +1,7 @@
 // Turns what Node reports about a refused handshake into a stable reason, and records every refusal the
 // same way on both sides: a log line, the rejection counter, and an event for the caller.
 import type { TLSSocket } from 'node:tls';
+import type { LogSampler } from '../tls/log-sampler.ts';
 import type { Logger } from '../tls/logger.ts';
 import type { TlsMetrics } from '../tls/metrics.ts';
 
@@ -57,10 +58,25 @@ export function classifyHandshakeError(
   return { reason, detail: code };
 }
 
-export function recordRejection(rejection: Rejection, logger: Logger, metrics: TlsMetrics): void {
+/**
+ * Counts the refusal (always) and logs it (sampled per side and reason when a sampler is given: a flood of
+ * failed handshakes costs a few lines a second, each saying how many were suppressed before it).
+ */
+export function recordRejection(
+  rejection: Rejection,
+  logger: Logger,
+  metrics: TlsMetrics,
+  sample?: LogSampler,
+): void {
   metrics.rejections.inc({ side: rejection.side, reason: rejection.reason });
+  const decision = sample?.(`${rejection.side}:${rejection.reason}`) ?? { log: true, suppressed: 0 };
+  if (!decision.log) return;
   logger.warn(
-    { event: 'tls_peer_rejected', ...rejection },
+    {
+      event: 'tls_peer_rejected',
+      ...rejection,
+      ...(decision.suppressed ? { suppressed: decision.suppressed } : {}),
+    },
     `TLS peer rejected (${rejection.side} side): ${rejection.reason}`,
   );
 }

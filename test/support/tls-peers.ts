@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { Authorizer } from '../../src/tls/authorize.ts';
 import { CredentialSource, type CredentialSourceOptions } from '../../src/tls/credential-source.ts';
+import type { Logger } from '../../src/tls/logger.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
 import { createTlsMetrics, type TlsMetrics } from '../../src/tls/metrics.ts';
 import { createMtlsServer, type MtlsServer } from '../../src/transport/https-server.ts';
@@ -51,7 +52,7 @@ export interface TestServer {
 export async function startTestServer(
   paths: MaterialPaths,
   authorize: Authorizer,
-  options: { watch?: boolean; pollIntervalMs?: number; entityUri?: string } = {},
+  options: { watch?: boolean; pollIntervalMs?: number; entityUri?: string; logger?: Logger } = {},
 ): Promise<TestServer> {
   const { registry, metrics } = testMetrics();
   const credentials = await openStaticCredentials(paths, {
@@ -60,7 +61,7 @@ export async function startTestServer(
     pollIntervalMs: options.pollIntervalMs ?? 0,
     ...(options.entityUri ? { entityUri: options.entityUri } : {}),
   });
-  const app = createMtlsServer({ credentials, authorize, logger: silentLogger, metrics });
+  const app = createMtlsServer({ credentials, authorize, logger: options.logger ?? silentLogger, metrics });
   const server: TestServer = {
     app,
     registry,
