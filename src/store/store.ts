@@ -28,6 +28,6 @@ export interface Store extends StoreOps {
    */
   tx<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
   /** Cheap probe for /readyz: the database answers and accepts a write. */
-  writable(): Promise<boolean>;
+  writable(): Promise<{ ok: true } | { ok: false; reason: string }>;
   close(): Promise<void>;
 }

@@ -25,6 +25,16 @@ function live(scope: TxScope | undefined): scope is TxScope {
   return scope !== undefined;
 }
 
+/** SQLite result codes that mean the storage, not the statement, refused a write. */
+const STORAGE_FAILURES = [
+  'SQLITE_FULL',
+  'SQLITE_READONLY',
+  'SQLITE_IOERR',
+  'SQLITE_CANTOPEN',
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+];
+
 /** The connections, the write queue and the transaction levels behind one Store. */
 class SqliteEngine {
   readonly #file: string;
@@ -36,6 +46,7 @@ class SqliteEngine {
   /** The transaction level the current async context runs in, if any. */
   readonly #context = new AsyncLocalStorage<TxScope>();
   #closed = false;
+  #writeFailure: string | undefined;
 
   constructor(file: string, writer: Database.Database, reader: Database.Database, now: () => Date) {
     this.#file = file;
@@ -53,8 +64,33 @@ class SqliteEngine {
     if (access === 'read') return call(this.#reads);
     return this.#queue.run(async () => {
       this.#assertOpen();
-      return call(this.#writes);
+      return this.#writing(() => call(this.#writes));
     });
+  }
+
+  /**
+   * Why the last write failed for a storage reason (disk full, read-only file, I/O error), until a write
+   * succeeds again: what readiness reports.
+   */
+  get writeFailure(): string | undefined {
+    return this.#writeFailure;
+  }
+
+  #writing<T>(write: () => T): T {
+    try {
+      const result = write();
+      this.#writeFailure = undefined;
+      return result;
+    } catch (error) {
+      this.#noteFailure(error);
+      throw error;
+    }
+  }
+
+  #noteFailure(error: unknown): void {
+    const code = String((error as { code?: unknown }).code ?? '');
+    if (STORAGE_FAILURES.some((prefix) => code.startsWith(prefix)))
+      this.#writeFailure = `${code}: ${(error as Error).message}`;
   }
 
   #assertOpen(): void {
@@ -81,11 +117,12 @@ class SqliteEngine {
         const result = await this.#context.run(scope, () => fn(this.#txOps(scope)));
         // Work fn started but did not await (a nested tx, a stray call) must not run after COMMIT.
         scope.active = false;
-        this.#writer.exec('COMMIT');
+        this.#writing(() => this.#writer.exec('COMMIT'));
         return result;
       } catch (error) {
         // SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
         if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
+        this.#noteFailure(error);
         throw error;
       } finally {
         scope.active = false;
@@ -147,14 +184,17 @@ export function sqliteStore(
     ...ops,
     tx: (fn) => engine.tx(fn),
     async writable() {
-      if (engine.closed) return false;
-      try {
-        // A real, durable write: it fails on a read-only or full file system, not just on a lock.
-        await ops.setMeta('readyz_probe', new Date().toISOString());
-        return true;
-      } catch {
-        return false;
-      }
+      if (engine.closed) return { ok: false, reason: 'the store is closed' };
+      // A real, durable write: it fails on a read-only or full file system, not just on a lock. After a
+      // storage failure of a real write, the probe is as large as a big fact page (64 KiB), so readiness
+      // comes back only once writes of that size fit again.
+      const size = engine.writeFailure ? 64 * 1024 : 0;
+      await ops
+        .setMeta('readyz_probe', `${new Date().toISOString()}${' '.repeat(size)}`)
+        .catch(() => undefined);
+      await ops.setMeta('readyz_probe', new Date().toISOString()).catch(() => undefined);
+      const failure = engine.writeFailure;
+      return failure ? { ok: false, reason: failure } : { ok: true };
     },
     close: () => engine.close(),
   };

@@ -203,12 +203,12 @@ export function transactionContract(open: OpenStore): void {
     }
   });
 
-  test('writable() answers true on an open store and false once closed; a closed store refuses calls', async () => {
+  test('writable() answers ok on an open store and not ok (with a reason) once closed; a closed store refuses calls', async () => {
     const t = await open();
     try {
-      assert.equal(await t.store.writable(), true);
+      assert.deepEqual(await t.store.writable(), { ok: true });
       await t.store.close();
-      assert.equal(await t.store.writable(), false);
+      assert.deepEqual(await t.store.writable(), { ok: false, reason: 'the store is closed' });
       await assert.rejects(t.store.getFact('x'), { name: 'StoreError', code: 'store_closed' });
       await assert.rejects(t.store.setMeta('k', 'v'), { name: 'StoreError', code: 'store_closed' });
       await assert.rejects(

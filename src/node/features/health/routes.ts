@@ -15,7 +15,10 @@ export function registerHealthRoutes(
   app.get('/healthz', OPEN, async () => ({ status: 'ok' }));
   app.get('/readyz', OPEN, async (_request, reply) => {
     const checks: Record<string, string> = {};
-    checks.store = (await deps.store.writable().catch(() => false)) ? 'ok' : 'not writable';
+    const store = await deps.store
+      .writable()
+      .catch((error: Error) => ({ ok: false as const, reason: error.message }));
+    checks.store = store.ok ? 'ok' : `not writable: ${store.reason}`;
     if (deps.credentials) {
       // Every certificate we serve or trust must be inside its validity now, not only the leaf's end.
       const { leaf, chain, cas } = deps.credentials.material;
