@@ -10,6 +10,7 @@ import type { Material } from '../../tls/material.ts';
 import { serverTlsOptions } from '../../tls/policy.ts';
 import { createMtlsServer } from '../../transport/https-server.ts';
 import { installErrorHandler } from '../http/error-handler.ts';
+import { installStrictJson } from '../http/strict-json-body.ts';
 import { urlHost } from '../settings/config.ts';
 import type { NodeContext } from './context.ts';
 import { type Feature, mountFeatures } from './feature.ts';
@@ -30,6 +31,7 @@ export async function createApiListener(
   const app = createApp(ctx);
   capConnections(app, config.connections);
   installErrorHandler(app);
+  installStrictJson(app);
   await mountFeatures(app, features, 'api');
   let url = '';
   return {

@@ -8,6 +8,7 @@ import { allOf, allow, deny, denyList } from '../../tls/authorize.ts';
 import { createMtlsServer, type MtlsServer } from '../../transport/https-server.ts';
 import type { PeerGate } from '../../transport/peer-gate.ts';
 import { installErrorHandler } from '../http/error-handler.ts';
+import { installStrictJson } from '../http/strict-json-body.ts';
 import type { NodeContext } from './context.ts';
 import { type Feature, mountFeatures } from './feature.ts';
 import { capConnections, listenerOptions, serverBounds } from './http-options.ts';
@@ -65,6 +66,7 @@ export async function createFederationListener(
   });
   capConnections(app, bounds);
   installErrorHandler(app);
+  installStrictJson(app);
   await mountFeatures(app, features, 'federation');
   return {
     name: 'federation',

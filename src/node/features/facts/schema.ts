@@ -25,10 +25,16 @@ import {
   VALUE_TYPES,
 } from '../../../store/ports/facts.ts';
 import { NodeError } from '../../errors.ts';
+import { depthOf } from '../../strict-json.ts';
 import { parseInput } from '../../validate.ts';
+
 import { CID_PATTERN, factCid } from './cid.ts';
 import { isHlc } from './hlc.ts';
 import { isRfc3339DateTime } from './rfc3339.ts';
+
+/** A peer's `attested` (signatures, chains) is stored as given: bounded so one fact cannot be a payload. */
+export const MAX_ATTESTED_BYTES = 16 * 1024;
+export const MAX_ATTESTED_DEPTH = 8;
 
 export const MAX_IDENTIFIER_LENGTH = 1024;
 export const MAX_STRING_VALUE_LENGTH = 8 * 1024;
@@ -176,9 +182,14 @@ export const factRecordSchema = z.strictObject(
       .string({ error: typeError('a string') })
       .refine(isHlc, { error: 'must be a fixed-width HLC like 001763900000000-000003' }),
     cid: z.string({ error: typeError('a string') }).regex(CID_PATTERN, { error: 'must be sha256:<64 hex>' }),
-    attested: z.union([z.null(), z.record(z.string(), z.unknown())], {
-      error: typeError('null or an object'),
-    }),
+    attested: z
+      .union([z.null(), z.record(z.string(), z.unknown())], { error: typeError('null or an object') })
+      .refine((value) => value === null || depthOf(value, MAX_ATTESTED_DEPTH) <= MAX_ATTESTED_DEPTH, {
+        error: `must nest at most ${MAX_ATTESTED_DEPTH} levels`,
+      })
+      .refine((value) => value === null || Buffer.byteLength(JSON.stringify(value)) <= MAX_ATTESTED_BYTES, {
+        error: `must be at most ${MAX_ATTESTED_BYTES} bytes as JSON`,
+      }),
     received_from: uriField.nullable(),
     origin_node_id: uriField,
   },

@@ -10,6 +10,7 @@ import type { TlsMetrics } from '../../../../tls/metrics.ts';
 import type { PemMaterial } from '../../../../tls/policy.ts';
 import { createMtlsAgent } from '../../../../transport/http-client.ts';
 import { NodeError } from '../../../errors.ts';
+import { decodeUtf8, parseStrictJson } from '../../../strict-json.ts';
 import type { FeedRequest, ManifestResponse, PeerAddress, PeerTransport } from '../peer-transport.ts';
 import { getManifest } from './manifest-get.ts';
 import { FEDERATION_PATHS } from './paths.ts';
@@ -106,17 +107,18 @@ export class HttpsPeerTransport implements PeerTransport {
       headersTimeout: timeout,
       bodyTimeout: timeout,
     });
-    const text = await readCapped(response.body, MAX_RESPONSE_BYTES, peer.entityUri);
+    const bytes = await readCapped(response.body, MAX_RESPONSE_BYTES, peer.entityUri);
     let parsed: unknown;
     try {
-      parsed = text === '' ? null : JSON.parse(text);
-    } catch {
-      throw refused(peer, response.statusCode, 'bad_response', `${peer.entityUri} answered non-JSON`);
+      // The same strict JSON as the node's own listeners: UTF-8, no duplicate keys, bounded depth.
+      parsed = bytes.length === 0 ? null : parseStrictJson(decodeUtf8(bytes), `${peer.entityUri}'s answer`);
+    } catch (error) {
+      throw refused(peer, response.statusCode, 'bad_response', (error as Error).message);
     }
     if (response.statusCode >= 400) {
       const error = parsed as { error?: unknown; detail?: unknown } | null;
       const code = typeof error?.error === 'string' ? error.error : 'http_error';
-      const detail = typeof error?.detail === 'string' ? error.detail : text.slice(0, 200);
+      const detail = typeof error?.detail === 'string' ? error.detail : '(no detail)';
       throw refused(
         peer,
         response.statusCode,
@@ -145,7 +147,7 @@ async function readCapped(
   body: AsyncIterable<Uint8Array> & { destroy(): unknown },
   max: number,
   who: string,
-): Promise<string> {
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -159,5 +161,5 @@ async function readCapped(
     }
     chunks.push(Buffer.from(chunk));
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
