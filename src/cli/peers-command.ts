@@ -10,6 +10,8 @@ interface PeerView {
   fingerprint: string;
   status: string;
   allowed_scopes: string[];
+  /** In lists: how replication from the peer is going. */
+  replication?: { degraded: string | null; failures: number };
 }
 
 /** The API client flags: TLS material here, the URL and the key from the settings table. */
@@ -30,7 +32,11 @@ function target(flags: ClientFlags): ApiTarget {
 }
 
 const show = (peer: PeerView) =>
-  `${peer.id}  ${peer.status.padEnd(8)}  ${peer.entity_uri}  ${peer.federation_url}\n  key ${peer.fingerprint}  scopes ${peer.allowed_scopes.join(',')}`;
+  `${peer.id}  ${peer.status.padEnd(8)}  ${peer.entity_uri}  ${peer.federation_url}\n  key ${peer.fingerprint}  scopes ${peer.allowed_scopes.join(',')}${
+    peer.replication?.degraded
+      ? `\n  DEGRADED: ${peer.replication.degraded} (${peer.replication.failures} unclean pulls in a row; backing off)`
+      : ''
+  }`;
 
 function print(json: boolean | undefined, value: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);

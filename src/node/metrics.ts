@@ -52,6 +52,12 @@ export function createNodeMetrics(registry: Registry, now: () => number = Date.n
       labelNames: ['peer'] as const,
       registers,
     }),
+    peerDegraded: new Gauge({
+      name: 'tessera_federation_peer_degraded',
+      help: '1 while replication from a peer is degraded (stalled cursor, refused facts): it backs off',
+      labelNames: ['peer'] as const,
+      registers,
+    }),
     federationRejections: new Counter({
       name: 'tessera_federation_rejections_total',
       help: 'Federation requests refused after the handshake (token, binding, approval), by reason',

@@ -85,7 +85,7 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       auditFeature(ctx), // what they did
       identity,
       facts,
-      peersFeature(ctx, wire),
+      peersFeature(ctx, wire, (peerId) => federation.puller.health(peerId)),
       capabilities,
       federation,
       rotation,

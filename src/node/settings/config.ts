@@ -43,6 +43,8 @@ export interface NodeConfig {
   wakeDebounceMs: number;
   /** Bounds on every connection of both listeners (slow or idle clients, floods). */
   connections: ConnectionBounds;
+  /** Bounds on pulling from one peer: pages and time per cycle, total deadline per call. */
+  pull: { maxPagesPerCycle: number; maxCycleMs: number; pageTimeoutMs: number };
   /** How far ahead of our wall clock a peer's fact may be dated (its HLC) before it is refused. */
   maxClockSkewMs: number;
   /** Serve facts that arrived from other peers too (default: only facts that originated here). */
@@ -147,6 +149,11 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     pullIntervalMs: s.pullInterval as number,
     wakeDebounceMs: s.wakeDebounce as number,
     maxClockSkewMs: s.maxClockSkew as number,
+    pull: {
+      maxPagesPerCycle: s.maxPagesPerCycle as number,
+      maxCycleMs: s.maxCycleMs as number,
+      pageTimeoutMs: s.pageTimeout as number,
+    },
     connections: {
       handshakeTimeoutMs: s.handshakeTimeout as number,
       headersTimeoutMs: s.headersTimeout as number,

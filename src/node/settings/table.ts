@@ -236,6 +236,27 @@ export const SETTINGS = {
     default: '1024',
     help: 'open connections per listener; over it a new connection is closed at once (established ones are unaffected)',
   }),
+  maxPagesPerCycle: setting({
+    env: 'TESSERA_FEDERATION_MAX_PAGES_PER_CYCLE',
+    flag: '--federation-max-pages-per-cycle <n>',
+    schema: schema.wholeNumber(1, 1_000_000),
+    default: '1000',
+    help: 'feed pages pulled from one peer per cycle; the rest waits for the next cycle',
+  }),
+  maxCycleMs: setting({
+    env: 'TESSERA_FEDERATION_MAX_CYCLE_MS',
+    flag: '--federation-max-cycle-ms <ms>',
+    schema: schema.wholeNumber(100, 3_600_000, 'milliseconds'),
+    default: '60000',
+    help: 'a pull cycle from one peer ends after the page in flight once it has run this long',
+  }),
+  pageTimeout: setting({
+    env: 'TESSERA_FEDERATION_PAGE_TIMEOUT_MS',
+    flag: '--federation-page-timeout-ms <ms>',
+    schema: schema.wholeNumber(100, 600_000, 'milliseconds'),
+    default: '60000',
+    help: 'total deadline for one call to a peer (connect to last byte), however slowly it trickles',
+  }),
   maxClockSkew: setting({
     env: 'TESSERA_FEDERATION_MAX_CLOCK_SKEW_MS',
     flag: '--federation-max-clock-skew-ms <ms>',

@@ -22,7 +22,7 @@ import { bearer, FACT, manualClock, type NodeApp, startNodeApp } from '../../sup
 class InMemoryTransport implements PeerTransport {
   readonly calls: string[] = [];
   /** A hostile peer's edit of each feed page before it is delivered. */
-  tamper: ((page: FeedPage) => FeedPage) | undefined;
+  tamper: ((page: FeedPage, feed: FeedRequest) => FeedPage) | undefined;
   constructor(private readonly nodes: Map<string, TesseraNode>) {}
 
   #node(url: string): TesseraNode {
@@ -49,7 +49,7 @@ class InMemoryTransport implements PeerTransport {
       'GET',
       `${FEDERATION_PATHS.facts}?${query(feed)}`,
     )) as FeedPage;
-    return this.tamper ? this.tamper(page) : page;
+    return this.tamper ? this.tamper(page, feed) : page;
   }
 
   pullRevocations(peer: PeerAddress, token: string, feed: FeedRequest) {
@@ -97,7 +97,11 @@ describe('federation over a non-HTTPS peer transport', () => {
   before(async () => {
     const env = (n: typeof A) => ({ TESSERA_ENTITY_URI: n.uri, TESSERA_NODE_URL: n.url });
     a = await startNodeApp({ clock: time.clock, env: env(A), peerTransport: () => wires.a });
-    b = await startNodeApp({ clock: time.clock, env: env(B), peerTransport: () => wires.b });
+    b = await startNodeApp({
+      clock: time.clock,
+      env: { ...env(B), TESSERA_FEDERATION_MAX_PAGES_PER_CYCLE: '5' },
+      peerTransport: () => wires.b,
+    });
     nodes.set(A.url, a.node);
     nodes.set(B.url, b.node);
     adminA = await a.key(['admin']);
@@ -224,5 +228,48 @@ describe('federation over a non-HTTPS peer transport', () => {
       local.json<{ hlc: string }>().hlc < '002000000000000-000000',
       "b's clock was not adopted from the future",
     );
+    assert.equal(
+      b.node.puller.health(aOnB).degraded,
+      'facts_refused:clock_skew',
+      'the peer shows as degraded',
+    );
+  });
+
+  const facts = () => wires.b.calls.filter((call) => call === `GET ${FEDERATION_PATHS.facts}`).length;
+
+  test('an endless feed (more: true, a new cursor every page) gets 5 pages per cycle, not forever', async () => {
+    const aOnB = b.node.peers.byEntityUri(A.uri)?.id as string;
+    let n = 0;
+    wires.b.tamper = (page) => ({ facts: [], cursor: `${page.cursor}~${++n}`, more: true });
+    const before = facts();
+    await b.node.puller.pullNow(aOnB);
+    wires.b.tamper = undefined;
+    assert.equal(facts() - before, 5, 'TESSERA_FEDERATION_MAX_PAGES_PER_CYCLE pages, then the cycle ends');
+    assert.equal(
+      await counterValue(b.node.metrics, 'tessera_federation_pulls_total', { peer: A.uri, result: 'capped' }),
+      1,
+    );
+  });
+
+  test('a stalled cursor ends the cycle and flags the peer degraded (metrics, audit, peers list); a clean pull clears it', async () => {
+    const aOnB = b.node.peers.byEntityUri(A.uri)?.id as string;
+    wires.b.tamper = (page, feed) => ({ facts: [], cursor: feed.cursor ?? page.cursor, more: true });
+    const before = facts();
+    await b.node.puller.pullNow(aOnB);
+    wires.b.tamper = undefined;
+    assert.equal(facts() - before, 1, 'one page, not a loop');
+    assert.equal(b.node.puller.health(aOnB).degraded, 'cursor_stalled');
+    assert.equal(await counterValue(b.node.metrics, 'tessera_federation_peer_degraded', { peer: A.uri }), 1);
+    const listed = await b.app.inject({ method: 'GET', url: '/v1/admin/peers', headers: bearer(adminB) });
+    const view = listed.json<{ peers: { entity_uri: string; replication: { degraded: string | null } }[] }>();
+    assert.equal(view.peers.find((p) => p.entity_uri === A.uri)?.replication.degraded, 'cursor_stalled');
+    const audited = await b.node.store.listAudit({ event_type: 'federation_peer_degraded' }, 10);
+    assert.deepEqual(
+      audited.entries.map((e) => e.detail.reason),
+      ['facts_refused:clock_skew', 'cursor_stalled'],
+    );
+    await b.node.puller.pullNow(aOnB);
+    assert.equal(b.node.puller.health(aOnB).degraded, null, 'recovered');
+    assert.equal(await counterValue(b.node.metrics, 'tessera_federation_peer_degraded', { peer: A.uri }), 0);
   });
 });

@@ -10,6 +10,7 @@ export const AUDIT_EVENT_TYPES = [
   'peer_approved',
   'peer_revoked',
   'federation_rejected',
+  'federation_peer_degraded',
   'tls_peer_rejected',
   'tls_reload',
   'key_rotation',

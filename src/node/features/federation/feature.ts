@@ -41,6 +41,22 @@ export function federationFeature(
     intervalMs: config.pullIntervalMs,
     logger,
     selfEntityUri: config.entityUri,
+    maxPagesPerCycle: config.pull.maxPagesPerCycle,
+    maxCycleMs: config.pull.maxCycleMs,
+    now: () => clock().getTime(),
+    onHealth: (peer, reason) => {
+      if (reason) {
+        logger.warn(
+          { event: 'federation_peer_degraded', peer: peer.entityUri, reason },
+          'replication from a peer is degraded',
+        );
+        void audit.note('federation_peer_degraded', peer.entityUri, { reason });
+      } else
+        logger.info(
+          { event: 'federation_peer_recovered', peer: peer.entityUri },
+          'replication from a peer recovered',
+        );
+    },
     afterCycle: async (peer) => {
       for (const after of deps.afterPull) await after(peer);
     },

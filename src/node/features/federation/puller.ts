@@ -38,6 +38,32 @@ export interface PullerOptions {
   /** This node's entity URI: facts claiming to originate here are refused. */
   selfEntityUri: string;
   random?: () => number;
+  /** At most this many pages per cycle; with more waiting, the next cycle comes after the interval. */
+  maxPagesPerCycle?: number;
+  /** A cycle that has run this long ends after its current page (same as the page cap). */
+  maxCycleMs?: number;
+  /** Milliseconds now (the cycle time cap); default Date.now. */
+  now?: () => number;
+  /** A peer became degraded (stalled cursor, refused facts) or recovered (reason null). */
+  onHealth?(peer: PeerRecord, reason: string | null): void;
+}
+
+/** How replication from one peer is going, for `tessera peers list` and the status of the node. */
+export interface PeerReplication {
+  /** Why the last cycle was not clean (e.g. `cursor_stalled`, `facts_refused:clock_skew`); null when healthy. */
+  degraded: string | null;
+  /** Failed or unclean cycles in a row (the backoff grows with it). */
+  failures: number;
+}
+
+/** A cycle that ended because the peer misbehaved: counted as a failure (backoff) with this reason. */
+class PeerMisbehaved extends Error {
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
 }
 
 interface PeerState {
@@ -45,6 +71,7 @@ interface PeerState {
   running: Promise<void> | undefined;
   again: boolean;
   failures: number;
+  degraded: string | null;
 }
 
 export const FEED_PAGE_SIZE = 500;
@@ -76,6 +103,12 @@ export class Puller {
     await this.#run(peerId);
   }
 
+  /** How replication from this peer is going (healthy when it was never pulled). */
+  health(peerId: string): PeerReplication {
+    const state = this.#states.get(peerId);
+    return { degraded: state?.degraded ?? null, failures: state?.failures ?? 0 };
+  }
+
   forget(peerId: string): void {
     const state = this.#states.get(peerId);
     if (state) clearTimeout(state.timer);
@@ -91,7 +124,7 @@ export class Puller {
   #state(peerId: string): PeerState {
     let state = this.#states.get(peerId);
     if (!state) {
-      state = { timer: undefined, running: undefined, again: false, failures: 0 };
+      state = { timer: undefined, running: undefined, again: false, failures: 0, degraded: null };
       this.#states.set(peerId, state);
     }
     return state;
@@ -119,9 +152,14 @@ export class Puller {
         try {
           await this.#cycle(peer);
           state.failures = 0;
+          this.#setHealth(peer, state, null);
         } catch (error) {
           state.failures++;
-          this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'failure' });
+          if (error instanceof PeerMisbehaved) this.#setHealth(peer, state, error.reason);
+          this.options.metrics.pulls.inc({
+            peer: peer.entityUri,
+            result: error instanceof PeerMisbehaved ? 'degraded' : 'failure',
+          });
           this.options.logger.warn(
             {
               event: 'federation_pull_failed',
@@ -143,6 +181,13 @@ export class Puller {
     return state.running;
   }
 
+  #setHealth(peer: PeerRecord, state: PeerState, reason: string | null): void {
+    this.options.metrics.peerDegraded.set({ peer: peer.entityUri }, reason ? 1 : 0);
+    if (state.degraded === reason) return;
+    state.degraded = reason;
+    this.options.onHealth?.(peer, reason);
+  }
+
   #delay(failures: number): number {
     const { intervalMs } = this.options;
     if (failures === 0) return intervalMs;
@@ -155,7 +200,13 @@ export class Puller {
   async #cycle(peer: PeerRecord): Promise<void> {
     const { store, facts, client } = this.options;
     const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
+    const now = this.options.now ?? Date.now;
+    const started = now();
+    const maxPages = this.options.maxPagesPerCycle ?? 1000;
+    const maxCycleMs = this.options.maxCycleMs ?? 60_000;
     let received = 0;
+    let pages = 0;
+    const refused = new Map<string, number>();
     for (;;) {
       // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
       if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return;
@@ -182,6 +233,7 @@ export class Puller {
             // alone, counted and skipped; a store error aborts the page (rolled back, retried after the backoff).
             if (!(error instanceof NodeError)) throw error;
             this.options.metrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
+            refused.set(error.code, (refused.get(error.code) ?? 0) + 1);
             this.options.logger.warn(
               {
                 event: 'federation_fact_refused',
@@ -198,8 +250,19 @@ export class Puller {
       });
       received += inserted;
       this.options.metrics.factsReplicated.inc({ peer: peer.entityUri }, inserted);
-      // An unchanged cursor with `more` would loop forever on a misbehaving peer.
-      if (!page.more || page.cursor === cursor) break;
+      pages++;
+      if (!page.more) break;
+      // An unchanged cursor with `more` would loop forever: the cycle ends and the peer is flagged.
+      if (page.cursor === cursor)
+        throw new PeerMisbehaved(
+          'cursor_stalled',
+          `${peer.entityUri} answered more: true without advancing its cursor`,
+        );
+      // A feed that never ends (or a slow one) gets a bounded share: the rest waits for the next cycle.
+      if (pages >= maxPages || now() - started >= maxCycleMs) {
+        this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'capped' });
+        break;
+      }
     }
     // Revocations and the manifest refresh ride along; their failure is logged, not a failed facts pull.
     await this.options.afterCycle?.(peer).catch((error: Error) => {
@@ -209,6 +272,14 @@ export class Puller {
         'revocation pull or manifest refresh failed; facts were replicated',
       );
     });
+    // Bad facts were refused one by one and the good ones kept; a peer that keeps sending them backs off.
+    if (refused.size > 0) {
+      const [reason] = [...refused.entries()].sort((a, b) => b[1] - a[1])[0] as [string, number];
+      throw new PeerMisbehaved(
+        `facts_refused:${reason}`,
+        `${peer.entityUri} sent ${[...refused.values()].reduce((a, b) => a + b)} refused facts`,
+      );
+    }
     this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'success' });
     this.options.metrics.lastPullSuccess.set({ peer: peer.entityUri }, Date.now() / 1000);
     this.options.metrics.markCaughtUp(peer.entityUri, Date.now());

@@ -43,5 +43,6 @@ function httpsTransport(ctx: NodeContext): PeerTransport {
     clock,
     ...(ctx.expiry ? { expiry: ctx.expiry } : {}),
     metrics: ctx.tlsMetrics,
+    totalTimeoutMs: ctx.config.pull.pageTimeoutMs,
   });
 }

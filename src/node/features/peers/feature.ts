@@ -3,6 +3,7 @@
 // are announced on the node's events; federation and the federation listener act on them.
 import type { NodeContext } from '../../app/context.ts';
 import type { Feature } from '../../app/feature.ts';
+import type { PeerReplication } from '../federation/puller.ts';
 import type { PeerWire } from '../federation/wire.ts';
 import { PeerService } from './peer-service.ts';
 import { registerPeerRoutes } from './routes.ts';
@@ -10,6 +11,8 @@ import { registerPeerRoutes } from './routes.ts';
 export function peersFeature(
   ctx: NodeContext,
   wire: Pick<PeerWire, 'fetchManifest'>,
+  /** How replication from each peer is going (shown in the list). */
+  replication?: (peerId: string) => PeerReplication,
 ): Feature & { service: PeerService } {
   const service = new PeerService({
     peers: ctx.peers,
@@ -22,6 +25,7 @@ export function peersFeature(
   return {
     name: 'peers',
     service,
-    api: async (app) => registerPeerRoutes(app, { service, peers: ctx.peers }),
+    api: async (app) =>
+      registerPeerRoutes(app, { service, peers: ctx.peers, ...(replication ? { replication } : {}) }),
   };
 }

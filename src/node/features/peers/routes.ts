@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import { parseInput } from '../../validate.ts';
+import type { PeerReplication } from '../federation/puller.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 import type { PeerService } from './peer-service.ts';
 
@@ -14,7 +15,7 @@ const approveBody = z.strictObject({
 });
 
 /** The wire form of a peer (snake_case, like the rest of the API). */
-export function peerView(peer: PeerRecord) {
+export function peerView(peer: PeerRecord, replication?: PeerReplication) {
   return {
     id: peer.id,
     entity_uri: peer.entityUri,
@@ -26,6 +27,7 @@ export function peerView(peer: PeerRecord) {
     allowed_scopes: peer.allowedScopes,
     created_at: peer.createdAt,
     updated_at: peer.updatedAt,
+    ...(replication ? { replication } : {}),
   };
 }
 
@@ -41,7 +43,7 @@ const peerDetail = (body: Record<string, unknown>) => ({
 
 export function registerPeerRoutes(
   app: FastifyInstance,
-  deps: { service: PeerService; peers: PeerDirectory },
+  deps: { service: PeerService; peers: PeerDirectory; replication?: (peerId: string) => PeerReplication },
 ): void {
   const audited = (status: number, event: 'peer_added' | 'peer_approved' | 'peer_revoked') => ({
     access: 'admin' as const,
@@ -52,7 +54,9 @@ export function registerPeerRoutes(
     const { url } = parseInput(addBody, request.body ?? {});
     return reply.status(201).send(peerView(await deps.service.add(url)));
   });
-  app.get('/v1/admin/peers', { config: ADMIN }, async () => ({ peers: deps.peers.list().map(peerView) }));
+  app.get('/v1/admin/peers', { config: ADMIN }, async () => ({
+    peers: deps.peers.list().map((peer) => peerView(peer, deps.replication?.(peer.id))),
+  }));
   app.post<{ Params: { id: string } }>(
     '/v1/admin/peers/:id/approve',
     { config: audited(200, 'peer_approved') },

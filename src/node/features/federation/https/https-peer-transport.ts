@@ -33,8 +33,10 @@ export interface HttpsPeerTransportOptions {
   expiry?: ExpiryMonitor;
   /** Where refused peer certificates are counted. */
   metrics?: TlsMetrics;
-  /** Per call, connect to last byte; default 30 s (manifests: 10 s). */
+  /** Per call, longest silence (headers, between body chunks); default 30 s (manifests: 10 s). */
   timeoutMs?: number;
+  /** Per call, connect to last byte, however slowly a peer trickles; default 60 s. */
+  totalTimeoutMs?: number;
   manifestTimeoutMs?: number;
 }
 
@@ -96,6 +98,7 @@ export class HttpsPeerTransport implements PeerTransport {
     body?: unknown,
   ): Promise<unknown> {
     const timeout = this.options.timeoutMs ?? 30_000;
+    const deadline = AbortSignal.timeout(this.options.totalTimeoutMs ?? 60_000);
     const response = await request(new URL(path, peer.federationUrl), {
       method,
       dispatcher: this.#agent(),
@@ -106,6 +109,7 @@ export class HttpsPeerTransport implements PeerTransport {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       headersTimeout: timeout,
       bodyTimeout: timeout,
+      signal: deadline,
     });
     const bytes = await readCapped(response.body, MAX_RESPONSE_BYTES, peer.entityUri);
     let parsed: unknown;
