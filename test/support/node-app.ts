@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { buildNode, type StartNodeOptions, type TesseraNode } from '../../src/node/app/compose.ts';
 import type { Feature } from '../../src/node/app/feature.ts';
 import { ApiKeys } from '../../src/node/features/auth/api-keys.ts';
@@ -61,13 +61,15 @@ export interface NodeAppOptions {
   derive?: Derive;
   /** Extra features mounted after the node's own (e.g. a route under test). */
   features?: Feature[];
+  /** The node's logger (default silent). */
+  logger?: Logger;
   /** The wire to peers (default: the HTTPS adapter). */
   peerTransport?: StartNodeOptions['peerTransport'];
 }
 
 export async function startNodeApp(options: NodeAppOptions): Promise<NodeApp> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-node-app-'));
-  const logger = pino({ level: 'silent' });
+  const logger = options.logger ?? pino({ level: 'silent' });
   const config = loadConfig(
     {},
     {

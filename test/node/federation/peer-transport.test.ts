@@ -4,6 +4,7 @@
 // verification and feed validation all run above the port, so they hold over any wire.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
 import type { TesseraNode } from '../../../src/node/app/compose.ts';
 import { NodeError } from '../../../src/node/errors.ts';
 import { factCid } from '../../../src/node/features/facts/cid.ts';
@@ -93,12 +94,14 @@ describe('federation over a non-HTTPS peer transport', () => {
   let b: NodeApp;
   let adminA: string;
   let adminB: string;
+  const logged: { event?: string }[] = [];
 
   before(async () => {
     const env = (n: typeof A) => ({ TESSERA_ENTITY_URI: n.uri, TESSERA_NODE_URL: n.url });
     a = await startNodeApp({ clock: time.clock, env: env(A), peerTransport: () => wires.a });
     b = await startNodeApp({
       clock: time.clock,
+      logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
       env: { ...env(B), TESSERA_FEDERATION_MAX_PAGES_PER_CYCLE: '5' },
       peerTransport: () => wires.b,
     });
@@ -233,6 +236,38 @@ describe('federation over a non-HTTPS peer transport', () => {
       'facts_refused:clock_skew',
       'the peer shows as degraded',
     );
+  });
+
+  test('a page of 100 refused facts: all counted, a few logged', async () => {
+    const aOnB = b.node.peers.byEntityUri(A.uri)?.id as string;
+    const writer = await a.key(['write']);
+    await a.app.inject({
+      method: 'POST',
+      url: '/v1/facts',
+      headers: { ...bearer(writer), 'content-type': 'application/json' },
+      payload: JSON.stringify({ ...FACT, entity: 'acme:site/carrier' }),
+    });
+    wires.b.tamper = (page) => {
+      const base = page.facts[0];
+      if (!base) return page;
+      const future = Array.from({ length: 100 }, (_, i) => {
+        const content = { ...base, entity: `acme:future/${i}` };
+        return { ...content, id: `future-${i}`, hlc: '999999999999999-000000', cid: factCid(content) };
+      });
+      return { ...page, facts: future };
+    };
+    const counted = () =>
+      counterValue(b.node.metrics, 'tessera_federation_facts_refused_total', {
+        peer: A.uri,
+        reason: 'clock_skew',
+      });
+    const before = await counted();
+    const linesBefore = logged.filter((line) => line.event === 'federation_fact_refused').length;
+    await b.node.puller.pullNow(aOnB);
+    wires.b.tamper = undefined;
+    assert.equal(await counted(), before + 100);
+    const lines = logged.filter((line) => line.event === 'federation_fact_refused').length - linesBefore;
+    assert.ok(lines >= 1 && lines <= 10, `${lines} log lines for 100 refusals`);
   });
 
   const facts = () => wires.b.calls.filter((call) => call === `GET ${FEDERATION_PATHS.facts}`).length;

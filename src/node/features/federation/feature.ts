@@ -4,6 +4,7 @@
 // the peers; an approval starts pulling at once; a revoked peer is forgotten.
 
 import type { PeerRecord } from '../../../store/ports/peers.ts';
+import { createLogSampler } from '../../../tls/log-sampler.ts';
 import type { NodeContext } from '../../app/context.ts';
 import { subscribe } from '../../app/events.ts';
 import type { Feature } from '../../app/feature.ts';
@@ -61,6 +62,7 @@ export function federationFeature(
       for (const after of deps.afterPull) await after(peer);
     },
   });
+  const sampleLog = createLogSampler();
   const waker = new Waker({ peers, client, debounceMs: config.wakeDebounceMs, logger });
   const auth: FederationAuthDeps = {
     store,
@@ -73,7 +75,13 @@ export function federationFeature(
       ctx.metrics.federationRejections.inc({ reason });
       if (sample(`federation_rejected:${reason}`))
         void audit.note('federation_rejected', null, { reason, detail });
-      logger.warn({ event: 'federation_rejected', reason, detail }, `federation request refused: ${reason}`);
+      // Anyone can send refused requests at will: counted always, logged a few lines a second per reason.
+      const { log, suppressed } = sampleLog(`federation_rejected:${reason}`);
+      if (log)
+        logger.warn(
+          { event: 'federation_rejected', reason, detail, ...(suppressed ? { suppressed } : {}) },
+          `federation request refused: ${reason}`,
+        );
     },
   };
   const wake = () => waker.notify();

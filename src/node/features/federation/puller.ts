@@ -6,6 +6,7 @@
 import type { FactRecord } from '../../../store/ports/facts.ts';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { Store, StoreOps } from '../../../store/store.ts';
+import { createLogSampler } from '../../../tls/log-sampler.ts';
 import type { Logger } from '../../../tls/logger.ts';
 import { NodeError } from '../../errors.ts';
 import type { NodeMetrics } from '../../metrics.ts';
@@ -78,6 +79,7 @@ export const FEED_PAGE_SIZE = 500;
 
 export class Puller {
   readonly #states = new Map<string, PeerState>();
+  readonly #sampleLog = createLogSampler();
   #stopped = false;
 
   constructor(private readonly options: PullerOptions) {}
@@ -234,15 +236,19 @@ export class Puller {
             if (!(error instanceof NodeError)) throw error;
             this.options.metrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
             refused.set(error.code, (refused.get(error.code) ?? 0) + 1);
-            this.options.logger.warn(
-              {
-                event: 'federation_fact_refused',
-                peer: peer.entityUri,
-                reason: error.code,
-                detail: error.message,
-              },
-              'refused a fact from a peer',
-            );
+            // A hostile page can hold hundreds of bad facts: every one counted, a few logged per second.
+            const { log, suppressed } = this.#sampleLog(`${peer.id}:${error.code}`);
+            if (log)
+              this.options.logger.warn(
+                {
+                  event: 'federation_fact_refused',
+                  peer: peer.entityUri,
+                  reason: error.code,
+                  detail: error.message,
+                  ...(suppressed ? { suppressed } : {}),
+                },
+                'refused a fact from a peer',
+              );
           }
         }
         await tx.setPullCursor(peer.id, page.cursor);
