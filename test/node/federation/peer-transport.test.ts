@@ -270,6 +270,36 @@ describe('federation over a non-HTTPS peer transport', () => {
     assert.ok(lines >= 1 && lines <= 10, `${lines} log lines for 100 refusals`);
   });
 
+  test('a fact claiming to originate at the pulling node is refused (origin_spoofed), never stored as its own', async () => {
+    const aOnB = b.node.peers.byEntityUri(A.uri)?.id as string;
+    const writer = await a.key(['write']);
+    await a.app.inject({
+      method: 'POST',
+      url: '/v1/facts',
+      headers: { ...bearer(writer), 'content-type': 'application/json' },
+      payload: JSON.stringify({ ...FACT, entity: 'acme:site/spoof-carrier' }),
+    });
+    wires.b.tamper = (page) => {
+      const base = page.facts[0];
+      if (!base) return page;
+      const content = { ...base, entity: 'acme:site/spoofed' };
+      return {
+        ...page,
+        facts: [{ ...content, id: 'spoofed-1', origin_node_id: B.uri, cid: factCid(content) }],
+      };
+    };
+    const counted = () =>
+      counterValue(b.node.metrics, 'tessera_federation_facts_refused_total', {
+        peer: A.uri,
+        reason: 'origin_spoofed',
+      });
+    const before = await counted();
+    await b.node.puller.pullNow(aOnB);
+    wires.b.tamper = undefined;
+    assert.equal(await counted(), before + 1);
+    assert.equal(await b.node.store.getFact('spoofed-1'), null);
+  });
+
   const facts = () => wires.b.calls.filter((call) => call === `GET ${FEDERATION_PATHS.facts}`).length;
 
   test('an endless feed (more: true, a new cursor every page) gets 5 pages per cycle, not forever', async () => {
@@ -301,7 +331,7 @@ describe('federation over a non-HTTPS peer transport', () => {
     const audited = await b.node.store.listAudit({ event_type: 'federation_peer_degraded' }, 10);
     assert.deepEqual(
       audited.entries.map((e) => e.detail.reason),
-      ['facts_refused:clock_skew', 'cursor_stalled'],
+      ['facts_refused:clock_skew', 'facts_refused:origin_spoofed', 'cursor_stalled'],
     );
     await b.node.puller.pullNow(aOnB);
     assert.equal(b.node.puller.health(aOnB).degraded, null, 'recovered');
