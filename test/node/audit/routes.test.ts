@@ -62,14 +62,22 @@ test('no filter: the first 100 (all 30) entries in seq order, with every wire fi
 });
 
 test('filters: event_type, principal, since (inclusive), until (exclusive), combined', async () => {
-  assert.deepEqual(seqs((await page('?event_type=auth_failed')).entries), [3, 17]);
+  const ofType = (type: string) => all.filter((e) => e.event_type === type);
+  const authFailed = seqs(ofType('auth_failed'));
+  assert.ok(authFailed.length >= 2, 'the seed holds several auth_failed entries');
+  assert.deepEqual(seqs((await page('?event_type=auth_failed')).entries), authFailed);
   const bob = (await page(`?principal=${encodeURIComponent('spiffe://example.org/user/bob')}`)).entries;
   assert.deepEqual(
     seqs(bob),
     all.filter((e) => e.seq % 3 === 1).map((e) => e.seq),
   );
   assert.deepEqual(seqs((await page(`?since=${at(10)}&until=${at(13)}`)).entries), [10, 11, 12]);
-  assert.deepEqual(seqs((await page(`?event_type=fact_write&since=${at(2)}`)).entries), [15, 29]);
+  const factWrites = seqs(ofType('fact_write').filter((e) => e.ts >= at(2)));
+  assert.ok(
+    factWrites.length >= 1 && factWrites.length < ofType('fact_write').length,
+    'since cuts the first one off',
+  );
+  assert.deepEqual(seqs((await page(`?event_type=fact_write&since=${at(2)}`)).entries), factWrites);
   assert.deepEqual(seqs((await page(`?event_type=fact_write&principal=nobody`)).entries), []);
 });
 
