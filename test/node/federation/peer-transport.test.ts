@@ -238,15 +238,20 @@ describe('federation over a non-HTTPS peer transport', () => {
     );
   });
 
-  test('a page of 100 refused facts: all counted, a few logged', async () => {
-    const aOnB = b.node.peers.byEntityUri(A.uri)?.id as string;
-    const writer = await a.key(['write']);
-    await a.app.inject({
+  /** Writes a fact on a (so b's next pull has a page to tamper with); returns a's peer id on b. */
+  async function carrierFact(entity: string): Promise<string> {
+    const written = await a.app.inject({
       method: 'POST',
       url: '/v1/facts',
-      headers: { ...bearer(writer), 'content-type': 'application/json' },
-      payload: JSON.stringify({ ...FACT, entity: 'acme:site/carrier' }),
+      headers: { ...bearer(await a.key(['write'])), 'content-type': 'application/json' },
+      payload: JSON.stringify({ ...FACT, entity }),
     });
+    assert.equal(written.statusCode, 201, written.body);
+    return b.node.peers.byEntityUri(A.uri)?.id as string;
+  }
+
+  test('a page of 100 refused facts: all counted, a few logged', async () => {
+    const aOnB = await carrierFact('acme:site/carrier');
     wires.b.tamper = (page) => {
       const base = page.facts[0];
       if (!base) return page;
@@ -271,14 +276,7 @@ describe('federation over a non-HTTPS peer transport', () => {
   });
 
   test('a fact claiming to originate at the pulling node is refused (origin_spoofed), never stored as its own', async () => {
-    const aOnB = b.node.peers.byEntityUri(A.uri)?.id as string;
-    const writer = await a.key(['write']);
-    await a.app.inject({
-      method: 'POST',
-      url: '/v1/facts',
-      headers: { ...bearer(writer), 'content-type': 'application/json' },
-      payload: JSON.stringify({ ...FACT, entity: 'acme:site/spoof-carrier' }),
-    });
+    const aOnB = await carrierFact('acme:site/spoof-carrier');
     wires.b.tamper = (page) => {
       const base = page.facts[0];
       if (!base) return page;
