@@ -13,6 +13,12 @@ export function createNodeMetrics(registry: Registry, now: () => number = Date.n
     markCaughtUp(peer: string, atMs: number): void {
       caughtUpAt.set(peer, atMs);
     },
+    /** A revoked peer: its per-peer series go (a lag that grows for ever would alert on nothing). */
+    forgetPeer(peer: string): void {
+      caughtUpAt.delete(peer);
+      this.replicationLag.remove({ peer });
+      this.peerDegraded.remove({ peer });
+    },
     replicationLag: new Gauge({
       name: 'tessera_federation_replication_lag_seconds',
       help: "Seconds since this node last held everything a peer's feed offered (0 right after a complete pull)",

@@ -43,6 +43,9 @@ function checkStructure(text: string, what: string, maxDepth: number): void {
         const key = JSON.parse(text.slice(i, end + 1)) as string;
         if (frame.has(key))
           throw new NodeError('validation_failed', `${what}: key "${key.slice(0, 64)}" appears twice`);
+        // What fastify's own parser refused (prototype poisoning) stays refused behind this one.
+        if (key === '__proto__')
+          throw new NodeError('validation_failed', `${what}: key "__proto__" is not allowed`);
         frame.add(key);
         expectKey = false;
       }

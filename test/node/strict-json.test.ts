@@ -34,6 +34,13 @@ test('duplicate keys are refused at any depth; the same key in sibling objects i
   });
 });
 
+test('a "__proto__" key is refused (prototype poisoning), as fastify\'s own parser did', () => {
+  assert.throws(
+    () => parseStrictJson('{"a":{"__proto__":{"admin":true}}}'),
+    refusedWith('validation_failed', /key "__proto__" is not allowed/),
+  );
+});
+
 test('nesting deeper than the limit is refused before anything recurses; syntax errors are invalid_json', () => {
   const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
   assert.doesNotThrow(() => parseStrictJson(deep(MAX_JSON_DEPTH)));

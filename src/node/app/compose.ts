@@ -65,8 +65,11 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       lifecycle,
     );
     const wire = createPeerWire(ctx, options.peerTransport?.(ctx));
+    // Released on a failed build too (closing twice is harmless).
+    lifecycle.holds(() => wire.transport.close());
     const trust = await loadPeerKeyTrust(ctx, wire.fetchManifest);
     const identity = identityFeature(ctx);
+    lifecycle.holds(() => identity.signer.close());
     const quotas = quotasFeature(ctx);
     const facts = await factsFeature(ctx);
     const capabilities = capabilitiesFeature(ctx, { trust, client: wire.client });
@@ -92,7 +95,9 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       ...(options.features ?? []),
     ];
     const federationListener = await createFederationListener(ctx, features);
+    lifecycle.holds(() => federationListener.app.close());
     const apiListener = await createApiListener(ctx, features);
+    lifecycle.holds(() => apiListener.app.close());
     const node: TesseraNode = {
       entityUri: config.entityUri,
       get apiUrl() {

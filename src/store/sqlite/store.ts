@@ -188,11 +188,15 @@ export function sqliteStore(
       // A real, durable write: it fails on a read-only or full file system, not just on a lock. After a
       // storage failure of a real write, the probe is as large as a big fact page (64 KiB), so readiness
       // comes back only once writes of that size fit again.
-      const size = engine.writeFailure ? 64 * 1024 : 0;
-      await ops
-        .setMeta('readyz_probe', `${new Date().toISOString()}${' '.repeat(size)}`)
-        .catch(() => undefined);
-      await ops.setMeta('readyz_probe', new Date().toISOString()).catch(() => undefined);
+      const recovering = engine.writeFailure !== undefined;
+      const stamp = new Date().toISOString();
+      try {
+        await ops.setMeta('readyz_probe', recovering ? stamp + ' '.repeat(64 * 1024) : stamp);
+      } catch (error) {
+        return { ok: false, reason: engine.writeFailure ?? (error as Error).message };
+      }
+      // The large value is shrunk again; if even that fails, the failure it records is the answer.
+      if (recovering) await ops.setMeta('readyz_probe', stamp).catch(() => undefined);
       const failure = engine.writeFailure;
       return failure ? { ok: false, reason: failure } : { ok: true };
     },

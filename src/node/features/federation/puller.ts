@@ -71,6 +71,8 @@ interface PeerState {
   timer: NodeJS.Timeout | undefined;
   running: Promise<void> | undefined;
   again: boolean;
+  /** The last cycle failed or hit its cap: wakes wait for the scheduled cycle (backoff or interval). */
+  held: boolean;
   failures: number;
   degraded: string | null;
 }
@@ -88,9 +90,12 @@ export class Puller {
     for (const peer of this.options.peers.approved()) this.#schedule(peer.id, 0);
   }
 
-  /** Pull from this peer now (a wake, an approval). */
+  /**
+   * Pull from this peer now (a wake, an approval), unless its last cycle failed or hit its cap: then the
+   * cycle already scheduled (backoff or interval) comes first, so a peer cannot wake itself past either.
+   */
   wake(peerId: string): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#states.get(peerId)?.held) return;
     this.#schedule(peerId, 0);
   }
 
@@ -115,6 +120,8 @@ export class Puller {
     const state = this.#states.get(peerId);
     if (state) clearTimeout(state.timer);
     this.#states.delete(peerId);
+    const peer = this.options.peers.get(peerId);
+    if (peer) this.options.metrics.forgetPeer(peer.entityUri);
   }
 
   async stop(): Promise<void> {
@@ -126,7 +133,14 @@ export class Puller {
   #state(peerId: string): PeerState {
     let state = this.#states.get(peerId);
     if (!state) {
-      state = { timer: undefined, running: undefined, again: false, failures: 0, degraded: null };
+      state = {
+        timer: undefined,
+        running: undefined,
+        again: false,
+        held: false,
+        failures: 0,
+        degraded: null,
+      };
       this.#states.set(peerId, state);
     }
     return state;
@@ -152,11 +166,15 @@ export class Puller {
         const peer = this.options.peers.get(peerId);
         if (peer?.status !== 'approved' || this.#stopped) return;
         try {
-          await this.#cycle(peer);
+          const capped = await this.#cycle(peer);
           state.failures = 0;
+          state.held = capped;
           this.#setHealth(peer, state, null);
+          // The rest of a capped feed waits for the next interval, whatever wakes came in meanwhile.
+          if (capped) break;
         } catch (error) {
           state.failures++;
+          state.held = true;
           if (error instanceof PeerMisbehaved) this.#setHealth(peer, state, error.reason);
           this.options.metrics.pulls.inc({
             peer: peer.entityUri,
@@ -199,7 +217,8 @@ export class Puller {
     return Math.round(base * (0.5 + 0.5 * (this.options.random ?? Math.random)()));
   }
 
-  async #cycle(peer: PeerRecord): Promise<void> {
+  /** One cycle; true when it ended at its page or time cap with more waiting. */
+  async #cycle(peer: PeerRecord): Promise<boolean> {
     const { store, facts, client } = this.options;
     const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
     const now = this.options.now ?? Date.now;
@@ -208,10 +227,11 @@ export class Puller {
     const maxCycleMs = this.options.maxCycleMs ?? 60_000;
     let received = 0;
     let pages = 0;
+    let capped = false;
     const refused = new Map<string, number>();
     for (;;) {
       // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
-      if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return;
+      if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return false;
       const cursor = await store.getPullCursor(peer.id);
       const page = (await client.pullFacts(peer, {
         limit,
@@ -267,6 +287,7 @@ export class Puller {
       // A feed that never ends (or a slow one) gets a bounded share: the rest waits for the next cycle.
       if (pages >= maxPages || now() - started >= maxCycleMs) {
         this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'capped' });
+        capped = true;
         break;
       }
     }
@@ -287,12 +308,16 @@ export class Puller {
       );
     }
     this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'success' });
-    this.options.metrics.lastPullSuccess.set({ peer: peer.entityUri }, Date.now() / 1000);
-    this.options.metrics.markCaughtUp(peer.entityUri, Date.now());
+    // Caught up only when the feed was drained: a capped cycle leaves the lag growing, as it should.
+    if (!capped) {
+      this.options.metrics.lastPullSuccess.set({ peer: peer.entityUri }, now() / 1000);
+      this.options.metrics.markCaughtUp(peer.entityUri, now());
+    }
     if (received > 0)
       this.options.logger.info(
         { event: 'federation_pulled', peer: peer.entityUri, facts: received },
         'facts replicated',
       );
+    return capped;
   }
 }
