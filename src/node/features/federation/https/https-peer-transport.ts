@@ -90,6 +90,7 @@ export class HttpsPeerTransport implements PeerTransport {
     return this.#dispatcher;
   }
 
+  /** One call; every failure is `peer_call_failed` naming the peer and why (refusal, network, deadline). */
   async #call(
     peer: PeerAddress,
     token: string,
@@ -97,8 +98,34 @@ export class HttpsPeerTransport implements PeerTransport {
     path: string,
     body?: unknown,
   ): Promise<unknown> {
+    const total = this.options.totalTimeoutMs ?? 60_000;
+    try {
+      return await this.#exchange(peer, token, method, path, total, body);
+    } catch (error) {
+      if (error instanceof NodeError) throw error;
+      const { name, message } = error as Error;
+      const timedOut = name === 'TimeoutError';
+      const { reason, code } = error as { reason?: unknown; code?: unknown };
+      const why = timedOut ? `no complete answer within ${total} ms` : message;
+      throw new NodeError(
+        'peer_call_failed',
+        `${peer.entityUri}: ${why}`,
+        { peer: peer.entityUri, peer_error: String(timedOut ? name : (reason ?? code ?? name)).slice(0, 64) },
+        { cause: error },
+      );
+    }
+  }
+
+  async #exchange(
+    peer: PeerAddress,
+    token: string,
+    method: 'GET' | 'POST',
+    path: string,
+    total: number,
+    body?: unknown,
+  ): Promise<unknown> {
     const timeout = this.options.timeoutMs ?? 30_000;
-    const deadline = AbortSignal.timeout(this.options.totalTimeoutMs ?? 60_000);
+    const deadline = AbortSignal.timeout(total);
     const response = await request(new URL(path, peer.federationUrl), {
       method,
       dispatcher: this.#agent(),
