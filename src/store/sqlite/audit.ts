@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 import { checkLimit, decodeListCursor, encodeListCursor } from '../cursor.ts';
 import { StoreInputError } from '../errors.ts';
 import type { AuditEntry, AuditFilter, AuditPage, AuditStore } from '../ports/audit.ts';
-import { namedParams, type Run, type Stmt } from './sql.ts';
+import { namedParams, pagedLists, type Run, type Stmt } from './sql.ts';
 
 export const AUDIT_COLUMNS = 'seq, ts, event_type, principal, detail, prev_hash, hash';
 
@@ -64,16 +64,15 @@ function chainProblem(entry: unknown, last: Last): string | null {
 }
 
 export class SqliteAudit {
-  readonly #db: Database.Database;
   readonly #last: Stmt<[], { seq: number; hash: string }>;
   readonly #insert: Stmt<[AuditRow]>;
   readonly #range: Stmt<[number, number], AuditRow>;
-  readonly #listStmts = new Map<string, Stmt<unknown[], AuditRow>>();
+  readonly #lists: (key: string, where: string[]) => Stmt<unknown[], AuditRow>;
   /** Read last, build, insert as one IMMEDIATE transaction (a savepoint inside the caller's). */
   readonly #append: (build: Build) => AuditEntry;
 
   constructor(db: Database.Database) {
-    this.#db = db;
+    this.#lists = pagedLists<AuditRow>(db, 'audit_log', AUDIT_COLUMNS);
     this.#last = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
     this.#insert = db.prepare(
       `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${namedParams(AUDIT_COLUMNS)})`,
@@ -115,14 +114,7 @@ export class SqliteAudit {
     checkLimit(limit);
     const after = cursor === undefined || cursor === null ? 0 : decodeListCursor(cursor);
     const { key, where, params } = auditFilterSql(filter);
-    let statement = this.#listStmts.get(key);
-    if (!statement) {
-      statement = this.#db.prepare(
-        `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[...where, 'seq > ?'].join(' AND ')} ORDER BY seq LIMIT ?`,
-      );
-      this.#listStmts.set(key, statement);
-    }
-    const rows = statement.all(...params, after, limit + 1);
+    const rows = this.#lists(key, where).all(...params, after, limit + 1);
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
     return {

@@ -20,7 +20,7 @@ import type {
   InsertResult,
   Scope,
 } from '../ports/facts.ts';
-import { type Run, type Stmt, snapshotOf, sqliteCode } from './sql.ts';
+import { pagedLists, type Run, type Stmt, snapshotOf, sqliteCode } from './sql.ts';
 
 const FILTER_FIELDS = ['entity', 'relation', 'source', 'scope'] as const;
 
@@ -108,7 +108,7 @@ export class SqliteFacts {
   readonly #factByCid: Stmt<[string], FactRow>;
   readonly #maxSeq: Stmt<[], number | null>;
   readonly #maxHlc: Stmt<[], string | null>;
-  readonly #listStmts = new Map<string, Stmt<unknown[], FactRow>>();
+  readonly #lists: (key: string, where: string[]) => Stmt<unknown[], FactRow>;
   readonly #countStmts = new Map<string, Stmt<unknown[], number>>();
   readonly #feedStmts = new Map<string, Stmt<unknown[], FactRow>>();
   /** Runs a callback in one read snapshot (a savepoint when a transaction is already open). */
@@ -116,6 +116,7 @@ export class SqliteFacts {
 
   constructor(db: Database.Database) {
     this.#db = db;
+    this.#lists = pagedLists<FactRow>(db, 'facts', FACT_COLUMNS);
     const columns = FACT_COLUMNS.replace('seq, ', '');
     const marks = columns
       .split(',')
@@ -167,14 +168,7 @@ export class SqliteFacts {
     checkLimit(limit);
     const after = cursor === undefined || cursor === null ? 0 : decodeListCursor(cursor);
     const { key, where, params } = filterSql(filter);
-    let list = this.#listStmts.get(key);
-    if (!list) {
-      list = this.#db.prepare(
-        `SELECT ${FACT_COLUMNS} FROM facts WHERE ${[...where, 'seq > ?'].join(' AND ')} ORDER BY seq LIMIT ?`,
-      );
-      this.#listStmts.set(key, list);
-    }
-    const statement = list;
+    const statement = this.#lists(key, where);
     return this.#snapshot(() => {
       const rows = statement.all(...params, after, limit + 1);
       const more = rows.length > limit;

@@ -27,3 +27,21 @@ export function snapshotOf(db: Database.Database): <T>(read: () => T) => T {
 export type Access = 'read' | 'write';
 /** Runs a synchronous call on the connection the store chooses for that access, as a Promise. */
 export type Run<O> = <T>(access: Access, call: (ops: O) => T) => Promise<T>;
+
+/**
+ * The keyset-paged list statements of one table (`… WHERE <filter> AND seq > ? ORDER BY seq LIMIT ?`),
+ * prepared once per filter shape: equal shapes share a statement.
+ */
+export function pagedLists<R>(db: Database.Database, table: string, columns: string) {
+  const prepared = new Map<string, Stmt<unknown[], R>>();
+  return (key: string, where: string[]): Stmt<unknown[], R> => {
+    let statement = prepared.get(key);
+    if (!statement) {
+      statement = db.prepare<unknown[], R>(
+        `SELECT ${columns} FROM ${table} WHERE ${[...where, 'seq > ?'].join(' AND ')} ORDER BY seq LIMIT ?`,
+      );
+      prepared.set(key, statement);
+    }
+    return statement;
+  };
+}
