@@ -56,6 +56,16 @@ export const ERROR_CATALOG = {
     "a peer's fact is dated further ahead than TESSERA_FEDERATION_MAX_CLOCK_SKEW_MS: refused, never adopted",
   ),
   origin_spoofed: spec(422, 'PERMISSION_DENIED', 'a peer sent a fact claiming to originate at this node'),
+  origin_unverified: spec(
+    422,
+    'PERMISSION_DENIED',
+    "a replicated fact's origin signature is missing, unknown or does not verify with its origin's keys",
+  ),
+  id_conflict: spec(
+    409,
+    'ALREADY_EXISTS',
+    'the fact id belongs to another content (ids are derived from CIDs)',
+  ),
   // Store input (a cursor or record the store did not issue or accept).
   invalid_cursor: spec(422, 'INVALID_ARGUMENT', 'the cursor was not issued by this node'),
   invalid_limit: spec(422, 'INVALID_ARGUMENT', 'the page limit is out of range'),

@@ -3,6 +3,7 @@
 
 export type StoreInputErrorCode =
   | 'api_key_exists'
+  | 'id_conflict'
   | 'invalid_cursor'
   | 'invalid_limit'
   | 'invalid_record'

@@ -31,6 +31,7 @@ function records(count: number, from = 0): FactRecord[] {
       attested: null,
       received_from: null,
       origin_node_id: SELF,
+      origin_sig: null,
     });
   }
   return out;

@@ -1,11 +1,13 @@
 // Opening the SQLite store on real files: schema migrations, owner-only file modes, refusal of a newer
 // schema or a file that is not a database, and durability of a commit across close and reopen.
+
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { factId } from '../../src/node/features/facts/fact-id.ts';
 import { StoreError } from '../../src/store/errors.ts';
 import { FACT_COLUMNS, factParams } from '../../src/store/sqlite/facts.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
@@ -84,21 +86,26 @@ test('an existing database file with a looser mode is narrowed to 0600 on open',
 test('a version-1 database (facts, peers, meta) is upgraded on open: data kept, keys and audit usable', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));
   const file = join(dir, 'tessera.db');
-  const old = fact({ id: 'from-v1' });
+  const old = fact({ id: 'from-v1', origin_sig: null });
   try {
     const db = new Database(file);
     db.exec(MIGRATIONS[0]!);
     db.pragma('user_version = 1');
-    const columns = FACT_COLUMNS.replace('seq, ', '');
+    // Version 1 had neither origin signatures nor derived ids.
+    const columns = FACT_COLUMNS.replace('seq, ', '').replace(', origin_kid, origin_sig', '');
     db.prepare(`INSERT INTO facts (${columns}) VALUES (${columns.replace(/\w+/g, '?')})`).run(
-      ...factParams(old),
+      ...factParams(old).slice(0, -2),
     );
     db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('node_id', 'n1');
     db.close();
 
     const store = await openSqliteStore(file);
     try {
-      assert.deepEqual(await store.getFact('from-v1'), old);
+      // Migration 5: the id is now derived from the CID (the same on every node), the old one an alias.
+      const migrated = { ...old, id: factId(old.cid) };
+      assert.deepEqual(await store.getFact(migrated.id), migrated);
+      assert.deepEqual(await store.getFact('from-v1'), migrated, 'the old id still finds the fact');
+      assert.deepEqual(await store.factsToSign(old.origin_node_id, 'any-key', 10), [migrated], 'unsigned');
       assert.equal(await store.getMeta('node_id'), 'n1');
       await store.addApiKey({
         id: 'k1',

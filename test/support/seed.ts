@@ -1,10 +1,12 @@
 // Seeds a node's database directly (before the node starts) with facts that originated at that node:
 // replication tests and benchmarks need tens of thousands of facts faster than an API loop could write them.
-import { randomUUID } from 'node:crypto';
+// They are stored unsigned, like facts from before origin signatures, so every use also runs the start-up
+// signing of the node's own facts.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { factCid } from '../../src/node/features/facts/cid.ts';
+import { factId } from '../../src/node/features/facts/fact-id.ts';
 import { HybridClock } from '../../src/node/features/facts/hlc.ts';
 import type { FactContent, FactRecord } from '../../src/store/ports/facts.ts';
 import { openSqliteStore } from '../../src/store/sqlite/open.ts';
@@ -31,16 +33,19 @@ export async function seedFacts(
             confidence: 1,
             scope: 'company',
           };
+          const cid = factCid(content);
           const record: FactRecord = {
             ...content,
-            id: randomUUID(),
+            id: factId(cid),
             timestamp: now,
             valid_until: null,
             hlc: hlc.now(),
-            cid: factCid(content),
+            cid,
             attested: null,
             received_from: null,
             origin_node_id: origin,
+            // Unsigned, as facts stored before origin signatures: the node signs them when it starts.
+            origin_sig: null,
           };
           await tx.insertFact(record);
         }

@@ -44,7 +44,9 @@ export interface NodeConfig {
   /** Bounds on every connection of both listeners (slow or idle clients, floods). */
   connections: ConnectionBounds;
   /** Bounds on pulling from one peer: pages and time per cycle, total deadline per call. */
-  pull: { maxPagesPerCycle: number; maxCycleMs: number; pageTimeoutMs: number };
+  pull: { maxPagesPerCycle: number; maxCycleMs: number; pageTimeoutMs: number; connectTimeoutMs: number };
+  /** Bounds on a peer's `attested` (bytes as JSON, nesting). */
+  attested: { maxBytes: number; maxDepth: number };
   /** How far ahead of our wall clock a peer's fact may be dated (its HLC) before it is refused. */
   maxClockSkewMs: number;
   /** Serve facts that arrived from other peers too (default: only facts that originated here). */
@@ -153,7 +155,9 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
       maxPagesPerCycle: s.maxPagesPerCycle as number,
       maxCycleMs: s.maxCycleMs as number,
       pageTimeoutMs: s.pageTimeout as number,
+      connectTimeoutMs: s.connectTimeout as number,
     },
+    attested: { maxBytes: s.maxAttestedBytes as number, maxDepth: s.maxAttestedDepth as number },
     connections: {
       handshakeTimeoutMs: s.handshakeTimeout as number,
       headersTimeoutMs: s.headersTimeout as number,

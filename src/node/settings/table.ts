@@ -257,6 +257,27 @@ export const SETTINGS = {
     default: '60000',
     help: 'total deadline for one call to a peer (connect to last byte), however slowly it trickles',
   }),
+  connectTimeout: setting({
+    env: 'TESSERA_FEDERATION_CONNECT_TIMEOUT_MS',
+    flag: '--federation-connect-timeout-ms <ms>',
+    schema: schema.wholeNumber(100, 600_000, 'milliseconds'),
+    default: '10000',
+    help: 'outgoing calls to a peer: TCP connect and TLS handshake must finish within this',
+  }),
+  maxAttestedBytes: setting({
+    env: 'TESSERA_FEDERATION_MAX_ATTESTED_BYTES',
+    flag: '--federation-max-attested-bytes <n>',
+    schema: schema.wholeNumber(0, 1_048_576, 'bytes'),
+    default: '16384',
+    help: "a peer's fact whose `attested` is larger as JSON is refused (validation_failed)",
+  }),
+  maxAttestedDepth: setting({
+    env: 'TESSERA_FEDERATION_MAX_ATTESTED_DEPTH',
+    flag: '--federation-max-attested-depth <n>',
+    schema: schema.wholeNumber(1, 32),
+    default: '8',
+    help: "a peer's fact whose `attested` nests deeper is refused (validation_failed)",
+  }),
   maxClockSkew: setting({
     env: 'TESSERA_FEDERATION_MAX_CLOCK_SKEW_MS',
     flag: '--federation-max-clock-skew-ms <ms>',

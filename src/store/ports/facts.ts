@@ -22,6 +22,12 @@ export interface FactContent {
   scope: Scope;
 }
 
+/** The origin node's Ed25519 signature of {cid, hlc, id, origin_node_id}: key id and base64url bytes. */
+export interface OriginSignature {
+  kid: string;
+  sig: string;
+}
+
 export interface FactRecord extends FactContent {
   id: string;
   /** As given by the client (echoed unchanged), else the node's ISO-8601 time of the write. */
@@ -38,6 +44,8 @@ export interface FactRecord extends FactContent {
   received_from: string | null;
   /** Entity URI of the node where the fact was first written. */
   origin_node_id: string;
+  /** The origin's signature; null only for facts stored before origin signatures and not yet signed. */
+  origin_sig: OriginSignature | null;
 }
 
 export interface FactFilter {
@@ -78,18 +86,29 @@ export interface FederationQuery {
 }
 
 export interface InsertResult {
-  /** false when a fact with the same CID was already stored: `record` is then the stored one. */
+  /**
+   * false when a fact with the same CID was already stored: `record` is then the stored one. The same id
+   * with another CID is never a duplicate: insertFact throws StoreInputError `id_conflict` and stores nothing.
+   */
   inserted: boolean;
   record: FactRecord;
 }
 
 export interface FactStore {
   insertFact(record: FactRecord): Promise<InsertResult>;
+  /** By id, by a former id (kept as an alias when migration 5 derived ids from CIDs), or by `sha256:` CID. */
   getFact(idOrCid: string): Promise<FactRecord | null>;
+  /** Replaces the stored fact's origin signature (a re-signed or newly verified copy); false when absent. */
+  setOriginSignature(cid: string, signature: OriginSignature): Promise<boolean>;
+  /** Up to `limit` facts that originated at `originNodeId` and are not signed by key `kid` (oldest first). */
+  factsToSign(originNodeId: string, kid: string, limit: number): Promise<FactRecord[]>;
   listFacts(filter: FactFilter, limit: number, cursor?: string): Promise<FactPage>;
   countFacts(filter?: FactFilter): Promise<number>;
   /** The largest HLC stored (null when there are no facts): the node's clock starts above it. */
   maxHlc(): Promise<string | null>;
-  /** Facts for a federation pull, in local insertion order (= HLC order for facts that originated here). */
+  /**
+   * Facts for a federation pull, in local insertion order (= HLC order for facts that originated here).
+   * Facts without an origin signature are never served: a receiver could not verify them.
+   */
   federationPage(query: FederationQuery): Promise<FederationPage>;
 }

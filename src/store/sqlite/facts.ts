@@ -18,6 +18,7 @@ import type {
   FederationPage,
   FederationQuery,
   InsertResult,
+  OriginSignature,
   Scope,
 } from '../ports/facts.ts';
 import { pagedLists, type Run, type Stmt, snapshotOf, sqliteCode } from './sql.ts';
@@ -25,7 +26,7 @@ import { pagedLists, type Run, type Stmt, snapshotOf, sqliteCode } from './sql.t
 const FILTER_FIELDS = ['entity', 'relation', 'source', 'scope'] as const;
 
 export const FACT_COLUMNS =
-  'seq, id, cid, entity, relation, value, source, confidence, scope, timestamp, valid_until, hlc, attested, received_from, origin_node_id';
+  'seq, id, cid, entity, relation, value, source, confidence, scope, timestamp, valid_until, hlc, attested, received_from, origin_node_id, origin_kid, origin_sig';
 
 export interface FactRow {
   seq: number;
@@ -43,6 +44,8 @@ export interface FactRow {
   attested: string | null;
   received_from: string | null;
   origin_node_id: string;
+  origin_kid: string | null;
+  origin_sig: string | null;
 }
 
 /** Positional parameters of the fact INSERT, in FACT_COLUMNS order without seq. */
@@ -61,6 +64,8 @@ export type FactParams = [
   string | null,
   string | null,
   string,
+  string | null,
+  string | null,
 ];
 
 export function factParams(record: FactRecord): FactParams {
@@ -79,6 +84,8 @@ export function factParams(record: FactRecord): FactParams {
     record.attested === null || record.attested === undefined ? null : JSON.stringify(record.attested),
     record.received_from ?? null,
     record.origin_node_id,
+    record.origin_sig?.kid ?? null,
+    record.origin_sig?.sig ?? null,
   ];
 }
 
@@ -98,6 +105,10 @@ export function factFromRow(row: FactRow): FactRecord {
     attested: row.attested === null ? null : (JSON.parse(row.attested) as unknown),
     received_from: row.received_from,
     origin_node_id: row.origin_node_id,
+    origin_sig:
+      row.origin_kid === null || row.origin_sig === null
+        ? null
+        : { kid: row.origin_kid, sig: row.origin_sig },
   };
 }
 
@@ -106,6 +117,9 @@ export class SqliteFacts {
   readonly #insertFact: Stmt<FactParams>;
   readonly #factById: Stmt<[string], FactRow>;
   readonly #factByCid: Stmt<[string], FactRow>;
+  readonly #factByAlias: Stmt<[string], FactRow>;
+  readonly #setSignature: Stmt<[string, string, string]>;
+  readonly #toSign: Stmt<[string, string, number], FactRow>;
   readonly #maxSeq: Stmt<[], number | null>;
   readonly #maxHlc: Stmt<[], string | null>;
   readonly #lists: (key: string, where: string[]) => Stmt<unknown[], FactRow>;
@@ -126,6 +140,13 @@ export class SqliteFacts {
     this.#insertFact = db.prepare(`INSERT INTO facts (${columns}) VALUES (${marks}) ON CONFLICT DO NOTHING`);
     this.#factById = db.prepare(`SELECT ${FACT_COLUMNS} FROM facts WHERE id = ?`);
     this.#factByCid = db.prepare(`SELECT ${FACT_COLUMNS} FROM facts WHERE cid = ?`);
+    this.#factByAlias = db.prepare(
+      `SELECT ${FACT_COLUMNS} FROM facts WHERE cid = (SELECT cid FROM fact_aliases WHERE alias = ?)`,
+    );
+    this.#setSignature = db.prepare('UPDATE facts SET origin_kid = ?, origin_sig = ? WHERE cid = ?');
+    this.#toSign = db.prepare(
+      `SELECT ${FACT_COLUMNS} FROM facts WHERE origin_node_id = ? AND (origin_kid IS NULL OR origin_kid <> ?) ORDER BY seq LIMIT ?`,
+    );
     this.#maxSeq = db.prepare<[], number | null>('SELECT max(seq) FROM facts').pluck();
     // Fixed-width HLC text compares like the clock it encodes.
     this.#maxHlc = db.prepare<[], string | null>('SELECT max(hlc) FROM facts').pluck();
@@ -152,16 +173,32 @@ export class SqliteFacts {
           received_from: record.received_from ?? null,
         },
       };
-    const stored = this.#factByCid.get(record.cid) ?? this.#factById.get(record.id);
-    if (!stored) throw new Error(`fact ${record.id} was neither inserted nor found`);
-    return { inserted: false, record: factFromRow(stored) };
+    const stored = this.#factByCid.get(record.cid);
+    if (stored) return { inserted: false, record: factFromRow(stored) };
+    // The id belongs to other content: never a duplicate, or the genuine fact could be squatted.
+    if (this.#factById.get(record.id))
+      throw new StoreInputError(
+        'id_conflict',
+        `id ${record.id} is already the id of another fact (offered with ${record.cid})`,
+      );
+    throw new Error(`fact ${record.id} was neither inserted nor found`);
   }
 
   getFact(idOrCid: string): FactRecord | null {
     const row =
       (idOrCid.startsWith('sha256:') ? this.#factByCid.get(idOrCid) : undefined) ??
-      this.#factById.get(idOrCid);
+      this.#factById.get(idOrCid) ??
+      this.#factByAlias.get(idOrCid);
     return row ? factFromRow(row) : null;
+  }
+
+  setOriginSignature(cid: string, signature: OriginSignature): boolean {
+    return this.#setSignature.run(signature.kid, signature.sig, cid).changes === 1;
+  }
+
+  factsToSign(originNodeId: string, kid: string, limit: number): FactRecord[] {
+    checkLimit(limit);
+    return this.#toSign.all(originNodeId, kid, limit).map(factFromRow);
   }
 
   listFacts(filter: FactFilter, limit: number, cursor?: string | null): FactPage {
@@ -230,7 +267,8 @@ export class SqliteFacts {
     const key = `${scopeCount}:${origin}:${exclude}`;
     let statement = this.#feedStmts.get(key);
     if (!statement) {
-      const where = ['seq > ?', 'seq <= ?'];
+      // An unsigned fact (stored before origin signatures, not yet re-signed) could not be verified downstream.
+      const where = ['seq > ?', 'seq <= ?', 'origin_sig IS NOT NULL'];
       // `+scope`: never the scope index, whose rows for several scopes would need sorting by seq.
       if (scopeCount > 0) where.push(`+scope IN (${new Array(scopeCount).fill('?').join(', ')})`);
       if (origin) where.push('origin_node_id = ?');
@@ -248,6 +286,8 @@ export function bindFactStore(run: Run<SqliteFacts>): FactStore {
   return {
     insertFact: (record) => run('write', (o) => o.insertFact(record)),
     getFact: (idOrCid) => run('read', (o) => o.getFact(idOrCid)),
+    setOriginSignature: (cid, signature) => run('write', (o) => o.setOriginSignature(cid, signature)),
+    factsToSign: (originNodeId, kid, limit) => run('read', (o) => o.factsToSign(originNodeId, kid, limit)),
     listFacts: (filter, limit, cursor) => run('read', (o) => o.listFacts(filter, limit, cursor)),
     countFacts: (filter) => run('read', (o) => o.countFacts(filter)),
     maxHlc: () => run('read', (o) => o.maxHlc()),

@@ -4,6 +4,11 @@
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.ts';
 
+/** factId(cid) in SQL: hex digits 1–12, '8', 14–16, the variant digit (8, 9, a or b), 18–32 (cid = 'sha256:' + hex). */
+const DERIVED_FACT_ID = `(substr(cid, 8, 8) || '-' || substr(cid, 16, 4) || '-8' || substr(cid, 21, 3) || '-' ||
+  substr('89ab89ab89ab89ab', instr('0123456789abcdef', substr(cid, 24, 1)), 1) ||
+  substr(cid, 25, 3) || '-' || substr(cid, 28, 12))`;
+
 export const MIGRATIONS: readonly string[] = [
   // 1: facts, peers, pull cursors, token ids, meta.
   `
@@ -143,6 +148,20 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE sqlite_sequence SET name = 'capability_revocations_v4' WHERE name = 'capability_revocations';
   DROP TABLE capability_revocations;
   ALTER TABLE capability_revocations_v4 RENAME TO capability_revocations;
+  `,
+  // 5: origin signatures, and fact ids derived from CIDs (facts/fact-id.ts): the first 32 hex digits of the
+  // CID as a version-8 UUID. Older random ids stay findable as aliases. Facts stored before this step are
+  // unsigned: the node signs its own at start; others' are not served to peers until a signed copy arrives.
+  `
+  ALTER TABLE facts ADD COLUMN origin_kid TEXT;
+  ALTER TABLE facts ADD COLUMN origin_sig TEXT;
+  CREATE INDEX facts_origin_kid ON facts (origin_node_id, origin_kid);
+  CREATE TABLE fact_aliases (
+    alias TEXT PRIMARY KEY,
+    cid   TEXT NOT NULL
+  );
+  INSERT INTO fact_aliases (alias, cid) SELECT id, cid FROM facts WHERE id <> ${DERIVED_FACT_ID};
+  UPDATE facts SET id = ${DERIVED_FACT_ID} WHERE id <> ${DERIVED_FACT_ID};
   `,
 ];
 

@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { factCid } from '../../../src/node/features/facts/cid.ts';
+import { factId } from '../../../src/node/features/facts/fact-id.ts';
 import { HybridClock, parseHlc } from '../../../src/node/features/facts/hlc.ts';
 import { registerFactRoutes } from '../../../src/node/features/facts/routes.ts';
 import { FactService } from '../../../src/node/features/facts/service.ts';
+import { generateKey } from '../../../src/node/features/rotation/key-files.ts';
 import { installErrorHandler } from '../../../src/node/http/error-handler.ts';
 import type { FactRecord } from '../../../src/store/ports/facts.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
@@ -18,6 +20,7 @@ import type { Store } from '../../../src/store/store.ts';
 const NODE = 'spiffe://example.org/node/a';
 const NOW = Date.parse('2026-03-04T05:06:07.089Z');
 
+const nodeKey = generateKey();
 let dir: string;
 let store: Store;
 let app: FastifyInstance;
@@ -32,6 +35,7 @@ before(async () => {
   const service = new FactService({
     store,
     selfEntityUri: NODE,
+    nodeKey: () => nodeKey,
     hlc: new HybridClock(() => NOW),
     now: () => new Date(NOW),
     onWrite: (record) => writes.push(record),
@@ -96,7 +100,8 @@ test('POST a new fact → 201 and the stored record with the server-owned fields
   const record = response.json() as FactRecord;
   const content = fact() as unknown as FactRecord;
   assert.equal(record.cid, factCid(content));
-  assert.match(record.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(record.id, factId(record.cid), 'the id is derived from the CID');
+  assert.equal(record.origin_sig?.kid, nodeKey.keyId, 'signed by this node');
   assert.equal(record.timestamp, new Date(NOW).toISOString());
   assert.equal(record.valid_until, null);
   assert.equal(parseHlc(record.hlc).wallMs, NOW);

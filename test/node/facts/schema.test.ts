@@ -194,6 +194,7 @@ function peerRecord(overrides: Partial<FactRecord> = {}): FactRecord {
     attested: null,
     received_from: null,
     origin_node_id: 'spiffe://example.org/node/a',
+    origin_sig: { kid: '0123456789abcdef', sig: 'A'.repeat(86) },
     ...overrides,
   };
 }

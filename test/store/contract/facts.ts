@@ -78,18 +78,45 @@ export function factContract(open: OpenStore): void {
     }
   });
 
-  test('an id already stored is not inserted again, even with other content', async () => {
+  test('an id already stored with other content is refused with id_conflict; the stored fact stays', async () => {
     const t = await open();
     try {
       const first = fact({ id: 'same-id' });
       await t.store.insertFact(first);
       const other = fact({ id: 'same-id', entity: 'test:other' });
       assert.notEqual(other.cid, first.cid);
-      const result = await t.store.insertFact(other);
-      assert.equal(result.inserted, false);
-      assert.deepEqual(result.record, first);
+      await assert.rejects(t.store.insertFact(other), { name: 'StoreInputError', code: 'id_conflict' });
+      assert.deepEqual(await t.store.getFact('same-id'), first);
       assert.equal(await t.store.getFact(other.cid), null);
       assert.equal(await t.store.countFacts(), 1);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test('setOriginSignature replaces the stored signature; factsToSign lists own facts not signed by a key', async () => {
+    const t = await open();
+    try {
+      const unsigned = fact({ origin_sig: null });
+      const oldKey = fact({ origin_sig: { kid: 'old', sig: 'B'.repeat(86) } });
+      const current = fact({ origin_sig: { kid: 'new', sig: 'C'.repeat(86) } });
+      const foreign = fact({ origin_node_id: PEER_A, received_from: PEER_A, origin_sig: null });
+      for (const record of [unsigned, oldKey, current, foreign]) await t.store.insertFact(record);
+      const toSign = await t.store.factsToSign(unsigned.origin_node_id, 'new', 10);
+      assert.deepEqual(
+        toSign.map((f) => f.cid),
+        [unsigned.cid, oldKey.cid],
+        'oldest first, own facts only',
+      );
+      assert.equal((await t.store.factsToSign(unsigned.origin_node_id, 'new', 1)).length, 1, 'limit');
+      const signature = { kid: 'new', sig: 'D'.repeat(86) };
+      assert.equal(await t.store.setOriginSignature(unsigned.cid, signature), true);
+      assert.deepEqual((await t.store.getFact(unsigned.cid))?.origin_sig, signature);
+      assert.equal(await t.store.setOriginSignature(`sha256:${'1'.repeat(64)}`, signature), false);
+      assert.deepEqual(
+        (await t.store.factsToSign(unsigned.origin_node_id, 'new', 10)).map((f) => f.cid),
+        [oldKey.cid],
+      );
     } finally {
       await t.cleanup();
     }

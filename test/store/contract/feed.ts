@@ -25,6 +25,20 @@ export function feedContract(open: OpenStore): void {
     return records;
   }
 
+  test('a fact without an origin signature is never served in the feed (a receiver could not verify it)', async () => {
+    const t = await open();
+    try {
+      const signed = fact({ scope: 'company' });
+      const unsigned = fact({ scope: 'company', origin_sig: null });
+      const later = fact({ scope: 'company' });
+      for (const record of [signed, unsigned, later]) await t.store.insertFact(record);
+      const { facts } = await walk(t.store, { limit: 1, scopes: ['company'] });
+      assert.deepEqual(ids(facts), [signed.id, later.id]);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   /** Every page from `after` on; checks that the cursor only moves forward and `more` ends the walk. */
   async function walk(
     store: Store,

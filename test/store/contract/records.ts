@@ -31,6 +31,8 @@ export function fact(overrides: Partial<FactRecord> = {}): FactRecord {
     attested: null,
     received_from: null,
     origin_node_id: SELF,
+    // The store keeps a signature as given; only the federation checks it.
+    origin_sig: { kid: 'test-key', sig: 'A'.repeat(86) },
     ...overrides,
   };
 }

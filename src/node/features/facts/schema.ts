@@ -25,16 +25,11 @@ import {
   VALUE_TYPES,
 } from '../../../store/ports/facts.ts';
 import { NodeError } from '../../errors.ts';
-import { depthOf } from '../../strict-json.ts';
 import { parseInput } from '../../validate.ts';
 
 import { CID_PATTERN, factCid } from './cid.ts';
 import { isHlc } from './hlc.ts';
 import { isRfc3339DateTime } from './rfc3339.ts';
-
-/** A peer's `attested` (signatures, chains) is stored as given: bounded so one fact cannot be a payload. */
-export const MAX_ATTESTED_BYTES = 16 * 1024;
-export const MAX_ATTESTED_DEPTH = 8;
 
 export const MAX_IDENTIFIER_LENGTH = 1024;
 export const MAX_STRING_VALUE_LENGTH = 8 * 1024;
@@ -182,16 +177,24 @@ export const factRecordSchema = z.strictObject(
       .string({ error: typeError('a string') })
       .refine(isHlc, { error: 'must be a fixed-width HLC like 001763900000000-000003' }),
     cid: z.string({ error: typeError('a string') }).regex(CID_PATTERN, { error: 'must be sha256:<64 hex>' }),
-    attested: z
-      .union([z.null(), z.record(z.string(), z.unknown())], { error: typeError('null or an object') })
-      .refine((value) => value === null || depthOf(value, MAX_ATTESTED_DEPTH) <= MAX_ATTESTED_DEPTH, {
-        error: `must nest at most ${MAX_ATTESTED_DEPTH} levels`,
-      })
-      .refine((value) => value === null || Buffer.byteLength(JSON.stringify(value)) <= MAX_ATTESTED_BYTES, {
-        error: `must be at most ${MAX_ATTESTED_BYTES} bytes as JSON`,
-      }),
+    // Sizes and depth are the node's settings (FactService.checkRemote); the strict JSON parse caps depth first.
+    attested: z.union([z.null(), z.record(z.string(), z.unknown())], {
+      error: typeError('null or an object'),
+    }),
     received_from: uriField.nullable(),
     origin_node_id: uriField,
+    // Null reaches the origin check, which refuses it with its own reason (origin_unverified).
+    origin_sig: z
+      .strictObject(
+        {
+          kid: checkedString([notEmpty, maxLength(64), storable, visible, noWhitespace]),
+          sig: z.string({ error: typeError('a string') }).regex(/^[A-Za-z0-9_-]{86}$/, {
+            error: 'must be 64 bytes in base64url (86 characters)',
+          }),
+        },
+        { error: typeError('null or an object {kid, sig}') },
+      )
+      .nullable(),
   },
   { error: typeError('a JSON object') },
 );
@@ -224,7 +227,7 @@ export const parseFactInput = (body: unknown): FactInput => parseInput(factInput
 export const parseFactQuery = (query: unknown): FactQuery =>
   parseInput(factQuerySchema, query, 'query', 'unknown parameter');
 
-/** A peer's record, validated in full; its CID must equal the one recomputed here (else `cid_mismatch`). */
+/** A peer's record, validated; its CID must equal the one recomputed here (else `cid_mismatch`). */
 export function parseFactRecord(input: unknown): FactRecord {
   const record: FactRecord = parseInput(factRecordSchema, input, 'record');
   const expected = factCid(record);

@@ -1,21 +1,36 @@
-// The facts domain: turns a client's assertion into a stored record (id, timestamp, HLC, CID) and takes in
-// records replicated from peers. Content addressing makes both idempotent: the same content is stored once.
-import { randomUUID } from 'node:crypto';
+// The facts domain: turns a client's assertion into a stored, origin-signed record (CID, id derived from
+// it, timestamp, HLC) and takes in records replicated from peers. Content addressing makes both idempotent:
+// the same content is stored once, and an id can only ever name one content.
+import { StoreInputError } from '../../../store/errors.ts';
 import type { FactRecord, FactStore, InsertResult } from '../../../store/ports/facts.ts';
 import { NodeError } from '../../errors.ts';
+import { depthOf } from '../../strict-json.ts';
+import type { NodeKey } from '../identity/node-key.ts';
 import { factCid } from './cid.ts';
+import { checkFactId, factId } from './fact-id.ts';
 import type { HybridClock } from './hlc.ts';
+import { signOrigin } from './origin-signature.ts';
 import { parseFactInput, parseFactRecord } from './schema.ts';
+
+/** Bounds on a peer's `attested` (signatures, chains: stored as given, so bounded like any payload). */
+export interface AttestedLimits {
+  maxBytes: number;
+  maxDepth: number;
+}
+
+export const DEFAULT_ATTESTED_LIMITS: AttestedLimits = { maxBytes: 16 * 1024, maxDepth: 8 };
 
 export interface FactServiceOptions {
   store: FactStore;
   /** This node's entity URI: the origin_node_id of facts written here. */
   selfEntityUri: string;
   hlc: HybridClock;
+  /** The node key facts written here are signed with (the current one of the ring). */
+  nodeKey: () => NodeKey;
   /** A peer's fact dated (HLC) further ahead of our wall clock than this is refused; default 60 s. */
   maxClockSkewMs?: number;
+  attested?: AttestedLimits;
   now?: () => Date;
-  newId?: () => string;
   /** Called after a local write (not a duplicate) has committed; the node wakes its peers with it. */
   onWrite?: (record: FactRecord) => void;
 }
@@ -31,8 +46,9 @@ export class FactService {
   readonly #selfEntityUri: string;
   readonly #hlc: HybridClock;
   readonly #maxClockSkewMs: number;
+  readonly #attested: AttestedLimits;
+  readonly #nodeKey: () => NodeKey;
   readonly #now: () => Date;
-  readonly #newId: () => string;
   readonly #onWrite: ((record: FactRecord) => void) | undefined;
 
   constructor(options: FactServiceOptions) {
@@ -40,8 +56,9 @@ export class FactService {
     this.#selfEntityUri = options.selfEntityUri;
     this.#hlc = options.hlc;
     this.#maxClockSkewMs = options.maxClockSkewMs ?? 60_000;
+    this.#attested = options.attested ?? DEFAULT_ATTESTED_LIMITS;
+    this.#nodeKey = options.nodeKey;
     this.#now = options.now ?? (() => new Date());
-    this.#newId = options.newId ?? randomUUID;
     this.#onWrite = options.onWrite;
   }
 
@@ -56,31 +73,32 @@ export class FactService {
       confidence: input.confidence,
       scope: input.scope,
     };
+    const cid = factCid(content);
+    const signed = { id: factId(cid), cid, hlc: this.#hlc.now(), origin_node_id: this.#selfEntityUri };
     const record: FactRecord = {
-      id: this.#newId(),
       ...content,
+      ...signed,
       // Client-given times are kept byte for byte (microseconds, offset): Stigmem clients compare them.
       timestamp: input.timestamp ?? this.#now().toISOString(),
       valid_until: input.valid_until ?? null,
-      hlc: this.#hlc.now(),
-      cid: factCid(content),
       attested: null,
       received_from: null,
-      origin_node_id: this.#selfEntityUri,
+      origin_sig: signOrigin(signed, this.#nodeKey()),
     };
-    const result = await this.#store.insertFact(record);
+    const result = await insertOrConflict(this.#store, record);
     if (result.inserted) this.#notify(result.record);
     return { record: result.record, created: result.inserted };
   }
 
   /**
-   * Stores a record from `receivedFrom`'s federation feed inside the caller's transaction (the puller saves
-   * its cursor in the same one). The record is validated in full and its CID recomputed (NodeError 422
-   * `validation_failed` / `cid_mismatch` / `scope_not_federated` / `clock_skew`); id, hlc, timestamp and
-   * origin_node_id are kept, received_from is set. onWrite is not called: the caller knows when it commits.
+   * Checks a record from a peer's federation feed on its own (NodeError 422 otherwise): the schema, the CID
+   * recomputed (`cid_mismatch`), the id derived from it (`id_conflict`), the scope (`scope_not_federated`),
+   * the HLC against our wall clock (`clock_skew`) and the `attested` bounds. The origin signature is the
+   * federation's to verify (it needs the origin's keys). Nothing is stored.
    */
-  async ingest(tx: FactStore, remote: unknown, receivedFrom: string): Promise<InsertResult> {
+  checkRemote(remote: unknown): FactRecord {
     const record = parseFactRecord(remote);
+    checkFactId(record);
     // `local` never leaves a node; a peer that sends one is broken or hostile, so it is not stored here.
     if (record.scope === 'local')
       throw new NodeError('scope_not_federated', `scope: a local fact (${record.cid}) was replicated`);
@@ -92,9 +110,44 @@ export class FactService {
         'clock_skew',
         `hlc: ${record.hlc} is ${skew} ms ahead of this node's clock (limit ${this.#maxClockSkewMs} ms)`,
       );
-    const result = await tx.insertFact({ ...record, received_from: receivedFrom });
+    this.#checkAttested(record.attested);
+    return record;
+  }
+
+  /**
+   * Stores a checked (and origin-verified) record from `receivedFrom` inside the caller's transaction (the
+   * puller saves its cursor in the same one); received_from is set, everything else kept. A copy we already
+   * hold takes the verified signature when ours has none, or when it was made with the origin's current key
+   * (`proof.currentKey`) and ours was not, so what we serve on stays verifiable after the origin rotates. onWrite is not called: the caller knows when it commits.
+   */
+  async storeRemote(
+    tx: FactStore,
+    record: FactRecord,
+    receivedFrom: string,
+    proof: { currentKey: boolean } = { currentKey: false },
+  ): Promise<InsertResult> {
+    const result = await insertOrConflict(tx, { ...record, received_from: receivedFrom });
     if (result.inserted) this.#hlc.observe(record.hlc);
+    else if (
+      record.origin_sig &&
+      sameOriginFact(result.record, record) &&
+      (result.record.origin_sig === null || (proof.currentKey && !sameSignature(result.record, record)))
+    )
+      await tx.setOriginSignature(record.cid, record.origin_sig);
     return result;
+  }
+
+  #checkAttested(attested: unknown): void {
+    if (attested === null) return;
+    const { maxBytes, maxDepth } = this.#attested;
+    if (depthOf(attested, maxDepth) > maxDepth)
+      throw new NodeError('validation_failed', `record.attested: must nest at most ${maxDepth} levels`);
+    const bytes = Buffer.byteLength(JSON.stringify(attested));
+    if (bytes > maxBytes)
+      throw new NodeError(
+        'validation_failed',
+        `record.attested: must be at most ${maxBytes} bytes as JSON (got ${bytes})`,
+      );
   }
 
   #notify(record: FactRecord): void {
@@ -104,4 +157,24 @@ export class FactService {
       // The fact is committed; a failing listener (a wake-up hint) must not turn that into an error.
     }
   }
+}
+
+/** insertFact, with the store's id conflict as the node's `id_conflict` (409 on the API). */
+async function insertOrConflict(store: FactStore, record: FactRecord): Promise<InsertResult> {
+  try {
+    return await store.insertFact(record);
+  } catch (error) {
+    if (error instanceof StoreInputError && error.code === 'id_conflict')
+      throw new NodeError('id_conflict', error.message, {}, { cause: error });
+    throw error;
+  }
+}
+
+/** The same fact as the origin wrote it (not the same content written independently at another node). */
+function sameOriginFact(a: FactRecord, b: FactRecord): boolean {
+  return a.id === b.id && a.origin_node_id === b.origin_node_id && a.hlc === b.hlc;
+}
+
+function sameSignature(a: FactRecord, b: FactRecord): boolean {
+  return a.origin_sig?.kid === b.origin_sig?.kid && a.origin_sig?.sig === b.origin_sig?.sig;
 }

@@ -13,6 +13,7 @@ import { quotaExceeded } from '../quotas/quota-hook.ts';
 import type { Quotas } from '../quotas/quotas.ts';
 import type { PeerKeyTrust } from '../rotation/peer-key-trust.ts';
 import { type FederationAuthDeps, installPeerAuth } from './authenticate.ts';
+import { OriginVerifier } from './origin-verifier.ts';
 import { Puller } from './puller.ts';
 import { registerFederationRoutes } from './routes.ts';
 import { Waker } from './waker.ts';
@@ -37,6 +38,7 @@ export function federationFeature(
     metrics: ctx.metrics,
     store,
     facts: deps.facts,
+    origins: new OriginVerifier({ peers, trust: deps.trust, clock }),
     peers,
     client,
     intervalMs: config.pullIntervalMs,

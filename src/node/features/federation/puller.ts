@@ -12,6 +12,7 @@ import { NodeError } from '../../errors.ts';
 import type { NodeMetrics } from '../../metrics.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
 import type { FederationClient } from './client.ts';
+import type { OriginProof, OriginVerifier } from './origin-verifier.ts';
 
 export interface FederationFeedPage {
   facts: FactRecord[];
@@ -19,14 +20,23 @@ export interface FederationFeedPage {
   more: boolean;
 }
 
+/** What the puller needs of the facts service: check a record alone, then store it in a transaction. */
 export interface Ingestor {
-  ingest(tx: StoreOps, record: unknown, receivedFrom: string): Promise<{ inserted: boolean }>;
+  checkRemote(record: unknown): FactRecord;
+  storeRemote(
+    tx: StoreOps,
+    record: FactRecord,
+    receivedFrom: string,
+    proof: OriginProof,
+  ): Promise<{ inserted: boolean }>;
 }
 
 export interface PullerOptions {
   metrics: NodeMetrics;
   store: Store;
   facts: Ingestor;
+  /** Proves each fact's origin signature (NodeError origin_unverified otherwise). */
+  origins: Pick<OriginVerifier, 'verify'>;
   peers: PeerDirectory;
   client: FederationClient;
   intervalMs: number;
@@ -217,6 +227,29 @@ export class Puller {
     return Math.round(base * (0.5 + 0.5 * (this.options.random ?? Math.random)()));
   }
 
+  /**
+   * Counts and (sampled) logs a refused record; rethrows anything that is not a NodeError (a store error
+   * aborts the page: rolled back, retried after the backoff).
+   */
+  #refuse(peer: PeerRecord, error: unknown, refused: Map<string, number>): void {
+    if (!(error instanceof NodeError)) throw error;
+    this.options.metrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
+    refused.set(error.code, (refused.get(error.code) ?? 0) + 1);
+    // A hostile page can hold hundreds of bad facts: every one counted, a few logged per second.
+    const { log, suppressed } = this.#sampleLog(`${peer.id}:${error.code}`);
+    if (log)
+      this.options.logger.warn(
+        {
+          event: 'federation_fact_refused',
+          peer: peer.entityUri,
+          reason: error.code,
+          detail: error.message,
+          ...(suppressed ? { suppressed } : {}),
+        },
+        'refused a fact from a peer',
+      );
+  }
+
   /** One cycle; true when it ended at its page or time cap with more waiting. */
   async #cycle(peer: PeerRecord): Promise<boolean> {
     const { store, facts, client } = this.options;
@@ -239,36 +272,31 @@ export class Puller {
       })) as FederationFeedPage | null;
       if (!page || !Array.isArray(page.facts) || typeof page.cursor !== 'string' || page.facts.length > limit)
         throw new Error(`${peer.entityUri} sent a malformed feed page`);
+      // Every record is checked and its origin proven before the write transaction: a bad one is refused
+      // alone with its reason, and signature checks (and an origin's manifest refresh) never hold the lock.
+      const accepted: { record: FactRecord; proof: OriginProof }[] = [];
+      for (const raw of page.facts) {
+        try {
+          // Facts that claim to have originated here are not the peer's to send: refused, never re-served as ours.
+          if ((raw as { origin_node_id?: unknown })?.origin_node_id === this.options.selfEntityUri)
+            throw new NodeError(
+              'origin_spoofed',
+              `a fact claiming to originate at ${this.options.selfEntityUri}`,
+            );
+          const record = facts.checkRemote(raw);
+          accepted.push({ record, proof: await this.options.origins.verify(record) });
+        } catch (error) {
+          this.#refuse(peer, error, refused);
+        }
+      }
       const inserted = await store.tx(async (tx) => {
         let count = 0;
-        for (const record of page.facts) {
+        for (const { record, proof } of accepted) {
           try {
-            // Facts that claim to have originated here are not the peer's to send: refused, never re-served as ours.
-            if ((record as { origin_node_id?: unknown })?.origin_node_id === this.options.selfEntityUri)
-              throw new NodeError(
-                'origin_spoofed',
-                `a fact claiming to originate at ${this.options.selfEntityUri}`,
-              );
-            if ((await facts.ingest(tx, record, peer.entityUri)).inserted) count++;
+            if ((await facts.storeRemote(tx, record, peer.entityUri, proof)).inserted) count++;
           } catch (error) {
-            // A record that fails validation (schema, CID, scope, a date too far ahead: clock_skew) is refused
-            // alone, counted and skipped; a store error aborts the page (rolled back, retried after the backoff).
-            if (!(error instanceof NodeError)) throw error;
-            this.options.metrics.factsRefused.inc({ peer: peer.entityUri, reason: error.code });
-            refused.set(error.code, (refused.get(error.code) ?? 0) + 1);
-            // A hostile page can hold hundreds of bad facts: every one counted, a few logged per second.
-            const { log, suppressed } = this.#sampleLog(`${peer.id}:${error.code}`);
-            if (log)
-              this.options.logger.warn(
-                {
-                  event: 'federation_fact_refused',
-                  peer: peer.entityUri,
-                  reason: error.code,
-                  detail: error.message,
-                  ...(suppressed ? { suppressed } : {}),
-                },
-                'refused a fact from a peer',
-              );
+            // id_conflict: the id is held by other content here; the stored fact stays, this one is refused.
+            this.#refuse(peer, error, refused);
           }
         }
         await tx.setPullCursor(peer.id, page.cursor);

@@ -22,9 +22,13 @@ export interface FederationRouteDeps extends FederationAuthDeps {
   takeQuota?(peerEntityUri: string, reply: FastifyReply): void;
 }
 
+// The feed's format version is part of the tag: after an upgrade that changed what the feed carries
+// (v2: origin signatures, ids derived from CIDs) every peer reads the feed once more from the start.
+const FEED_VERSION = 'v2';
+
 function scopeTag(scopes: string[]): string {
   return createHash('sha256')
-    .update([...scopes].sort().join(','))
+    .update(`${FEED_VERSION}:${[...scopes].sort().join(',')}`)
     .digest('hex')
     .slice(0, 8);
 }

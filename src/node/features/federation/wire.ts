@@ -44,5 +44,6 @@ function httpsTransport(ctx: NodeContext): PeerTransport {
     ...(ctx.expiry ? { expiry: ctx.expiry } : {}),
     metrics: ctx.tlsMetrics,
     totalTimeoutMs: ctx.config.pull.pageTimeoutMs,
+    connectTimeoutMs: ctx.config.pull.connectTimeoutMs,
   });
 }

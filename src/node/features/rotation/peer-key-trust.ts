@@ -53,6 +53,19 @@ export class PeerKeyTrust {
     return acceptedPeerKeys(peer, this.#records, now, 'issuer').map((raw) => this.#keys.get(raw));
   }
 
+  /** The peer's node key `kid` if it is one acceptedNodeKeys would return now (current or in its window). */
+  nodeKeyById(peer: PeerRecord, kid: string, now: Date): KeyObject | null {
+    if (peer.keyId === kid) return this.#keys.get(peer.publicKey);
+    const record = this.#records.find(
+      (r) =>
+        r.peerId === peer.id &&
+        r.kind === 'node' &&
+        r.keyId === kid &&
+        (r.notAfter === null || now.getTime() < Date.parse(r.notAfter)),
+    );
+    return record ? this.#keys.get(record.publicKey) : null;
+  }
+
   /** The key ids acceptedNodeKeys returns, to tell whether a token's `kid` is one we know. */
   knowsNodeKey(peer: PeerRecord, kid: string, now: Date): boolean {
     if (peer.keyId === kid) return true;

@@ -37,6 +37,8 @@ export interface HttpsPeerTransportOptions {
   timeoutMs?: number;
   /** Per call, connect to last byte, however slowly a peer trickles; default 60 s. */
   totalTimeoutMs?: number;
+  /** TCP connect and TLS handshake of a new connection; default 10 s. */
+  connectTimeoutMs?: number;
   manifestTimeoutMs?: number;
 }
 
@@ -85,8 +87,12 @@ export class HttpsPeerTransport implements PeerTransport {
           ...(this.options.clock ? { clock: this.options.clock } : {}),
           ...(this.options.expiry ? { expiry: this.options.expiry } : {}),
           ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
+          connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
         })
-      : new Agent({ keepAliveTimeout: 30_000 });
+      : new Agent({
+          keepAliveTimeout: 30_000,
+          connect: { timeout: this.options.connectTimeoutMs ?? 10_000 },
+        });
     return this.#dispatcher;
   }
 
