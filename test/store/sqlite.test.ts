@@ -97,6 +97,10 @@ test('a version-1 database (facts, peers, meta) is upgraded on open: data kept, 
       ...factParams(old).slice(0, -2),
     );
     db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('node_id', 'n1');
+    db.prepare(
+      "INSERT INTO peers VALUES ('p1', 'spiffe://example.org/node/p1', 'https://127.0.0.1:1', 'k', 'kid', 'fp', 'spki', 'approved', '[\"company\"]', 'now', 'now')",
+    ).run();
+    db.prepare("INSERT INTO pull_cursors (peer_id, cursor) VALUES ('p1', '42.tag')").run();
     db.close();
 
     const store = await openSqliteStore(file);
@@ -106,6 +110,7 @@ test('a version-1 database (facts, peers, meta) is upgraded on open: data kept, 
       assert.deepEqual(await store.getFact(migrated.id), migrated);
       assert.deepEqual(await store.getFact('from-v1'), migrated, 'the old id still finds the fact');
       assert.deepEqual(await store.factsToSign(old.origin_node_id, 'any-key', 10), [migrated], 'unsigned');
+      assert.equal(await store.getPullCursor('p1'), null, 'every feed is read once more from the start');
       assert.equal(await store.getMeta('node_id'), 'n1');
       await store.addApiKey({
         id: 'k1',

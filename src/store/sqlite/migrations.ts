@@ -152,6 +152,7 @@ export const MIGRATIONS: readonly string[] = [
   // 5: origin signatures, and fact ids derived from CIDs (facts/fact-id.ts): the first 32 hex digits of the
   // CID as a version-8 UUID. Older random ids stay findable as aliases. Facts stored before this step are
   // unsigned: the node signs its own at start; others' are not served to peers until a signed copy arrives.
+  // Pull cursors are reset so this node reads every peer's feed once more.
   `
   ALTER TABLE facts ADD COLUMN origin_kid TEXT;
   ALTER TABLE facts ADD COLUMN origin_sig TEXT;
@@ -162,6 +163,9 @@ export const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO fact_aliases (alias, cid) SELECT id, cid FROM facts WHERE id <> ${DERIVED_FACT_ID};
   UPDATE facts SET id = ${DERIVED_FACT_ID} WHERE id <> ${DERIVED_FACT_ID};
+  -- Facts feeds are read once more from the start: what the old version refused (signed records it did not
+  -- know) arrives again, and copies we hold take their origin's signature. Ingest is idempotent.
+  DELETE FROM pull_cursors;
   `,
 ];
 
