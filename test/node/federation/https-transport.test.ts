@@ -1,13 +1,16 @@
 // The HTTPS peer transport turns every failure into `peer_call_failed` naming the peer and why: a peer
 // that trickles its answer hits the total deadline however slowly it sends; a closed port is named too.
-// (Dev-mode plain HTTP here: the deadline and error mapping do not depend on TLS, which other tests cover.)
+// A peer that accepts the TCP connection but never answers the TLS handshake is cut at the connect deadline.
+// (Dev-mode plain HTTP for the first two: the deadline and error mapping do not depend on TLS.)
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { NodeError } from '../../../src/node/errors.ts';
 import { HttpsPeerTransport } from '../../../src/node/features/federation/https/https-peer-transport.ts';
+import { createTestCa, tempDir, writeMaterial } from '../../support/pki.ts';
+import { openStaticCredentials } from '../../support/tls-peers.ts';
 
 const refusedWith = (peerError: RegExp, detail: RegExp) => (error: unknown) => {
   assert.ok(error instanceof NodeError, String(error));
@@ -58,5 +61,46 @@ test('a peer that is not listening: peer_call_failed with the network reason', a
       't',
     ),
     refusedWith(/ECONNREFUSED/, /^spiffe:\/\/example\.org\/node\/gone: /),
+  );
+});
+
+test('a peer that takes the TCP connection but never answers the TLS handshake is cut at the connect deadline', async (t) => {
+  const ca = await createTestCa();
+  const paths = await writeMaterial(await tempDir(t), 'client', await ca.issue('client'), ca.certPem);
+  const credentials = await openStaticCredentials(paths);
+  t.after(() => credentials.close());
+  const held: Socket[] = [];
+  // Accepts and then says nothing: the ClientHello is never answered.
+  const server = createTcpServer((socket) => held.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const socket of held) socket.destroy();
+    server.close();
+  });
+  const transport = new HttpsPeerTransport({
+    credentials,
+    expectedIdentity: () => 'spiffe://test.example/node/mute',
+    connectTimeoutMs: 300,
+    totalTimeoutMs: 30_000,
+    timeoutMs: 30_000,
+  });
+  t.after(() => transport.close());
+  const started = Date.now();
+  await assert.rejects(
+    transport.pullFacts(
+      {
+        entityUri: 'spiffe://test.example/node/mute',
+        federationUrl: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      },
+      'token',
+      { limit: 10 },
+    ),
+    refusedWith(/UND_ERR_CONNECT_TIMEOUT/, /^spiffe:\/\/test\.example\/node\/mute: .*timeout/i),
+  );
+  assert.equal(held.length, 1, 'the TCP connection was made: it is the handshake that timed out');
+  assert.ok(
+    Date.now() - started < 8_000,
+    'cut by the 300 ms connect deadline, not the default 10 s or the 30 s total',
   );
 });
