@@ -1,7 +1,9 @@
 // Key rotation and capability tokens between two real node processes over mTLS:
 //  - both nodes rotate their node key (`tessera identity rotate-key`, no restart) while A writes and B
 //    replicates continuously: no pull fails, every fact arrives, each side learns the other's new key from
-//    the signed rotation event, and a token signed by A's retired key is still accepted inside the window;
+//    the signed rotation event, no fact is refused (origin signatures made with the new key are verified
+//    after a manifest refresh), A re-signs its older facts with its new key, and a token signed by A's
+//    retired key is still accepted inside the window;
 //  - a capability issued on A verifies on B; after A revokes it, it fails on A and, once the revocation has
 //    replicated, on B.
 import assert from 'node:assert/strict';
@@ -109,11 +111,21 @@ describe('rotation and capabilities across two nodes', () => {
         /peer_not_approved|not an approved peer/.test(String(e.reason ?? e.error));
       const failures = node.proc
         .events()
-        .filter((e) => e.event === 'federation_pull_failed' || e.event === 'federation_rejected')
+        .filter((e) =>
+          ['federation_pull_failed', 'federation_rejected', 'federation_fact_refused'].includes(
+            e.event as string,
+          ),
+        )
         .filter((e) => !setUp(e));
       assert.deepEqual(failures, [], `${node.name}: no pull failed and no federation request was refused`);
     }
     assert.notEqual(newKeyId, original.key_id);
+    // A re-signed the facts it wrote before the rotation with its new key, so a peer that joins after the old
+    // key's window can still verify them.
+    const resigned = await a.proc.waitForEvent(
+      (e) => e.event === 'facts_signed' && e.why === 'node_key_rotated' && e.keyId === newKeyId,
+    );
+    assert.ok((resigned.facts as number) >= 1);
 
     // A token signed with A's retired key is still accepted by B inside the dual-trust window.
     const oldKey = nodeKeyFrom(createPrivateKey(oldKeyPem), 'data-dir');
