@@ -72,6 +72,11 @@ export async function openContext(
   const givenKey = await loadGivenNodeKey(config);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const keys = await openNodeKeys(config, givenKey, clock, logger);
+  // TODO(issue 10): the PostgreSQL store is being built; until it lands the setting is refused, not ignored.
+  if (config.database.kind === 'postgres')
+    throw new Error(
+      `TESSERA_DATABASE_URL (${config.database.display}): the PostgreSQL store is not in this build yet`,
+    );
   const store = await openSqliteStore(databasePath(config.dataDir));
   lifecycle.holds(() => store.close());
   const expiry = credentials

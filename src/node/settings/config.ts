@@ -3,9 +3,15 @@
 // naming its setting), before any file is created or port opened.
 import { readFileSync } from 'node:fs';
 import { TlsError } from '../../tls/errors.ts';
-import { evaluateFederationSecurity, type FederationSecurity, isLoopbackHost } from '../../tls/insecure.ts';
+import {
+  evaluateFederationSecurity,
+  type FederationSecurity,
+  isLoopbackHost,
+  parseFlag,
+} from '../../tls/insecure.ts';
 import type { Logger } from '../../tls/logger.ts';
 import type { QuotaSettings } from '../features/quotas/quotas.ts';
+import { type DatabaseSettings, databaseSettings } from './database.ts';
 import { ConfigError, type Env, type Flags, problem, rawSetting, readSettings, settingName } from './read.ts';
 import { SERVE_SETTINGS, SETTINGS, type Setting } from './table.ts';
 
@@ -45,6 +51,8 @@ export interface NodeConfig {
   connections: ConnectionBounds;
   /** Bounds on pulling from one peer: pages and time per cycle, total deadline per call. */
   pull: { maxPagesPerCycle: number; maxCycleMs: number; pageTimeoutMs: number; connectTimeoutMs: number };
+  /** SQLite in the data dir, or PostgreSQL (TESSERA_DATABASE_URL) with its TLS settings. */
+  database: DatabaseSettings;
   /** Bounds on a peer's `attested` (bytes as JSON, nesting). */
   attested: { maxBytes: number; maxDepth: number };
   /** How far ahead of our wall clock a peer's fact may be dated (its HLC) before it is refused. */
@@ -72,7 +80,15 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
   try {
     federation = evaluateFederationSecurity({
       // The gates read the two switches from an env-shaped record; flags are folded in first.
-      env: { [SETTINGS.insecure.env]: s.insecure, [SETTINGS.insecureNonLoopback.env]: s.insecureNonLoopback },
+      env: {
+        [SETTINGS.insecure.env]: s.insecure,
+        // The second acknowledgement also serves a plaintext database (database.ts): then it is not the
+        // federation gate's to refuse as "set without its first step".
+        [SETTINGS.insecureNonLoopback.env]:
+          s.databaseUrl && s.databaseTls === 'off' && !allowsNonLoopback(s.insecure)
+            ? undefined
+            : s.insecureNonLoopback,
+      },
       bindHost: s.federationHost as string,
       ...(s.nodeUrl ? { advertisedUrl: s.nodeUrl } : {}),
       tls: { certPath: s.tlsCert, keyPath: s.tlsKey, caPath: s.tlsCa },
@@ -130,6 +146,18 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
   }
 
   const quotas = quotaSettings(s, problems);
+  const database = databaseSettings(
+    {
+      url: s.databaseUrl,
+      tls: s.databaseTls as 'verify-full' | 'off',
+      caPath: s.databaseCa,
+      certPath: s.databaseCert,
+      keyPath: s.databaseKey,
+      node: { caPath: s.tlsCa, certPath: s.tlsCert, keyPath: s.tlsKey },
+      allowNonLoopback: allowsNonLoopback(s.insecureNonLoopback),
+    },
+    problems,
+  );
 
   if (problems.length === 1 && gateError) throw gateError;
   if (problems.length > 0) throw new ConfigError(problems);
@@ -151,6 +179,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     pullIntervalMs: s.pullInterval as number,
     wakeDebounceMs: s.wakeDebounce as number,
     maxClockSkewMs: s.maxClockSkew as number,
+    database: database as DatabaseSettings,
     pull: {
       maxPagesPerCycle: s.maxPagesPerCycle as number,
       maxCycleMs: s.maxCycleMs as number,
@@ -207,6 +236,15 @@ function quotaSettings(s: Values, problems: string[]): QuotaSettings | undefined
     adminPerHour: s.rateLimitAdmin as number,
     disabled,
   };
+}
+
+/** The second acknowledgement of rule 7, read as the federation gate reads it (an invalid value is its problem). */
+function allowsNonLoopback(value: unknown): boolean {
+  try {
+    return parseFlag({ flag: value as string | undefined }, 'flag');
+  } catch {
+    return false;
+  }
 }
 
 /** The gates of rule 7 name only the env variables; add each one's flag (same code) so flag users see theirs. */
