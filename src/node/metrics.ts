@@ -18,6 +18,7 @@ export function createNodeMetrics(registry: Registry, now: () => number = Date.n
       caughtUpAt.delete(peer);
       this.replicationLag.remove({ peer });
       this.peerDegraded.remove({ peer });
+      this.pagesRefused.remove({ peer });
     },
     replicationLag: new Gauge({
       name: 'tessera_federation_replication_lag_seconds',
@@ -43,6 +44,12 @@ export function createNodeMetrics(registry: Registry, now: () => number = Date.n
     factsRefused: new Counter({
       name: 'tessera_federation_facts_refused_total',
       help: 'Facts in a peer feed that failed validation (bad CID, schema, scope) and were skipped',
+      labelNames: ['peer', 'reason'] as const,
+      registers,
+    }),
+    pagesRefused: new Counter({
+      name: 'tessera_federation_pages_refused_total',
+      help: 'Feed pages refused as a whole (not JSON, invalid UTF-8, duplicate keys, too deep or too large, malformed page)',
       labelNames: ['peer', 'reason'] as const,
       registers,
     }),

@@ -81,12 +81,13 @@ describe('a hostile approved peer cannot corrupt, stall or exhaust a node', { ti
     assert.equal(v.node.puller.health(eOnV).degraded, null);
   });
   after(async () => {
-    await Promise.all([v?.close(), h?.close()]);
+    // E first: closing it ends any answer it still trickles, which a node's close would wait for.
     await e?.close();
+    await Promise.all([v?.close(), h?.close()]);
     await rm(root, { recursive: true, force: true });
   });
 
-  /** Refused-fact counters of E on V, by reason. */
+  /** Refused-fact counters on V for one peer (E unless told), by reason. */
   async function refusals(peer = e.entityUri): Promise<Record<string, number>> {
     const metric = v.node.metrics.getSingleMetric('tessera_federation_facts_refused_total');
     assert.ok(metric);
@@ -454,16 +455,22 @@ describe('a hostile approved peer cannot corrupt, stall or exhaust a node', { ti
     },
   );
 
+  const pagesRefusedOf = (reason: string) =>
+    counterValue(v.node.metrics, 'tessera_federation_pages_refused_total', { peer: e.entityUri, reason });
+
   /** Serves `body` as E's next page (raw bytes); pulls once; the page must be refused whole. */
   async function refusedPage(body: Buffer, why: RegExp, tag: string): Promise<void> {
     e.feed = (_call, reply) => reply.type('application/json').send(body);
     const before = await refusals();
-    const failures = await pulls('failure');
+    const degradedPulls = await pulls('degraded');
+    const pagesRefused = pagesRefusedOf('bad_response');
     const backoff = v.node.puller.health(eOnV).failures;
     const cursor = await v.node.store.getPullCursor(eOnV);
     const calls = e.feedCalls.length;
     await pullE();
-    assert.equal(await pulls('failure'), failures + 1, 'the pull failed');
+    assert.equal(await pulls('degraded'), degradedPulls + 1, 'the pull failed with E at fault');
+    assert.equal(await pagesRefusedOf('bad_response'), (await pagesRefused) + 1, 'counted with its reason');
+    assert.equal(v.node.puller.health(eOnV).degraded, 'page_refused:bad_response', 'E is degraded');
     assert.match(String(pullFailures().at(-1)), why);
     assert.deepEqual(await refusedSince(before), {}, 'no record of the page was even looked at');
     assert.equal(await v.node.store.getPullCursor(eOnV), cursor, 'the cursor did not move');
@@ -539,9 +546,12 @@ describe('a hostile approved peer cannot corrupt, stall or exhaust a node', { ti
       );
       e.reset();
       const calls = e.feedCalls.length;
-      // E asks to be pulled now: accepted on the wire, but it cannot pull itself past its backoff ...
+      // E asks to be pulled now: accepted on the wire, but it cannot pull itself past its backoff.
       assert.equal(await e.wake({ entityUri: v.entityUri, federationUrl: v.node.federationUrl }), 202);
-      // ... so the one cycle this starts is the only one (a wake-started cycle would make it run twice).
+      // V goes on with its work (a pull of H: many turns of its event loop) and does not pull E for it ...
+      await v.node.puller.pullNow(hOnV);
+      assert.equal(e.feedCalls.length, calls, 'the wake started no pull of E');
+      // ... and the one cycle this starts is the only one (a wake-started cycle would make it two).
       await pullE();
       assert.equal(e.feedCalls.length - calls, 1);
       assert.deepEqual(v.node.puller.health(eOnV), { degraded: null, failures: 0 });

@@ -228,6 +228,34 @@ export class Puller {
   }
 
   /**
+   * One feed page. A page refused as a whole (the transport's `bad_response` / `response_too_large`, or a
+   * body that is not a feed page) is the peer misbehaving: counted with its reason and the peer degraded.
+   * A network failure or a deadline is an ordinary failure (backoff only).
+   */
+  async #fetchPage(peer: PeerRecord, limit: number, cursor: string | null): Promise<FederationFeedPage> {
+    let page: FederationFeedPage | null;
+    try {
+      page = (await this.options.client.pullFacts(peer, {
+        limit,
+        ...(cursor ? { cursor } : {}),
+      })) as FederationFeedPage | null;
+    } catch (error) {
+      const why = error instanceof NodeError ? error.extra.peer_error : undefined;
+      if (why === 'bad_response' || why === 'response_too_large')
+        throw this.#pageRefused(peer, why, (error as Error).message);
+      throw error;
+    }
+    if (!page || !Array.isArray(page.facts) || typeof page.cursor !== 'string' || page.facts.length > limit)
+      throw this.#pageRefused(peer, 'malformed_page', `${peer.entityUri} sent a malformed feed page`);
+    return page;
+  }
+
+  #pageRefused(peer: PeerRecord, reason: string, detail: string): PeerMisbehaved {
+    this.options.metrics.pagesRefused.inc({ peer: peer.entityUri, reason });
+    return new PeerMisbehaved(`page_refused:${reason}`, detail);
+  }
+
+  /**
    * Counts and (sampled) logs a refused record; rethrows anything that is not a NodeError (a store error
    * aborts the page: rolled back, retried after the backoff).
    */
@@ -252,7 +280,7 @@ export class Puller {
 
   /** One cycle; true when it ended at its page or time cap with more waiting. */
   async #cycle(peer: PeerRecord): Promise<boolean> {
-    const { store, facts, client } = this.options;
+    const { store, facts } = this.options;
     const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
     const now = this.options.now ?? Date.now;
     const started = now();
@@ -266,12 +294,7 @@ export class Puller {
       // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
       if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return false;
       const cursor = await store.getPullCursor(peer.id);
-      const page = (await client.pullFacts(peer, {
-        limit,
-        ...(cursor ? { cursor } : {}),
-      })) as FederationFeedPage | null;
-      if (!page || !Array.isArray(page.facts) || typeof page.cursor !== 'string' || page.facts.length > limit)
-        throw new Error(`${peer.entityUri} sent a malformed feed page`);
+      const page = await this.#fetchPage(peer, limit, cursor);
       // Every record is checked and its origin proven before the write transaction: a bad one is refused
       // alone with its reason, and signature checks (and an origin's manifest refresh) never hold the lock.
       const accepted: { record: FactRecord; proof: OriginProof }[] = [];
