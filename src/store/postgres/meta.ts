@@ -1,0 +1,26 @@
+// Named values (the meta table) on PostgreSQL.
+import type { MetaStore } from '../ports/meta.ts';
+import type { Run, Sql } from './sql.ts';
+
+export class PgMeta {
+  constructor(private readonly db: Sql) {}
+
+  async getMeta(key: string): Promise<string | null> {
+    const { rows } = await this.db.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]);
+    return rows[0]?.value ?? null;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db.query(
+      'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [key, value],
+    );
+  }
+}
+
+export function bindMetaStore(run: Run<PgMeta>): MetaStore {
+  return {
+    getMeta: (key) => run('read', (o) => o.getMeta(key)),
+    setMeta: (key, value) => run('write', (o) => o.setMeta(key, value)),
+  };
+}

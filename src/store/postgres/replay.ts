@@ -1,0 +1,27 @@
+// The peer-token replay cache (seen jtis) on PostgreSQL. ON CONFLICT DO NOTHING makes a racing second
+// insert of the same jti wait for the first and then report a replay: exactly one caller sees it first.
+import type { ReplayStore } from '../ports/replay.ts';
+import type { Run, Sql } from './sql.ts';
+
+export class PgReplay {
+  constructor(private readonly db: Sql) {}
+
+  async rememberJti(jti: string, expiresAt: number): Promise<boolean> {
+    const result = await this.db.query(
+      'INSERT INTO seen_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',
+      [jti, expiresAt],
+    );
+    return result.rowCount === 1;
+  }
+
+  async pruneJtis(now: number): Promise<void> {
+    await this.db.query('DELETE FROM seen_jtis WHERE expires_at < $1', [now]);
+  }
+}
+
+export function bindReplayStore(run: Run<PgReplay>): ReplayStore {
+  return {
+    rememberJti: (jti, expiresAt) => run('write', (o) => o.rememberJti(jti, expiresAt)),
+    pruneJtis: (now) => run('write', (o) => o.pruneJtis(now)),
+  };
+}
