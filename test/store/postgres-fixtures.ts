@@ -87,7 +87,8 @@ export async function tempPostgresStore(
   options: Omit<PostgresStoreOptions, 'url' | 'schema'> = {},
 ): Promise<PostgresHandle> {
   const schema = freshSchema();
-  const open = (): Promise<Store> => openPostgresStore({ poolSize: 4, ...options, url: database.url, schema });
+  const open = (): Promise<Store> =>
+    openPostgresStore({ poolSize: 4, ...options, url: database.url, schema });
   const handle: PostgresHandle = {
     schema,
     database,

@@ -21,9 +21,11 @@ export class PgApiKeys {
       );
     const row = apiKeyToRow(key);
     try {
-      await this.db.query(
-        `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (${placeholders(FIELDS.length)})`,
-        FIELDS.map((field) => row[field]),
+      await this.db.guarded(() =>
+        this.db.query(
+          `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (${placeholders(FIELDS.length)})`,
+          FIELDS.map((field) => row[field]),
+        ),
       );
     } catch (error) {
       if (pgCode(error) === UNIQUE_VIOLATION)

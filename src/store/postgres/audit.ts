@@ -51,9 +51,12 @@ export class PgAudit {
         `audit entry: detail is not JSON (${(error as Error).message})`,
       );
     }
-    await this.db.query(
-      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(FIELDS.length)})`,
-      FIELDS.map((field) => row[field]),
+    // Guarded: a value text cannot hold (a NUL character) fails this append alone, not the caller's transaction.
+    await this.db.guarded(() =>
+      this.db.query(
+        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(FIELDS.length)})`,
+        FIELDS.map((field) => row[field]),
+      ),
     );
     // What listAudit will return: detail after its JSON round trip.
     return auditFromRow(row);

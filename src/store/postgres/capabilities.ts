@@ -10,6 +10,7 @@ import type {
   RevocationQuery,
   RevocationRecord,
 } from '../ports/capabilities.ts';
+import { rowRefusal } from './refusals.ts';
 import { isConstraintViolation, type Run, type Sql, toNumber } from './sql.ts';
 
 interface CapabilityRow {
@@ -29,6 +30,8 @@ interface RevocationRow extends RevocationRecord {
 
 const CAPABILITY_COLUMNS = 'id, issuer, subject, verb, object, key_id, issued_at, expires_at';
 const REVOCATION_COLUMNS = 'seq, capability_id, issuer, expires_at, revoked_at, reason';
+const REVOCATION_INSERT_COLUMNS = REVOCATION_COLUMNS.replace('seq, ', '').split(', ');
+const REVOCATION_NULLABLE = new Set(['reason']);
 
 function capabilityFromRow(row: CapabilityRow): CapabilityRecord {
   return {
@@ -58,18 +61,20 @@ export class PgCapabilities {
 
   async addCapability(capability: CapabilityRecord): Promise<void> {
     try {
-      await this.db.query(
-        `INSERT INTO capabilities (${CAPABILITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          capability.id,
-          capability.issuer,
-          capability.subject,
-          capability.verb,
-          capability.object,
-          capability.keyId,
-          capability.issuedAt,
-          capability.expiresAt,
-        ],
+      await this.db.guarded(() =>
+        this.db.query(
+          `INSERT INTO capabilities (${CAPABILITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [
+            capability.id,
+            capability.issuer,
+            capability.subject,
+            capability.verb,
+            capability.object,
+            capability.keyId,
+            capability.issuedAt,
+            capability.expiresAt,
+          ],
+        ),
       );
     } catch (error) {
       if (isConstraintViolation(error))
@@ -89,18 +94,23 @@ export class PgCapabilities {
     return rows[0] ? capabilityFromRow(rows[0]) : null;
   }
 
+  /** Unguarded (a revocation page inserts many in one transaction): what the table refuses is checked first. */
   async addRevocation(revocation: RevocationRecord): Promise<boolean> {
+    const values = [
+      revocation.capability_id,
+      revocation.issuer,
+      revocation.expires_at,
+      revocation.revoked_at,
+      revocation.reason ?? null,
+    ];
+    const refusal = rowRefusal(REVOCATION_INSERT_COLUMNS, values, REVOCATION_NULLABLE);
+    if (refusal !== null)
+      throw new StoreInputError('invalid_record', `revocation of ${revocation.capability_id}: ${refusal}`);
     try {
       const result = await this.db.query(
-        `INSERT INTO capability_revocations (capability_id, issuer, expires_at, revoked_at, reason)
+        `INSERT INTO capability_revocations (${REVOCATION_INSERT_COLUMNS.join(', ')})
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (issuer, capability_id) DO NOTHING`,
-        [
-          revocation.capability_id,
-          revocation.issuer,
-          revocation.expires_at,
-          revocation.revoked_at,
-          revocation.reason ?? null,
-        ],
+        values,
       );
       return result.rowCount === 1;
     } catch (error) {

@@ -21,7 +21,17 @@ import type {
 } from '../ports/facts.ts';
 // The same row encoding as SQLite (JSON text as JSON.stringify writes it), so records round-trip identically.
 import { FACT_COLUMNS, type FactRow, factFromRow, factParams } from '../sqlite/facts.ts';
-import { isConstraintViolation, isDataException, placeholders, type Run, type Sql, toNumber } from './sql.ts';
+import { factRefusal } from './refusals.ts';
+import {
+  isConstraintViolation,
+  isDataException,
+  type Prepared,
+  placeholders,
+  prepared,
+  type Run,
+  type Sql,
+  toNumber,
+} from './sql.ts';
 
 const FILTER_FIELDS = ['entity', 'relation', 'source', 'scope'] as const;
 const INSERT_COLUMNS = FACT_COLUMNS.replace('seq, ', '');
@@ -30,6 +40,18 @@ const INSERT_COLUMNS = FACT_COLUMNS.replace('seq, ', '');
 type PgFactRow = Omit<FactRow, 'seq'> & { seq: string };
 
 const fromRow = (row: PgFactRow): FactRecord => factFromRow({ ...row, seq: toNumber(row.seq) });
+
+// DO NOTHING on any uniqueness conflict (cid or id): the caller then gets the stored record.
+const INSERT = prepared(
+  'tessera_fact_insert',
+  `INSERT INTO facts (${INSERT_COLUMNS}) VALUES (${placeholders(16)}) ON CONFLICT DO NOTHING`,
+);
+const BY_CID = prepared('tessera_fact_by_cid', `SELECT ${FACT_COLUMNS} FROM facts WHERE cid = $1`);
+const SET_SIGNATURE = prepared(
+  'tessera_fact_set_signature',
+  'UPDATE facts SET origin_kid = $1, origin_sig = $2 WHERE cid = $3',
+);
+const BY_ID = prepared('tessera_fact_by_id', `SELECT ${FACT_COLUMNS} FROM facts WHERE id = $1`);
 
 /** WHERE clauses of a list filter with their parameters, numbered from $1. */
 function filterSql(filter: FactFilter): { where: string[]; params: string[] } {
@@ -48,17 +70,14 @@ export class PgFacts {
   constructor(private readonly db: Sql) {}
 
   async insertFact(record: FactRecord): Promise<InsertResult> {
+    const params = factParams(record);
+    const refusal = factRefusal(params);
+    if (refusal !== null) throw new StoreInputError('invalid_record', `fact ${record.id}: ${refusal}`);
     let inserted: number | null;
     try {
-      // DO NOTHING on any uniqueness conflict (cid or id): the caller then gets the stored record.
-      inserted = (
-        await this.db.query(
-          `INSERT INTO facts (${INSERT_COLUMNS}) VALUES (${placeholders(16)}) ON CONFLICT DO NOTHING`,
-          factParams(record),
-        )
-      ).rowCount;
+      inserted = (await this.db.query(INSERT, params)).rowCount;
     } catch (error) {
-      // NOT NULL / CHECK violations, or a value no column holds: a record the service should never have built.
+      // Whatever the check above missed: a record the service should never have built.
       if (isConstraintViolation(error) || isDataException(error))
         throw new StoreInputError('invalid_record', `fact ${record.id}: ${(error as Error).message}`);
       throw error;
@@ -73,10 +92,10 @@ export class PgFacts {
           received_from: record.received_from ?? null,
         },
       };
-    const stored = await this.#one('cid = $1', record.cid);
+    const stored = await this.#one(BY_CID, record.cid);
     if (stored) return { inserted: false, record: stored };
     // The id belongs to other content: never a duplicate, or the genuine fact could be squatted.
-    if (await this.#one('id = $1', record.id))
+    if (await this.#one(BY_ID, record.id))
       throw new StoreInputError(
         'id_conflict',
         `id ${record.id} is already the id of another fact (offered with ${record.cid})`,
@@ -84,8 +103,8 @@ export class PgFacts {
     throw new Error(`fact ${record.id} was neither inserted nor found`);
   }
 
-  async #one(where: string, value: string): Promise<FactRecord | null> {
-    const { rows } = await this.db.query<PgFactRow>(`SELECT ${FACT_COLUMNS} FROM facts WHERE ${where}`, [value]);
+  async #one(statement: Prepared, value: string): Promise<FactRecord | null> {
+    const { rows } = await this.db.query<PgFactRow>(statement, [value]);
     return rows[0] ? fromRow(rows[0]) : null;
   }
 
@@ -103,11 +122,7 @@ export class PgFacts {
   }
 
   async setOriginSignature(cid: string, signature: OriginSignature): Promise<boolean> {
-    const result = await this.db.query('UPDATE facts SET origin_kid = $1, origin_sig = $2 WHERE cid = $3', [
-      signature.kid,
-      signature.sig,
-      cid,
-    ]);
+    const result = await this.db.query(SET_SIGNATURE, [signature.kid, signature.sig, cid]);
     return result.rowCount === 1;
   }
 
@@ -174,7 +189,8 @@ export class PgFacts {
     // An unsigned fact (stored before origin signatures, not yet re-signed) could not be verified downstream.
     const where = ['seq > $1', 'seq <= head.seq', 'origin_sig IS NOT NULL', 'scope = ANY ($2::text[])'];
     if (query.originNodeId !== undefined) where.push(`origin_node_id = $${params.push(query.originNodeId)}`);
-    if (query.excludeOrigin !== undefined) where.push(`origin_node_id <> $${params.push(query.excludeOrigin)}`);
+    if (query.excludeOrigin !== undefined)
+      where.push(`origin_node_id <> $${params.push(query.excludeOrigin)}`);
     const { rows } = await this.db.query<PgFactRow & { head: string }>(
       `SELECT head.seq AS head, page.*
        FROM (SELECT greatest($1::bigint, coalesce(max(seq), 0)) AS seq FROM facts) AS head

@@ -30,7 +30,8 @@ const PG_CONNECTION_MESSAGES =
 /** True when `error` says the database is unavailable or cannot take writes (what readiness reports). */
 export function isServerFailure(error: unknown): boolean {
   const code = pgCode(error);
-  if (code !== '') return SOCKET_FAILURES.has(code) || SERVER_FAILURES.some((prefix) => code.startsWith(prefix));
+  if (code !== '')
+    return SOCKET_FAILURES.has(code) || SERVER_FAILURES.some((prefix) => code.startsWith(prefix));
   return PG_CONNECTION_MESSAGES.test(String((error as Error | null)?.message ?? ''));
 }
 

@@ -1,20 +1,23 @@
 // Named values (the meta table) on PostgreSQL.
 import type { MetaStore } from '../ports/meta.ts';
-import type { Run, Sql } from './sql.ts';
+import { prepared, type Run, type Sql } from './sql.ts';
+
+const GET = prepared('tessera_meta_get', 'SELECT value FROM meta WHERE key = $1');
+const SET = prepared(
+  'tessera_meta_set',
+  'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+);
 
 export class PgMeta {
   constructor(private readonly db: Sql) {}
 
   async getMeta(key: string): Promise<string | null> {
-    const { rows } = await this.db.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]);
+    const { rows } = await this.db.query<{ value: string }>(GET, [key]);
     return rows[0]?.value ?? null;
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    await this.db.query(
-      'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      [key, value],
-    );
+    await this.db.query(SET, [key, value]);
   }
 }
 

@@ -152,7 +152,7 @@ function refuseNewer(schema: string, version: number): void {
     );
 }
 
-async function currentVersion(sql: Sql): Promise<number> {
+async function currentVersion(sql: Pick<Sql, 'query'>): Promise<number> {
   const { rows } = await sql.query<{ version: number | null }>(
     `SELECT max(version) AS version FROM ${VERSION_TABLE}`,
   );
@@ -164,7 +164,11 @@ async function currentVersion(sql: Sql): Promise<number> {
  * search_path is that schema; returns the version it was at before. StoreError `schema_too_new` when a
  * newer release wrote it.
  */
-export async function migrate(sql: Sql, schema: string, locks: AdvisoryLocks): Promise<number> {
+export async function migrate(
+  sql: Pick<Sql, 'query'>,
+  schema: string,
+  locks: AdvisoryLocks,
+): Promise<number> {
   await sql.query(`SELECT pg_advisory_lock(${locks.migrate})`);
   try {
     // CREATE SCHEMA IF NOT EXISTS would still need the CREATE privilege on the database: ask first.

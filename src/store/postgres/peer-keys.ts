@@ -31,10 +31,12 @@ export class PgPeerKeys {
 
   async putPeerKey(key: PeerKeyRecord): Promise<void> {
     try {
-      await this.db.query(
-        `INSERT INTO peer_keys (${PEER_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (peer_id, kind, key_id) DO UPDATE SET not_after = excluded.not_after`,
-        [key.peerId, key.kind, key.keyId, key.publicKey, key.notAfter, key.addedAt],
+      await this.db.guarded(() =>
+        this.db.query(
+          `INSERT INTO peer_keys (${PEER_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (peer_id, kind, key_id) DO UPDATE SET not_after = excluded.not_after`,
+          [key.peerId, key.kind, key.keyId, key.publicKey, key.notAfter, key.addedAt],
+        ),
       );
     } catch (error) {
       if (pgCode(error) === FOREIGN_KEY_VIOLATION)
@@ -57,9 +59,10 @@ export class PgPeerKeys {
   }
 
   async prunePeerKeys(before: string): Promise<number> {
-    const result = await this.db.query('DELETE FROM peer_keys WHERE not_after IS NOT NULL AND not_after < $1', [
-      before,
-    ]);
+    const result = await this.db.query(
+      'DELETE FROM peer_keys WHERE not_after IS NOT NULL AND not_after < $1',
+      [before],
+    );
     return result.rowCount ?? 0;
   }
 }

@@ -2,7 +2,15 @@
 import { StoreInputError } from '../errors.ts';
 import type { PeerRecord, PeerStore } from '../ports/peers.ts';
 import { type PeerRow, peerFromRow, peerToRow } from '../sqlite/peers.ts';
-import { FOREIGN_KEY_VIOLATION, pgCode, placeholders, type Run, type Sql, UNIQUE_VIOLATION } from './sql.ts';
+import {
+  FOREIGN_KEY_VIOLATION,
+  pgCode,
+  placeholders,
+  prepared,
+  type Run,
+  type Sql,
+  UNIQUE_VIOLATION,
+} from './sql.ts';
 
 const PEER_FIELDS = [
   'id',
@@ -21,6 +29,11 @@ const PEER_COLUMNS = PEER_FIELDS.join(', ');
 
 const values = (row: PeerRow): string[] => PEER_FIELDS.map((field) => row[field]);
 
+const SET_CURSOR = prepared(
+  'tessera_pull_cursor_set',
+  'INSERT INTO pull_cursors (peer_id, cursor) VALUES ($1, $2) ON CONFLICT (peer_id) DO UPDATE SET cursor = excluded.cursor',
+);
+
 export class PgPeers {
   constructor(
     private readonly db: Sql,
@@ -29,9 +42,11 @@ export class PgPeers {
 
   async addPeer(peer: PeerRecord): Promise<void> {
     try {
-      await this.db.query(
-        `INSERT INTO peers (${PEER_COLUMNS}) VALUES (${placeholders(PEER_FIELDS.length)})`,
-        values(peerToRow(peer)),
+      await this.db.guarded(() =>
+        this.db.query(
+          `INSERT INTO peers (${PEER_COLUMNS}) VALUES (${placeholders(PEER_FIELDS.length)})`,
+          values(peerToRow(peer)),
+        ),
       );
     } catch (error) {
       if (pgCode(error) === UNIQUE_VIOLATION)
@@ -56,7 +71,9 @@ export class PgPeers {
   }
 
   async listPeers(): Promise<PeerRecord[]> {
-    const { rows } = await this.db.query<PeerRow>(`SELECT ${PEER_COLUMNS} FROM peers ORDER BY created_at, id`);
+    const { rows } = await this.db.query<PeerRow>(
+      `SELECT ${PEER_COLUMNS} FROM peers ORDER BY created_at, id`,
+    );
     return rows.map(peerFromRow);
   }
 
@@ -78,7 +95,9 @@ export class PgPeers {
     // $1 is the id; the other columns follow in PEER_FIELDS order.
     const assignments = PEER_FIELDS.slice(1).map((column, i) => `${column} = $${i + 2}`);
     try {
-      await this.db.query(`UPDATE peers SET ${assignments.join(', ')} WHERE id = $1`, values(peerToRow(updated)));
+      await this.db.guarded(() =>
+        this.db.query(`UPDATE peers SET ${assignments.join(', ')} WHERE id = $1`, values(peerToRow(updated))),
+      );
     } catch (error) {
       if (pgCode(error) === UNIQUE_VIOLATION)
         throw new StoreInputError('peer_exists', `another peer has entity URI ${updated.entityUri}`);
@@ -97,10 +116,7 @@ export class PgPeers {
 
   async setPullCursor(peerId: string, cursor: string): Promise<void> {
     try {
-      await this.db.query(
-        'INSERT INTO pull_cursors (peer_id, cursor) VALUES ($1, $2) ON CONFLICT (peer_id) DO UPDATE SET cursor = excluded.cursor',
-        [peerId, cursor],
-      );
+      await this.db.guarded(() => this.db.query(SET_CURSOR, [peerId, cursor]));
     } catch (error) {
       if (pgCode(error) === FOREIGN_KEY_VIOLATION)
         throw new StoreInputError('unknown_peer', `no peer ${peerId} to hold a pull cursor for`);

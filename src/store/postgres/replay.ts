@@ -1,16 +1,18 @@
 // The peer-token replay cache (seen jtis) on PostgreSQL. ON CONFLICT DO NOTHING makes a racing second
 // insert of the same jti wait for the first and then report a replay: exactly one caller sees it first.
 import type { ReplayStore } from '../ports/replay.ts';
-import type { Run, Sql } from './sql.ts';
+import { prepared, type Run, type Sql } from './sql.ts';
+
+const REMEMBER = prepared(
+  'tessera_jti_remember',
+  'INSERT INTO seen_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',
+);
 
 export class PgReplay {
   constructor(private readonly db: Sql) {}
 
   async rememberJti(jti: string, expiresAt: number): Promise<boolean> {
-    const result = await this.db.query(
-      'INSERT INTO seen_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',
-      [jti, expiresAt],
-    );
+    const result = await this.db.query(REMEMBER, [jti, expiresAt]);
     return result.rowCount === 1;
   }
 

@@ -2,12 +2,29 @@
 // and how a port's calls are routed (pool, a transaction's client, or a serialized write transaction).
 import type { QueryResultRow } from 'pg';
 
+/** A fixed statement text pg parses and plans once per connection, then reuses by name: for hot statements. */
+export interface Prepared {
+  name: string;
+  text: string;
+}
+
+export function prepared(name: string, text: string): Prepared {
+  return { name, text };
+}
+
 /** Where a port runs its statements: the pool (autocommit) or the client of one transaction. */
 export interface Sql {
   query<R extends QueryResultRow = QueryResultRow>(
-    text: string,
+    statement: string | Prepared,
     values?: unknown[],
   ): Promise<{ rows: R[]; rowCount: number | null }>;
+  /**
+   * Runs statements that may fail on their input (a duplicate key, a missing peer) so that, inside a
+   * caller's transaction, such a failure undoes only them (a savepoint) and the transaction goes on, as on
+   * SQLite; a PostgreSQL error otherwise aborts the whole transaction. Elsewhere it just runs them. Not
+   * for hot statements: each savepoint is a subtransaction, and hundreds in one transaction slow the server.
+   */
+  guarded<T>(statements: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -16,8 +33,7 @@ export interface Sql {
  * - `write`: one autocommit statement on the pool outside a transaction, that cannot reorder a feed;
  * - `serial`: writes to a seq-ordered table (facts, audit log, revocations) or read-modify-writes: they run
  *   in a transaction holding the store's write lock, so seq order is commit order across processes.
- * Inside a transaction every write runs under its own savepoint: a failed call the caller catches leaves
- * the transaction usable, as on SQLite.
+ * Inside a transaction every call runs on that transaction's client.
  */
 export type Access = 'read' | 'write' | 'serial';
 

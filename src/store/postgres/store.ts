@@ -41,7 +41,11 @@ class PostgresEngine {
   constructor(pool: Pool, context: PostgresStoreContext) {
     this.#pool = pool;
     this.#context = context;
-    this.#poolOps = new PgOps(pool, context.now);
+    // Autocommit: each statement is its own transaction, so there is nothing for a guard to protect.
+    this.#poolOps = new PgOps(
+      { query: (statement, values) => pool.query(statement, values), guarded: (statements) => statements() },
+      context.now,
+    );
   }
 
   // Code inside tx(fn) that calls the store itself (not the tx handle) joins the transaction: queueing
@@ -49,11 +53,12 @@ class PostgresEngine {
   async run<T>(access: Access, call: (ops: PgOps) => Promise<T>): Promise<T> {
     this.#assertOpen();
     const level = this.#levels.getStore();
-    if (live(level)) return this.#inLevel(level, access, call);
+    if (live(level)) return this.#inLevel(level, call);
     if (access === 'serial')
       return this.#queue.run(async () => {
         this.#assertOpen();
-        return this.#transaction((connection) => call(connection.ops));
+        // One call is the whole transaction: a failure rolls it all back, no savepoint needed.
+        return this.#transaction((connection) => call(connection.ops), false);
       });
     const running = access === 'read' ? call(this.#poolOps) : this.#writing(() => call(this.#poolOps));
     this.#inFlight.add(running);
@@ -92,19 +97,19 @@ class PostgresEngine {
       throw new StoreError('store_closed', `the PostgreSQL store (schema ${this.#context.schema}) is closed`);
   }
 
-  /** A call made inside a transaction level: on its client, a write under its own savepoint. */
-  #inLevel<T>(level: TxScope, access: Access, call: (ops: PgOps) => Promise<T>): Promise<T> {
+  /** A call made inside a transaction level: on its client, once the calls before it are done. */
+  #inLevel<T>(level: TxScope, call: (ops: PgOps) => Promise<T>): Promise<T> {
     const connection = level.connection;
     return connection.exclusive(async () => {
       if (!live(level)) throw txFinished();
-      return access === 'read' ? call(connection.ops) : connection.guarded(() => call(connection.ops));
+      return call(connection.ops);
     });
   }
 
   #txOps(level: TxScope): StoreOps {
-    return bindStoreOps(async (access, call) => {
+    return bindStoreOps(async (_access, call) => {
       if (!live(level)) throw txFinished();
-      return this.#inLevel(level, access, call);
+      return this.#inLevel(level, call);
     });
   }
 
@@ -112,24 +117,28 @@ class PostgresEngine {
    * BEGIN and the write lock on a client of its own, `body`, then COMMIT (ROLLBACK when body throws). The
    * client is discarded, not pooled, when the connection failed on the way.
    */
-  async #transaction<T>(body: (connection: TxConnection) => Promise<T>): Promise<T> {
+  async #transaction<T>(body: (connection: TxConnection) => Promise<T>, guard: boolean): Promise<T> {
     let broken = false;
     const client = await this.#writing(() => this.#pool.connect());
     // A connection lost while checked out emits 'error' on the client; the pending query rejects anyway.
     client.on('error', ignore);
-    const connection = new TxConnection(client, this.#context.now);
+    const connection = new TxConnection(client, this.#context.now, guard);
     try {
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.#context.locks.write})`).catch((error) => {
-        broken = true;
-        throw error;
-      });
+      await client
+        .query(`BEGIN; SELECT pg_advisory_xact_lock(${this.#context.locks.write})`)
+        .catch((error) => {
+          broken = true;
+          throw error;
+        });
       let result: T;
       try {
         result = await body(connection);
       } catch (error) {
-        await connection.exclusive(() => client.query('ROLLBACK')).catch(() => {
-          broken = true;
-        });
+        await connection
+          .exclusive(() => client.query('ROLLBACK'))
+          .catch(() => {
+            broken = true;
+          });
         throw error;
       }
       const commit = await this.#writing(() => connection.exclusive(() => client.query('COMMIT'))).catch(
@@ -165,7 +174,7 @@ class PostgresEngine {
           // Work fn started but did not await (a nested tx, a stray call) must not run after COMMIT.
           level.active = false;
         }
-      });
+      }, true);
     });
   }
 
@@ -180,7 +189,8 @@ class PostgresEngine {
       connection,
     };
     const name = `tx_${level.depth}`;
-    if (!live(outer)) throw new StoreError('tx_finished', 'a nested transaction started after its parent ended');
+    if (!live(outer))
+      throw new StoreError('tx_finished', 'a nested transaction started after its parent ended');
     // Queued now, while the parent is open, so it runs before the parent's COMMIT even when fn is not awaited.
     await connection.exclusive(() => connection.client.query(`SAVEPOINT ${name}`));
     try {
@@ -194,7 +204,8 @@ class PostgresEngine {
     } catch (error) {
       await connection
         .exclusive(async () => {
-          if (live(outer)) await connection.client.query(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`);
+          if (live(outer))
+            await connection.client.query(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`);
         })
         .catch(ignore);
       throw error;

@@ -1,7 +1,6 @@
 // The levels of one transaction on its dedicated client: the outermost BEGIN, a SAVEPOINT for each tx()
-// called inside it, and one SAVEPOINT around each write call, so a failure the caller catches undoes only
-// that call and the transaction goes on (a PostgreSQL error otherwise aborts the whole transaction, where
-// SQLite would only fail the statement).
+// called inside it, and a SAVEPOINT around each guarded call (sql.ts), so a failure the caller catches
+// undoes only that call and the transaction goes on, as on SQLite.
 import type { PoolClient } from 'pg';
 import { StoreError } from '../errors.ts';
 import { Mutex } from '../sqlite/mutex.ts';
@@ -17,11 +16,16 @@ export class TxConnection {
   readonly calls = new Mutex();
   readonly ops: PgOps;
 
+  /** `guard`: whether guarded statements get a savepoint (a caller's transaction) or not (a single call's). */
   constructor(
     readonly client: PoolClient,
     now: () => Date,
+    guard: boolean,
   ) {
-    const sql: Sql = { query: (text, values) => client.query(text, values) };
+    const sql: Sql = {
+      query: (statement, values) => client.query(statement, values),
+      guarded: guard ? (statements) => this.#savepoint(statements) : (statements) => statements(),
+    };
     this.ops = new PgOps(sql, now);
   }
 
@@ -30,11 +34,10 @@ export class TxConnection {
     return this.calls.run(section);
   }
 
-  /** One write call under its own savepoint: on failure, its writes are undone and the transaction lives. */
-  async guarded<T>(call: () => Promise<T>): Promise<T> {
+  async #savepoint<T>(statements: () => Promise<T>): Promise<T> {
     await this.client.query('SAVEPOINT call');
     try {
-      const result = await call();
+      const result = await statements();
       await this.client.query('RELEASE SAVEPOINT call');
       return result;
     } catch (error) {
