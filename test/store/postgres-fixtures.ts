@@ -13,19 +13,22 @@ export const ADMIN_URL =
   process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export interface TestDatabase {
+  name: string;
   /** URL of the test database (the admin URL with its name). */
   url: string;
   /** Runs a statement in the test database (search_path: public). */
   query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
 }
 
-function withDatabase(url: string, name: string): string {
+/** `url` with its database (path) replaced by `name`. */
+export function withDatabase(url: string, name: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${name}`;
   return parsed.toString();
 }
 
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `work` on a connection to the admin database (not the test database). */
+export async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
@@ -63,7 +66,7 @@ export function testDatabase(): () => Promise<TestDatabase> {
       const url = withDatabase(ADMIN_URL, name);
       const pool = new pg.Pool({ connectionString: url, max: 2 });
       pool.on('error', () => undefined);
-      return { name, pool, database: { url, query: (text, values) => pool.query(text, values) } };
+      return { name, pool, database: { name, url, query: (text, values) => pool.query(text, values) } };
     })();
     return (await created).database;
   };
@@ -81,14 +84,13 @@ export interface PostgresHandle extends StoreHandle {
   database: TestDatabase;
 }
 
-/** Opens a store in a new schema of the test database; reopen() opens the same schema again. */
+/** Opens a store in a new schema of the test database (or `options.url`); reopen() opens it again. */
 export async function tempPostgresStore(
   database: TestDatabase,
-  options: Omit<PostgresStoreOptions, 'url' | 'schema'> = {},
+  options: Omit<PostgresStoreOptions, 'schema'> = {},
 ): Promise<PostgresHandle> {
   const schema = freshSchema();
-  const open = (): Promise<Store> =>
-    openPostgresStore({ poolSize: 4, ...options, url: database.url, schema });
+  const open = (): Promise<Store> => openPostgresStore({ poolSize: 4, url: database.url, ...options, schema });
   const handle: PostgresHandle = {
     schema,
     database,
