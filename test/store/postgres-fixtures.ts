@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
 import pg from 'pg';
 import { openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/open.ts';
-import type { Store } from '../../src/store/store.ts';
+import type { Store, StoreOps } from '../../src/store/store.ts';
 import type { OpenStore, StoreHandle } from './contract/index.ts';
 
 export const ADMIN_URL =
@@ -90,7 +90,8 @@ export async function tempPostgresStore(
   options: Omit<PostgresStoreOptions, 'schema'> = {},
 ): Promise<PostgresHandle> {
   const schema = freshSchema();
-  const open = (): Promise<Store> => openPostgresStore({ poolSize: 4, url: database.url, ...options, schema });
+  const open = (): Promise<Store> =>
+    openPostgresStore({ poolSize: 4, url: database.url, ...options, schema });
   const handle: PostgresHandle = {
     schema,
     database,
@@ -111,4 +112,27 @@ export async function tempPostgresStore(
 /** The contract suite's factory over this file's test database. */
 export function postgresStores(database: () => Promise<TestDatabase>): OpenStore {
   return async (options) => tempPostgresStore(await database(), options?.now ? { now: options.now } : {});
+}
+
+/** A transaction held open on `store` after `work` ran in it, until release() (call it in a finally). */
+export async function heldTransaction(
+  store: Store,
+  work: (tx: StoreOps) => Promise<void>,
+): Promise<{ release(): void; done: Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  const done = store.tx(async (tx) => {
+    await work(tx);
+    entered();
+    await held;
+  });
+  // A transaction that fails before it is held must not leave the caller waiting.
+  await Promise.race([inside, done]);
+  return { release, done };
 }

@@ -8,8 +8,8 @@ import { StoreError } from '../../src/store/errors.ts';
 import { advisoryLocks } from '../../src/store/postgres/locks.ts';
 import { MIGRATIONS, VERSION_TABLE } from '../../src/store/postgres/migrations.ts';
 import { openPostgresStore } from '../../src/store/postgres/open.ts';
-import { fact, settle } from './contract/records.ts';
-import { freshSchema, tempPostgresStore, testDatabase } from './postgres-fixtures.ts';
+import { fact } from './contract/records.ts';
+import { freshSchema, heldTransaction, tempPostgresStore, testDatabase } from './postgres-fixtures.ts';
 
 const database = testDatabase();
 
@@ -21,7 +21,9 @@ async function versions(query: (text: string) => Promise<pg.QueryResult>, schema
 test('4 stores opening one empty database together migrate it once; all of them work on the result', async () => {
   const db = await database();
   // The database's default schema (public), as a deployment without the schema option uses it.
-  const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore({ url: db.url, poolSize: 2 })));
+  const stores = await Promise.all(
+    Array.from({ length: 4 }, () => openPostgresStore({ url: db.url, poolSize: 2 })),
+  );
   try {
     assert.deepEqual(
       await versions(db.query, 'public'),
@@ -119,25 +121,16 @@ test('stores in two schemas of one database never wait on each other’s write l
   const a = await tempPostgresStore(db);
   const b = await tempPostgresStore(db);
   try {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let inside!: () => void;
-    const entered = new Promise<void>((resolve) => {
-      inside = resolve;
-    });
-    const running = a.store.tx(async (tx) => {
+    const held = await heldTransaction(a.store, async (tx) => {
       await tx.insertFact(fact());
-      inside();
-      await held;
     });
-    await entered;
-    await b.store.insertFact(fact());
-    assert.equal(await b.store.countFacts(), 1, 'b committed while a holds its transaction open');
-    release();
-    await running;
-    await settle();
+    try {
+      await b.store.insertFact(fact());
+      assert.equal(await b.store.countFacts(), 1, 'b committed while a holds its transaction open');
+    } finally {
+      held.release();
+    }
+    await held.done;
     assert.equal(await a.store.countFacts(), 1);
   } finally {
     await a.cleanup();
