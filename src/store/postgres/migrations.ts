@@ -170,35 +170,43 @@ export async function migrate(
   locks: AdvisoryLocks,
 ): Promise<number> {
   await sql.query(`SELECT pg_advisory_lock(${locks.migrate})`);
+  let before: number;
   try {
-    // CREATE SCHEMA IF NOT EXISTS would still need the CREATE privilege on the database: ask first.
-    const exists = await sql.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-    if (exists.rowCount === 0) await sql.query(`CREATE SCHEMA ${schema}`);
-    const { rows } = await sql.query<{ schema: string | null }>('SELECT current_schema() AS schema');
-    if (rows[0]?.schema !== schema)
-      throw new Error(`the connection's search_path does not start with the schema ${schema}`);
-    await sql.query(
-      `CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (
-         version    integer PRIMARY KEY,
-         applied_at timestamptz NOT NULL DEFAULT now()
-       )`,
-    );
-    const before = await currentVersion(sql);
-    refuseNewer(schema, before);
-    for (let version = before; version < MIGRATIONS.length; version++) {
-      await sql.query('BEGIN');
-      try {
-        await sql.query(MIGRATIONS[version]!);
-        await sql.query(`INSERT INTO ${VERSION_TABLE} (version) VALUES ($1)`, [version + 1]);
-        await sql.query('COMMIT');
-      } catch (error) {
-        await sql.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    }
-    return before;
-  } finally {
-    // The caller also discards this connection, so a session lock can never outlive the migration.
+    before = await migrateLocked(sql, schema);
+  } catch (error) {
     await sql.query(`SELECT pg_advisory_unlock(${locks.migrate})`).catch(() => undefined);
+    throw error;
   }
+  // If this fails, so does the open, and the caller discards the connection (and the lock with it).
+  await sql.query(`SELECT pg_advisory_unlock(${locks.migrate})`);
+  return before;
+}
+
+async function migrateLocked(sql: Pick<Sql, 'query'>, schema: string): Promise<number> {
+  // CREATE SCHEMA IF NOT EXISTS would still need the CREATE privilege on the database: ask first.
+  const exists = await sql.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+  if (exists.rowCount === 0) await sql.query(`CREATE SCHEMA ${schema}`);
+  const { rows } = await sql.query<{ schema: string | null }>('SELECT current_schema() AS schema');
+  if (rows[0]?.schema !== schema)
+    throw new Error(`the connection's search_path does not start with the schema ${schema}`);
+  await sql.query(
+    `CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (
+       version    integer PRIMARY KEY,
+       applied_at timestamptz NOT NULL DEFAULT now()
+     )`,
+  );
+  const before = await currentVersion(sql);
+  refuseNewer(schema, before);
+  for (let version = before; version < MIGRATIONS.length; version++) {
+    await sql.query('BEGIN');
+    try {
+      await sql.query(MIGRATIONS[version]!);
+      await sql.query(`INSERT INTO ${VERSION_TABLE} (version) VALUES ($1)`, [version + 1]);
+      await sql.query('COMMIT');
+    } catch (error) {
+      await sql.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+  return before;
 }

@@ -91,17 +91,19 @@ async function currentSchema(client: PoolClient): Promise<string> {
   return schema;
 }
 
-/** Migrates the schema on a connection of its own, discarded afterwards: it held the session lock. */
+/** Migrates the schema on a pooled connection; discarded on failure, so a session lock never outlives it. */
 async function prepareSchema(pool: pg.Pool, wanted: string | undefined): Promise<string> {
   const client = await pool.connect();
   client.on('error', ignore);
+  let failed = true;
   try {
     const schema = wanted ?? (await currentSchema(client));
     await migrate(client, schema, advisoryLocks(schema));
+    failed = false;
     return schema;
   } finally {
     client.off('error', ignore);
-    client.release(true);
+    client.release(failed);
   }
 }
 
