@@ -86,6 +86,29 @@ test('refused calls inside a transaction, caught by the caller, undo only themse
   }
 });
 
+test('a lookup by a value holding a NUL character (text PostgreSQL cannot hold) finds nothing, as on SQLite', async () => {
+  const t = await tempPostgresStore(await database());
+  try {
+    await t.store.insertFact(fact({ entity: 'e:1' }));
+    const nul = 'e:1\u0000';
+    assert.equal(await t.store.getFact(nul), null);
+    assert.deepEqual(await t.store.listFacts({ entity: nul }, 10), { facts: [], total: 0, cursor: null });
+    assert.equal(await t.store.countFacts({ source: nul }), 0);
+    assert.equal(await t.store.getApiKey(nul), null);
+    assert.equal(await t.store.getPeer(nul), null);
+    assert.equal(await t.store.getPeerByEntityUri(nul), null);
+    assert.equal(await t.store.getMeta(nul), null);
+    assert.deepEqual(await t.store.listAudit({ principal: nul }, 10), { entries: [], cursor: null });
+    await t.store.tx(async (tx) => {
+      assert.equal(await tx.getFact(nul), null, 'inside a transaction too, which goes on');
+      await tx.setMeta('after', 'yes');
+    });
+    assert.equal(await t.store.getMeta('after'), 'yes');
+  } finally {
+    await t.cleanup();
+  }
+});
+
 test('a statement error the store cannot undo alone makes the transaction reject, with nothing committed', async () => {
   const t = await tempPostgresStore(await database());
   try {

@@ -3,11 +3,20 @@
 import { StoreInputError } from '../errors.ts';
 import { type ApiKeyRecord, type ApiKeyStore, PERMISSIONS } from '../ports/api-keys.ts';
 import { API_KEY_COLUMNS, type ApiKeyRow, apiKeyFromRow, apiKeyToRow } from '../sqlite/api-keys.ts';
-import { isConstraintViolation, pgCode, placeholders, type Run, type Sql, UNIQUE_VIOLATION } from './sql.ts';
+import {
+  isConstraintViolation,
+  pgCode,
+  placeholders,
+  type Run,
+  type Sql,
+  UNIQUE_VIOLATION,
+  unmatchable,
+} from './sql.ts';
 
 const KNOWN: ReadonlySet<string> = new Set(PERMISSIONS);
 const FIELDS = API_KEY_COLUMNS.split(', ') as (keyof ApiKeyRow)[];
 
+/** API key records on one Sql (the pool or a transaction's client). */
 export class PgApiKeys {
   constructor(private readonly db: Sql) {}
 
@@ -37,6 +46,7 @@ export class PgApiKeys {
   }
 
   async get(id: string): Promise<ApiKeyRecord | null> {
+    if (unmatchable(id)) return null;
     const { rows } = await this.db.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = $1`, [
       id,
     ]);
@@ -59,6 +69,7 @@ export class PgApiKeys {
   }
 }
 
+/** The ApiKeyStore port over `run`, with the access each call needs (sql.ts Access). */
 export function bindApiKeyStore(run: Run<PgApiKeys>): ApiKeyStore {
   return {
     addApiKey: (key) => run('write', (o) => o.add(key)),

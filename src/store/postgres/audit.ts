@@ -7,7 +7,7 @@ import { checkLimit, decodeListCursor, encodeListCursor } from '../cursor.ts';
 import { StoreInputError } from '../errors.ts';
 import type { AuditEntry, AuditFilter, AuditPage, AuditStore } from '../ports/audit.ts';
 import { AUDIT_COLUMNS, type AuditRow, auditFromRow, auditToRow } from '../sqlite/audit.ts';
-import { placeholders, type Run, type Sql, toNumber } from './sql.ts';
+import { placeholders, type Run, type Sql, toNumber, unmatchable } from './sql.ts';
 
 type PgAuditRow = Omit<AuditRow, 'seq'> & { seq: string };
 type Build = (last: AuditChainEnd) => AuditEntry;
@@ -31,6 +31,7 @@ function auditFilterSql(filter: AuditFilter): { where: string[]; params: string[
   return { where, params };
 }
 
+/** The audit log on one Sql (the pool or a transaction's client). */
 export class PgAudit {
   constructor(private readonly db: Sql) {}
 
@@ -70,6 +71,7 @@ export class PgAudit {
     checkLimit(limit);
     const after = cursor === undefined || cursor === null ? 0 : decodeListCursor(cursor);
     const { where, params } = auditFilterSql(filter);
+    if (unmatchable(...params)) return { entries: [], cursor: null };
     const n = params.length;
     const { rows } = await this.db.query<PgAuditRow>(
       `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[...where, `seq > $${n + 1}`].join(' AND ')}
@@ -99,6 +101,7 @@ export class PgAudit {
   }
 }
 
+/** The AuditStore port over `run`, with the access each call needs (sql.ts Access). */
 export function bindAuditStore(run: Run<PgAudit>): AuditStore {
   return {
     appendAudit: (build) => run('serial', (o) => o.append(build)),

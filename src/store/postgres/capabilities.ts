@@ -11,7 +11,7 @@ import type {
   RevocationRecord,
 } from '../ports/capabilities.ts';
 import { rowRefusal } from './refusals.ts';
-import { isConstraintViolation, type Run, type Sql, toNumber } from './sql.ts';
+import { isConstraintViolation, type Run, type Sql, toNumber, unmatchable } from './sql.ts';
 
 interface CapabilityRow {
   id: string;
@@ -56,6 +56,7 @@ function revocationFromRow(row: RevocationRow): RevocationRecord {
   };
 }
 
+/** Capabilities and revocations on one Sql (the pool or a transaction's client). */
 export class PgCapabilities {
   constructor(private readonly db: Sql) {}
 
@@ -87,6 +88,7 @@ export class PgCapabilities {
   }
 
   async getCapability(id: string): Promise<CapabilityRecord | null> {
+    if (unmatchable(id)) return null;
     const { rows } = await this.db.query<CapabilityRow>(
       `SELECT ${CAPABILITY_COLUMNS} FROM capabilities WHERE id = $1`,
       [id],
@@ -124,6 +126,7 @@ export class PgCapabilities {
   }
 
   async getRevocation(issuer: string, capabilityId: string): Promise<RevocationRecord | null> {
+    if (unmatchable(issuer, capabilityId)) return null;
     const { rows } = await this.db.query<RevocationRow>(
       `SELECT ${REVOCATION_COLUMNS} FROM capability_revocations WHERE issuer = $1 AND capability_id = $2`,
       [issuer, capabilityId],
@@ -164,6 +167,7 @@ export class PgCapabilities {
   }
 }
 
+/** The CapabilityStore port over `run`, with the access each call needs (sql.ts Access). */
 export function bindCapabilityStore(run: Run<PgCapabilities>): CapabilityStore {
   return {
     addCapability: (capability) => run('write', (o) => o.addCapability(capability)),

@@ -31,6 +31,7 @@ import {
   type Run,
   type Sql,
   toNumber,
+  unmatchable,
 } from './sql.ts';
 
 const FILTER_FIELDS = ['entity', 'relation', 'source', 'scope'] as const;
@@ -66,6 +67,7 @@ function filterSql(filter: FactFilter): { where: string[]; params: string[] } {
   return { where, params };
 }
 
+/** Facts and the federation feed on one Sql (the pool or a transaction's client). */
 export class PgFacts {
   constructor(private readonly db: Sql) {}
 
@@ -110,6 +112,7 @@ export class PgFacts {
 
   /** By CID (for `sha256:`), else by id, else by alias: in that order of precedence, in one statement. */
   async getFact(idOrCid: string): Promise<FactRecord | null> {
+    if (unmatchable(idOrCid)) return null;
     const byAlias = `SELECT 3 AS rank, ${FACT_COLUMNS} FROM facts WHERE cid = (SELECT cid FROM fact_aliases WHERE alias = $1)`;
     const byId = `SELECT 2 AS rank, ${FACT_COLUMNS} FROM facts WHERE id = $1`;
     const byCid = `SELECT 1 AS rank, ${FACT_COLUMNS} FROM facts WHERE cid = $1`;
@@ -141,6 +144,7 @@ export class PgFacts {
     checkLimit(limit);
     const after = cursor === undefined || cursor === null ? 0 : decodeListCursor(cursor);
     const { where, params } = filterSql(filter);
+    if (unmatchable(...params)) return { facts: [], total: 0, cursor: null };
     const matching = where.length > 0 ? where.join(' AND ') : 'true';
     const n = params.length;
     const { rows } = await this.db.query<PgFactRow & { total: string }>(
@@ -164,6 +168,7 @@ export class PgFacts {
 
   async countFacts(filter: FactFilter = {}): Promise<number> {
     const { where, params } = filterSql(filter);
+    if (unmatchable(...params)) return 0;
     const clause = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
     const { rows } = await this.db.query<{ count: string }>(`SELECT count(*) FROM facts${clause}`, params);
     return toNumber(rows[0]?.count ?? 0);
@@ -212,6 +217,7 @@ export class PgFacts {
   }
 }
 
+/** The FactStore port over `run`, with the access each call needs (sql.ts Access). */
 export function bindFactStore(run: Run<PgFacts>): FactStore {
   return {
     insertFact: (record) => run('serial', (o) => o.insertFact(record)),

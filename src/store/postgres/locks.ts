@@ -24,6 +24,7 @@ function fnv1a(text: string): number {
   return hash | 0;
 }
 
+/** The lock keys of the store in `schema`. */
 export function advisoryLocks(schema: string): AdvisoryLocks {
   const key = fnv1a(`tessera:${schema}`);
   return { migrate: `${MIGRATE_PURPOSE}, ${key}`, write: `${WRITE_PURPOSE}, ${key}` };

@@ -1,6 +1,6 @@
 // Named values (the meta table) on PostgreSQL.
 import type { MetaStore } from '../ports/meta.ts';
-import { prepared, type Run, type Sql } from './sql.ts';
+import { prepared, type Run, type Sql, unmatchable } from './sql.ts';
 
 const GET = prepared('tessera_meta_get', 'SELECT value FROM meta WHERE key = $1');
 const SET = prepared(
@@ -8,10 +8,12 @@ const SET = prepared(
   'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
 );
 
+/** Named values on one Sql (the pool or a transaction's client). */
 export class PgMeta {
   constructor(private readonly db: Sql) {}
 
   async getMeta(key: string): Promise<string | null> {
+    if (unmatchable(key)) return null;
     const { rows } = await this.db.query<{ value: string }>(GET, [key]);
     return rows[0]?.value ?? null;
   }
@@ -21,6 +23,7 @@ export class PgMeta {
   }
 }
 
+/** The MetaStore port over `run`, with the access each call needs (sql.ts Access). */
 export function bindMetaStore(run: Run<PgMeta>): MetaStore {
   return {
     getMeta: (key) => run('read', (o) => o.getMeta(key)),

@@ -12,6 +12,7 @@ import type { Sql } from './sql.ts';
  */
 const TEXT = 'text COLLATE "C"';
 
+/** The schema steps, oldest first: version = index + 1. */
 export const MIGRATIONS: readonly string[] = [
   // 1: SQLite's schema at its version 5, in one step (a PostgreSQL database has no older history).
   // Indexes end with seq where pages are keyset-paged by seq, so an equality filter reads in seq order.

@@ -10,6 +10,7 @@ import { advisoryLocks } from './locks.ts';
 import { migrate } from './migrations.ts';
 import { postgresStore } from './store.ts';
 
+/** How openPostgresStore connects: where, with which TLS, how many connections, in which schema. */
 export interface PostgresStoreOptions {
   /**
    * `postgres://user[:password]@host[:port]/database`. The fields it names win over `config`'s. TLS goes

@@ -11,6 +11,7 @@ import { bindPeerStore, PgPeers } from './peers.ts';
 import { bindReplayStore, PgReplay } from './replay.ts';
 import type { Run, Sql } from './sql.ts';
 
+/** Every port's operations over one Sql. */
 export class PgOps {
   readonly facts: PgFacts;
   readonly peers: PgPeers;
@@ -38,6 +39,7 @@ function port<K extends keyof PgOps>(run: Run<PgOps>, key: K): Run<PgOps[K]> {
   return (access, call) => run(access, (ops) => call(ops[key]));
 }
 
+/** The StoreOps whose every call goes through `run` (store.ts picks the pool or a transaction's client). */
 export function bindStoreOps(run: Run<PgOps>): StoreOps {
   return {
     ...bindFactStore(port(run, 'facts')),

@@ -26,6 +26,7 @@ function peerKeyFromRow(row: PeerKeyRow): PeerKeyRecord {
   };
 }
 
+/** Peer keys on one Sql (the pool or a transaction's client). */
 export class PgPeerKeys {
   constructor(private readonly db: Sql) {}
 
@@ -67,6 +68,7 @@ export class PgPeerKeys {
   }
 }
 
+/** The PeerKeyStore port over `run`, with the access each call needs (sql.ts Access). */
 export function bindPeerKeyStore(run: Run<PgPeerKeys>): PeerKeyStore {
   return {
     putPeerKey: (key) => run('write', (o) => o.putPeerKey(key)),

@@ -10,6 +10,7 @@ import {
   type Run,
   type Sql,
   UNIQUE_VIOLATION,
+  unmatchable,
 } from './sql.ts';
 
 const PEER_FIELDS = [
@@ -34,6 +35,7 @@ const SET_CURSOR = prepared(
   'INSERT INTO pull_cursors (peer_id, cursor) VALUES ($1, $2) ON CONFLICT (peer_id) DO UPDATE SET cursor = excluded.cursor',
 );
 
+/** Peers and their pull cursors on one Sql (the pool or a transaction's client). */
 export class PgPeers {
   constructor(
     private readonly db: Sql,
@@ -59,11 +61,13 @@ export class PgPeers {
   }
 
   async getPeer(id: string): Promise<PeerRecord | null> {
+    if (unmatchable(id)) return null;
     const { rows } = await this.db.query<PeerRow>(`SELECT ${PEER_COLUMNS} FROM peers WHERE id = $1`, [id]);
     return rows[0] ? peerFromRow(rows[0]) : null;
   }
 
   async getPeerByEntityUri(entityUri: string): Promise<PeerRecord | null> {
+    if (unmatchable(entityUri)) return null;
     const { rows } = await this.db.query<PeerRow>(`SELECT ${PEER_COLUMNS} FROM peers WHERE entity_uri = $1`, [
       entityUri,
     ]);
@@ -107,6 +111,7 @@ export class PgPeers {
   }
 
   async getPullCursor(peerId: string): Promise<string | null> {
+    if (unmatchable(peerId)) return null;
     const { rows } = await this.db.query<{ cursor: string }>(
       'SELECT cursor FROM pull_cursors WHERE peer_id = $1',
       [peerId],
@@ -125,6 +130,7 @@ export class PgPeers {
   }
 }
 
+/** The PeerStore port over `run`, with the access each call needs (sql.ts Access). */
 export function bindPeerStore(run: Run<PgPeers>): PeerStore {
   return {
     addPeer: (peer) => run('write', (o) => o.addPeer(peer)),

@@ -8,6 +8,7 @@ const REMEMBER = prepared(
   'INSERT INTO seen_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',
 );
 
+/** The replay cache on one Sql (the pool or a transaction's client). */
 export class PgReplay {
   constructor(private readonly db: Sql) {}
 
@@ -21,6 +22,7 @@ export class PgReplay {
   }
 }
 
+/** The ReplayStore port over `run`, with the access each call needs (sql.ts Access). */
 export function bindReplayStore(run: Run<PgReplay>): ReplayStore {
   return {
     rememberJti: (jti, expiresAt) => run('write', (o) => o.rememberJti(jti, expiresAt)),

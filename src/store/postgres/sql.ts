@@ -8,6 +8,7 @@ export interface Prepared {
   text: string;
 }
 
+/** A named statement (see Prepared); the name must be unique to its text. */
 export function prepared(name: string, text: string): Prepared {
   return { name, text };
 }
@@ -46,7 +47,9 @@ export function pgCode(error: unknown): string {
   return typeof code === 'string' ? code : '';
 }
 
+/** SQLSTATE of a duplicate key (SQLite: SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY). */
 export const UNIQUE_VIOLATION = '23505';
+/** SQLSTATE of a missing referenced row (SQLite: SQLITE_CONSTRAINT_FOREIGNKEY). */
 export const FOREIGN_KEY_VIOLATION = '23503';
 
 /** Class 23 (integrity constraint: not null, check, unique, foreign key), what SQLite calls SQLITE_CONSTRAINT. */
@@ -57,6 +60,15 @@ export function isConstraintViolation(error: unknown): boolean {
 /** Class 22 (data exception: a NUL byte in text, a number out of range): a value no column can hold. */
 export function isDataException(error: unknown): boolean {
   return pgCode(error).startsWith('22');
+}
+
+/**
+ * True when a lookup value holds a NUL character: PostgreSQL text cannot hold one, so no stored row can
+ * match it, and sending it would fail the statement (22021) where SQLite just finds nothing. Lookups by
+ * values a client chooses (a fact id in a URL, a list filter) answer "not found" instead.
+ */
+export function unmatchable(...values: (string | undefined)[]): boolean {
+  return values.some((value) => value?.includes('\u0000'));
 }
 
 /** `$from, $from+1, …` for `count` parameters. */

@@ -64,6 +64,7 @@ export function live(scope: TxScope | undefined): scope is TxScope {
   return scope !== undefined;
 }
 
+/** The error of a call made through a transaction handle (or in a level) that already ended. */
 export function txFinished(): StoreError {
   return new StoreError('tx_finished', 'a transaction handle was used after its transaction ended');
 }
