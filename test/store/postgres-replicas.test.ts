@@ -206,3 +206,34 @@ test('two replicas adding revocations concurrently: a revocation walk running me
     await r.close();
   }
 });
+
+test('a replica idle inside its transaction is cut by the server, releasing the write lock for the others', async () => {
+  const db = await database();
+  const stuck = await tempPostgresStore(db, {
+    config: { options: '-c idle_in_transaction_session_timeout=300' },
+  });
+  const other = await openPostgresStore({ url: db.url, schema: stuck.schema, poolSize: 2 });
+  try {
+    const held = await heldTransaction(stuck.store, async (tx) => {
+      await tx.insertFact(fact({ id: 'never-committed' }));
+    });
+    try {
+      const record = fact();
+      await other.insertFact(record);
+      assert.deepEqual(
+        await other.getFact(record.id),
+        record,
+        'the other replica wrote once the server cut it',
+      );
+    } finally {
+      held.release();
+    }
+    await assert.rejects(held.done);
+    assert.equal(await other.getFact('never-committed'), null);
+    await stuck.store.setMeta('recovered', 'yes');
+    assert.equal(await other.getMeta('recovered'), 'yes');
+  } finally {
+    await other.close();
+    await stuck.cleanup();
+  }
+});

@@ -18,7 +18,9 @@ export const MIGRATIONS: readonly string[] = [
   // Indexes end with seq where pages are keyset-paged by seq, so an equality filter reads in seq order.
   `
   CREATE TABLE facts (
-    seq            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- local insertion order; never reused
+    -- Local insertion order; never reused. The sequence must keep CACHE 1 (the default): a session that
+    -- cached values ahead could commit a lower seq after another session's higher one.
+    seq            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id             ${TEXT} NOT NULL UNIQUE,
     cid            ${TEXT} NOT NULL UNIQUE,
     entity         ${TEXT} NOT NULL,

@@ -32,6 +32,7 @@ export interface PostgresStoreOptions {
   now?: () => Date;
 }
 
+const IDLE_IN_TRANSACTION_MS = 60_000;
 const SCHEMA_NAME = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/;
 const ignore = (): void => undefined;
 
@@ -57,6 +58,10 @@ function poolConfig(options: PostgresStoreOptions): PoolConfig {
   if (parameters.includes('options'))
     throw new TypeError('session options go in config.options, not in the URL');
   const session = [
+    // A replica that vanishes mid-transaction (a frozen VM, a partition) would hold the write lock, and so
+    // stall every other replica's writes, until TCP keepalive notices: hours by default. The server ends
+    // such a session after a minute instead. config.options may set another value.
+    `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_MS}`,
     options.config?.options,
     // Doubles travel as their shortest exact text whatever the server's default: confidence round-trips.
     '-c extra_float_digits=3',
@@ -64,6 +69,7 @@ function poolConfig(options: PostgresStoreOptions): PoolConfig {
   ];
   return {
     connectionTimeoutMillis: 10_000,
+    keepAlive: true,
     ...options.config,
     ...(options.url === undefined ? {} : { connectionString: options.url }),
     ssl: options.ssl ?? false,
