@@ -1,6 +1,7 @@
-// Opening the PostgreSQL store: migrations run once when replicas start together (advisory lock), a schema
-// written by a newer release is refused, failures to connect are typed and never show the password, and
-// stores in different schemas of one database do not wait on each other.
+// Opening the PostgreSQL store and its schema: migrations run once when replicas start together (advisory
+// lock), a schema written by a newer release is refused, failures to connect are typed and never show the
+// password, stores in different schemas of one database do not wait on each other, and former fact ids
+// stay findable.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -135,5 +136,27 @@ test('stores in two schemas of one database never wait on each other’s write l
   } finally {
     await a.cleanup();
     await b.cleanup();
+  }
+});
+
+test('the schema keeps former fact ids as aliases: getFact finds a fact by one (id and CID first)', async () => {
+  const db = await database();
+  const t = await tempPostgresStore(db);
+  try {
+    const record = fact();
+    const other = fact();
+    await t.store.insertFact(record);
+    await t.store.insertFact(other);
+    await db.query(`INSERT INTO ${t.schema}.fact_aliases (alias, cid) VALUES ($1, $2), ($3, $4)`, [
+      'former-id',
+      record.cid,
+      other.id,
+      record.cid,
+    ]);
+    assert.deepEqual(await t.store.getFact('former-id'), record);
+    assert.deepEqual(await t.store.getFact(other.id), other, 'a current id wins over an alias');
+    assert.deepEqual(await t.store.getFact(record.cid), record);
+  } finally {
+    await t.cleanup();
   }
 });

@@ -54,6 +54,17 @@ const SET_SIGNATURE = prepared(
 );
 const BY_ID = prepared('tessera_fact_by_id', `SELECT ${FACT_COLUMNS} FROM facts WHERE id = $1`);
 
+/** getFact's lookups, best match first: `$1` as a CID (only for `sha256:…`), as an id, as a former id. */
+function lookup(name: string, parts: string[]): Prepared {
+  const union = parts.map(
+    (where, rank) => `(SELECT ${rank} AS rank, ${FACT_COLUMNS} FROM facts WHERE ${where})`,
+  );
+  return prepared(name, `${union.join(' UNION ALL ')} ORDER BY rank LIMIT 1`);
+}
+const BY_ALIAS = 'cid = (SELECT cid FROM fact_aliases WHERE alias = $1)';
+const GET_CID_FIRST = lookup('tessera_fact_get_cid', ['cid = $1', 'id = $1', BY_ALIAS]);
+const GET_ID_FIRST = lookup('tessera_fact_get_id', ['id = $1', BY_ALIAS]);
+
 /** WHERE clauses of a list filter with their parameters, numbered from $1. */
 function filterSql(filter: FactFilter): { where: string[]; params: string[] } {
   const where: string[] = [];
@@ -113,14 +124,8 @@ export class PgFacts {
   /** By CID (for `sha256:`), else by id, else by alias: in that order of precedence, in one statement. */
   async getFact(idOrCid: string): Promise<FactRecord | null> {
     if (unmatchable(idOrCid)) return null;
-    const byAlias = `SELECT 3 AS rank, ${FACT_COLUMNS} FROM facts WHERE cid = (SELECT cid FROM fact_aliases WHERE alias = $1)`;
-    const byId = `SELECT 2 AS rank, ${FACT_COLUMNS} FROM facts WHERE id = $1`;
-    const byCid = `SELECT 1 AS rank, ${FACT_COLUMNS} FROM facts WHERE cid = $1`;
-    const parts = idOrCid.startsWith('sha256:') ? [byCid, byId, byAlias] : [byId, byAlias];
-    const { rows } = await this.db.query<PgFactRow>(
-      `${parts.map((part) => `(${part})`).join(' UNION ALL ')} ORDER BY rank LIMIT 1`,
-      [idOrCid],
-    );
+    const statement = idOrCid.startsWith('sha256:') ? GET_CID_FIRST : GET_ID_FIRST;
+    const { rows } = await this.db.query<PgFactRow>(statement, [idOrCid]);
     return rows[0] ? fromRow(rows[0]) : null;
   }
 
