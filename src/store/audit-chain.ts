@@ -1,6 +1,5 @@
 // The shape every stored audit entry must have to extend the chain, whatever the database: checked before
-// an entry is written, so a builder that breaks the chain is refused with nothing stored. (The SQLite store
-// keeps its own copy of this check in sqlite/audit.ts; the two must stay equal.)
+// an entry is written, so a builder that breaks the chain is refused with nothing stored. Every store uses it.
 
 /** The last stored entry's position in the chain, or null when the log is empty. */
 export type AuditChainEnd = { seq: number; hash: string } | null;

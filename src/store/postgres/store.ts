@@ -7,7 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool } from 'pg';
 import { StoreError } from '../errors.ts';
-import { Mutex } from '../sqlite/mutex.ts';
+import { Mutex } from '../mutex.ts';
 import type { Store, StoreOps } from '../store.ts';
 import { describeFailure, isServerFailure } from './failures.ts';
 import type { AdvisoryLocks } from './locks.ts';

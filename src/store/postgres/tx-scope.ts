@@ -3,7 +3,7 @@
 // undoes only that call and the transaction goes on, as on SQLite.
 import type { PoolClient } from 'pg';
 import { StoreError } from '../errors.ts';
-import { Mutex } from '../sqlite/mutex.ts';
+import { Mutex } from '../mutex.ts';
 import { PgOps } from './ops.ts';
 import type { Sql } from './sql.ts';
 

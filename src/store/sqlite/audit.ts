@@ -1,6 +1,7 @@
 // The audit log on one SQLite connection. The store does not know the hash function: it only keeps the
 // chain's shape (seq = last + 1, prev_hash = last hash) and stores each entry exactly as built.
 import type Database from 'better-sqlite3';
+import { type AuditChainEnd, auditChainProblem } from '../audit-chain.ts';
 import { checkLimit, decodeListCursor, encodeListCursor } from '../cursor.ts';
 import { StoreInputError } from '../errors.ts';
 import type { AuditEntry, AuditFilter, AuditPage, AuditStore } from '../ports/audit.ts';
@@ -41,27 +42,8 @@ export function auditFromRow(row: AuditRow): AuditEntry {
     hash: row.hash,
   };
 }
-type Last = { seq: number; hash: string } | null;
+type Last = AuditChainEnd;
 type Build = (last: Last) => AuditEntry;
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Why `entry` cannot follow `last`, or null when it can. */
-function chainProblem(entry: unknown, last: Last): string | null {
-  if (!isObject(entry)) return 'the builder returned no entry';
-  const expected = (last?.seq ?? 0) + 1;
-  if (entry.seq !== expected) return `seq ${String(entry.seq)} does not follow ${expected - 1}`;
-  // The first entry's prev_hash is the builder's genesis value: the store has nothing to compare it with.
-  if (last !== null && entry.prev_hash !== last.hash) return `prev_hash is not the hash of entry ${last.seq}`;
-  for (const field of ['ts', 'event_type', 'prev_hash', 'hash'] as const)
-    if (typeof entry[field] !== 'string' || entry[field] === '') return `${field} must be a non-empty string`;
-  if (entry.principal !== null && entry.principal !== undefined && typeof entry.principal !== 'string')
-    return 'principal must be a string or null';
-  if (!isObject(entry.detail)) return 'detail must be a JSON object';
-  return null;
-}
 
 export class SqliteAudit {
   readonly #last: Stmt<[], { seq: number; hash: string }>;
@@ -90,7 +72,7 @@ export class SqliteAudit {
   #appendNow(build: Build): AuditEntry {
     const last = this.#last.get() ?? null;
     const entry = build(last ? { seq: last.seq, hash: last.hash } : null);
-    const problem = chainProblem(entry, last);
+    const problem = auditChainProblem(entry, last);
     if (problem !== null) throw new StoreInputError('invalid_record', `audit entry: ${problem}`);
     let row: AuditRow;
     try {

@@ -5,8 +5,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.ts';
+import { Mutex } from '../mutex.ts';
 import type { Store, StoreOps } from '../store.ts';
-import { Mutex } from './mutex.ts';
 import { bindStoreOps, SqliteOps } from './ops.ts';
 import type { Access } from './sql.ts';
 
