@@ -1,0 +1,112 @@
+// Reads a database driver's connection error as a TLS refusal with a stable reason, whichever side refused:
+// we refused the server (OpenSSL's verification code, the name check, our authorizers) or the server
+// refused us (a TLS alert about our certificate, or its authentication answer). Both drivers pass Node's
+// TLS errors through unchanged, so one reading serves pg and mysql2.
+import { PeerRejectedError } from '../tls/errors.ts';
+import { reasonForVerifyError } from './rejections.ts';
+
+/** Why a database connection was refused at the TLS or authentication step. */
+export interface DatabaseTlsRefusal {
+  /** 'client': we refused the server's certificate; 'server': the server refused our certificate or login. */
+  by: 'client' | 'server';
+  /**
+   * Stable reason: `cert_untrusted`, `cert_expired`, `cert_not_yet_valid`, `cert_self_signed`,
+   * `cert_wrong_purpose`, `hostname_mismatch`, a core authorizer reason (`uri_mismatch`, `leaf_is_ca`, …),
+   * `protocol_version`, `client_cert_refused`, `access_denied` or `tls_unavailable`.
+   */
+  reason: string;
+  /** The driver's or OpenSSL's own words (never key material). */
+  detail: string;
+}
+
+// OpenSSL's X509_V_ERR_* names as node:tls gives them in `error.code`.
+const VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+]);
+
+// TLS alerts a server sends when it refuses the certificate we presented (or sent none).
+const CERTIFICATE_ALERT =
+  /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_\w+|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
+const PROTOCOL_CODES = new Set([
+  'ERR_SSL_UNSUPPORTED_PROTOCOL',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
+  'ERR_SSL_NO_PROTOCOLS_AVAILABLE',
+]);
+
+interface DriverError {
+  code?: unknown;
+  errno?: unknown;
+  message?: unknown;
+  reason?: unknown;
+  cause?: unknown;
+}
+
+/**
+ * The TLS or authentication refusal inside a pg / mysql2 connection error, or undefined when the error is
+ * something else (network, SQL). Looks at the error and its `cause`.
+ */
+export function databaseTlsRefusal(error: unknown): DatabaseTlsRefusal | undefined {
+  for (let current = error, depth = 0; current && depth < 3; depth++) {
+    const refusal = classify(current);
+    if (refusal) return refusal;
+    current = (current as DriverError).cause;
+  }
+  return undefined;
+}
+
+function classify(error: unknown): DatabaseTlsRefusal | undefined {
+  if (error instanceof PeerRejectedError) return { by: 'client', reason: error.reason, detail: error.detail };
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, errno } = error as DriverError;
+  const message = String((error as DriverError).message ?? '');
+  if (typeof code === 'string') {
+    if (VERIFY_CODES.has(code))
+      return { by: 'client', reason: reasonForVerifyError(code), detail: `${code}: ${message}` };
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      const reason = (error as DriverError).reason;
+      return {
+        by: 'client',
+        reason: 'hostname_mismatch',
+        detail: typeof reason === 'string' ? reason : message,
+      };
+    }
+    if (PROTOCOL_CODES.has(code))
+      return {
+        by: code.includes('ALERT') ? 'server' : 'client',
+        reason: 'protocol_version',
+        detail: `${code}: ${message}`,
+      };
+    if (CERTIFICATE_ALERT.test(code))
+      return { by: 'server', reason: 'client_cert_refused', detail: `${code}: ${message}` };
+    // PostgreSQL: invalid_authorization_specification / invalid_password (SQLSTATE 28000 / 28P01).
+    if (code === '28000' || code === '28P01') {
+      const reason = /certificate/i.test(message) ? 'client_cert_refused' : 'access_denied';
+      return { by: 'server', reason, detail: message };
+    }
+  }
+  // MariaDB / MySQL ER_ACCESS_DENIED_ERROR: also how a REQUIRE X509 / REQUIRE SUBJECT mismatch is reported.
+  if (errno === 1045) return { by: 'server', reason: 'access_denied', detail: message };
+  if (message === 'The server does not support SSL connections') {
+    return { by: 'server', reason: 'tls_unavailable', detail: message };
+  }
+  return undefined;
+}
