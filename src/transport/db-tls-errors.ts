@@ -52,6 +52,11 @@ const PROTOCOL_CODES = new Set([
   'ERR_SSL_NO_PROTOCOLS_AVAILABLE',
 ]);
 
+// A TLS failure met while writing surfaces as EPROTO with OpenSSL's text instead of an ERR_SSL_* code.
+const EPROTO_PROTOCOL = /alert protocol version|unsupported protocol|wrong version number/i;
+const EPROTO_CERTIFICATE =
+  /alert (unknown ca|bad certificate|certificate [a-z]+|unsupported certificate|access denied)/i;
+
 interface DriverError {
   code?: unknown;
   errno?: unknown;
@@ -95,6 +100,13 @@ function classify(error: unknown): DatabaseTlsRefusal | undefined {
         reason: 'protocol_version',
         detail: `${code}: ${message}`,
       };
+    if (code === 'EPROTO' && EPROTO_PROTOCOL.test(message)) {
+      const by = /alert/i.test(message) ? 'server' : 'client';
+      return { by, reason: 'protocol_version', detail: opensslText(message) };
+    }
+    if (code === 'EPROTO' && EPROTO_CERTIFICATE.test(message)) {
+      return { by: 'server', reason: 'client_cert_refused', detail: opensslText(message) };
+    }
     if (CERTIFICATE_ALERT.test(code))
       return { by: 'server', reason: 'client_cert_refused', detail: `${code}: ${message}` };
     // PostgreSQL: invalid_authorization_specification / invalid_password (SQLSTATE 28000 / 28P01).
@@ -109,4 +121,10 @@ function classify(error: unknown): DatabaseTlsRefusal | undefined {
     return { by: 'server', reason: 'tls_unavailable', detail: message };
   }
   return undefined;
+}
+
+/** `write EPROTO 80EC…:error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert protocol version:…` → the words. */
+function opensslText(message: string): string {
+  const match = /SSL routines:[^:]*:([^:]+)/.exec(message);
+  return match?.[1] ?? message;
 }

@@ -73,7 +73,9 @@ export interface PrivatePostgres {
   query<Row extends object = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
   /** A login role (the name a client certificate's CN must carry under `cert`); a password when given. */
   createUser(name: string, password?: string): Promise<void>;
-  /** Replaces the server certificate and key and reloads (SIGHUP); resolves once new connections get it. */
+  /** Rereads the configuration (SIGHUP, e.g. after ALTER SYSTEM); resolves once new connections see it. */
+  reload(): Promise<void>;
+  /** Replaces the server certificate and key and reloads; resolves once new connections get them. */
   reloadServerCert(cert: ServerCertificate): Promise<void>;
   /** The fingerprint (lower-case hex) of the certificate a new TLS connection is served now. */
   servedFingerprint(): Promise<string>;
@@ -196,14 +198,17 @@ function privatePostgres(
     async reloadServerCert(cert) {
       await writeOwned(files.cert, cert.chainPem, 0o644, user);
       await writeOwned(files.key, cert.keyPem, 0o600, user);
-      const since = server.lineCount();
-      process.kill(server.pid, 'SIGHUP');
-      // The postmaster reloads inside its SIGHUP handler and accepts nothing meanwhile, so once this line
-      // is out, every new connection gets the new context.
-      await server.waitForLine(RELOADED, since);
+      await self.reload();
       const served = await self.servedFingerprint();
       const wanted = hexFingerprint(new X509Certificate(cert.chainPem).fingerprint256);
       if (served !== wanted) throw new Error(`PostgreSQL kept its old certificate:\n${server.tail()}`);
+    },
+    async reload() {
+      const since = server.lineCount();
+      process.kill(server.pid, 'SIGHUP');
+      // The postmaster reloads (settings and TLS context) inside its SIGHUP handler and accepts nothing
+      // meanwhile, so once this line is out, every new connection sees the new configuration.
+      await server.waitForLine(RELOADED, since);
     },
     servedFingerprint: () => servedFingerprint(port),
     stop() {
