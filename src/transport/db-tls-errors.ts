@@ -19,28 +19,32 @@ export interface DatabaseTlsRefusal {
   detail: string;
 }
 
-// OpenSSL's X509_V_ERR_* names as node:tls gives them in `error.code`.
-const VERIFY_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_CHAIN_TOO_LONG',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_PURPOSE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
+// OpenSSL's X509_V_ERR_* names as node:tls gives them in `error.code`, with OpenSSL 3's text for each:
+// mysql2 replaces the code with HANDSHAKE_SSL_ERROR, so there the text is what is left to read.
+const VERIFY_CODES = new Map([
+  ['UNABLE_TO_GET_ISSUER_CERT', 'unable to get issuer certificate'],
+  ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unable to get local issuer certificate'],
+  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'],
+  ['UNABLE_TO_DECRYPT_CERT_SIGNATURE', "unable to decrypt certificate's signature"],
+  ['UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'unable to decode issuer public key'],
+  ['CERT_SIGNATURE_FAILURE', 'certificate signature failure'],
+  ['CERT_NOT_YET_VALID', 'certificate is not yet valid'],
+  ['CERT_HAS_EXPIRED', 'certificate has expired'],
+  ['ERROR_IN_CERT_NOT_BEFORE_FIELD', "format error in certificate's notBefore field"],
+  ['ERROR_IN_CERT_NOT_AFTER_FIELD', "format error in certificate's notAfter field"],
+  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'],
+  ['SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'],
+  ['CERT_CHAIN_TOO_LONG', 'certificate chain too long'],
+  ['CERT_REVOKED', 'certificate revoked'],
+  ['INVALID_CA', 'invalid CA certificate'],
+  ['PATH_LENGTH_EXCEEDED', 'path length constraint exceeded'],
+  ['INVALID_PURPOSE', 'unsupported certificate purpose'],
+  ['CERT_UNTRUSTED', 'certificate not trusted'],
+  ['CERT_REJECTED', 'certificate rejected'],
 ]);
+const VERIFY_TEXTS = new Map([...VERIFY_CODES].map(([code, text]) => [text, code]));
+// node:tls's message for ERR_TLS_CERT_ALTNAME_INVALID (its `reason` property says which name is missing).
+const ALTNAME_MESSAGE = "Hostname/IP does not match certificate's altnames";
 
 // TLS alerts a server sends when it refuses the certificate we presented (or sent none).
 const CERTIFICATE_ALERT =
@@ -81,8 +85,9 @@ export function databaseTlsRefusal(error: unknown): DatabaseTlsRefusal | undefin
 function classify(error: unknown): DatabaseTlsRefusal | undefined {
   if (error instanceof PeerRejectedError) return { by: 'client', reason: error.reason, detail: error.detail };
   if (typeof error !== 'object' || error === null) return undefined;
-  const { code, errno } = error as DriverError;
+  const { errno } = error as DriverError;
   const message = String((error as DriverError).message ?? '');
+  const code = tlsCode(error as DriverError, message);
   if (typeof code === 'string') {
     if (VERIFY_CODES.has(code))
       return { by: 'client', reason: reasonForVerifyError(code), detail: `${code}: ${message}` };
@@ -121,6 +126,13 @@ function classify(error: unknown): DatabaseTlsRefusal | undefined {
     return { by: 'server', reason: 'tls_unavailable', detail: message };
   }
   return undefined;
+}
+
+/** The error's code; for mysql2's HANDSHAKE_SSL_ERROR, the node:tls code its message shows it replaced. */
+function tlsCode(error: DriverError, message: string): unknown {
+  if (error.code !== 'HANDSHAKE_SSL_ERROR') return error.code;
+  if (message.startsWith(ALTNAME_MESSAGE)) return 'ERR_TLS_CERT_ALTNAME_INVALID';
+  return VERIFY_TEXTS.get(message) ?? error.code;
 }
 
 /** `write EPROTO 80EC…:error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert protocol version:…` → the words. */

@@ -1,11 +1,24 @@
 // The mysql2 adapter (MariaDB, MySQL): the `ssl` value for a connection or pool, and a pool recycler for
 // rotations. mysql2 builds each connection's TLS context from the PEM strings of `ssl` (caching it while
 // they stay the same), so getters there hand every new connection the current material. mysql2 takes no
-// checkServerIdentity: the name check is Node's own (`verifyIdentity`). This module never imports mysql2.
+// checkServerIdentity: the name check is Node's own (`verifyIdentity`), and Node is given the host only
+// when it is a DNS name, so an IP host is refused here rather than checked as 'localhost'.
+// This module never imports mysql2.
+import { isIP } from 'node:net';
+import { TlsError } from '../tls/errors.ts';
 import type { CredentialFeed } from '../tls/follow.ts';
 import { followCredentials } from '../tls/follow.ts';
 import type { DatabaseTlsVersion } from '../tls/policy.ts';
 import { currentTls, type DatabaseTlsOptions, presentedFingerprint } from './db-tls.ts';
+
+/** Options of {@link mysqlSslOptions}. */
+export interface MysqlTlsOptions extends DatabaseTlsOptions {
+  /**
+   * The host mysql2 dials (the same `host` given to mysql2): a DNS name the server's certificate carries.
+   * An IP address is refused: mysql2 does not pass it to node:tls, which would then check 'localhost'.
+   */
+  host: string;
+}
 
 /**
  * The value for mysql2's `ssl` option. `ca`, `cert` and `key` are read when each connection starts, so a
@@ -23,20 +36,27 @@ export interface MysqlSslOptions {
   readonly maxVersion: 'TLSv1.3';
   /** The server's chain must reach `ca` (mysql2 writes this property back, so it is a plain field). */
   rejectUnauthorized: true;
-  /** verify-full: Node's `checkServerIdentity` against the host dialled (DNS or IP SAN). */
+  /** verify-full: Node's `checkServerIdentity` against the host dialled (a DNS SAN). */
   readonly verifyIdentity: true;
 }
 
 /**
  * mysql2's `ssl` for verify-full over mutual TLS: the server's chain must reach the configured CA bundle,
- * its certificate must name the host dialled, and we present our certificate (for `REQUIRE X509` /
- * `REQUIRE SUBJECT` users). Refusals come from Node with OpenSSL's code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
- * `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`); {@link databaseTlsRefusal} names the reason.
- * mysql2 offers no hook for a URI-SAN authorizer during the handshake: use pg, or a dedicated CA.
+ * its certificate must carry `host` as a DNS SAN, and we present our certificate (for `REQUIRE X509` /
+ * `REQUIRE SUBJECT` users). mysql2 reports refusals as `HANDSHAKE_SSL_ERROR` with node:tls's message;
+ * {@link databaseTlsRefusal} reads the reason (and OpenSSL's code) back from it. mysql2 offers no hook for
+ * a URI-SAN authorizer during the handshake: use pg for that, or a CA that issues only database servers.
  *
- * @example mysql.createPool({ host, port, user, ssl: mysqlSslOptions({ credentials }) })
+ * @throws TlsError `TLS_CONFIG_INVALID` when `host` is an IP address (see {@link MysqlTlsOptions.host}).
+ * @example mysql.createPool({ host, port, user, ssl: mysqlSslOptions({ host, credentials }) })
  */
-export function mysqlSslOptions(options: DatabaseTlsOptions): MysqlSslOptions {
+export function mysqlSslOptions(options: MysqlTlsOptions): MysqlSslOptions {
+  if (isIP(options.host) !== 0) {
+    throw new TlsError(
+      'TLS_CONFIG_INVALID',
+      `mysql2 cannot check the server certificate against the IP address ${options.host} (node:tls would check 'localhost'): dial the database by a DNS name its certificate carries`,
+    );
+  }
   const tls = currentTls(options);
   const ssl = {
     get ca() {

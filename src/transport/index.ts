@@ -10,6 +10,7 @@ export {
   type MysqlPoolConnectionLike,
   type MysqlPoolLike,
   type MysqlSslOptions,
+  type MysqlTlsOptions,
   mysqlSslOptions,
   recycleMysqlPool,
 } from './db-tls-mysql.ts';
