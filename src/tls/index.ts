@@ -14,6 +14,7 @@ export {
 } from './credential-source.ts';
 export { PeerRejectedError, TlsError, type TlsErrorCode } from './errors.ts';
 export { type ExpiryEvent, type ExpiryLevel, ExpiryMonitor, type ExpiryOptions } from './expiry.ts';
+export type { CredentialFeed } from './follow.ts';
 export { describePeer, type PeerIdentity, peerIdentityFromDer, peerIdentityOf } from './identity.ts';
 export {
   evaluateFederationSecurity,
@@ -26,5 +27,14 @@ export { createLogSampler, type LogSample, type LogSampler } from './log-sampler
 export { type Logger, setDefaultLogLevel } from './logger.ts';
 export { loadMaterial, type Material, type MaterialPaths, validateMaterial } from './material.ts';
 export { createTlsMetrics, type TlsMetrics } from './metrics.ts';
-export { clientTlsOptions, serverTlsOptions, TLS_CIPHERS, TLS_VERSION } from './policy.ts';
+export {
+  clientTlsOptions,
+  DATABASE_TLS12_CIPHERS,
+  type DatabaseTlsPolicy,
+  type DatabaseTlsVersion,
+  databaseClientTlsOptions,
+  serverTlsOptions,
+  TLS_CIPHERS,
+  TLS_VERSION,
+} from './policy.ts';
 export { selfHandshake } from './self-handshake.ts';

@@ -1,8 +1,27 @@
 /**
  * `tessera/transport`: thin adapters that carry the TLS identity core onto real protocols: the peer gate
- * for any `tls.Server`, an HTTPS server on fastify, an HTTP client on undici, and a one-handshake probe.
+ * for any `tls.Server`, an HTTPS server on fastify, an HTTP client on undici, a one-handshake probe, and
+ * database TLS for pg (PostgreSQL) and mysql2 (MariaDB, MySQL) without importing either driver.
  * Builds on src/tls (and on src/pki's certificate inspector for the probe's chain report).
  */
+export type { DatabaseTlsOptions } from './db-tls.ts';
+export { type DatabaseTlsRefusal, databaseTlsRefusal } from './db-tls-errors.ts';
+export {
+  type MysqlPoolConnectionLike,
+  type MysqlPoolLike,
+  type MysqlSslOptions,
+  type MysqlTlsOptions,
+  mysqlSslOptions,
+  recycleMysqlPool,
+} from './db-tls-mysql.ts';
+export {
+  type PgClientLike,
+  type PgPoolLike,
+  type PgSslOptions,
+  type PgTlsOptions,
+  pgSslOptions,
+  recyclePgPool,
+} from './db-tls-pg.ts';
 export { createMtlsAgent, type MtlsAgentOptions, originOf } from './http-client.ts';
 export { createMtlsServer, type MtlsServer, type MtlsServerOptions } from './https-server.ts';
 export { PeerGate, type PeerGateOptions } from './peer-gate.ts';
