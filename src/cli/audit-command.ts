@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import type { OpenedState } from '../node/app/open-store.ts';
 import {
   type ChainPoint,
   parseChainPoint,
@@ -13,9 +14,9 @@ import {
 } from '../node/features/audit/chain.ts';
 import { rfc3339ToMillisCeil } from '../node/features/audit/query.ts';
 import { jsonlAuditEntries, storeAuditEntries } from '../node/features/audit/sources.ts';
-import { databasePath } from '../store/sqlite/paths.ts';
 import type { Store } from '../store/store.ts';
-import { addSettingOptions, commandSettings } from './setting-options.ts';
+import { openExistingState, STATE_SETTINGS, stateSettings } from './node-state.ts';
+import { addSettingOptions } from './setting-options.ts';
 
 /** A problem that prevents checking anything, explained for the operator (exit 2). */
 class CannotCheck extends Error {}
@@ -40,7 +41,7 @@ export function auditCommand(): Command {
     .description("verify and export the node's tamper-evident audit log")
     .exitOverride();
 
-  addSettingOptions(audit.command('verify'), ['dataDir'])
+  addSettingOptions(audit.command('verify'), STATE_SETTINGS)
     .description(
       'check the hash chain: names the first entry that was edited, deleted or reordered. A cut-off tail only shows against --anchor',
     )
@@ -60,10 +61,9 @@ export function auditCommand(): Command {
           });
         const anchor =
           flags.anchor === undefined ? undefined : usage(command, () => parseChainPoint(flags.anchor!));
-        const source = flags.file ? resolve(flags.file) : nodeDatabase(flags);
-        const result = flags.file
-          ? await verifyFile(source, anchor)
-          : await withStore(source, (store) =>
+        const { source, result } = flags.file
+          ? { source: resolve(flags.file), result: await verifyFile(resolve(flags.file), anchor) }
+          : await withStore(flags, (store) =>
               verifyChain(storeAuditEntries(store), anchor ? { anchor } : {}),
             );
         process.stdout.write(flags.json ? json({ source, ...verdictJson(result) }) : verdictText(result));
@@ -71,7 +71,7 @@ export function auditCommand(): Command {
       }),
     );
 
-  addSettingOptions(audit.command('export'), ['dataDir'])
+  addSettingOptions(audit.command('export'), STATE_SETTINGS)
     .description(
       'write the audit log as JSONL (one entry per line) atomically, mode 0600, for WORM storage; `audit verify --file` checks it offline',
     )
@@ -92,7 +92,7 @@ export function auditCommand(): Command {
           );
         const { exportAuditLog } = await import('../node/features/audit/export.ts');
         const out = resolve(flags.out);
-        const result = await withStore(nodeDatabase(flags), (store) =>
+        const { result } = await withStore(flags, (store) =>
           exportAuditLog({
             store,
             out,
@@ -154,34 +154,23 @@ function usage<T>(command: Command, parse: () => T): T {
   }
 }
 
-/** The database in the node's data dir (--data-dir or TESSERA_DATA_DIR, as `tessera serve` reads it). */
-function nodeDatabase(flags: { dataDir?: string }): string {
-  return databasePath(resolve(commandSettings(['dataDir'], flags).dataDir));
-}
-
 const errno = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message;
 
-async function withStore<T>(file: string, use: (store: Store) => Promise<T>): Promise<T> {
-  // Opening would create an empty database, which would then verify as an intact empty log.
+/** Runs `use` on the node's state (as `tessera serve` opens it); any failure to open it is exit 2. */
+async function withStore<T>(
+  flags: object,
+  use: (store: Store) => Promise<T>,
+): Promise<{ source: string; result: T }> {
+  let state: OpenedState;
   try {
-    if (!(await stat(file)).isFile()) throw new CannotCheck(`${file} is not a file`);
+    state = await openExistingState(stateSettings(flags));
   } catch (error) {
-    if (error instanceof CannotCheck) throw error;
-    throw new CannotCheck(
-      `no node database at ${file} (${errno(error)}): is --data-dir the node's data directory?`,
-    );
-  }
-  const { openSqliteStore } = await import('../store/sqlite/open.ts');
-  let store: Store;
-  try {
-    store = await openSqliteStore(file);
-  } catch (error) {
-    throw new CannotCheck(`cannot open ${file}: ${(error as Error).message}`);
+    throw new CannotCheck((error as Error).message);
   }
   try {
-    return await use(store);
+    return { source: state.where, result: await use(state.store) };
   } finally {
-    await store.close();
+    await state.close();
   }
 }
 

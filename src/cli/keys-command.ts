@@ -1,16 +1,13 @@
-// `tessera keys bootstrap`: the first admin API key, written straight into the node's SQLite store (safe
-// while the node runs: WAL) and printed once. Further keys are made through the admin API with this one.
+// `tessera keys bootstrap`: the first admin API key, written straight into the node's store (SQLite in the
+// data dir, safe while the node runs: WAL; or its PostgreSQL database) and printed once. Further keys are made through the admin API with this one.
 // It refuses when an active admin key exists already, unless --force (e.g. the last admin key was lost).
-import { stat } from 'node:fs/promises';
-
 import { Command } from 'commander';
 import { AuditLog } from '../node/features/audit/audit-log.ts';
 import { ApiKeys } from '../node/features/auth/api-keys.ts';
 import { PERMISSIONS, type Permission } from '../node/features/auth/permissions.ts';
-import { openSqliteStore } from '../store/sqlite/open.ts';
-import { databasePath } from '../store/sqlite/paths.ts';
 import { systemClock } from '../tls/clock.ts';
-import { addSettingOptions, commandSettings } from './setting-options.ts';
+import { openExistingState, STATE_SETTINGS, stateSettings } from './node-state.ts';
+import { addSettingOptions } from './setting-options.ts';
 
 export const BOOTSTRAP_ENTITY_URI = 'urn:tessera:bootstrap-admin';
 
@@ -48,13 +45,8 @@ function checkEntityUri(value: string): void {
 async function bootstrap(flags: BootstrapFlags): Promise<void> {
   checkEntityUri(flags.entityUri);
   const permissions = parsePermissions(flags.permissions);
-  const { dataDir } = commandSettings(['dataDir'], flags);
-  // A mistyped directory must not silently get a fresh database with a key the node never sees.
-  const dir = await stat(dataDir).catch(() => null);
-  if (!dir?.isDirectory())
-    throw new Error(`no data directory ${dataDir}: give the node's --data-dir (or create it first)`);
-  const file = databasePath(dataDir);
-  const store = await openSqliteStore(file);
+  const state = await openExistingState(stateSettings(flags), { create: true });
+  const { store, where: file } = state;
   try {
     const apiKeys = new ApiKeys({ store });
     if (!flags.force && (await apiKeys.hasActiveAdmin()))
@@ -100,13 +92,13 @@ async function bootstrap(flags: BootstrapFlags): Promise<void> {
           ].join('\n'),
     );
   } finally {
-    await store.close();
+    await state.close();
   }
 }
 
 export function keysCommand(): Command {
   const keys = new Command('keys').description('managed API keys').exitOverride();
-  addSettingOptions(keys.command('bootstrap'), ['dataDir'])
+  addSettingOptions(keys.command('bootstrap'), STATE_SETTINGS)
     .description("create the first admin API key directly in the node's database and print it once")
     .option('--entity-uri <uri>', 'the principal the key acts as', BOOTSTRAP_ENTITY_URI)
     .option('--permissions <list>', 'comma-separated permissions (must include admin)', PERMISSIONS.join(','))

@@ -5,8 +5,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { openSqliteStore } from '../../store/sqlite/open.ts';
-import { databasePath } from '../../store/sqlite/paths.ts';
 import type { Store } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { CredentialSource } from '../../tls/credential-source.ts';
@@ -20,6 +18,7 @@ import { createNodeMetrics, type NodeMetrics } from '../metrics.ts';
 import type { NodeConfig } from '../settings/config.ts';
 import { NodeEvents } from './events.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import { openNodeState } from './open-store.ts';
 
 export interface NodeContext {
   readonly config: NodeConfig;
@@ -72,13 +71,10 @@ export async function openContext(
   const givenKey = await loadGivenNodeKey(config);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const keys = await openNodeKeys(config, givenKey, clock, logger);
-  // TODO(issue 10): the PostgreSQL store is being built; until it lands the setting is refused, not ignored.
-  if (config.database.kind === 'postgres')
-    throw new Error(
-      `TESSERA_DATABASE_URL (${config.database.display}): the PostgreSQL store is not in this build yet`,
-    );
-  const store = await openSqliteStore(databasePath(config.dataDir));
-  lifecycle.holds(() => store.close());
+  const state = await openNodeState(config, { logger, clock, metrics: tlsMetrics });
+  lifecycle.holds(() => state.close());
+  lifecycle.reloads(() => state.reload());
+  const { store } = state;
   const expiry = credentials
     ? new ExpiryMonitor({ logger, clock, metrics: tlsMetrics }).track(credentials)
     : null;

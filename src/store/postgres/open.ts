@@ -21,6 +21,8 @@ export interface PostgresStoreOptions {
   config?: Omit<PoolConfig, 'connectionString' | 'ssl' | 'max'>;
   /** TLS options for the connection (e.g. from the database-TLS helpers); false or absent: no TLS. */
   ssl?: ConnectionOptions | false;
+  /** Called with the pool once it exists (e.g. to recycle connections after a certificate rotation). */
+  onPool?: (pool: pg.Pool) => void;
   /** Connections in the pool (default 10). A transaction holds one for its whole duration. */
   poolSize?: number;
   /**
@@ -124,6 +126,7 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   const pool = new pg.Pool(config);
   // An idle connection that fails emits here; the next call that needs a connection reports the failure.
   pool.on('error', ignore);
+  options.onPool?.(pool);
   try {
     const schema = await prepareSchema(pool, options.schema);
     return postgresStore(pool, {

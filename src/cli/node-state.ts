@@ -1,0 +1,73 @@
+// The node's state as `tessera serve` opens it, for the CLI commands that read or write it (audit, keys):
+// the same settings (data dir, TESSERA_DATABASE_URL and its TLS), so a command works on whatever store and
+// keys the node uses. A missing SQLite file is an error here, never a fresh empty database.
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import { type OpenedState, openNodeState, type StateSettings } from '../node/app/open-store.ts';
+import { databaseSettings } from '../node/settings/database.ts';
+import { ConfigError } from '../node/settings/read.ts';
+import { databasePath } from '../store/sqlite/paths.ts';
+import { commandSettings } from './setting-options.ts';
+
+/** The settings a command that opens the node's state takes (flags and env, as `tessera serve`). */
+export const STATE_SETTINGS = [
+  'dataDir',
+  'databaseUrl',
+  'databaseTls',
+  'databaseCa',
+  'databaseCert',
+  'databaseKey',
+  'tlsCert',
+  'tlsKey',
+  'tlsCa',
+  'insecureNonLoopback',
+] as const;
+
+/** Where the node keeps its state, from the command's flags and the environment; ConfigError on a bad setting. */
+export function stateSettings(flags: object): StateSettings {
+  const s = commandSettings(STATE_SETTINGS, flags);
+  const problems: string[] = [];
+  const database = databaseSettings(
+    {
+      url: s.databaseUrl,
+      tls: s.databaseTls as 'verify-full' | 'off',
+      caPath: s.databaseCa,
+      certPath: s.databaseCert,
+      keyPath: s.databaseKey,
+      node: { caPath: s.tlsCa, certPath: s.tlsCert, keyPath: s.tlsKey },
+      allowNonLoopback: /^(1|true)$/i.test(String(s.insecureNonLoopback ?? '').trim()),
+    },
+    problems,
+  );
+  if (!database) throw new ConfigError(problems);
+  return { dataDir: resolve(s.dataDir), database };
+}
+
+/**
+ * Opens the node's state; throws a plain Error naming what is missing (no stack for the user). SQLite: the
+ * database file must exist, or with `create` (the first admin key before the first start) the data dir.
+ */
+export async function openExistingState(
+  settings: StateSettings,
+  options: { create?: boolean } = {},
+): Promise<OpenedState> {
+  if (settings.database.kind === 'sqlite') {
+    // Opening would create an empty database: a mistyped --data-dir must not look like an empty node.
+    if (options.create) {
+      const dir = await stat(settings.dataDir).catch(() => null);
+      if (!dir?.isDirectory())
+        throw new Error(
+          `no data directory ${settings.dataDir}: give the node's --data-dir (or create it first)`,
+        );
+    } else {
+      const file = databasePath(settings.dataDir);
+      const found = await stat(file).catch((error: NodeJS.ErrnoException) => error);
+      if (found instanceof Error || !found.isFile())
+        throw new Error(
+          `no node database at ${file} (${found instanceof Error ? (found.code ?? found.message) : 'not a file'}): is --data-dir the node's data directory?`,
+        );
+    }
+  }
+  return openNodeState(settings, { logger: pino({ level: process.env.TESSERA_LOG_LEVEL ?? 'error' }) });
+}
