@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { type OpenedState, openNodeState, type StateSettings } from '../node/app/open-store.ts';
-import { databaseSettings } from '../node/settings/database.ts';
+import { databaseSettingsFrom } from '../node/settings/database.ts';
 import { ConfigError } from '../node/settings/read.ts';
 import { databasePath } from '../store/sqlite/paths.ts';
 import { commandSettings } from './setting-options.ts';
@@ -28,18 +28,7 @@ export const STATE_SETTINGS = [
 export function stateSettings(flags: object): StateSettings {
   const s = commandSettings(STATE_SETTINGS, flags);
   const problems: string[] = [];
-  const database = databaseSettings(
-    {
-      url: s.databaseUrl,
-      tls: s.databaseTls as 'verify-full' | 'off',
-      caPath: s.databaseCa,
-      certPath: s.databaseCert,
-      keyPath: s.databaseKey,
-      node: { caPath: s.tlsCa, certPath: s.tlsCert, keyPath: s.tlsKey },
-      allowNonLoopback: /^(1|true)$/i.test(String(s.insecureNonLoopback ?? '').trim()),
-    },
-    problems,
-  );
+  const database = databaseSettingsFrom(s, problems);
   if (!database) throw new ConfigError(problems);
   return { dataDir: resolve(s.dataDir), database };
 }

@@ -3,15 +3,10 @@
 // naming its setting), before any file is created or port opened.
 import { readFileSync } from 'node:fs';
 import { TlsError } from '../../tls/errors.ts';
-import {
-  evaluateFederationSecurity,
-  type FederationSecurity,
-  isLoopbackHost,
-  parseFlag,
-} from '../../tls/insecure.ts';
+import { evaluateFederationSecurity, type FederationSecurity, isLoopbackHost } from '../../tls/insecure.ts';
 import type { Logger } from '../../tls/logger.ts';
 import type { QuotaSettings } from '../features/quotas/quotas.ts';
-import { type DatabaseSettings, databaseSettings } from './database.ts';
+import { allowsNonLoopback, type DatabaseSettings, databaseSettingsFrom } from './database.ts';
 import { ConfigError, type Env, type Flags, problem, rawSetting, readSettings, settingName } from './read.ts';
 import { SERVE_SETTINGS, SETTINGS, type Setting } from './table.ts';
 
@@ -85,7 +80,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
         // The second acknowledgement also serves a plaintext database (database.ts): then it is not the
         // federation gate's to refuse as "set without its first step".
         [SETTINGS.insecureNonLoopback.env]:
-          s.databaseUrl && s.databaseTls === 'off' && !allowsNonLoopback(s.insecure)
+          s.databaseUrl && s.databaseTls === 'off' && !allowsNonLoopback(s.insecure as string | undefined)
             ? undefined
             : s.insecureNonLoopback,
       },
@@ -146,18 +141,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
   }
 
   const quotas = quotaSettings(s, problems);
-  const database = databaseSettings(
-    {
-      url: s.databaseUrl,
-      tls: s.databaseTls as 'verify-full' | 'off',
-      caPath: s.databaseCa,
-      certPath: s.databaseCert,
-      keyPath: s.databaseKey,
-      node: { caPath: s.tlsCa, certPath: s.tlsCert, keyPath: s.tlsKey },
-      allowNonLoopback: allowsNonLoopback(s.insecureNonLoopback),
-    },
-    problems,
-  );
+  const database = databaseSettingsFrom(s, problems);
 
   if (problems.length === 1 && gateError) throw gateError;
   if (problems.length > 0) throw new ConfigError(problems);
@@ -236,15 +220,6 @@ function quotaSettings(s: Values, problems: string[]): QuotaSettings | undefined
     adminPerHour: s.rateLimitAdmin as number,
     disabled,
   };
-}
-
-/** The second acknowledgement of rule 7, read as the federation gate reads it (an invalid value is its problem). */
-function allowsNonLoopback(value: unknown): boolean {
-  try {
-    return parseFlag({ flag: value as string | undefined }, 'flag');
-  } catch {
-    return false;
-  }
 }
 
 /** The gates of rule 7 name only the env variables; add each one's flag (same code) so flag users see theirs. */

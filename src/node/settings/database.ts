@@ -2,7 +2,7 @@
 // TESSERA_DATABASE_URL is set, reached over verified TLS with the node's (or the given) certificate. A
 // plaintext database connection is the same kind of exception as insecure federation: loopback only,
 // unless the second acknowledgement is given. The URL may hold a password: it is never shown.
-import { isLoopbackHost } from '../../tls/insecure.ts';
+import { isLoopbackHost, parseFlag } from '../../tls/insecure.ts';
 import { SETTINGS, type Setting } from './table.ts';
 
 export type DatabaseSettings =
@@ -91,4 +91,45 @@ function displayUrl(url: URL): string {
   const shown = new URL(url.href);
   if (shown.password) shown.password = '***';
   return shown.href;
+}
+
+/** The setting values the database settings are made from (as readSettings returns them). */
+export interface DatabaseSettingValues {
+  databaseUrl?: string | undefined;
+  databaseTls?: unknown;
+  databaseCa?: string | undefined;
+  databaseCert?: string | undefined;
+  databaseKey?: string | undefined;
+  tlsCa?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  insecureNonLoopback?: string | undefined;
+}
+
+/** databaseSettings from the parsed setting values (`tessera serve` and the CLI commands alike). */
+export function databaseSettingsFrom(
+  s: DatabaseSettingValues,
+  problems: string[],
+): DatabaseSettings | undefined {
+  return databaseSettings(
+    {
+      url: s.databaseUrl,
+      tls: (s.databaseTls ?? 'verify-full') as 'verify-full' | 'off',
+      caPath: s.databaseCa,
+      certPath: s.databaseCert,
+      keyPath: s.databaseKey,
+      node: { caPath: s.tlsCa, certPath: s.tlsCert, keyPath: s.tlsKey },
+      allowNonLoopback: allowsNonLoopback(s.insecureNonLoopback),
+    },
+    problems,
+  );
+}
+
+/** The second acknowledgement of rule 7, read as the federation gate reads it (an invalid value is its problem). */
+export function allowsNonLoopback(value: string | undefined): boolean {
+  try {
+    return parseFlag({ flag: value }, 'flag');
+  } catch {
+    return false;
+  }
 }
