@@ -13,7 +13,6 @@ import { fact } from '../support/node-process.ts';
 import { createTestCa, type TestCa } from '../support/pki.ts';
 import { type PrivatePostgres, postgresBinaries, startPrivatePostgres } from '../support/private-postgres.ts';
 import { REQUIRE_DB_SERVERS } from '../support/private-server.ts';
-import { until } from '../support/reload.ts';
 import { addAndApproveUrl, startTlsNode, type TlsNode } from '../support/tls-node.ts';
 
 const skip =
