@@ -40,7 +40,7 @@ export function auditCommand(): Command {
     .description("verify and export the node's tamper-evident audit log")
     .exitOverride();
 
-  addSettingOptions(audit.command('verify'), ['dataDir'])
+  addSettingOptions(audit.command('verify'), ['dataDir', 'dbPath'])
     .description(
       'check the hash chain: names the first entry that was edited, deleted or reordered. A cut-off tail only shows against --anchor',
     )
@@ -71,7 +71,7 @@ export function auditCommand(): Command {
       }),
     );
 
-  addSettingOptions(audit.command('export'), ['dataDir'])
+  addSettingOptions(audit.command('export'), ['dataDir', 'dbPath'])
     .description(
       'write the audit log as JSONL (one entry per line) atomically, mode 0600, for WORM storage; `audit verify --file` checks it offline',
     )
@@ -154,9 +154,10 @@ function usage<T>(command: Command, parse: () => T): T {
   }
 }
 
-/** The database in the node's data dir (--data-dir or TESSERA_DATA_DIR, as `tessera serve` reads it). */
-function nodeDatabase(flags: { dataDir?: string }): string {
-  return databasePath(resolve(commandSettings(['dataDir'], flags).dataDir));
+/** The node's database (--db-path, else in --data-dir; the env names as `tessera serve` reads them). */
+function nodeDatabase(flags: { dataDir?: string; dbPath?: string }): string {
+  const { dataDir, dbPath } = commandSettings(['dataDir', 'dbPath'], flags);
+  return dbPath ?? databasePath(resolve(dataDir));
 }
 
 const errno = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message;

@@ -48,12 +48,14 @@ function checkEntityUri(value: string): void {
 async function bootstrap(flags: BootstrapFlags): Promise<void> {
   checkEntityUri(flags.entityUri);
   const permissions = parsePermissions(flags.permissions);
-  const { dataDir } = commandSettings(['dataDir'], flags);
-  // A mistyped directory must not silently get a fresh database with a key the node never sees.
-  const dir = await stat(dataDir).catch(() => null);
-  if (!dir?.isDirectory())
+  const { dataDir, dbPath } = commandSettings(['dataDir', 'dbPath'], flags);
+  // A mistyped directory or path must not silently get a fresh database with a key the node never sees.
+  if (dbPath) {
+    if (!(await stat(dbPath).catch(() => null))?.isFile())
+      throw new Error(`no database ${dbPath}: give the node's --db-path (start the node once first)`);
+  } else if (!(await stat(dataDir).catch(() => null))?.isDirectory())
     throw new Error(`no data directory ${dataDir}: give the node's --data-dir (or create it first)`);
-  const file = databasePath(dataDir);
+  const file = dbPath ?? databasePath(dataDir);
   const store = await openSqliteStore(file);
   try {
     const apiKeys = new ApiKeys({ store });
@@ -106,7 +108,7 @@ async function bootstrap(flags: BootstrapFlags): Promise<void> {
 
 export function keysCommand(): Command {
   const keys = new Command('keys').description('managed API keys').exitOverride();
-  addSettingOptions(keys.command('bootstrap'), ['dataDir'])
+  addSettingOptions(keys.command('bootstrap'), ['dataDir', 'dbPath'])
     .description("create the first admin API key directly in the node's database and print it once")
     .option('--entity-uri <uri>', 'the principal the key acts as', BOOTSTRAP_ENTITY_URI)
     .option('--permissions <list>', 'comma-separated permissions (must include admin)', PERMISSIONS.join(','))

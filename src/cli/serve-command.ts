@@ -40,14 +40,15 @@ export function serveCommand(): Command {
       await node.close();
       return;
     }
+    const federationUrl = node.federation ? node.federationUrl : null;
     logger.info(
       {
         event: 'node_ready',
         entity_uri: node.entityUri,
         api_url: node.apiUrl,
-        federation_url: node.federationUrl,
+        federation_url: federationUrl,
       },
-      `node ${node.entityUri} ready: API ${node.apiUrl}, federation ${node.federationUrl}`,
+      `node ${node.entityUri} ready: API ${node.apiUrl}, federation ${federationUrl ?? 'disabled'}`,
     );
   });
   return command;

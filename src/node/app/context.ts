@@ -3,10 +3,10 @@
 // lets a bad start leave nothing behind: TLS material and a given key are checked before the data dir
 // is created, and everything opened is registered with the lifecycle so a failed start closes it again.
 import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { openSqliteStore } from '../../store/sqlite/open.ts';
-import { databasePath } from '../../store/sqlite/paths.ts';
 import type { Store } from '../../store/store.ts';
 import type { Clock } from '../../tls/clock.ts';
 import { CredentialSource } from '../../tls/credential-source.ts';
@@ -25,7 +25,7 @@ export interface NodeContext {
   readonly config: NodeConfig;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** Our TLS credentials; null in the insecure dev mode. */
+  /** Our TLS credentials; null in the insecure dev mode and for a single node without TLS material. */
   readonly credentials: CredentialSource | null;
   readonly expiry: ExpiryMonitor | null;
   readonly store: Store;
@@ -77,7 +77,11 @@ export async function openContext(
     throw new Error(
       `TESSERA_DATABASE_URL (${config.database.display}): the PostgreSQL store is not in this build yet`,
     );
-  const store = await openSqliteStore(databasePath(config.dataDir));
+  // TESSERA_DB_PATH may put the database outside the data dir (Stigmem's STIGMEM_DB_PATH=/data/stigmem.db).
+  await mkdir(dirname(config.dbPath), { recursive: true, mode: 0o700 });
+  // The key rings watch the transparency log's directory (TESSERA_TL_LOCAL_PATH): it must exist.
+  await mkdir(dirname(config.tlogPath), { recursive: true, mode: 0o700 });
+  const store = await openSqliteStore(config.dbPath);
   lifecycle.holds(() => store.close());
   const expiry = credentials
     ? new ExpiryMonitor({ logger, clock, metrics: tlsMetrics }).track(credentials)

@@ -2,6 +2,7 @@
 // several settings. Everything is validated here, at start, and every problem is reported at once (each
 // naming its setting), before any file is created or port opened.
 import { readFileSync } from 'node:fs';
+import { databasePath } from '../../store/sqlite/paths.ts';
 import { TlsError } from '../../tls/errors.ts';
 import {
   evaluateFederationSecurity,
@@ -11,8 +12,11 @@ import {
 } from '../../tls/insecure.ts';
 import type { Logger } from '../../tls/logger.ts';
 import type { QuotaSettings } from '../features/quotas/quotas.ts';
+import { tlogPath } from '../features/rotation/tlog.ts';
+import { aliasOf } from './aliases.ts';
 import { type DatabaseSettings, databaseSettings } from './database.ts';
 import { ConfigError, type Env, type Flags, problem, rawSetting, readSettings, settingName } from './read.ts';
+import { standaloneSecurity } from './standalone.ts';
 import { SERVE_SETTINGS, SETTINGS, type Setting } from './table.ts';
 
 export type ApiTls = 'off' | 'tls' | 'mtls';
@@ -36,7 +40,16 @@ export interface NodeConfig {
   federationPort: number;
   apiHost: string;
   apiPort: number;
-  federation: FederationSecurity;
+  /** `none`: federation is off (TESSERA_FEDERATION_ENABLED=false) and no TLS material is given. */
+  federation: FederationSecurity | { mode: 'none' };
+  /** False: no federation listener, no puller, no wakes (a single node). */
+  federationEnabled: boolean;
+  /** Wake approved peers after local writes (push); never without federation. */
+  pushEnabled: boolean;
+  /** The SQLite database file (TESSERA_DB_PATH, default <data dir>/tessera.db). */
+  dbPath: string;
+  /** The local transparency log file (TESSERA_TL_LOCAL_PATH, default <data dir>/tlog.jsonl). */
+  tlogPath: string;
   apiTls: ApiTls;
   /** Plaintext API on a non-loopback address, acknowledged as sitting behind a TLS-terminating proxy. */
   apiBehindTrustedProxy: boolean;
@@ -61,6 +74,8 @@ export interface NodeConfig {
   reforward: boolean;
   nodePrivateKey: string | undefined;
   nodeKeyPath: string | undefined;
+  /** A fixed capability issuer key (base64url seed), instead of the ring in the data dir; never logged. */
+  issuerPrivateKey: string | undefined;
   logLevel: string;
   /** Per-principal rate limits (requests per hour per dimension), or disabled (acknowledged). */
   quotas: QuotaSettings;
@@ -76,29 +91,32 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
   const name = settingName;
 
   let gateError: TlsError | undefined;
-  let federation: FederationSecurity | undefined;
-  try {
-    federation = evaluateFederationSecurity({
-      // The gates read the two switches from an env-shaped record; flags are folded in first.
-      env: {
-        [SETTINGS.insecure.env]: s.insecure,
-        // The second acknowledgement also serves a plaintext database (database.ts): then it is not the
-        // federation gate's to refuse as "set without its first step".
-        [SETTINGS.insecureNonLoopback.env]:
-          s.databaseUrl && s.databaseTls === 'off' && !allowsNonLoopback(s.insecure)
-            ? undefined
-            : s.insecureNonLoopback,
-      },
-      bindHost: s.federationHost as string,
-      ...(s.nodeUrl ? { advertisedUrl: s.nodeUrl } : {}),
-      tls: { certPath: s.tlsCert, keyPath: s.tlsKey, caPath: s.tlsCa },
-      ...(logger ? { logger } : {}),
-    });
-  } catch (error) {
-    if (!(error instanceof TlsError)) throw error;
-    gateError = withFlagNames(error);
-    problems.push(gateError.message);
-  }
+  let federation: NodeConfig['federation'] | undefined;
+  const federationEnabled = s.federationEnabled !== false;
+  if (!federationEnabled) federation = standaloneSecurity(s, problems, logger);
+  else
+    try {
+      federation = evaluateFederationSecurity({
+        // The gates read the two switches from an env-shaped record; flags are folded in first.
+        env: {
+          [SETTINGS.insecure.env]: s.insecure,
+          // The second acknowledgement also serves a plaintext database (database.ts): then it is not the
+          // federation gate's to refuse as "set without its first step".
+          [SETTINGS.insecureNonLoopback.env]:
+            s.databaseUrl && s.databaseTls === 'off' && !allowsNonLoopback(s.insecure)
+              ? undefined
+              : s.insecureNonLoopback,
+        },
+        bindHost: s.federationHost as string,
+        ...(s.nodeUrl ? { advertisedUrl: s.nodeUrl } : {}),
+        tls: { certPath: s.tlsCert, keyPath: s.tlsKey, caPath: s.tlsCa },
+        ...(logger ? { logger } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof TlsError)) throw error;
+      gateError = withFlagNames(error);
+      problems.push(gateError.message);
+    }
 
   const scheme = federation?.mode === 'mtls' ? 'https' : 'http';
   let nodeUrl: string | undefined;
@@ -170,7 +188,11 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     federationPort: s.federationPort as number,
     apiHost,
     apiPort: s.apiPort as number,
-    federation: federation as FederationSecurity,
+    federation: federation as NodeConfig['federation'],
+    federationEnabled,
+    pushEnabled: s.pushEnabled ?? federationEnabled,
+    dbPath: s.dbPath ?? databasePath(s.dataDir as string),
+    tlogPath: s.tlLocalPath ?? tlogPath(s.dataDir as string),
     apiTls: s.apiTls as ApiTls,
     apiBehindTrustedProxy: s.apiBehindTrustedProxy as boolean,
     authRequired: s.authRequired as boolean,
@@ -197,6 +219,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     reforward: s.reforward as boolean,
     nodePrivateKey: s.nodePrivateKey,
     nodeKeyPath: s.nodeKeyPath,
+    issuerPrivateKey: s.issuerPrivateKey,
     logLevel: s.logLevel as string,
     quotas: quotas as QuotaSettings,
   };
@@ -257,8 +280,11 @@ function withFlagNames(error: TlsError): TlsError {
     SETTINGS.tlsCa,
   ];
   let message = error.message.replace(`${error.code}: `, '');
-  for (const setting of gated)
-    message = message.replace(new RegExp(`\\b${setting.env}\\b`, 'g'), settingName(setting));
+  for (const setting of gated) {
+    const alias = aliasOf(setting);
+    const named = alias ? `${settingName(setting)} (or ${alias})` : settingName(setting);
+    message = message.replace(new RegExp(`\\b${setting.env}\\b`, 'g'), named);
+  }
   return new TlsError(error.code, message, error.file);
 }
 

@@ -341,6 +341,52 @@ export const SETTINGS = {
     defaultText: '`<data dir>/node-key.pem`',
     help: 'node Ed25519 key as a PKCS#8 PEM file (must not be group/world readable)',
   }),
+  // Issue 12 (Stigmem drop-in): each of these is also read under its STIGMEM_* name (aliases.ts).
+  issuerPrivateKey: setting({
+    env: 'TESSERA_ISSUER_PRIVATE_KEY',
+    schema: schema.ed25519Seed,
+    secret: true,
+    defaultText: 'created in the data dir',
+    help: 'capability issuer Ed25519 key as a base64url 32-byte seed (fixed: rotate it by replacing the secret)',
+  }),
+  federationEnabled: setting({
+    env: 'TESSERA_FEDERATION_ENABLED',
+    flag: '--federation-enabled <bool>',
+    schema: schema.boolean,
+    default: 'true',
+    help: '`false`: a single node with no federation listener, no puller and no wakes; TLS material is then optional',
+  }),
+  pushEnabled: setting({
+    env: 'TESSERA_FEDERATION_PUSH_ENABLED',
+    flag: '--federation-push-enabled <bool>',
+    schema: schema.optionalBoolean,
+    defaultText: 'as `TESSERA_FEDERATION_ENABLED`',
+    help: 'wake approved peers after local writes so they pull at once (`false`: peers pull on their interval); `true` needs federation',
+  }),
+  dbPath: setting({
+    env: 'TESSERA_DB_PATH',
+    flag: '--db-path <file>',
+    schema: schema.optionalPath,
+    defaultText: '`<data dir>/tessera.db`',
+    help: 'the SQLite database file',
+  }),
+  tlBackend: setting({
+    env: 'TESSERA_TL_BACKEND',
+    flag: '--tl-backend <backend>',
+    schema: schema.oneOf(
+      ['local'],
+      'local: the transparency log is a local hash-chained file (TESSERA_TL_LOCAL_PATH); external backends such as rekor are not supported',
+    ),
+    default: 'local',
+    help: 'transparency log of manifests and key rotations: only `local`',
+  }),
+  tlLocalPath: setting({
+    env: 'TESSERA_TL_LOCAL_PATH',
+    flag: '--tl-local-path <file>',
+    schema: schema.optionalPath,
+    defaultText: '`<data dir>/tlog.jsonl`',
+    help: 'the local transparency log file (append-only JSON lines; `tessera tlog verify` checks it)',
+  }),
   logLevel: setting({
     env: 'TESSERA_LOG_LEVEL',
     flag: '--log-level <level>',
