@@ -196,7 +196,7 @@ describe('STIGMEM_FEDERATION_ENABLED / TESSERA_FEDERATION_ENABLED', () => {
     assert.ok(error instanceof TlsError);
     assert.equal(error.code, 'TLS_CONFIG_INVALID');
     assert.match(error.message, /federation requires mutual TLS/);
-    assert.match(error.message, /TESSERA_TLS_CERT_PATH \(--tls-cert\) \(or STIGMEM_TLS_CERT_PATH\)/);
+    assert.match(error.message, /TESSERA_TLS_CERT_PATH \(--tls-cert, or STIGMEM_TLS_CERT_PATH\)/);
     const insecure = load({ STIGMEM_FEDERATION_ENABLED: 'true', STIGMEM_FEDERATION_INSECURE: '1' });
     assert.equal(insecure.federation.mode, 'insecure');
   });

@@ -281,8 +281,12 @@ function withFlagNames(error: TlsError): TlsError {
   ];
   let message = error.message.replace(`${error.code}: `, '');
   for (const setting of gated) {
-    const alias = aliasOf(setting);
-    const named = alias ? `${settingName(setting)} (or ${alias})` : settingName(setting);
+    // A missing TLS path is named under both names; a switch's message quotes the name that was set.
+    const alias =
+      setting === SETTINGS.insecure || setting === SETTINGS.insecureNonLoopback
+        ? undefined
+        : aliasOf(setting);
+    const named = alias ? settingName(setting).replace(/\)$/, `, or ${alias})`) : settingName(setting);
     message = message.replace(new RegExp(`\\b${setting.env}\\b`, 'g'), named);
   }
   return new TlsError(error.code, message, error.file);
