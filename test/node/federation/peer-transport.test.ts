@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import type { TesseraNode } from '../../../src/node/app/compose.ts';
 import { NodeError } from '../../../src/node/errors.ts';
 import { factCid } from '../../../src/node/features/facts/cid.ts';
+import { factId } from '../../../src/node/features/facts/fact-id.ts';
 import { FEDERATION_PATHS } from '../../../src/node/features/federation/https/paths.ts';
 import type {
   FeedRequest,
@@ -195,7 +196,9 @@ describe('federation over a non-HTTPS peer transport', () => {
       const honest = page.facts[0];
       if (!honest) return page;
       const content = { ...honest, entity: 'acme:site/from-the-future' };
-      const future = { ...content, id: 'future-1', hlc: '999999999999999-999998', cid: factCid(content) };
+      // A well-formed id (derived from its CID), so the only thing wrong is the date.
+      const cid = factCid(content);
+      const future = { ...content, id: factId(cid), hlc: '999999999999999-999998', cid };
       return { ...page, facts: [future, ...page.facts] };
     };
     const aOnB = b.node.peers.byEntityUri(A.uri)?.id as string;
@@ -257,7 +260,8 @@ describe('federation over a non-HTTPS peer transport', () => {
       if (!base) return page;
       const future = Array.from({ length: 100 }, (_, i) => {
         const content = { ...base, entity: `acme:future/${i}` };
-        return { ...content, id: `future-${i}`, hlc: '999999999999999-000000', cid: factCid(content) };
+        const cid = factCid(content);
+        return { ...content, id: factId(cid), hlc: '999999999999999-000000', cid };
       });
       return { ...page, facts: future };
     };
