@@ -82,6 +82,7 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
       TESSERA_RATE_LIMIT_READ_PER_HOUR: '10000000',
       TESSERA_RATE_LIMIT_WRITE_PER_HOUR: '10000000',
       TESSERA_RATE_LIMIT_ADMIN_PER_HOUR: '10000000',
+      TESSERA_RATE_LIMIT_BURST: '10000000',
       ...spec.env,
     },
   });

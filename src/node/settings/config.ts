@@ -257,6 +257,7 @@ function quotaSettings(s: Values, problems: string[]): QuotaSettings | undefined
     readPerHour: read,
     federationPullPerHour: s.rateLimitFederationPull as number,
     adminPerHour: s.rateLimitAdmin as number,
+    burst: s.rateLimitBurst as number,
     disabled,
   };
 }

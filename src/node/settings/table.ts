@@ -186,6 +186,13 @@ export const SETTINGS = {
     default: '5000',
     help: 'fact reads per principal per hour (`fact_read`)',
   }),
+  rateLimitBurst: setting({
+    env: 'TESSERA_RATE_LIMIT_BURST',
+    flag: '--rate-limit-burst <n>',
+    schema: schema.wholeNumber(1, 10_000_000),
+    default: '100',
+    help: 'fact writes (and, separately, reads) a principal may make at once; then the hourly rate refills the bucket (capped by each rate)',
+  }),
   rateLimitFederationPull: setting({
     env: 'TESSERA_RATE_LIMIT_FEDERATION_PULL_PER_HOUR',
     flag: '--rate-limit-federation-pull-per-hour <n>',
