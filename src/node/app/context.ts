@@ -43,6 +43,8 @@ export interface NodeContext {
   nodeUrl: string;
 }
 
+const DAY_MS = 86_400_000;
+
 export async function openContext(
   config: NodeConfig,
   options: { logger: Logger; clock: Clock },
@@ -83,8 +85,17 @@ export async function openContext(
   await mkdir(dirname(config.tlogPath), { recursive: true, mode: 0o700 });
   const store = await openSqliteStore(config.dbPath);
   lifecycle.holds(() => store.close());
+  const { warningMs, criticalMs } = config.tlsExpiry;
   const expiry = credentials
-    ? new ExpiryMonitor({ logger, clock, metrics: tlsMetrics }).track(credentials)
+    ? new ExpiryMonitor({
+        logger,
+        clock,
+        metrics: tlsMetrics,
+        warningDays: warningMs / DAY_MS,
+        criticalDays: criticalMs / DAY_MS,
+        // Windows of hours (24 h certificates) need a closer look than the hourly default.
+        checkIntervalMs: Math.min(3_600_000, Math.max(60_000, Math.floor(criticalMs / 4))),
+      }).track(credentials)
     : null;
   if (expiry) lifecycle.holds(() => expiry.close());
   return {

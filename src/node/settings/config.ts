@@ -50,6 +50,10 @@ export interface NodeConfig {
   dbPath: string;
   /** The local transparency log file (TESSERA_TL_LOCAL_PATH, default <data dir>/tlog.jsonl). */
   tlogPath: string;
+  /** Where `tessera serve` writes its process id (TESSERA_PID_FILE); none when unset. */
+  pidFile: string | undefined;
+  /** Expiry event windows (TESSERA_TLS_EXPIRY_WARNING / _CRITICAL), in milliseconds before notAfter. */
+  tlsExpiry: { warningMs: number; criticalMs: number };
   apiTls: ApiTls;
   /** Plaintext API on a non-loopback address, acknowledged as sitting behind a TLS-terminating proxy. */
   apiBehindTrustedProxy: boolean;
@@ -164,6 +168,11 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
   }
 
   const quotas = quotaSettings(s, problems);
+  const [warningMs, criticalMs] = [s.expiryWarning, s.expiryCritical];
+  if (warningMs !== undefined && criticalMs !== undefined && criticalMs > warningMs)
+    problems.push(
+      `${name(SETTINGS.expiryCritical)} must not be longer than ${name(SETTINGS.expiryWarning)} (critical comes after warning)`,
+    );
   const database = databaseSettings(
     {
       url: s.databaseUrl,
@@ -193,6 +202,8 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     pushEnabled: s.pushEnabled ?? federationEnabled,
     dbPath: s.dbPath ?? databasePath(s.dataDir as string),
     tlogPath: s.tlLocalPath ?? tlogPath(s.dataDir as string),
+    pidFile: s.pidFile,
+    tlsExpiry: { warningMs: warningMs as number, criticalMs: criticalMs as number },
     apiTls: s.apiTls as ApiTls,
     apiBehindTrustedProxy: s.apiBehindTrustedProxy as boolean,
     authRequired: s.authRequired as boolean,

@@ -32,6 +32,20 @@ export const optionalPath = z
   .transform((value) => resolve(value))
   .optional();
 
+/** A duration in hours or days (`12h`, `30d`, `1.5d`), as milliseconds, within [0, maxDays]. */
+export function hoursOrDays(maxDays: number) {
+  return z.string().transform((value, ctx) => {
+    const match = /^(\d+(?:\.\d+)?)(h|d)$/.exec(value);
+    const ms = match ? Number(match[1]) * (match[2] === 'h' ? 3_600_000 : 86_400_000) : Number.NaN;
+    if (ms <= maxDays * 86_400_000) return Math.round(ms);
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be hours or days such as 12h or 30d, at most ${maxDays}d ${got(value)}`,
+    });
+    return z.NEVER;
+  });
+}
+
 /** A whole number within [min, max]; `describe` says what it counts in the refusal. */
 export function wholeNumber(min: number, max: number, describe = 'a whole number') {
   return z

@@ -394,6 +394,27 @@ export const SETTINGS = {
     defaultText: '`<data dir>/tlog.jsonl`',
     help: 'the local transparency log file (append-only JSON lines; `tessera tlog verify` checks it)',
   }),
+  pidFile: setting({
+    env: 'TESSERA_PID_FILE',
+    flag: '--pid-file <file>',
+    schema: schema.optionalPath,
+    defaultText: 'none',
+    help: 'the node writes its process id here at start (0644, atomically) and removes it at exit: `kill -HUP $(cat FILE)` reloads TLS material and keys',
+  }),
+  expiryWarning: setting({
+    env: 'TESSERA_TLS_EXPIRY_WARNING',
+    flag: '--tls-expiry-warning <duration>',
+    schema: schema.hoursOrDays(3650),
+    default: '30d',
+    help: 'a certificate (own leaf, chain, CA, peer) this close to its end logs a warning `tls_cert_expiry` event; hours or days (`12h`, `30d`)',
+  }),
+  expiryCritical: setting({
+    env: 'TESSERA_TLS_EXPIRY_CRITICAL',
+    flag: '--tls-expiry-critical <duration>',
+    schema: schema.hoursOrDays(3650),
+    default: '7d',
+    help: 'as the warning window, logged as an error (`critical`); at most the warning window. For 24 h certificates try `12h` / `4h`',
+  }),
   logLevel: setting({
     env: 'TESSERA_LOG_LEVEL',
     flag: '--log-level <level>',
