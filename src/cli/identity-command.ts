@@ -27,7 +27,7 @@ export function identityCommand(): Command {
     )
     .exitOverride();
 
-  addSettingOptions(identity.command('rotate-key'), ['dataDir'])
+  addSettingOptions(identity.command('rotate-key'), ['dataDir', 'tlBackend', 'tlLocalPath'])
     .description('replace a key; the old one stays accepted by peers until the dual-trust window ends')
     .addOption(new Option('--kind <kind>', 'which key').choices(['node', 'issuer']).makeOptionMandatory())
     .option('--dry-run', 'sign and show the rotation, write nothing')
@@ -39,8 +39,10 @@ export function identityCommand(): Command {
     .exitOverride()
     .action(async (flags: RotateFlags) => {
       try {
+        const { dataDir, tlLocalPath } = commandSettings(['dataDir', 'tlBackend', 'tlLocalPath'], flags);
         const result = await rotateKey({
-          dataDir: commandSettings(['dataDir'], flags).dataDir,
+          dataDir,
+          ...(tlLocalPath ? { tlogPath: tlLocalPath } : {}),
           kind: parseKind(flags.kind),
           ...(flags.dualTrustDays !== undefined ? { dualTrustDays: parseDays(flags.dualTrustDays) } : {}),
           dryRun: flags.dryRun === true,

@@ -162,6 +162,7 @@ function toJson(verdict: Verdict): Record<string, unknown> {
           issued_at: m.issued_at,
           expires_at: m.expires_at,
           tls_spki_sha256: m.tls_spki_sha256,
+          tls_cert_fingerprint: m.tls_cert_fingerprint ?? null,
           // Unverified content is labelled as such so no script mistakes it for a proven identity.
           [verdict.valid ? 'manifest' : 'claimed']: m,
         }
@@ -185,6 +186,7 @@ function formatVerdict(verdict: Verdict): string {
       ['validity', `${m.issued_at} → ${m.expires_at}${verdict.valid ? ` (${timeLeft(m.expires_at)})` : ''}`],
       ['tls_spki', m.tls_spki_sha256 ? `sha256:${m.tls_spki_sha256}` : '(none: insecure dev mode)'],
     );
+    if (m.tls_cert_fingerprint) lines.push(['tls_cert', `sha256 ${m.tls_cert_fingerprint}`]);
   }
   if (verdict.valid && verdict.tls)
     lines.push(['tls', 'certificate URI SAN = entity_uri, certificate key = tls_spki_sha256']);

@@ -2,17 +2,17 @@
 // the same settings (data dir, TESSERA_DATABASE_URL and its TLS), so a command works on whatever store and
 // keys the node uses. A missing SQLite file is an error here, never a fresh empty database.
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pino } from 'pino';
-import { type OpenedState, openNodeState, type StateSettings } from '../node/app/open-store.ts';
+import { type OpenedState, openNodeState, type StateSettings, sqliteFile } from '../node/app/open-store.ts';
 import { databaseSettingsFrom } from '../node/settings/database.ts';
 import { ConfigError } from '../node/settings/read.ts';
-import { databasePath } from '../store/sqlite/paths.ts';
 import { commandSettings } from './setting-options.ts';
 
 /** The settings a command that opens the node's state takes (flags and env, as `tessera serve`). */
 export const STATE_SETTINGS = [
   'dataDir',
+  'dbPath',
   'databaseUrl',
   'databaseTls',
   'databaseCa',
@@ -30,7 +30,7 @@ export function stateSettings(flags: object): StateSettings {
   const problems: string[] = [];
   const database = databaseSettingsFrom(s, problems);
   if (!database) throw new ConfigError(problems);
-  return { dataDir: resolve(s.dataDir), database };
+  return { dataDir: resolve(s.dataDir), dbPath: s.dbPath ? resolve(s.dbPath) : undefined, database };
 }
 
 /**
@@ -43,18 +43,22 @@ export async function openExistingState(
 ): Promise<OpenedState> {
   if (settings.database.kind === 'sqlite') {
     // Opening would create an empty database: a mistyped --data-dir must not look like an empty node.
+    const file = sqliteFile(settings);
     if (options.create) {
-      const dir = await stat(settings.dataDir).catch(() => null);
+      // The first admin key may come before the first start: the database's directory must exist.
+      const where = settings.dbPath ? dirname(file) : settings.dataDir;
+      const dir = await stat(where).catch(() => null);
       if (!dir?.isDirectory())
         throw new Error(
-          `no data directory ${settings.dataDir}: give the node's --data-dir (or create it first)`,
+          settings.dbPath
+            ? `no directory ${where} for the database ${file}: give the node's --db-path (or create the directory first)`
+            : `no data directory ${settings.dataDir}: give the node's --data-dir (or create it first)`,
         );
     } else {
-      const file = databasePath(settings.dataDir);
       const found = await stat(file).catch((error: NodeJS.ErrnoException) => error);
       if (found instanceof Error || !found.isFile())
         throw new Error(
-          `no node database at ${file} (${found instanceof Error ? (found.code ?? found.message) : 'not a file'}): is --data-dir the node's data directory?`,
+          `no node database at ${file} (${found instanceof Error ? (found.code ?? found.message) : 'not a file'}): is --data-dir (or --db-path) the node's?`,
         );
     }
   }

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../node/settings/config.ts';
 import { type Flags, rawSetting } from '../node/settings/read.ts';
 import { LOG_LEVELS, SERVE_SETTINGS, SETTINGS } from '../node/settings/table.ts';
+import { writePidFile } from './pid-file.ts';
 import { addSettingOptions } from './setting-options.ts';
 
 export function serveCommand(): Command {
@@ -26,28 +27,39 @@ export function serveCommand(): Command {
     // seeing it must reach a clean stop, never the default kill.
     let stopping = false;
     let node: Awaited<ReturnType<typeof startNode>> | undefined;
+    const removePidFile = config.pidFile ? await writePidFile(config.pidFile) : () => {};
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ event: 'node_stopping', signal }, 'stopping');
       await node?.close();
+      removePidFile();
       process.exit(0);
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
-    node = await startNode(config, { logger });
+    // The TLS material and key rings reload themselves on SIGHUP; this only says that it arrived.
+    process.on('SIGHUP', () => logger.info({ event: 'sighup' }, 'SIGHUP: reloading TLS material and keys'));
+    try {
+      node = await startNode(config, { logger });
+    } catch (error) {
+      removePidFile();
+      throw error;
+    }
     if (stopping) {
       await node.close();
       return;
     }
+    const federationUrl = node.federation ? node.federationUrl : null;
     logger.info(
       {
         event: 'node_ready',
         entity_uri: node.entityUri,
         api_url: node.apiUrl,
-        federation_url: node.federationUrl,
+        federation_url: federationUrl,
+        ...(config.pidFile ? { pid_file: config.pidFile, pid: process.pid } : {}),
       },
-      `node ${node.entityUri} ready: API ${node.apiUrl}, federation ${node.federationUrl}`,
+      `node ${node.entityUri} ready: API ${node.apiUrl}, federation ${federationUrl ?? 'disabled'}`,
     );
   });
   return command;

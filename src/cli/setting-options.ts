@@ -1,13 +1,16 @@
 // Commander options from the settings table: a command takes the settings it needs (the same flags, env
 // names, schemas and defaults as `tessera serve`) and parses them with the same readers.
 import { type Command, Option } from 'commander';
+import { aliasOf } from '../node/settings/aliases.ts';
 import { type Flags, parseSettings } from '../node/settings/read.ts';
 import { SETTINGS, type Setting, type SettingKey, type SettingValues } from '../node/settings/table.ts';
 
 /** `<help>; env <NAME> (default <value>)`: what --help shows for a setting's flag. */
 export function optionHelp(setting: Setting): string {
   const fallback = setting.default ?? setting.defaultText?.replaceAll('`', '');
-  return `${setting.help.replaceAll('`', '')}; env ${setting.env}${fallback ? ` (default ${fallback})` : ''}`;
+  const alias = aliasOf(setting);
+  const env = alias ? `${setting.env} or ${alias}` : setting.env;
+  return `${setting.help.replaceAll('`', '')}; env ${env}${fallback ? ` (default ${fallback})` : ''}`;
 }
 
 /** Adds the flags of the chosen settings (env-only secrets have none: they are listed after the options). */
@@ -22,7 +25,10 @@ export function addSettingOptions(command: Command, keys: readonly SettingKey[])
     command.addHelpText(
       'after',
       `\nEnv-only (never a flag: it would show in \`ps\`):\n${secrets
-        .map((s) => `  ${s.env.padEnd(26)} ${optionHelp(s).replace(`; env ${s.env}`, '')}`)
+        .map(
+          (s) =>
+            `  ${s.env.padEnd(26)} ${optionHelp(s).replace(`; env ${s.env} or `, '; alias ').replace(`; env ${s.env}`, '')}`,
+        )
         .join('\n')}\n`,
     );
   return command;

@@ -14,12 +14,18 @@ interface VerifyFlags {
   json?: boolean;
 }
 
+/** The node's log: --tl-local-path (TESSERA_TL_LOCAL_PATH), else in the data dir, as `tessera serve` reads them. */
+function nodeTlog(flags: object): string {
+  const { dataDir, tlLocalPath } = commandSettings(['dataDir', 'tlBackend', 'tlLocalPath'], flags);
+  return tlLocalPath ?? tlogPath(dataDir);
+}
+
 export function tlogCommand(): Command {
   const tlog = new Command('tlog')
     .description('the local transparency log of manifests and key rotations (<data-dir>/tlog.jsonl)')
     .exitOverride();
 
-  addSettingOptions(tlog.command('verify'), ['dataDir'])
+  addSettingOptions(tlog.command('verify'), ['dataDir', 'tlBackend', 'tlLocalPath'])
     .description('verify the hash chain and every rotation event; report the first broken index')
     .option('--file <file>', 'a log file to check instead (e.g. a copy kept elsewhere)')
     .option('--anchor <index:hash>', 'an INDEX:HASH printed by an earlier verify: detects a truncated log')
@@ -32,7 +38,7 @@ export function tlogCommand(): Command {
       } catch (error) {
         command.error(`error: --anchor: ${(error as Error).message}`, { exitCode: 2, code: 'tessera.usage' });
       }
-      const file = flags.file ? resolve(flags.file) : tlogPath(commandSettings(['dataDir'], flags).dataDir);
+      const file = flags.file ? resolve(flags.file) : nodeTlog(flags);
       const exists = await stat(file).then(
         (info) => info.isFile(),
         () => false,

@@ -77,6 +77,11 @@ export const ERROR_CATALOG = {
   peer_is_self: spec(422, 'INVALID_ARGUMENT', 'the URL is this node'),
   fingerprint_mismatch: spec(422, 'INVALID_ARGUMENT', "the fingerprint given is not the peer's key"),
   peer_manifest_refused: spec(502, 'UNAVAILABLE', "the peer's manifest could not be fetched or verified"),
+  federation_disabled: spec(
+    409,
+    'FAILED_PRECONDITION',
+    'federation is switched off on this node (TESSERA_FEDERATION_ENABLED=false)',
+  ),
   // Capabilities.
   ttl_too_long: spec(422, 'INVALID_ARGUMENT', 'the capability would outlive the maximum lifetime'),
   // Federation requests (peer tokens bound to the peer's certificate).

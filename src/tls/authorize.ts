@@ -126,13 +126,14 @@ export function allOf(...authorizers: Authorizer[]): Authorizer {
 }
 
 /**
- * Checks every adapter applies before the caller's authorizer: the peer's leaf is not a CA, carries the
- * EKU for its role, and is inside its validity period (resumed sessions skip OpenSSL's chain check).
+ * Checks every adapter applies before the caller's authorizer: the peer's leaf is not a CA, allows the
+ * usage of its role (RFC 5280: no EKU extension = any purpose; an EKU extension must list it), and is
+ * inside its validity period (resumed sessions skip OpenSSL's chain check).
  */
 export const peerCertificateRules: Authorizer = (identity, context) => {
   if (identity.isCa) return deny('leaf_is_ca', 'peer presented a CA certificate as its leaf');
   const needed = context.side === 'server' ? EKU_CLIENT_AUTH : EKU_SERVER_AUTH;
-  if (!identity.extendedKeyUsages?.includes(needed)) {
+  if (identity.extendedKeyUsages !== null && !identity.extendedKeyUsages.includes(needed)) {
     const role = context.side === 'server' ? 'clientAuth' : 'serverAuth';
     return deny('eku_missing', `peer certificate lacks extended key usage ${role}`);
   }

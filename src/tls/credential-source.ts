@@ -9,13 +9,21 @@ import { type Clock, systemClock } from './clock.ts';
 import { TlsError } from './errors.ts';
 import { watchFiles } from './file-watch.ts';
 import { defaultLogger, type Logger } from './logger.ts';
-import { type Material, type MaterialPaths, readMaterialFiles, validateMaterial } from './material.ts';
+import {
+  type Material,
+  type MaterialPaths,
+  readMaterialFiles,
+  type TlsRole,
+  validateMaterial,
+} from './material.ts';
 import { createTlsMetrics, type TlsMetrics } from './metrics.ts';
 import { selfHandshake } from './self-handshake.ts';
 
 export interface CredentialSourceOptions extends MaterialPaths {
   /** The node's own entity URI; the leaf must carry it as a URI SAN. */
   entityUri?: string;
+  /** Sides the material serves (which EKUs a leaf with an EKU extension needs); default both. */
+  roles?: readonly TlsRole[];
   /** Content-hash poll interval; default 5000 ms; 0 disables polling. */
   pollIntervalMs?: number;
   /** Quiet time after the last file event before reloading; default 100 ms. */
@@ -128,8 +136,10 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
       const material = validateMaterial(this.#options, files, {
         entityUri: this.#options.entityUri,
         clock: this.#clock,
+        ...(this.#options.roles ? { roles: this.#options.roles } : {}),
       });
-      if (this.#options.selfHandshake !== false) await selfHandshake(material);
+      if (this.#options.selfHandshake !== false)
+        await selfHandshake(material, undefined, this.#options.roles);
       if (this.#closed) return { result: 'unchanged', trigger, fingerprint256: previous };
       this.#material = material;
       this.#lastFailedHash = undefined;
@@ -183,7 +193,8 @@ async function loadChecked(options: CredentialSourceOptions, clock: Clock): Prom
   const material = validateMaterial(options, await readMaterialFiles(options), {
     entityUri: options.entityUri,
     clock,
+    ...(options.roles ? { roles: options.roles } : {}),
   });
-  if (options.selfHandshake !== false) await selfHandshake(material);
+  if (options.selfHandshake !== false) await selfHandshake(material, undefined, options.roles);
   return material;
 }

@@ -25,7 +25,14 @@ export {
 } from './insecure.ts';
 export { createLogSampler, type LogSample, type LogSampler } from './log-sampler.ts';
 export { type Logger, setDefaultLogLevel } from './logger.ts';
-export { loadMaterial, type Material, type MaterialPaths, validateMaterial } from './material.ts';
+export {
+  loadMaterial,
+  type Material,
+  type MaterialPaths,
+  type TlsRole,
+  type ValidateOptions,
+  validateMaterial,
+} from './material.ts';
 export { createTlsMetrics, type TlsMetrics } from './metrics.ts';
 export {
   clientTlsOptions,

@@ -32,9 +32,14 @@ export interface Material extends MaterialFiles {
   cas: ParsedCertificate[];
 }
 
+/** What the material is used for; decides which extended key usages a leaf with an EKU extension needs. */
+export type TlsRole = 'server' | 'client';
+
 export interface ValidateOptions {
   /** When set, this URI must be one of the leaf's URI SANs (the node's own entity URI). */
   entityUri?: string | undefined;
+  /** Roles the leaf must serve when it carries an EKU extension; default both (a federation node dials and listens). */
+  roles?: readonly TlsRole[];
   clock?: Clock;
   /** Allowed clock skew for notBefore / notAfter, default 5 minutes. */
   skewMs?: number;
@@ -91,19 +96,7 @@ export function validateMaterial(
       paths.certPath,
     );
   }
-  const ekus = leaf.extendedKeyUsages ?? [];
-  const missing = [
-    [EKU_SERVER_AUTH, 'serverAuth'],
-    [EKU_CLIENT_AUTH, 'clientAuth'],
-  ].filter(([oid]) => !ekus.includes(oid as string));
-  if (missing.length > 0) {
-    const names = missing.map(([, name]) => name).join(' and ');
-    throw new TlsError(
-      'TLS_EKU_MISSING',
-      `certificate ${paths.certPath} lacks extended key usage ${names}`,
-      paths.certPath,
-    );
-  }
+  checkExtendedKeyUsage(leaf, options.roles ?? ['server', 'client'], paths.certPath);
   for (const [cert, file] of [
     [leaf, paths.certPath],
     ...chain.map((c) => [c, paths.certPath]),
@@ -121,6 +114,28 @@ export function validateMaterial(
     );
   }
   return { ...files, paths, leaf, chain, cas };
+}
+
+const ROLE_EKU: Record<TlsRole, [oid: string, name: string]> = {
+  server: [EKU_SERVER_AUTH, 'serverAuth'],
+  client: [EKU_CLIENT_AUTH, 'clientAuth'],
+};
+
+/**
+ * RFC 5280 4.2.1.12: no EKU extension means the key may serve any purpose (the Stigmem openssl recipe makes
+ * such leaves); an EKU extension restricts it, so it must then list the usage of every role we need.
+ */
+function checkExtendedKeyUsage(leaf: ParsedCertificate, roles: readonly TlsRole[], certPath: string): void {
+  if (leaf.extendedKeyUsages === null) return;
+  const ekus = leaf.extendedKeyUsages;
+  const missing = roles.map((role) => ROLE_EKU[role]).filter(([oid]) => !ekus.includes(oid));
+  if (missing.length === 0) return;
+  const names = missing.map(([, name]) => name).join(' and ');
+  throw new TlsError(
+    'TLS_EKU_MISSING',
+    `certificate ${certPath} has an extended key usage extension without ${names}`,
+    certPath,
+  );
 }
 
 function parseBundle(pem: string, file: string, what: string): ParsedCertificate[] {

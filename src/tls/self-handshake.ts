@@ -5,23 +5,31 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import { TlsError } from './errors.ts';
+import type { TlsRole } from './material.ts';
 import { clientTlsOptions, type PemMaterial, serverTlsOptions } from './policy.ts';
 
+/**
+ * `roles` (default both): material meant only for one side is exercised only on that side, so a leaf
+ * whose EKU lists serverAuth alone is not refused for lacking clientAuth (and the other way round).
+ */
 export async function selfHandshake(
   material: PemMaterial & { leaf: { fingerprint256: string } },
   timeoutMs = 10_000,
+  roles: readonly TlsRole[] = ['server', 'client'],
 ): Promise<void> {
+  const asClient = roles.includes('client');
+  const asServer = roles.includes('server');
   const fail = (reason: string) =>
     new TlsError('TLS_SELF_HANDSHAKE_FAILED', `new material failed a loopback handshake: ${reason}`);
   let server: Server;
   try {
-    server = createServer(serverTlsOptions(material));
+    server = createServer({ ...serverTlsOptions(material), requestCert: asClient });
   } catch (error) {
     throw fail((error as Error).message.split('\n')[0] ?? 'secure context rejected');
   }
   const serverSide = new Promise<void>((resolve, reject) => {
     server.once('secureConnection', (socket: TLSSocket) => {
-      socket.authorized
+      socket.authorized || !asClient
         ? resolve()
         : reject(fail(`server did not accept the client certificate (${socket.authorizationError})`));
       socket.end();
@@ -43,6 +51,8 @@ export async function selfHandshake(
       ...clientTlsOptions(material),
       host: '127.0.0.1',
       port,
+      // A client-only leaf cannot pass OpenSSL's server-purpose check; the fingerprint below still binds it.
+      rejectUnauthorized: asServer,
       checkServerIdentity: (_host, cert) =>
         cert.fingerprint256.replaceAll(':', '').toLowerCase() === material.leaf.fingerprint256
           ? undefined

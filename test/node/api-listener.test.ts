@@ -159,7 +159,7 @@ describe('the API listener of a real node', () => {
       assert.deepEqual(health.body, { status: 'ok' });
       const ready = await call(api(plain, '/readyz'));
       assert.equal(ready.status, 200);
-      assert.deepEqual(ready.body, { status: 'ready', checks: { store: 'ok', tls: 'ok' } });
+      assert.deepEqual(ready.body, { status: 'ok', checks: { store: 'ok', tls: 'ok' } });
     });
 
     test('/metrics answers without a key with the TLS expiry gauges and the facts counter', async () => {
@@ -212,13 +212,12 @@ describe('the API listener of a real node', () => {
   });
 
   describe('two listeners, two jobs', () => {
-    test('the federation listener serves only /.well-known/* and /v1/federation/*', async () => {
+    test('the federation listener serves only /.well-known/*, /v1/federation/* and the health probes', async () => {
       const tls = { ca: ca.certPem, cert: operator };
       for (const [method, path] of [
         ['GET', '/v1/facts'],
         ['POST', '/v1/facts'],
         ['GET', '/v1/admin/peers'],
-        ['GET', '/healthz'],
         ['GET', '/metrics'],
       ] as const) {
         const response = await call<ErrorBody>(federation(plain, path), {
@@ -231,6 +230,8 @@ describe('the API listener of a real node', () => {
         assert.equal(response.body.error, 'not_found', `${method} ${path}`);
       }
       assert.equal((await call(federation(plain, '/.well-known/tessera'), { tls })).status, 200);
+      // The Stigmem documents' check: health over mTLS on the federation port, no token.
+      assert.equal((await call(federation(plain, '/healthz'), { tls })).status, 200);
       // Served here: it asks for a peer token rather than not knowing the route.
       const feed = await call<ErrorBody>(federation(plain, '/v1/federation/facts'), { tls });
       assert.equal(feed.status, 401);
@@ -285,7 +286,7 @@ describe('the API listener of a real node', () => {
       const noKey = await call<ErrorBody>(api(tlsNode, '/v1/facts'), { tls: { ca: ca.certPem } });
       assert.equal(noKey.status, 401, 'TLS does not replace the API key');
       const ready = await call(api(tlsNode, '/readyz'), { tls: { ca: ca.certPem } });
-      assert.deepEqual(ready.body, { status: 'ready', checks: { store: 'ok', tls: 'ok' } });
+      assert.deepEqual(ready.body, { status: 'ok', checks: { store: 'ok', tls: 'ok' } });
     });
 
     test('a plaintext request fails, and so does TLS 1.2', async () => {

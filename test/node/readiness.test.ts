@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { fact, startNodeProcess } from '../support/node-process.ts';
+import { fact, federationGet, startNodeProcess } from '../support/node-process.ts';
 import { createTestCa } from '../support/pki.ts';
 
 function mountTmpfs(dir: string, size: string): boolean {
@@ -53,7 +53,7 @@ test('disk full: writes fail, /readyz is 503 with the reason; space freed: 200 a
     const response = await request(new URL('/readyz', node.apiUrl));
     return {
       status: response.statusCode,
-      body: (await response.body.json()) as { checks: { store: string } },
+      body: (await response.body.json()) as { status: string; reason?: string; checks: { store: string } },
     };
   };
   assert.equal((await readyz()).status, 200);
@@ -72,7 +72,13 @@ test('disk full: writes fail, /readyz is 503 with the reason; space freed: 200 a
   assert.equal(failed, 500, 'a write fails once the disk is full');
   const notReady = await readyz();
   assert.equal(notReady.status, 503);
+  assert.equal(notReady.body.status, 'not_ready');
   assert.match(notReady.body.checks.store, /^not writable: SQLITE_FULL/);
+  assert.match(notReady.body.reason ?? '', /^store: not writable: SQLITE_FULL/);
+  // The federation listener's probe (over mTLS, no token) says the same.
+  const onFederation = await federationGet(node, node.tls, undefined, '/readyz');
+  assert.equal(onFederation.status, 503);
+  assert.deepEqual(onFederation.body, notReady.body);
 
   await rm(filler);
   const ready = await readyz();

@@ -32,7 +32,8 @@ export interface NodeProcess {
 
 export interface NodeSpec {
   name: string;
-  ca: TestCa;
+  /** Issues the node's certificate; not needed with `reuse` (material made elsewhere, e.g. by openssl). */
+  ca?: TestCa;
   /** Parent directory; the node gets <root>/<name>. */
   root: string;
   /** Entity URI to declare; default the certificate's spiffe://test.example/node/<name>. */
@@ -51,14 +52,16 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
   await mkdir(join(dataDir, 'tls'), { recursive: true });
   const certUri = spec.certUri ?? testUri(spec.name);
   const entityUri = spec.entityUri ?? certUri;
-  const tls =
-    spec.reuse?.tls ??
-    (await writeMaterial(
+  const issue = async (ca: TestCa | undefined) => {
+    if (!ca) throw new Error(`node ${spec.name}: give a CA or reuse.tls`);
+    return writeMaterial(
       join(dataDir, 'tls'),
       'node',
-      await spec.ca.issue(spec.name, { uris: [certUri] }),
-      spec.ca.certPem,
-    ));
+      await ca.issue(spec.name, { uris: [certUri] }),
+      ca.certPem,
+    );
+  };
+  const tls = spec.reuse?.tls ?? (await issue(spec.ca));
   const apiKey = spec.reuse?.apiKey ?? randomBytes(24).toString('base64url');
   const proc = startCli(['serve'], {
     env: {
@@ -79,6 +82,7 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
       TESSERA_RATE_LIMIT_READ_PER_HOUR: '10000000',
       TESSERA_RATE_LIMIT_WRITE_PER_HOUR: '10000000',
       TESSERA_RATE_LIMIT_ADMIN_PER_HOUR: '10000000',
+      TESSERA_RATE_LIMIT_BURST: '10000000',
       ...spec.env,
     },
   });

@@ -252,8 +252,18 @@ describe('peerCertificateRules (applied by every adapter)', () => {
     const serverOnly = identityOf(await ca.issue('s', { extendedKeyUsages: ['serverAuth'] }));
     denied(peerCertificateRules(serverOnly, server), 'eku_missing', /clientAuth/);
     allowed(peerCertificateRules(serverOnly, { side: 'client', now: new Date() }));
+    const clientOnly = identityOf(await ca.issue('c', { extendedKeyUsages: ['clientAuth'] }));
+    denied(
+      peerCertificateRules(clientOnly, { side: 'client', now: new Date() }),
+      'eku_missing',
+      /serverAuth/,
+    );
+  });
+
+  test('no EKU extension = any purpose (RFC 5280 4.2.1.12): allowed on both sides', async () => {
     const noEku = identityOf(await ca.issue('n', { extendedKeyUsages: null }));
-    denied(peerCertificateRules(noEku, { side: 'client', now: new Date() }), 'eku_missing', /serverAuth/);
+    allowed(peerCertificateRules(noEku, server));
+    allowed(peerCertificateRules(noEku, { side: 'client', now: new Date() }));
   });
 
   test('validity against the context clock → cert_expired / cert_not_yet_valid', () => {

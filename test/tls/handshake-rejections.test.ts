@@ -130,11 +130,18 @@ describe('server side: a client must prove its identity', () => {
     assert.equal(recorded.detail, 'INVALID_PURPOSE');
   });
 
-  test('client certificate with no EKU extension at all → eku_missing (our rule, OpenSSL would allow it)', async () => {
+  test('client certificate with no EKU extension at all → admitted (RFC 5280: any purpose)', async () => {
     const noEku = await ca.issue('client', { extendedKeyUsages: null });
-    const { recorded } = await attempt(noEku);
-    assert.equal(recorded.reason, 'eku_missing');
-    assert.equal(recorded.peer, testUri('client'));
+    const requestsBefore = server.requests;
+    const outcome = await rawTlsAttempt(server.port, {
+      ca: ca.certPem,
+      cert: noEku.chainPem,
+      key: noEku.keyPem,
+      send: HTTP_GET,
+      holdMs: 1000,
+    });
+    assert.match(outcome.received, /^HTTP\/1\.1 200 /);
+    assert.equal(server.requests, requestsBefore + 1);
   });
 
   test('a CA certificate used as the client leaf → refused (cert_wrong_purpose)', async () => {
@@ -299,12 +306,41 @@ describe('client side: the server must prove the identity we expect, before we s
     await expectRefusal(leaf, testUri('server'), 'uri_mismatch');
   });
 
-  test('server certificate without serverAuth EKU → refused with eku_missing', async () => {
-    await expectRefusal(
-      await ca.issue('server', { extendedKeyUsages: null }),
-      testUri('server'),
-      'eku_missing',
+  test('server certificate whose EKU extension lacks serverAuth → refused before any request byte', async () => {
+    // OpenSSL's purpose check refuses it during the handshake, before our own rules run.
+    const { server, state, origin } = await countingServer(
+      await ca.issue('server', { extendedKeyUsages: ['clientAuth'] }),
     );
+    const agent = createMtlsAgent({
+      credentials: clientCredentials,
+      expectedIdentity: { [origin]: testUri('server') },
+      logger: silentLogger,
+    });
+    const error = await request(`${origin}/`, { dispatcher: agent, method: 'POST', body: 'secret' }).then(
+      () => assert.fail('the request must not succeed'),
+      (e: unknown) => e as Error,
+    );
+    assert.match(String(error.message), /unsuitable certificate purpose/);
+    assert.equal(state.bytes, 0);
+    await agent.close();
+    server.close();
+  });
+
+  test('server certificate with no EKU extension at all → accepted (RFC 5280: any purpose)', async () => {
+    const { server, origin } = await countingServer(await ca.issue('server', { extendedKeyUsages: null }));
+    server.on('secureConnection', (socket: TLSSocket) =>
+      socket.once('data', () => socket.end('HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n')),
+    );
+    const agent = createMtlsAgent({
+      credentials: clientCredentials,
+      expectedIdentity: { [origin]: testUri('server') },
+      logger: silentLogger,
+    });
+    const response = await request(`${origin}/`, { dispatcher: agent });
+    assert.equal(response.statusCode, 204);
+    await response.body.dump();
+    await agent.close();
+    server.close();
   });
 
   test('no expected identity configured for the origin → refused (a verified chain is not enough)', async () => {

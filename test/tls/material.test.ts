@@ -113,23 +113,44 @@ describe('loadMaterial', () => {
     await rejects(loadMaterial(paths), 'TLS_LEAF_IS_CA', paths.certPath);
   });
 
-  test('missing serverAuth or clientAuth EKU → TLS_EKU_MISSING naming the missing usage', async (t) => {
+  test('an EKU extension without serverAuth or clientAuth → TLS_EKU_MISSING naming the missing usage', async (t) => {
     const ca = await createTestCa();
     const dir = await tempDir(t);
     for (const [ekus, missing] of [
       [['serverAuth'], 'clientAuth'],
       [['clientAuth'], 'serverAuth'],
-      [null, 'serverAuth and clientAuth'],
     ] as const) {
       const paths = await writeMaterial(
         dir,
         'node',
-        await ca.issue('node', { extendedKeyUsages: ekus && [...ekus] }),
+        await ca.issue('node', { extendedKeyUsages: [...ekus] }),
         ca.certPem,
       );
       const error = await rejects(loadMaterial(paths), 'TLS_EKU_MISSING', paths.certPath);
-      assert.ok(error.message.endsWith(missing), error.message);
+      assert.ok(error.message.endsWith(`without ${missing}`), error.message);
     }
+  });
+
+  test('no EKU extension at all means any purpose (RFC 5280 4.2.1.12): accepted for every role', async (t) => {
+    const ca = await createTestCa();
+    const leaf = await ca.issue('node', { extendedKeyUsages: null });
+    const paths = await writeMaterial(await tempDir(t), 'node', leaf, ca.certPem);
+    const material = await loadMaterial(paths, { entityUri: testUri('node') });
+    assert.equal(material.leaf.extendedKeyUsages, null);
+  });
+
+  test('roles narrow the usages an EKU extension must list', async (t) => {
+    const ca = await createTestCa();
+    const dir = await tempDir(t);
+    const serverOnly = await writeMaterial(
+      dir,
+      'node',
+      await ca.issue('node', { extendedKeyUsages: ['serverAuth'] }),
+      ca.certPem,
+    );
+    await loadMaterial(serverOnly, { roles: ['server'] });
+    const error = await rejects(loadMaterial(serverOnly, { roles: ['client'] }), 'TLS_EKU_MISSING');
+    assert.match(error.message, /without clientAuth$/);
   });
 
   test('validity is checked against the injected clock, with a 5-minute skew allowance', async (t) => {

@@ -45,9 +45,9 @@ export interface TesseraNode {
   store: Store;
   peers: PeerDirectory;
   puller: Puller;
-  /** The listeners' Fastify apps (for `inject` in tests and embedding). */
+  /** The listeners' Fastify apps (for `inject` in tests and embedding); no federation app on a single node. */
   api: FastifyInstance;
-  federation: FastifyInstance;
+  federation: FastifyInstance | null;
   /** The node's metrics registry (what /metrics serves). */
   metrics: Registry;
   /** Reads the TLS material and key rings again now (as SIGHUP does). */
@@ -94,8 +94,11 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       rotation,
       ...(options.features ?? []),
     ];
-    const federationListener = await createFederationListener(ctx, features);
-    lifecycle.holds(() => federationListener.app.close());
+    // TESSERA_FEDERATION_ENABLED=false: a single node, nothing listens for peers.
+    const federationListener = config.federationEnabled
+      ? await createFederationListener(ctx, features)
+      : null;
+    if (federationListener) lifecycle.holds(() => federationListener.app.close());
     const apiListener = await createApiListener(ctx, features);
     lifecycle.holds(() => apiListener.app.close());
     const node: TesseraNode = {
@@ -110,13 +113,13 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       peers: ctx.peers,
       puller: federation.puller,
       api: apiListener.app,
-      federation: federationListener.app,
+      federation: federationListener?.app ?? null,
       metrics: ctx.registry,
       reload: () => lifecycle.reload(),
       close: () => lifecycle.close(),
     };
     // Federation listens first: a port-0 bind fixes the URL the manifest and well-known documents advertise.
-    lifecycle.assembled(features, [federationListener, apiListener]);
+    lifecycle.assembled(features, federationListener ? [federationListener, apiListener] : [apiListener]);
     return { node, start: () => lifecycle.start() };
   });
 }

@@ -3,6 +3,7 @@
 // lets a bad start leave nothing behind: TLS material and a given key are checked before the data dir
 // is created, and everything opened is registered with the lifecycle so a failed start closes it again.
 import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Store } from '../../store/store.ts';
@@ -24,7 +25,7 @@ export interface NodeContext {
   readonly config: NodeConfig;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** Our TLS credentials; null in the insecure dev mode. */
+  /** Our TLS credentials; null in the insecure dev mode and for a single node without TLS material. */
   readonly credentials: CredentialSource | null;
   readonly expiry: ExpiryMonitor | null;
   readonly store: Store;
@@ -41,6 +42,8 @@ export interface NodeContext {
   /** The advertised federation URL; a port-0 bind is filled in once the federation listener listens. */
   nodeUrl: string;
 }
+
+const DAY_MS = 86_400_000;
 
 export async function openContext(
   config: NodeConfig,
@@ -71,12 +74,26 @@ export async function openContext(
   const givenKey = await loadGivenNodeKey(config);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const keys = await openNodeKeys(config, givenKey, clock, logger);
+  // TESSERA_DB_PATH may put the database outside the data dir (Stigmem's STIGMEM_DB_PATH=/data/stigmem.db).
+  if (config.database.kind === 'sqlite')
+    await mkdir(dirname(config.dbPath), { recursive: true, mode: 0o700 });
+  // The key rings watch the transparency log's directory (TESSERA_TL_LOCAL_PATH): it must exist.
+  await mkdir(dirname(config.tlogPath), { recursive: true, mode: 0o700 });
   const state = await openNodeState(config, { logger, clock, metrics: tlsMetrics });
   lifecycle.holds(() => state.close());
   lifecycle.reloads(() => state.reload());
   const { store } = state;
+  const { warningMs, criticalMs } = config.tlsExpiry;
   const expiry = credentials
-    ? new ExpiryMonitor({ logger, clock, metrics: tlsMetrics }).track(credentials)
+    ? new ExpiryMonitor({
+        logger,
+        clock,
+        metrics: tlsMetrics,
+        warningDays: warningMs / DAY_MS,
+        criticalDays: criticalMs / DAY_MS,
+        // Windows of hours (24 h certificates) need a closer look than the hourly default.
+        checkIntervalMs: Math.min(3_600_000, Math.max(60_000, Math.floor(criticalMs / 4))),
+      }).track(credentials)
     : null;
   if (expiry) lifecycle.holds(() => expiry.close());
   return {

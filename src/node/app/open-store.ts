@@ -15,7 +15,14 @@ import type { DatabaseSettings } from '../settings/database.ts';
 
 export interface StateSettings {
   dataDir: string;
+  /** The SQLite file (TESSERA_DB_PATH); default `tessera.db` in the data dir. */
+  dbPath?: string | undefined;
   database: DatabaseSettings;
+}
+
+/** Where SQLite keeps the node's state under these settings. */
+export function sqliteFile(settings: StateSettings): string {
+  return settings.dbPath ?? databasePath(settings.dataDir);
 }
 
 export interface OpenedState {
@@ -40,7 +47,7 @@ export async function openNodeState(
 ): Promise<OpenedState> {
   const { database } = settings;
   if (database.kind === 'sqlite') {
-    const file = databasePath(settings.dataDir);
+    const file = sqliteFile(settings);
     const store = await openSqliteStore(file);
     return { store, where: file, reload: async () => undefined, close: () => store.close() };
   }

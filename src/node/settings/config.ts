@@ -2,12 +2,16 @@
 // several settings. Everything is validated here, at start, and every problem is reported at once (each
 // naming its setting), before any file is created or port opened.
 import { readFileSync } from 'node:fs';
+import { databasePath } from '../../store/sqlite/paths.ts';
 import { TlsError } from '../../tls/errors.ts';
 import { evaluateFederationSecurity, type FederationSecurity, isLoopbackHost } from '../../tls/insecure.ts';
 import type { Logger } from '../../tls/logger.ts';
 import type { QuotaSettings } from '../features/quotas/quotas.ts';
+import { tlogPath } from '../features/rotation/tlog.ts';
+import { aliasOf } from './aliases.ts';
 import { allowsNonLoopback, type DatabaseSettings, databaseSettingsFrom } from './database.ts';
 import { ConfigError, type Env, type Flags, problem, rawSetting, readSettings, settingName } from './read.ts';
+import { standaloneSecurity } from './standalone.ts';
 import { SERVE_SETTINGS, SETTINGS, type Setting } from './table.ts';
 
 export type ApiTls = 'off' | 'tls' | 'mtls';
@@ -31,7 +35,20 @@ export interface NodeConfig {
   federationPort: number;
   apiHost: string;
   apiPort: number;
-  federation: FederationSecurity;
+  /** `none`: federation is off (TESSERA_FEDERATION_ENABLED=false) and no TLS material is given. */
+  federation: FederationSecurity | { mode: 'none' };
+  /** False: no federation listener, no puller, no wakes (a single node). */
+  federationEnabled: boolean;
+  /** Wake approved peers after local writes (push); never without federation. */
+  pushEnabled: boolean;
+  /** The SQLite database file (TESSERA_DB_PATH, default <data dir>/tessera.db). */
+  dbPath: string;
+  /** The local transparency log file (TESSERA_TL_LOCAL_PATH, default <data dir>/tlog.jsonl). */
+  tlogPath: string;
+  /** Where `tessera serve` writes its process id (TESSERA_PID_FILE); none when unset. */
+  pidFile: string | undefined;
+  /** Expiry event windows (TESSERA_TLS_EXPIRY_WARNING / _CRITICAL), in milliseconds before notAfter. */
+  tlsExpiry: { warningMs: number; criticalMs: number };
   apiTls: ApiTls;
   /** Plaintext API on a non-loopback address, acknowledged as sitting behind a TLS-terminating proxy. */
   apiBehindTrustedProxy: boolean;
@@ -56,6 +73,8 @@ export interface NodeConfig {
   reforward: boolean;
   nodePrivateKey: string | undefined;
   nodeKeyPath: string | undefined;
+  /** A fixed capability issuer key (base64url seed), instead of the ring in the data dir; never logged. */
+  issuerPrivateKey: string | undefined;
   logLevel: string;
   /** Per-principal rate limits (requests per hour per dimension), or disabled (acknowledged). */
   quotas: QuotaSettings;
@@ -71,29 +90,32 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
   const name = settingName;
 
   let gateError: TlsError | undefined;
-  let federation: FederationSecurity | undefined;
-  try {
-    federation = evaluateFederationSecurity({
-      // The gates read the two switches from an env-shaped record; flags are folded in first.
-      env: {
-        [SETTINGS.insecure.env]: s.insecure,
-        // The second acknowledgement also serves a plaintext database (database.ts): then it is not the
-        // federation gate's to refuse as "set without its first step".
-        [SETTINGS.insecureNonLoopback.env]:
-          s.databaseUrl && s.databaseTls === 'off' && !allowsNonLoopback(s.insecure as string | undefined)
-            ? undefined
-            : s.insecureNonLoopback,
-      },
-      bindHost: s.federationHost as string,
-      ...(s.nodeUrl ? { advertisedUrl: s.nodeUrl } : {}),
-      tls: { certPath: s.tlsCert, keyPath: s.tlsKey, caPath: s.tlsCa },
-      ...(logger ? { logger } : {}),
-    });
-  } catch (error) {
-    if (!(error instanceof TlsError)) throw error;
-    gateError = withFlagNames(error);
-    problems.push(gateError.message);
-  }
+  let federation: NodeConfig['federation'] | undefined;
+  const federationEnabled = s.federationEnabled !== false;
+  if (!federationEnabled) federation = standaloneSecurity(s, problems, logger);
+  else
+    try {
+      federation = evaluateFederationSecurity({
+        // The gates read the two switches from an env-shaped record; flags are folded in first.
+        env: {
+          [SETTINGS.insecure.env]: s.insecure,
+          // The second acknowledgement also serves a plaintext database (database.ts): then it is not the
+          // federation gate's to refuse as "set without its first step".
+          [SETTINGS.insecureNonLoopback.env]:
+            s.databaseUrl && s.databaseTls === 'off' && !allowsNonLoopback(s.insecure as string | undefined)
+              ? undefined
+              : s.insecureNonLoopback,
+        },
+        bindHost: s.federationHost as string,
+        ...(s.nodeUrl ? { advertisedUrl: s.nodeUrl } : {}),
+        tls: { certPath: s.tlsCert, keyPath: s.tlsKey, caPath: s.tlsCa },
+        ...(logger ? { logger } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof TlsError)) throw error;
+      gateError = withFlagNames(error);
+      problems.push(gateError.message);
+    }
 
   const scheme = federation?.mode === 'mtls' ? 'https' : 'http';
   let nodeUrl: string | undefined;
@@ -141,6 +163,11 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
   }
 
   const quotas = quotaSettings(s, problems);
+  const [warningMs, criticalMs] = [s.expiryWarning, s.expiryCritical];
+  if (warningMs !== undefined && criticalMs !== undefined && criticalMs > warningMs)
+    problems.push(
+      `${name(SETTINGS.expiryCritical)} must not be longer than ${name(SETTINGS.expiryWarning)} (critical comes after warning)`,
+    );
   const database = databaseSettingsFrom(s, problems);
 
   if (problems.length === 1 && gateError) throw gateError;
@@ -154,7 +181,13 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     federationPort: s.federationPort as number,
     apiHost,
     apiPort: s.apiPort as number,
-    federation: federation as FederationSecurity,
+    federation: federation as NodeConfig['federation'],
+    federationEnabled,
+    pushEnabled: s.pushEnabled ?? federationEnabled,
+    dbPath: s.dbPath ?? databasePath(s.dataDir as string),
+    tlogPath: s.tlLocalPath ?? tlogPath(s.dataDir as string),
+    pidFile: s.pidFile,
+    tlsExpiry: { warningMs: warningMs as number, criticalMs: criticalMs as number },
     apiTls: s.apiTls as ApiTls,
     apiBehindTrustedProxy: s.apiBehindTrustedProxy as boolean,
     authRequired: s.authRequired as boolean,
@@ -181,6 +214,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     reforward: s.reforward as boolean,
     nodePrivateKey: s.nodePrivateKey,
     nodeKeyPath: s.nodeKeyPath,
+    issuerPrivateKey: s.issuerPrivateKey,
     logLevel: s.logLevel as string,
     quotas: quotas as QuotaSettings,
   };
@@ -218,6 +252,7 @@ function quotaSettings(s: Values, problems: string[]): QuotaSettings | undefined
     readPerHour: read,
     federationPullPerHour: s.rateLimitFederationPull as number,
     adminPerHour: s.rateLimitAdmin as number,
+    burst: s.rateLimitBurst as number,
     disabled,
   };
 }
@@ -232,8 +267,15 @@ function withFlagNames(error: TlsError): TlsError {
     SETTINGS.tlsCa,
   ];
   let message = error.message.replace(`${error.code}: `, '');
-  for (const setting of gated)
-    message = message.replace(new RegExp(`\\b${setting.env}\\b`, 'g'), settingName(setting));
+  for (const setting of gated) {
+    // A missing TLS path is named under both names; a switch's message quotes the name that was set.
+    const alias =
+      setting === SETTINGS.insecure || setting === SETTINGS.insecureNonLoopback
+        ? undefined
+        : aliasOf(setting);
+    const named = alias ? settingName(setting).replace(/\)$/, `, or ${alias})`) : settingName(setting);
+    message = message.replace(new RegExp(`\\b${setting.env}\\b`, 'g'), named);
+  }
   return new TlsError(error.code, message, error.file);
 }
 

@@ -1,6 +1,7 @@
 // The README's configuration table, generated from the settings table so the two cannot drift.
 // `npm run docs:settings` writes it between the markers; test/node/settings-readme.test.ts checks it.
 
+import { aliasOf } from './aliases.ts';
 import { flagName } from './read.ts';
 import { SETTINGS, type Setting } from './table.ts';
 
@@ -15,6 +16,12 @@ function flagCell(setting: Setting): string {
   return setting.scope === 'client' ? `\`${flag}\` (\`tessera peers\`)` : `\`${flag}\``;
 }
 
+/** Our variable, and beside it the Stigmem name that sets the same setting. */
+function envCell(setting: Setting): string {
+  const alias = aliasOf(setting);
+  return alias ? `\`${setting.env}\`<br>alias \`${alias}\`` : `\`${setting.env}\``;
+}
+
 function defaultCell(setting: Setting): string {
   if (setting.default !== undefined) return `\`${setting.default}\``;
   return setting.defaultText ?? '—';
@@ -24,7 +31,7 @@ function defaultCell(setting: Setting): string {
 export function settingsMarkdown(): string {
   const rows = Object.values(SETTINGS).map(
     (setting: Setting) =>
-      `| \`${setting.env}\` | ${cell(flagCell(setting))} | ${cell(setting.help)} | ${cell(defaultCell(setting))} |`,
+      `| ${envCell(setting)} | ${cell(flagCell(setting))} | ${cell(setting.help)} | ${cell(defaultCell(setting))} |`,
   );
   return ['| env | flag | meaning | default |', '|---|---|---|---|', ...rows].join('\n');
 }

@@ -1,6 +1,7 @@
 // Reads settings of the table from flags and an env record (both passed in: only src/cli touches
 // process.env and argv). A flag wins over its variable; blanks are trimmed and a blank value means unset.
 // Every problem is collected, each naming its setting, so one start reports all of them at once.
+import { aliasOf } from './aliases.ts';
 import { SETTINGS, type Setting, type SettingKey, type SettingValues } from './table.ts';
 
 export type Env = Record<string, string | undefined>;
@@ -40,18 +41,58 @@ export function settingName(setting: Setting): string {
   return flag ? `${setting.env} (${flag})` : setting.env;
 }
 
-/** The text a setting is given (flag first, then env, then its default); undefined when none. */
-export function rawSetting(setting: Setting, flags: Flags, env: Env): string | undefined {
+const nonBlank = (value: string | undefined) => {
+  const trimmed = value?.trim();
+  return trimmed === '' ? undefined : trimmed;
+};
+
+/**
+ * The text a setting is given and where from: its flag, its variable, then its Stigmem alias (the two
+ * variables set differently is aliasConflict's to refuse). Undefined when none of them is set.
+ */
+export function givenSetting(
+  setting: Setting,
+  flags: Flags,
+  env: Env,
+): { value: string; from: 'flag' | 'env' | 'alias' } | undefined {
   const key = flagKey(setting);
   const flag = key === undefined ? undefined : flags[key];
-  const given = typeof flag === 'boolean' ? String(flag) : (flag ?? env[setting.env]);
-  const value = given?.trim();
-  return value === undefined || value === '' ? setting.default : value;
+  if (flag !== undefined) {
+    // A flag given blank means "unset" and still wins over the environment, as before aliases.
+    const fromFlag = nonBlank(typeof flag === 'boolean' ? String(flag) : flag);
+    return fromFlag === undefined ? undefined : { value: fromFlag, from: 'flag' };
+  }
+  const fromEnv = nonBlank(env[setting.env]);
+  if (fromEnv !== undefined) return { value: fromEnv, from: 'env' };
+  const alias = aliasOf(setting);
+  const fromAlias = alias === undefined ? undefined : nonBlank(env[alias]);
+  return fromAlias === undefined ? undefined : { value: fromAlias, from: 'alias' };
+}
+
+/** The text a setting is given (flag, then env, then its Stigmem alias, then its default); undefined when none. */
+export function rawSetting(setting: Setting, flags: Flags, env: Env): string | undefined {
+  return givenSetting(setting, flags, env)?.value ?? setting.default;
+}
+
+/**
+ * Our variable and its Stigmem alias both set, to values that differ (as text and once parsed: `1` and
+ * `true` agree): a problem naming both, never their values (either may be a secret).
+ */
+export function aliasConflict(setting: Setting, env: Env): string | undefined {
+  const alias = aliasOf(setting);
+  if (alias === undefined) return undefined;
+  const [ours, theirs] = [nonBlank(env[setting.env]), nonBlank(env[alias])];
+  if (ours === undefined || theirs === undefined || ours === theirs) return undefined;
+  const [a, b] = [setting.schema.safeParse(ours), setting.schema.safeParse(theirs)];
+  if (a.success && b.success && JSON.stringify(a.data) === JSON.stringify(b.data)) return undefined;
+  return `${setting.env} and ${alias} name the same setting and are both set, to different values: set only one`;
 }
 
 /** A problem with a setting, its name in front: "NAME must be …", "NAME: …" or "NAME=value …". */
-export function problem(setting: Setting, message: string): string {
-  return `${settingName(setting)}${/^[:=]/.test(message) ? '' : ' '}${message}`;
+export function problem(setting: Setting, message: string, from?: 'flag' | 'env' | 'alias'): string {
+  const name =
+    from === 'alias' ? `${aliasOf(setting)} (alias of ${settingName(setting)})` : settingName(setting);
+  return `${name}${/^[:=]/.test(message) ? '' : ' '}${message}`;
 }
 
 /**
@@ -67,7 +108,13 @@ export function readSettings<K extends SettingKey>(
   const values: Partial<SettingValues<K>> = {};
   for (const key of keys) {
     const setting: Setting = SETTINGS[key];
-    const raw = rawSetting(setting, flags, env);
+    const conflict = aliasConflict(setting, env);
+    if (conflict) {
+      problems.push(conflict);
+      continue;
+    }
+    const given = givenSetting(setting, flags, env);
+    const raw = given?.value ?? setting.default;
     const parsed = setting.schema.safeParse(raw);
     if (parsed.success) {
       values[key] = parsed.data as SettingValues<K>[K];
@@ -76,7 +123,7 @@ export function readSettings<K extends SettingKey>(
     for (const issue of parsed.error.issues) {
       // A secret is never shown, even if a message were to quote it.
       const message = setting.secret && raw ? issue.message.replaceAll(raw, '***') : issue.message;
-      problems.push(problem(setting, message));
+      problems.push(problem(setting, message, given?.from));
     }
   }
   return values;

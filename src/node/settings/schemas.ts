@@ -23,6 +23,29 @@ export const boolean = z
   })
   .transform((value) => ['1', 'true'].includes(value.toLowerCase()));
 
+/** A boolean that may be unset (undefined: follow another setting). */
+export const optionalBoolean = boolean.optional();
+
+/** A file path that may be unset, made absolute against the working directory. */
+export const optionalPath = z
+  .string()
+  .transform((value) => resolve(value))
+  .optional();
+
+/** A duration in hours or days (`12h`, `30d`, `1.5d`), as milliseconds, within [0, maxDays]. */
+export function hoursOrDays(maxDays: number) {
+  return z.string().transform((value, ctx) => {
+    const match = /^(\d+(?:\.\d+)?)(h|d)$/.exec(value);
+    const ms = match ? Number(match[1]) * (match[2] === 'h' ? 3_600_000 : 86_400_000) : Number.NaN;
+    if (ms <= maxDays * 86_400_000) return Math.round(ms);
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be hours or days such as 12h or 30d, at most ${maxDays}d ${got(value)}`,
+    });
+    return z.NEVER;
+  });
+}
+
 /** A whole number within [min, max]; `describe` says what it counts in the refusal. */
 export function wholeNumber(min: number, max: number, describe = 'a whole number') {
   return z
@@ -100,5 +123,13 @@ export const apiKey = z
   .string()
   .refine((value) => value.length >= 24 && !/\s/.test(value), {
     error: ': an API key must be at least 24 characters without whitespace',
+  })
+  .optional();
+
+/** An Ed25519 private key as a base64url 32-byte seed (43 characters). Never quoted in a refusal. */
+export const ed25519Seed = z
+  .string()
+  .refine((value) => /^[A-Za-z0-9_-]{43}=?$/.test(value), {
+    error: ': must be a base64url-encoded 32-byte Ed25519 seed (43 characters)',
   })
   .optional();

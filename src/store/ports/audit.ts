@@ -22,6 +22,8 @@ export interface AuditFilter {
 
 export interface AuditPage {
   entries: AuditEntry[];
+  /** Entries matching the filter in all (every page), read in the same snapshot as the page. */
+  total: number;
   /** Opaque; null on the last page. */
   cursor: string | null;
 }

@@ -71,17 +71,24 @@ export class PgAudit {
     checkLimit(limit);
     const after = cursor === undefined || cursor === null ? 0 : decodeListCursor(cursor);
     const { where, params } = auditFilterSql(filter);
-    if (unmatchable(...params)) return { entries: [], cursor: null };
+    if (unmatchable(...params)) return { entries: [], total: 0, cursor: null };
     const n = params.length;
-    const { rows } = await this.db.query<PgAuditRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${[...where, `seq > $${n + 1}`].join(' AND ')}
-       ORDER BY seq LIMIT $${n + 2}`,
+    const matching = where.length > 0 ? where.join(' AND ') : 'true';
+    // One statement, so the page and its total come from one snapshot (a lateral join keeps the total when
+    // the page is empty: one row of NULLs).
+    const { rows } = await this.db.query<PgAuditRow & { total: string | number }>(
+      `SELECT t.total, p.* FROM (SELECT count(*) AS total FROM audit_log WHERE ${matching}) t
+       LEFT JOIN LATERAL (SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE ${matching} AND seq > $${n + 1}
+                          ORDER BY seq LIMIT $${n + 2}) p ON true`,
       [...params, after, limit + 1],
     );
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
+    const total = toNumber(rows[0]?.total ?? 0);
+    const found = rows.filter((row) => row.seq !== null);
+    const more = found.length > limit;
+    const page = more ? found.slice(0, limit) : found;
     return {
       entries: page.map(fromRow),
+      total,
       cursor: more ? encodeListCursor(toNumber(page[page.length - 1]!.seq)) : null,
     };
   }

@@ -5,7 +5,7 @@ import { type AuditChainEnd, auditChainProblem } from '../audit-chain.ts';
 import { checkLimit, decodeListCursor, encodeListCursor } from '../cursor.ts';
 import { StoreInputError } from '../errors.ts';
 import type { AuditEntry, AuditFilter, AuditPage, AuditStore } from '../ports/audit.ts';
-import { namedParams, pagedLists, type Run, type Stmt } from './sql.ts';
+import { namedParams, pagedLists, type Run, type Stmt, snapshotOf } from './sql.ts';
 
 export const AUDIT_COLUMNS = 'seq, ts, event_type, principal, detail, prev_hash, hash';
 
@@ -50,10 +50,16 @@ export class SqliteAudit {
   readonly #insert: Stmt<[AuditRow]>;
   readonly #range: Stmt<[number, number], AuditRow>;
   readonly #lists: (key: string, where: string[]) => Stmt<unknown[], AuditRow>;
+  readonly #counts = new Map<string, Stmt<unknown[], number>>();
+  readonly #db: Database.Database;
+  /** The page and its total in one read snapshot (a savepoint inside an open transaction). */
+  readonly #snapshot: <T>(read: () => T) => T;
   /** Read last, build, insert as one IMMEDIATE transaction (a savepoint inside the caller's). */
   readonly #append: (build: Build) => AuditEntry;
 
   constructor(db: Database.Database) {
+    this.#db = db;
+    this.#snapshot = snapshotOf(db);
     this.#lists = pagedLists<AuditRow>(db, 'audit_log', AUDIT_COLUMNS);
     this.#last = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
     this.#insert = db.prepare(
@@ -96,13 +102,27 @@ export class SqliteAudit {
     checkLimit(limit);
     const after = cursor === undefined || cursor === null ? 0 : decodeListCursor(cursor);
     const { key, where, params } = auditFilterSql(filter);
-    const rows = this.#lists(key, where).all(...params, after, limit + 1);
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    return {
-      entries: page.map(auditFromRow),
-      cursor: more ? encodeListCursor(page[page.length - 1]!.seq) : null,
-    };
+    const statement = this.#lists(key, where);
+    return this.#snapshot(() => {
+      const rows = statement.all(...params, after, limit + 1);
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      return {
+        entries: page.map(auditFromRow),
+        total: this.#count(key, where, params),
+        cursor: more ? encodeListCursor(page[page.length - 1]!.seq) : null,
+      };
+    });
+  }
+
+  #count(key: string, where: string[], params: string[]): number {
+    let count = this.#counts.get(key);
+    if (!count) {
+      const clause = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
+      count = this.#db.prepare<unknown[], number>(`SELECT count(*) FROM audit_log${clause}`).pluck();
+      this.#counts.set(key, count);
+    }
+    return count.get(...params) ?? 0;
   }
 
   range(afterSeq: number, limit: number): AuditEntry[] {

@@ -28,9 +28,13 @@ after(async () => {
 });
 
 interface Page {
-  entries: AuditEntry[];
+  entries: (AuditEntry & { entity_uri: string | null })[];
+  total: number;
   cursor: string | null;
 }
+
+/** The stored entries as the API shows them: plus `entity_uri` (the principal, Stigmem's name). */
+const shown = (entries: AuditEntry[]) => entries.map((e) => ({ ...e, entity_uri: e.principal }));
 
 async function get(query: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await app.inject({ method: 'GET', url: `/v1/admin/audit${query}` });
@@ -46,12 +50,14 @@ async function page(query: string): Promise<Page> {
 const at = (i: number) => new Date(AUDIT_T0 + i * MINUTE).toISOString();
 const seqs = (entries: AuditEntry[]) => entries.map((e) => e.seq);
 
-test('no filter: the first 100 (all 30) entries in seq order, with every wire field, cursor null', async () => {
-  const { entries, cursor } = await page('');
-  assert.deepEqual(entries, all);
+test('no filter: the first 100 (all 30) entries in seq order, with every wire field, total, cursor null', async () => {
+  const { entries, total, cursor } = await page('');
+  assert.deepEqual(entries, shown(all));
+  assert.equal(total, N);
   assert.equal(cursor, null);
   assert.deepEqual(Object.keys(entries[0]!).sort(), [
     'detail',
+    'entity_uri',
     'event_type',
     'hash',
     'prev_hash',
@@ -59,6 +65,19 @@ test('no filter: the first 100 (all 30) entries in seq order, with every wire fi
     'seq',
     'ts',
   ]);
+});
+
+test("Stigmem's reading: entity_uri is the principal; total counts the filter, not the page", async () => {
+  const authFailed = all.filter((e) => e.event_type === 'auth_failed');
+  const one = await page('?event_type=auth_failed&limit=1');
+  assert.equal(one.entries.length, 1);
+  assert.equal(one.total, authFailed.length);
+  assert.equal(one.entries[0]?.entity_uri, authFailed[0]?.principal);
+  // The tutorial's jq: [.entries[] | .entity_uri] | group_by(.) | map({principal: .[0], count: length})
+  const byPrincipal = new Map<string | null, number>();
+  for (const e of (await page('?limit=100')).entries)
+    byPrincipal.set(e.entity_uri, (byPrincipal.get(e.entity_uri) ?? 0) + 1);
+  assert.equal(byPrincipal.get('spiffe://example.org/user/bob'), all.filter((e) => e.seq % 3 === 1).length);
 });
 
 test('filters: event_type, principal, since (inclusive), until (exclusive), combined', async () => {
@@ -106,6 +125,7 @@ test('paging: limit and cursor walk every entry once, the last page has cursor n
   } while (cursor);
   assert.equal(pages, 5);
   assert.deepEqual(seen, seqs(all));
+  assert.equal((await page('?limit=7')).total, N, 'the same total on every page');
 
   // Paging within a filter.
   const first = await page('?principal=spiffe://example.org/user/alice&limit=4');

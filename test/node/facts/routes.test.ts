@@ -187,6 +187,8 @@ test('invalid bodies → 422 validation_failed naming the field; nothing stored'
     ['unknown field', fact({ valid_untill: '2026-01-01T00:00:00Z' }), /^valid_untill: unknown field/],
     ['server-owned field', fact({ cid: 'sha256:00' }), /^cid: unknown field/],
     ['missing field', { entity: 'user:alice' }, /^relation: is required/],
+    // No authenticated caller here to stand in for a missing source (the node fills in the key's URI).
+    ['no source and no caller', { ...fact(), source: undefined }, /^source: is required$/],
     ['array body', [fact()], /^body: /],
   ];
   for (const [name, body, detail] of cases) {

@@ -77,9 +77,32 @@ test('value: unknown type, wrong v type, missing v, extra key', () => {
     'value.lang',
     /unknown/,
   );
-  rejects(() => parseFactInput({ ...body, value: 'CTO' }), 'value', /object/);
+  rejects(() => parseFactInput({ ...body, value: ['CTO'] }), 'value', /object/);
+  rejects(() => parseFactInput({ ...body, value: 'x'.repeat(8 * 1024 + 1) }), 'value.v', /at most 8192/);
   rejects(() => parseFactInput({ ...body, value: { type: 'text', v: 'a\u0000b' } }), 'value.v', /U\+0000/);
   rejects(() => parseFactInput({ ...body, value: { type: 'text', v: 'a\ud800b' } }), 'value.v', /surrogate/);
+});
+
+test('Stigmem short forms: a plain scalar value is the typed value; source may be left out', () => {
+  for (const [plain, typed] of [
+    ['CTO', { type: 'string', v: 'CTO' }],
+    ['', { type: 'string', v: '' }],
+    [42.5, { type: 'number', v: 42.5 }],
+    [0, { type: 'number', v: 0 }],
+    [false, { type: 'boolean', v: false }],
+    [null, { type: 'null', v: null }],
+  ] as const) {
+    const parsed = parseFactInput({ ...body, value: plain });
+    assert.deepEqual(parsed.value, typed, JSON.stringify(plain));
+    // The same fact as its typed spelling: the CID is over the typed form.
+    const { value: _, ...rest } = body;
+    const content = { ...rest, scope: 'company' as const };
+    assert.equal(factCid({ ...content, value: parsed.value }), factCid({ ...content, value: typed }));
+  }
+  const { source: _s, ...withoutSource } = body;
+  assert.equal(parseFactInput(withoutSource).source, undefined, 'filled in by the service');
+  rejects(() => parseFactInput({ ...body, source: '' }), 'source', /empty/);
+  rejects(() => parseFactInput({ ...body, value: undefined }), 'value', /required/);
 });
 
 test('scope and confidence bounds', () => {

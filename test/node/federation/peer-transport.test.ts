@@ -22,10 +22,10 @@ class InMemoryTransport implements PeerTransport {
   readonly calls: string[] = [];
   constructor(private readonly nodes: Map<string, TesseraNode>) {}
 
-  #node(url: string): TesseraNode {
+  #node(url: string): TesseraNode & { federation: NonNullable<TesseraNode['federation']> } {
     const node = this.nodes.get(new URL(url).origin);
-    if (!node) throw new ManifestError('peer_unreachable', `${url}: no such node`);
-    return node;
+    if (!node?.federation) throw new ManifestError('peer_unreachable', `${url}: no such node`);
+    return node as TesseraNode & { federation: NonNullable<TesseraNode['federation']> };
   }
 
   async fetchManifest(federationUrl: string) {

@@ -8,6 +8,7 @@ import {
   buildManifest,
   MANIFEST_SKEW_MS,
   ManifestError,
+  opensslFingerprint,
   type SignedManifest,
   verifyManifest,
 } from '../../../src/node/features/identity/manifest.ts';
@@ -87,6 +88,7 @@ describe('node manifest', () => {
       issued_at: '2030-01-02T03:04:06.000Z',
       expires_at: '2031-01-03T03:04:05.000Z',
       tls_spki_sha256: 'b'.repeat(64),
+      tls_cert_fingerprint: opensslFingerprint('c'.repeat(64)),
       rotation_events: [{ note: 'injected' }],
       issuer_key_id: other.keyId,
       issuer_public_key: other.publicKeyB64,
@@ -104,6 +106,35 @@ describe('node manifest', () => {
       () => verifyManifest({ ...manifest, signature: foreign.signature }, { now: NOW }),
       'signature_invalid',
     );
+  });
+
+  test('tls_cert_fingerprint: signed in openssl form when given; optional on input (older peers send none)', async () => {
+    const key = await keyFromSeed(12);
+    const cert = 'ab'.repeat(32);
+    const manifest = buildManifest({
+      nodeKey: key,
+      entityUri: testUri('a'),
+      tlsSpkiSha256: SPKI,
+      tlsCertSha256: cert,
+      now: NOW,
+    });
+    assert.equal(manifest.tls_cert_fingerprint, Array(32).fill('AB').join(':'));
+    assert.deepEqual(verifyManifest(manifest, { now: NOW }), manifest);
+    const without = buildManifest({ nodeKey: key, entityUri: testUri('a'), tlsSpkiSha256: SPKI, now: NOW });
+    assert.ok(!('tls_cert_fingerprint' in without));
+    assert.deepEqual(verifyManifest(without, { now: NOW }), without);
+    const { signature: _, ...unsigned } = manifest;
+    for (const bad of ['ab'.repeat(32), Array(32).fill('ab').join(':'), 'AB:CD']) {
+      const error = expectCode(
+        () =>
+          verifyManifest(
+            { ...unsigned, tls_cert_fingerprint: bad, signature: manifest.signature },
+            { now: NOW },
+          ),
+        'manifest_malformed',
+      );
+      assert.match(error.message, /^tls_cert_fingerprint: /);
+    }
   });
 
   test('a key_id that is not derived from public_key → key_id_mismatch, even when correctly signed', async () => {

@@ -37,12 +37,13 @@ const W = 'TESSERA_RATE_LIMIT_WRITE_PER_HOUR';
 const R = 'TESSERA_RATE_LIMIT_READ_PER_HOUR';
 const ACK = 'TESSERA_RATE_LIMIT_DISABLED_ACK';
 
-test('defaults: 1000 writes, 5000 reads, 36000 federation pulls, 600 admin calls per hour; on', () => {
+test('defaults: 1000 writes, 5000 reads, 36000 federation pulls, 600 admin calls per hour, burst 100; on', () => {
   assert.deepEqual(load(), {
     writePerHour: 1000,
     readPerHour: 5000,
     federationPullPerHour: 36000,
     adminPerHour: 600,
+    burst: 100,
     disabled: false,
   });
 });
@@ -55,11 +56,20 @@ test('each rate is an env variable and a flag, and the flag wins', () => {
         [R]: '20',
         TESSERA_RATE_LIMIT_FEDERATION_PULL_PER_HOUR: '30',
         TESSERA_RATE_LIMIT_ADMIN_PER_HOUR: '40',
+        TESSERA_RATE_LIMIT_BURST: '5',
       },
-      { rateLimitWritePerHour: '11' },
+      { rateLimitWritePerHour: '11', rateLimitBurst: '6' },
     ),
-    { writePerHour: 11, readPerHour: 20, federationPullPerHour: 30, adminPerHour: 40, disabled: false },
+    {
+      writePerHour: 11,
+      readPerHour: 20,
+      federationPullPerHour: 30,
+      adminPerHour: 40,
+      burst: 6,
+      disabled: false,
+    },
   );
+  refused({ TESSERA_RATE_LIMIT_BURST: '0' }, 'TESSERA_RATE_LIMIT_BURST', '--rate-limit-burst', 'from 1');
   assert.equal(flagKey(SETTINGS.rateLimitRead), 'rateLimitReadPerHour');
 });
 

@@ -20,6 +20,8 @@ const SETTINGS: QuotaSettings = {
   readPerHour: 3600,
   federationPullPerHour: 2,
   adminPerHour: 3,
+  // No burst cap here: these tests drain whole hourly buckets (stigmem-quotas.test.ts covers the burst).
+  burst: 10_000_000,
   disabled: false,
 };
 
@@ -35,6 +37,7 @@ describe('quotas over HTTP', () => {
         TESSERA_RATE_LIMIT_READ_PER_HOUR: String(SETTINGS.readPerHour),
         TESSERA_RATE_LIMIT_FEDERATION_PULL_PER_HOUR: String(SETTINGS.federationPullPerHour),
         TESSERA_RATE_LIMIT_ADMIN_PER_HOUR: String(SETTINGS.adminPerHour),
+        TESSERA_RATE_LIMIT_BURST: String(SETTINGS.burst),
         TESSERA_API_KEY: 'static-admin-key-0123456789abcdef',
       },
     });
@@ -203,7 +206,14 @@ describe('createQuotas', () => {
 
   test('disabled quotas let everything through and count nothing', async () => {
     const quotas = createQuotas(
-      { writePerHour: 0, readPerHour: 0, federationPullPerHour: 0, adminPerHour: 0, disabled: true },
+      {
+        writePerHour: 0,
+        readPerHour: 0,
+        federationPullPerHour: 0,
+        adminPerHour: 0,
+        burst: 1,
+        disabled: true,
+      },
       manualClock().clock,
     );
     assert.equal(quotas.enabled, false);

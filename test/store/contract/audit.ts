@@ -203,6 +203,7 @@ export function auditContract(open: OpenStore): void {
       const seqs = async (filter: Parameters<Store['listAudit']>[0]): Promise<number[]> => {
         const page = await t.store.listAudit(filter, 100);
         assert.equal(page.cursor, null, 'one page holds them all');
+        assert.equal(page.total, page.entries.length, 'total counts the filter, here one page');
         return page.entries.map((e) => e.seq);
       };
       assert.deepEqual((await t.store.listAudit({}, 100)).entries, all);
@@ -242,6 +243,7 @@ export function auditContract(open: OpenStore): void {
         first.entries.map((e) => e.seq),
         [1, 3],
       );
+      assert.equal(first.total, 4, 'total: every matching entry, not the page');
       assert.ok(first.cursor);
       await t.store.appendAudit(link({ event_type: 'fact.write', ts: '2025-11-23T10:00:09.000Z' }));
       const second = await t.store.listAudit({ event_type: 'fact.write' }, 2, first.cursor);
@@ -250,6 +252,7 @@ export function auditContract(open: OpenStore): void {
         [4, 6],
       );
       assert.ok(second.cursor, 'more: the entry appended meanwhile');
+      assert.equal(second.total, 5);
       const third = await t.store.listAudit({ event_type: 'fact.write' }, 2, second.cursor);
       assert.deepEqual(
         third.entries.map((e) => e.seq),

@@ -49,7 +49,10 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
       config: { access: 'write', quota: 'fact_write', audit: written },
     },
     async (request, reply) => {
-      const { record, created } = await service.assert(request.body);
+      // Stigmem clients may leave `source` out: it is then who is asserting (the API key's entity URI).
+      const { record, created } = await service.assert(request.body, {
+        source: request.principal?.entityUri,
+      });
       if (created) reply.header('location', `/v1/facts/${encodeURIComponent(record.id)}`);
       return reply.status(created ? 201 : 200).send(record);
     },

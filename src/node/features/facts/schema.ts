@@ -13,6 +13,10 @@
 //   text unchanged, and a changed byte would make the stored fact disagree with its CID.
 // - scope defaults to `local` when absent, as Stigmem's reference node does: a client that forgets the
 //   scope keeps the fact on this node instead of federating it.
+// - Stigmem clients' short forms (issue 12), POST bodies only: `value` may be a plain JSON scalar (string →
+//   {type: string}, number → number, boolean → boolean, null → null), and `source` may be left out (the
+//   service fills in the caller's entity URI). The fact is stored, hashed and returned in the typed form,
+//   so a short body and its typed spelling are the same fact with the same CID. Peer records stay typed.
 // - Unknown fields are refused (422), not dropped: a misspelt `valid_untill` or `scope_` would otherwise be
 //   accepted silently and the fact stored without the expiry or with the default scope the client did
 //   not mean, and the mistake would be content-addressed and replicated for good.
@@ -141,6 +145,23 @@ const valueField = z
   // Stigmem clients may send `{type: "null"}` without `v`; it is stored (and hashed) as `v: null`.
   .transform((value) => ({ type: value.type, v: value.type === 'null' ? null : value.v }) as FactValue);
 
+/** A Stigmem client's plain scalar value, in our typed form; anything else is left for valueField to judge. */
+function typedScalar(value: unknown): unknown {
+  if (value === null) return { type: 'null', v: null };
+  switch (typeof value) {
+    case 'string':
+      return { type: 'string', v: value };
+    case 'number':
+      return { type: 'number', v: value };
+    case 'boolean':
+      return { type: 'boolean', v: value };
+    default:
+      return value;
+  }
+}
+
+const inputValueField = z.preprocess(typedScalar, valueField);
+
 const bodyError = typeError('a JSON object');
 
 /** POST /v1/facts body. */
@@ -148,8 +169,9 @@ export const factInputSchema = z.strictObject(
   {
     entity: uriField,
     relation: relationField,
-    value: valueField,
-    source: sourceField,
+    value: inputValueField,
+    // Absent: the authenticated caller's entity URI (FactService.assert).
+    source: sourceField.optional(),
     confidence: confidenceField.default(1),
     scope: scopeField.default(DEFAULT_SCOPE),
     // null is accepted as "not given": clients serialising an unset optional send it that way.

@@ -62,14 +62,19 @@ export class FactService {
     this.#onWrite = options.onWrite;
   }
 
-  /** Validates a POST /v1/facts body (NodeError 422 otherwise) and stores it as a fact of this node. */
-  async assert(body: unknown): Promise<AssertResult> {
+  /**
+   * Validates a POST /v1/facts body (NodeError 422 otherwise) and stores it as a fact of this node. A body
+   * without `source` gets `defaultSource` (the caller's entity URI); without either it is refused.
+   */
+  async assert(body: unknown, defaults: { source?: string | undefined } = {}): Promise<AssertResult> {
     const input = parseFactInput(body);
+    const source = input.source ?? defaults.source;
+    if (source === undefined) throw new NodeError('validation_failed', 'source: is required');
     const content = {
       entity: input.entity,
       relation: input.relation,
       value: input.value,
-      source: input.source,
+      source,
       confidence: input.confidence,
       scope: input.scope,
     };

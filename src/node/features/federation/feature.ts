@@ -86,11 +86,12 @@ export function federationFeature(
         );
     },
   };
-  const wake = () => waker.notify();
+  // Push (TESSERA_FEDERATION_PUSH_ENABLED): without it peers learn of changes on their pull interval.
+  const wake = config.pushEnabled ? () => waker.notify() : () => {};
   const onApproved = (peer: PeerRecord) => {
     puller.wake(peer.id);
     // If the peer approved us earlier, its pulls were refused until now: tell it to pull at once.
-    void client.wake(peer).catch(() => undefined);
+    if (config.pushEnabled) void client.wake(peer).catch(() => undefined);
   };
   const onRevoked = (peer: PeerRecord) => puller.forget(peer.id);
   let pruneTimer: NodeJS.Timeout | undefined;
@@ -111,6 +112,8 @@ export function federationFeature(
         },
       }),
     start() {
+      // A single node (TESSERA_FEDERATION_ENABLED=false) neither pulls nor wakes anyone.
+      if (!config.federationEnabled) return;
       unsubscribe = subscribe(events, {
         fact_written: wake,
         capability_revoked: wake,

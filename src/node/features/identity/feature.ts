@@ -26,7 +26,10 @@ export function identityFeature(ctx: NodeContext): Feature & { signer: ManifestS
       node_url: ctx.nodeUrl,
       federation_url: ctx.nodeUrl,
       auth: { api_keys: config.authRequired },
-      federation: { transport: credentials ? 'mtls' : 'insecure', token: 'EdDSA-JWT' },
+      federation: {
+        transport: !config.federationEnabled ? 'disabled' : credentials ? 'mtls' : 'insecure',
+        token: 'EdDSA-JWT',
+      },
       public_key: keys.nodeKey().publicKeyB64,
       key_id: keys.nodeKey().keyId,
     }),

@@ -72,6 +72,15 @@ export const UnsignedManifestSchema = z.strictObject({
   expires_at: rfc3339,
   /** Hex SHA-256 of the TLS leaf's SubjectPublicKeyInfo; '' when the node federates without TLS (dev mode). */
   tls_spki_sha256: z.string().regex(/^([0-9a-f]{64})?$/, 'must be 64 lower-case hex digits'),
+  /**
+   * SHA-256 of the TLS leaf certificate (DER) as `openssl x509 -noout -fingerprint -sha256` prints it
+   * (AB:CD:…): what the Stigmem rotation procedure records. Optional: older nodes and TLS-less dev nodes
+   * send none. Signed like every field; the binding to the connection stays `tls_spki_sha256`.
+   */
+  tls_cert_fingerprint: z
+    .string()
+    .regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'must be 32 upper-case hex pairs joined by colons')
+    .optional(),
   rotation_events: z.array(RotationEventSchema).max(64),
   /** The issuer key (capability tokens), when the node issues them; both fields or neither. */
   issuer_key_id: z
@@ -91,6 +100,8 @@ export interface BuildManifestOptions {
   entityUri: string;
   /** Our TLS leaf's SPKI SHA-256 (hex); '' without TLS. */
   tlsSpkiSha256: string;
+  /** Our TLS leaf's certificate SHA-256 (hex, any case, colons allowed); absent without TLS. */
+  tlsCertSha256?: string;
   now: Date;
   ttlSeconds?: number;
   rotationEvents?: RotationEvent[];
@@ -109,6 +120,7 @@ export function buildManifest(options: BuildManifestOptions): SignedManifest {
     issued_at: options.now.toISOString(),
     expires_at: new Date(options.now.getTime() + ttl * 1000).toISOString(),
     tls_spki_sha256: options.tlsSpkiSha256.toLowerCase(),
+    ...(options.tlsCertSha256 ? { tls_cert_fingerprint: opensslFingerprint(options.tlsCertSha256) } : {}),
     rotation_events: options.rotationEvents ?? [],
     ...(options.issuerKey
       ? { issuer_key_id: options.issuerKey.keyId, issuer_public_key: options.issuerKey.publicKeyB64 }
@@ -180,6 +192,13 @@ export function verifyManifest(input: unknown, options: VerifyManifestOptions): 
       `manifest is for ${manifest.entity_uri}, expected ${options.expectedEntityUri}`,
     );
   return manifest;
+}
+
+/** Hex SHA-256 → `AB:CD:…`, the form openssl prints and the Stigmem rotation procedure records. */
+export function opensslFingerprint(sha256Hex: string): string {
+  const hex = sha256Hex.replaceAll(':', '').toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex)) throw new TypeError('a SHA-256 fingerprint is 64 hex digits');
+  return (hex.match(/../g) as string[]).join(':');
 }
 
 function signCanonical(value: UnsignedManifest, privateKey: KeyObject): string {

@@ -9,12 +9,15 @@ import { FEDERATION_PATHS } from '../federation/https/paths.ts';
 import {
   buildManifest,
   DEFAULT_MANIFEST_TTL_SECONDS,
+  opensslFingerprint,
   type RotationEvent,
   type SignedManifest,
 } from './manifest.ts';
 import type { NodeKey } from './node-key.ts';
 
 export const WELL_KNOWN_PATH = '/.well-known/tessera';
+/** The same signed manifest under the name Stigmem operators and tools fetch. */
+export const STIGMEM_MANIFEST_PATH = '/.well-known/stigmem-manifest.json';
 
 export interface WellKnownInfo {
   version: string;
@@ -47,10 +50,11 @@ export function registerWellKnownRoutes<S extends RawServerBase>(
     reply.header('cache-control', 'max-age=60');
     return sources.getInfo();
   });
-  app.get(FEDERATION_PATHS.manifest, OPEN, async (_request, reply) => {
-    reply.header('cache-control', 'max-age=60');
-    return sources.getManifest();
-  });
+  for (const path of [FEDERATION_PATHS.manifest, STIGMEM_MANIFEST_PATH])
+    app.get(path, OPEN, async (_request, reply) => {
+      reply.header('cache-control', 'max-age=60');
+      return sources.getManifest();
+    });
 }
 
 export interface ManifestSignerOptions {
@@ -87,12 +91,15 @@ export class ManifestSigner {
   manifest(): SignedManifest {
     const now = this.#clock();
     const spki = this.#tlsSpki();
+    const certSha256 = this.options.credentials?.material.leaf.fingerprint256;
     const nodeKey =
       typeof this.options.nodeKey === 'function' ? this.options.nodeKey() : this.options.nodeKey;
     const issuerKey = this.options.issuerKey?.();
     const stale =
       !this.#cached ||
       this.#cached.tls_spki_sha256 !== spki ||
+      // A renewed certificate may keep its key (same SPKI): its fingerprint still changes.
+      this.#cached.tls_cert_fingerprint !== (certSha256 && opensslFingerprint(certSha256)) ||
       this.#cached.key_id !== nodeKey.keyId ||
       this.#cached.issuer_key_id !== issuerKey?.keyId ||
       now.getTime() - this.#signedAt >= this.#ttlMs / 2 ||
@@ -103,6 +110,7 @@ export class ManifestSigner {
         nodeKey,
         entityUri: this.options.entityUri,
         tlsSpkiSha256: spki,
+        ...(certSha256 ? { tlsCertSha256: certSha256 } : {}),
         now,
         ttlSeconds: this.#ttlMs / 1000,
         rotationEvents: (typeof events === 'function' ? events() : events) ?? [],

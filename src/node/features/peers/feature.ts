@@ -17,6 +17,7 @@ export function peersFeature(
   const service = new PeerService({
     peers: ctx.peers,
     selfEntityUri: ctx.config.entityUri,
+    federationEnabled: ctx.config.federationEnabled,
     clock: ctx.clock,
     fetchManifest: (url) => wire.fetchManifest(url),
     onApproved: (peer) => ctx.events.emit('peer_approved', peer),

@@ -23,6 +23,8 @@ export interface PeerServiceOptions {
   selfEntityUri: string;
   /** Fetches and verifies the manifest, including the TLS binding; throws with a `code` when refused. */
   fetchManifest(federationUrl: string): Promise<FetchedManifest>;
+  /** False on a single node (TESSERA_FEDERATION_ENABLED=false): no peer can be added. */
+  federationEnabled?: boolean;
   clock: Clock;
   onApproved(peer: PeerRecord): void;
   onRevoked(peer: PeerRecord): void;
@@ -32,6 +34,8 @@ export class PeerService {
   constructor(private readonly options: PeerServiceOptions) {}
 
   async add(rawUrl: string): Promise<PeerRecord> {
+    if (this.options.federationEnabled === false)
+      throw new NodeError('federation_disabled', 'this node runs without federation: it cannot add peers');
     const url = federationOrigin(rawUrl);
     let fetched: FetchedManifest;
     try {

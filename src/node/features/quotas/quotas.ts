@@ -1,5 +1,8 @@
-// Per-principal quotas: one token bucket per (principal, dimension), capacity = the hourly rate, refilled
-// continuously. Principals are entity URIs (all keys of one entity share its quota); federation_pull is
+// Per-principal quotas: one token bucket per (principal, dimension), refilled continuously at the hourly
+// rate. Fact writes and reads hold at most `burst` tokens (TESSERA_RATE_LIMIT_BURST), so a client that has
+// been idle cannot spend its whole hour in one go (Stigmem's tutorial expects a 429 within 200 writes at
+// 1 000 an hour); admin calls and feed pages keep a full hour's bucket, so a peer catching up is not cut
+// off mid-feed. Principals are entity URIs (all keys of one entity share its quota); federation_pull is
 // per peer entity URI. Memory stays bounded: buckets that have refilled completely are equal to fresh
 // ones and are swept (at most once a minute, and whenever the map passes its bound); if the bound is
 // still exceeded the least recently used buckets go (they restart full: a loss of precision, not of safety
@@ -17,6 +20,8 @@ export interface QuotaSettings {
   readPerHour: number;
   federationPullPerHour: number;
   adminPerHour: number;
+  /** Most fact writes (and, separately, reads) a principal may make at once; capped by each hourly rate. */
+  burst: number;
   /** write = read = 0 with TESSERA_RATE_LIMIT_DISABLED_ACK=1: no quota at all. */
   disabled: boolean;
 }
@@ -61,6 +66,12 @@ export function createQuotas(
     federation_pull: settings.federationPullPerHour,
     admin: settings.adminPerHour,
   };
+  const capacities: Record<QuotaDimension, number> = {
+    fact_write: Math.min(settings.burst, rates.fact_write),
+    fact_read: Math.min(settings.burst, rates.fact_read),
+    federation_pull: rates.federation_pull,
+    admin: rates.admin,
+  };
   const maxBuckets = options.maxBuckets ?? 100_000;
   /** Map order = least recently used first. */
   const buckets = new Map<string, TokenBucket>();
@@ -81,7 +92,7 @@ export function createQuotas(
     const key = `${dimension}\u0000${principal}`;
     let bucket = buckets.get(key);
     if (bucket) buckets.delete(key);
-    else bucket = new TokenBucket(rates[dimension], nowMs);
+    else bucket = new TokenBucket(rates[dimension], nowMs, capacities[dimension]);
     buckets.set(key, bucket);
     const result = bucket.take(nowMs);
     if (buckets.size > maxBuckets || nowMs - lastSweepMs >= SWEEP_EVERY_MS) sweep(nowMs);

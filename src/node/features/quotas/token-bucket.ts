@@ -1,6 +1,7 @@
-// A token bucket that holds one hour's worth of requests and refills continuously. Kept in integer
-// "token-milliseconds" (one token = 3 600 000 units, refill = `perHour` units per ms), so refill and
-// waiting times are exact: no float drift that would deny a request at the exact moment it was promised.
+// A token bucket that holds `capacity` requests (default one hour's worth) and refills continuously at
+// `perHour`. Kept in integer "token-milliseconds" (one token = 3 600 000 units, refill = `perHour` units
+// per ms), so refill and waiting times are exact: no float drift that would deny a request at the exact
+// moment it was promised.
 export const UNITS_PER_TOKEN = 3_600_000;
 
 export class TokenBucket {
@@ -10,13 +11,16 @@ export class TokenBucket {
   constructor(
     readonly perHour: number,
     nowMs: number,
+    /** Most tokens held at once (the burst); default `perHour`, never more. */
+    readonly capacity: number = perHour,
   ) {
-    this.#units = perHour * UNITS_PER_TOKEN;
+    this.capacity = Math.min(capacity, perHour);
+    this.#units = this.capacity * UNITS_PER_TOKEN;
     this.#atMs = nowMs;
   }
 
   get capacityUnits(): number {
-    return this.perHour * UNITS_PER_TOKEN;
+    return this.capacity * UNITS_PER_TOKEN;
   }
 
   #refill(nowMs: number): void {

@@ -47,11 +47,12 @@ export function rotationFeature(
       stops = keys.rings.map((ring) => {
         ring.on('change', (change) => {
           deps.signer.invalidate();
-          void logManifest(config.dataDir, deps.signer.manifest(), clock()).catch((error: Error) =>
-            logger.error(
-              { event: 'tlog_write_failed', error: error.message },
-              'could not log the new manifest',
-            ),
+          void logManifest(config.dataDir, deps.signer.manifest(), clock(), config.tlogPath).catch(
+            (error: Error) =>
+              logger.error(
+                { event: 'tlog_write_failed', error: error.message },
+                'could not log the new manifest',
+              ),
           );
           void audit.note('key_rotation', null, {
             kind: ring.kind,

@@ -8,7 +8,7 @@
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { type Clock, systemClock } from '../../../tls/clock.ts';
 import { watchFiles } from '../../../tls/file-watch.ts';
 import type { NodeKey } from '../identity/node-key.ts';
@@ -25,7 +25,7 @@ import {
 import { withDataDirLock } from './lock.ts';
 import { recoverPendingRotation } from './rotate-key.ts';
 import { inWindow, type SignedRotationEvent } from './rotation-event.ts';
-import { rotationEventsOf, TLOG_FILE, tlogPath } from './tlog.ts';
+import { rotationEventsOf, tlogPath } from './tlog.ts';
 
 export interface RetiredKey {
   keyId: string;
@@ -44,6 +44,8 @@ export interface KeyRingReload {
 export interface KeyRingOptions {
   dataDir: string;
   kind: KeyKind;
+  /** The transparency log (TESSERA_TL_LOCAL_PATH); default `<dataDir>/tlog.jsonl`. */
+  tlogPath?: string;
   clock?: Clock;
 }
 
@@ -154,9 +156,10 @@ export class KeyRing extends EventEmitter<{
    * `error` and the last good keys stay in use. Returns a function that stops watching.
    */
   watch(options: { pollMs?: number; debounceMs?: number; sighup?: boolean } = {}): () => void {
+    const log = logOf(this.options);
     return watchFiles({
-      dirs: [this.options.dataDir],
-      names: new Set([currentKeyFile(this.options.kind), TLOG_FILE]),
+      dirs: [this.options.dataDir, dirname(log)],
+      names: new Set([currentKeyFile(this.options.kind), basename(log)]),
       pollMs: options.pollMs ?? 30_000,
       debounceMs: options.debounceMs ?? 100,
       sighup: options.sighup !== false,
@@ -171,15 +174,18 @@ export class KeyRing extends EventEmitter<{
   }
 }
 
+const logOf = (options: KeyRingOptions) => options.tlogPath ?? tlogPath(options.dataDir);
+
 async function readState(options: KeyRingOptions, mode: 'open' | 'reload'): Promise<State> {
   const { dataDir, kind } = options;
+  const log = logOf(options);
   const pattern = `${kind}-key.`;
   const names = await readdir(dataDir).catch(() => [] as string[]);
   if (names.some((name) => name.startsWith(pattern) && name.endsWith('.pending.pem')))
-    await withDataDirLock(dataDir, () => recoverPendingRotation(dataDir, kind));
+    await withDataDirLock(dataDir, () => recoverPendingRotation(dataDir, kind, log));
   const current =
     mode === 'open' ? await loadOrCreateKey(dataDir, kind) : await readCurrentKey(dataDir, kind);
-  const events = (await rotationEventsOf(tlogPath(dataDir))).filter((event) => event.kind === kind);
+  const events = (await rotationEventsOf(log)).filter((event) => event.kind === kind);
   return { current, events };
 }
 

@@ -31,6 +31,8 @@ const DAY_MS = 86_400_000;
 export interface RotateKeyOptions {
   dataDir: string;
   kind: KeyKind;
+  /** The transparency log (TESSERA_TL_LOCAL_PATH); default `<dataDir>/tlog.jsonl`. */
+  tlogPath?: string;
   /** Default 7 for node, 90 for issuer. */
   dualTrustDays?: number;
   /** Compute and sign everything, write nothing. */
@@ -69,11 +71,12 @@ export function checkDualTrustDays(kind: KeyKind, days: number): void {
 
 export async function rotateKey(options: RotateKeyOptions): Promise<RotationResult> {
   const { dataDir, kind } = options;
+  const log = options.tlogPath ?? tlogPath(dataDir);
   const days = options.dualTrustDays ?? DEFAULT_DUAL_TRUST_DAYS[kind];
   checkDualTrustDays(kind, days);
   const now = options.now ?? new Date();
   const run = async (): Promise<RotationResult> => {
-    if (!options.dryRun) await recoverPendingRotation(dataDir, kind);
+    if (!options.dryRun) await recoverPendingRotation(dataDir, kind, log);
     const currentPath = join(dataDir, currentKeyFile(kind));
     const oldKey = await readKey(currentPath);
     if (!oldKey)
@@ -98,7 +101,7 @@ export async function rotateKey(options: RotateKeyOptions): Promise<RotationResu
       retiredKeyPath,
     };
     if (options.dryRun) {
-      const last = (await readTlog(tlogPath(dataDir))).at(-1);
+      const last = (await readTlog(log)).at(-1);
       return { ...result, tlogIndex: (last?.index ?? -1) + 1 };
     }
     const pendingPath = join(dataDir, pendingKeyFile(kind, newKey.keyId));
@@ -106,8 +109,9 @@ export async function rotateKey(options: RotateKeyOptions): Promise<RotationResu
     await writeKeyFile(retiredKeyPath, oldKey);
     let index: number;
     try {
-      index = (await appendTlog(dataDir, { kind: 'rotation', payload: event, ts: now }, { locked: true }))
-        .index;
+      index = (
+        await appendTlog(dataDir, { kind: 'rotation', payload: event, ts: now }, { locked: true, path: log })
+      ).index;
     } catch (error) {
       await removeFile(pendingPath);
       throw error;
@@ -135,13 +139,17 @@ async function commitPending(pendingPath: string, currentPath: string): Promise<
  * kind made current replaces the current key file; any other pending file is discarded. Caller holds the
  * data dir lock (or accepts that a concurrent rotation may be in its step 1). Returns the committed key id.
  */
-export async function recoverPendingRotation(dataDir: string, kind: KeyKind): Promise<string | null> {
+export async function recoverPendingRotation(
+  dataDir: string,
+  kind: KeyKind,
+  log: string = tlogPath(dataDir),
+): Promise<string | null> {
   const pattern = new RegExp(`^${kind}-key\\.([0-9a-f]{16})\\.pending\\.pem$`);
   const pending = (await readdir(dataDir).catch(() => [] as string[]))
     .map((name) => ({ name, id: pattern.exec(name)?.[1] }))
     .filter((p): p is { name: string; id: string } => p.id !== undefined);
   if (pending.length === 0) return null;
-  const last = (await rotationEventsOf(tlogPath(dataDir))).filter((e) => e.kind === kind).at(-1);
+  const last = (await rotationEventsOf(log)).filter((e) => e.kind === kind).at(-1);
   const currentPath = join(dataDir, currentKeyFile(kind));
   const current = await readKey(currentPath);
   let committed: string | null = null;

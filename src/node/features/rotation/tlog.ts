@@ -1,12 +1,12 @@
-// The local transparency log: `<dataDir>/tlog.jsonl`, one JSON entry per line, append-only and hash-chained.
+// The local transparency log: `<dataDir>/tlog.jsonl` (or TESSERA_TL_LOCAL_PATH), one JSON entry per line, append-only and hash-chained.
 // Entry {index, ts, kind, payload, prev_hash, hash}: `hash` is hex SHA-256 of the JCS canonical JSON of the
 // other fields, `prev_hash` the previous entry's hash (64 zeros for index 0). Editing a line breaks its
 // hash, deleting or moving one breaks the index sequence or a link. Rotation payloads are signed events and
 // are verified too. A log cut off at its end is still a valid chain: compare with an anchor (INDEX:HASH)
 // recorded earlier, as `tessera tlog verify` prints it.
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { canonicalJson } from '../identity/canonical-json.ts';
 import { RotationError } from './errors.ts';
 import { withDataDirLock } from './lock.ts';
@@ -93,17 +93,19 @@ export async function rotationEventsOf(path: string): Promise<SignedRotationEven
 export async function appendTlog(
   dataDir: string,
   entry: { kind: TlogKind; payload: Record<string, unknown>; ts: Date },
-  options: { locked?: boolean } = {},
+  options: {
+    locked?: boolean /** The log file (TESSERA_TL_LOCAL_PATH); default in the data dir. */;
+    path?: string;
+  } = {},
 ): Promise<TlogEntry> {
-  const run = () => appendLocked(dataDir, entry);
+  const run = () => appendLocked(options.path ?? tlogPath(dataDir), entry);
   return options.locked ? run() : withDataDirLock(dataDir, run);
 }
 
 async function appendLocked(
-  dataDir: string,
+  path: string,
   entry: { kind: TlogKind; payload: Record<string, unknown>; ts: Date },
 ): Promise<TlogEntry> {
-  const path = tlogPath(dataDir);
   const { lines, torn } = await readLines(path);
   let prev = { index: -1, hash: TLOG_GENESIS };
   if (torn) throw corrupt(path, 'its last line is incomplete');
@@ -128,6 +130,8 @@ async function appendLocked(
   };
   const written: TlogEntry = { ...fields, hash: tlogHash(fields) };
   try {
+    // TESSERA_TL_LOCAL_PATH may name a directory of its own (e.g. an append-only mount) not made yet.
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     const handle = await open(path, 'a', 0o600);
     try {
       // One write of one whole line: a crash leaves at most a torn last line, which append then refuses.
@@ -290,6 +294,7 @@ export function logManifest(
   dataDir: string,
   manifest: Record<string, unknown>,
   now: Date,
+  path: string = tlogPath(dataDir),
 ): Promise<TlogEntry> {
-  return appendTlog(dataDir, { kind: 'manifest', payload: manifest, ts: now });
+  return appendTlog(dataDir, { kind: 'manifest', payload: manifest, ts: now }, { path });
 }
