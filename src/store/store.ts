@@ -27,6 +27,12 @@ export interface Store extends StoreOps {
    * a savepoint (its failure, if caught, undoes only its own writes); store calls made inside fn join it.
    */
   tx<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  /**
+   * True when other processes (replicas of this node) may write the same state at the same time
+   * (PostgreSQL); false when this process is its only writer (SQLite). What is kept in memory (the HLC,
+   * caches, leases) must then be reconciled through the store.
+   */
+  readonly shared: boolean;
   /** Cheap probe for /readyz: the database answers and accepts a write. */
   writable(): Promise<{ ok: true } | { ok: false; reason: string }>;
   close(): Promise<void>;

@@ -141,6 +141,11 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX capability_revocations_issuer ON capability_revocations (issuer, seq);
   `,
+  // 2: replicas of one node stamp a local write above max(hlc), read under the write lock: an index keeps
+  // that read one index probe.
+  `
+  CREATE INDEX facts_hlc ON facts (hlc);
+  `,
 ];
 
 /** The table that records applied steps (one row per version). */

@@ -236,6 +236,7 @@ export function postgresStore(pool: Pool, context: PostgresStoreContext): Store 
   const ops = bindStoreOps((access, call) => engine.run(access, call));
   return {
     ...ops,
+    shared: true,
     tx: (fn) => engine.tx(fn),
     async writable() {
       if (engine.closed) return { ok: false, reason: 'the store is closed' };

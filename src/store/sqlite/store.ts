@@ -182,6 +182,7 @@ export function sqliteStore(
   const ops = bindStoreOps((access, call) => engine.run(access, call));
   return {
     ...ops,
+    shared: false,
     tx: (fn) => engine.tx(fn),
     async writable() {
       if (engine.closed) return { ok: false, reason: 'the store is closed' };
