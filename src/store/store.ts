@@ -21,6 +21,11 @@ export interface StoreOps
     ReplayStore,
     MetaStore {}
 
+/** A named lease held by this process until released (see Store.lease). */
+export interface Lease {
+  release(): Promise<void>;
+}
+
 export interface Store extends StoreOps {
   /**
    * Runs fn in one transaction: committed when it resolves, rolled back when it throws. A tx() inside fn is
@@ -33,6 +38,12 @@ export interface Store extends StoreOps {
    * caches, leases) must then be reconciled through the store.
    */
   readonly shared: boolean;
+  /**
+   * Takes the lease `name` if no one (no replica, no other caller in this process) holds it; null when it is
+   * held. On PostgreSQL it is a session advisory lock: a replica that dies loses its leases with its
+   * connection. On SQLite (one writer process) it is exclusive within the process only.
+   */
+  lease(name: string): Promise<Lease | null>;
   /** Cheap probe for /readyz: the database answers and accepts a write. */
   writable(): Promise<{ ok: true } | { ok: false; reason: string }>;
   close(): Promise<void>;

@@ -237,3 +237,26 @@ test('a replica idle inside its transaction is cut by the server, releasing the 
     await stuck.cleanup();
   }
 });
+
+test('a lease is held by one replica at a time, released on release() and when the holder closes', async () => {
+  const { a, b, close } = await replicas();
+  try {
+    const first = await a.lease('pull:x');
+    assert.ok(first, 'a takes the free lease');
+    assert.equal(await a.lease('pull:x'), null, 'not twice in one process');
+    assert.equal(await b.lease('pull:x'), null, 'not by another replica');
+    const other = await b.lease('pull:y');
+    assert.ok(other, 'another name is another lease');
+    await other.release();
+    await first.release();
+    const second = await b.lease('pull:x');
+    assert.ok(second, 'free again once released');
+    await b.close();
+    // The holder went away: the server ended its session, and its locks with it.
+    const third = await a.lease('pull:x');
+    assert.ok(third, 'taken over once the holder closed');
+    await third.release();
+  } finally {
+    await close();
+  }
+});

@@ -180,9 +180,23 @@ export function sqliteStore(
 ): Store {
   const engine = new SqliteEngine(file, writer, reader, now);
   const ops = bindStoreOps((access, call) => engine.run(access, call));
+  // One writer process: a lease only has to be exclusive within it.
+  const leases = new Set<string>();
   return {
     ...ops,
     shared: false,
+    async lease(name) {
+      if (leases.has(name)) return null;
+      leases.add(name);
+      let released = false;
+      return {
+        release: async () => {
+          if (released) return;
+          released = true;
+          leases.delete(name);
+        },
+      };
+    },
     tx: (fn) => engine.tx(fn),
     async writable() {
       if (engine.closed) return { ok: false, reason: 'the store is closed' };

@@ -20,10 +20,18 @@ export interface Replicas {
 /** Replica `a` (started first: it migrates) and replica `b` of node `name` on `db`. */
 export async function startReplicas(
   db: TestDatabase,
-  options: { name?: string; env?: Record<string, string>; clockB?: Clock; ca?: TestCa } = {},
+  options: {
+    name?: string;
+    env?: Record<string, string>;
+    clockB?: Clock;
+    ca?: TestCa;
+    root?: string;
+    /** Runs after `a` started, before `b` does (b loads what a stored meanwhile, e.g. approved peers). */
+    beforeB?: (a: TlsNode) => Promise<void>;
+  } = {},
 ): Promise<Replicas> {
   const ca = options.ca ?? (await createTestCa());
-  const root = await mkdtemp(join(tmpdir(), 'tessera-replicas-'));
+  const root = options.root ?? (await mkdtemp(join(tmpdir(), 'tessera-replicas-')));
   const name = options.name ?? 'r';
   const env = {
     TESSERA_DATABASE_URL: db.url,
@@ -32,6 +40,7 @@ export async function startReplicas(
     ...options.env,
   };
   const a = await startTlsNode({ name, ca, root, env });
+  await options.beforeB?.(a);
   const b = await startTlsNode({
     name: `${name}-2`,
     ca,
