@@ -44,6 +44,14 @@ export interface Store extends StoreOps {
    * connection. On SQLite (one writer process) it is exclusive within the process only.
    */
   lease(name: string): Promise<Lease | null>;
+  /**
+   * Sends `payload` to every subscriber of `channel` (a-z and _, at most 32) in every replica of the node,
+   * this process included; a short hint (at most 7999 bytes), not a durable message: a replica that is
+   * reconnecting misses it. PostgreSQL: NOTIFY. SQLite: the subscribers of this process.
+   */
+  notify(channel: string, payload: string): Promise<void>;
+  /** Calls `listener` with every payload notified on `channel`; returns the unsubscribe function. */
+  subscribe(channel: string, listener: (payload: string) => void): () => void;
   /** Cheap probe for /readyz: the database answers and accepts a write. */
   writable(): Promise<{ ok: true } | { ok: false; reason: string }>;
   close(): Promise<void>;

@@ -1,12 +1,22 @@
 // The store's one long-lived session: a pooled client kept checked out for what lives as long as a
-// connection, not a statement: named leases (session advisory locks). When the connection fails, the
-// server releases its locks, so the leases taken on it are lost too: the next lease() connects anew.
+// connection, not a statement: named leases (session advisory locks) and LISTEN for the store's channels.
+// When the connection fails, the server releases its locks, so the leases taken on it are lost too: the
+// next lease() connects anew; subscriptions reconnect by themselves (a notification sent meanwhile is lost).
 import type { Pool, PoolClient } from 'pg';
 import { StoreError } from '../errors.ts';
 import type { Lease } from '../store.ts';
-import { leaseLock } from './locks.ts';
+import { fnv1a, leaseLock } from './locks.ts';
 
 const ignore = (): void => undefined;
+const CHANNEL = /^[a-z_]{1,32}$/;
+const RELISTEN_MS = 1000;
+
+/** The server's name of channel `name` of the store in `schema` (stores in other schemas never hear it). */
+function serverChannel(schema: string, name: string): string {
+  if (!CHANNEL.test(name))
+    throw new TypeError(`a channel name is 1-32 of a-z and _ (got ${JSON.stringify(name)})`);
+  return `tessera_${(fnv1a(`tessera:${schema}`) >>> 0).toString(16)}_${name}`;
+}
 
 export class PgSession {
   readonly #pool: Pool;
@@ -17,6 +27,9 @@ export class PgSession {
   #closed = false;
   /** Ends a session client once (an error, the server closing it, close()). */
   readonly #drop = new WeakMap<PoolClient, () => void>();
+  /** Listeners by server channel name. */
+  readonly #listeners = new Map<string, Set<(payload: string) => void>>();
+  #relisten: NodeJS.Timeout | undefined;
 
   constructor(pool: Pool, schema: string) {
     this.#pool = pool;
@@ -39,10 +52,12 @@ export class PgSession {
           this.#held.clear();
         }
         client.release(true);
+        this.#scheduleRelisten();
       };
       this.#drop.set(client, lost);
       client.on('error', lost);
       client.on('end', lost);
+      client.on('notification', (message) => this.#dispatch(message.channel, message.payload ?? ''));
       return client;
     });
     this.#client = connecting;
@@ -83,12 +98,70 @@ export class PgSession {
     };
   }
 
+  /** Calls listener with the payload of every notify(channel) of any replica, this one included. */
+  subscribe(channel: string, listener: (payload: string) => void): () => void {
+    const name = serverChannel(this.#schema, channel);
+    let listeners = this.#listeners.get(name);
+    if (!listeners) {
+      listeners = new Set();
+      this.#listeners.set(name, listeners);
+      void this.#listen([name]);
+    }
+    listeners.add(listener);
+    return () => {
+      if (!listeners.delete(listener) || listeners.size > 0) return;
+      this.#listeners.delete(name);
+      if (this.#closed || !this.#client) return;
+      void this.#client.then((client) => client.query(`UNLISTEN "${name}"`)).catch(ignore);
+    };
+  }
+
+  /** Sends payload (at most 7999 bytes) to the subscribers of channel on every replica, once committed. */
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.#pool.query('SELECT pg_notify($1, $2)', [serverChannel(this.#schema, channel), payload]);
+  }
+
+  async #listen(names: string[]): Promise<void> {
+    if (this.#closed || names.length === 0) return;
+    try {
+      const client = await this.#connect();
+      await client.query(names.map((name) => `LISTEN "${name}"`).join('; '));
+    } catch {
+      this.#scheduleRelisten();
+    }
+  }
+
+  /** After a lost connection: connect again and LISTEN to every channel someone still listens to. */
+  #scheduleRelisten(): void {
+    if (this.#closed || this.#relisten || this.#listeners.size === 0) return;
+    this.#relisten = setTimeout(() => {
+      this.#relisten = undefined;
+      void this.#listen([...this.#listeners.keys()]);
+    }, RELISTEN_MS);
+    this.#relisten.unref();
+  }
+
+  #dispatch(name: string, payload: string): void {
+    for (const listener of this.#listeners.get(name) ?? []) {
+      try {
+        listener(payload);
+      } catch {
+        // A listener's failure is its own; the others still hear the notification.
+      }
+    }
+  }
+
   /** Ends the session (its leases end with it). */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#relisten);
+    this.#listeners.clear();
     const client = await this.#client?.catch(() => undefined);
     this.#client = undefined;
     this.#held.clear();
-    if (client) this.#drop.get(client)?.();
+    if (!client) return;
+    // Released now, not when the server gets round to ending the backend: another replica takes over at once.
+    await client.query('SELECT pg_advisory_unlock_all()').catch(ignore);
+    this.#drop.get(client)?.();
   }
 }
