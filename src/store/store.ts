@@ -21,6 +21,20 @@ export interface StoreOps
     ReplayStore,
     MetaStore {}
 
+/** One token from a shared token bucket, or how long until one is there. */
+export type TokenTake = { ok: true } | { ok: false; waitMs: number };
+
+/**
+ * Token buckets kept in the store, shared by the replicas of a node: capacity = one hour's worth
+ * (`perHour` tokens), refilled continuously, in integer token-milliseconds as the in-memory bucket.
+ */
+export interface TokenBuckets {
+  /** Takes one token of bucket `key` at `nowMs` (the caller's clock; a clock behind the bucket's refills nothing). */
+  take(key: string, perHour: number, nowMs: number): Promise<TokenTake>;
+  /** Forgets buckets that have refilled completely by `nowMs` (they equal fresh ones). */
+  prune(nowMs: number): Promise<void>;
+}
+
 /** A named lease held by this process until released (see Store.lease). */
 export interface Lease {
   release(): Promise<void>;
@@ -52,6 +66,8 @@ export interface Store extends StoreOps {
   notify(channel: string, payload: string): Promise<void>;
   /** Calls `listener` with every payload notified on `channel`; returns the unsubscribe function. */
   subscribe(channel: string, listener: (payload: string) => void): () => void;
+  /** Token buckets shared by every replica (PostgreSQL); null when the node keeps them in memory (SQLite). */
+  readonly buckets: TokenBuckets | null;
   /** Cheap probe for /readyz: the database answers and accepts a write. */
   writable(): Promise<{ ok: true } | { ok: false; reason: string }>;
   close(): Promise<void>;

@@ -9,6 +9,7 @@ import type { Pool } from 'pg';
 import { StoreError } from '../errors.ts';
 import { Mutex } from '../mutex.ts';
 import type { Store, StoreOps } from '../store.ts';
+import { postgresBuckets } from './buckets.ts';
 import { describeFailure, isServerFailure } from './failures.ts';
 import type { AdvisoryLocks } from './locks.ts';
 import { bindStoreOps, PgOps } from './ops.ts';
@@ -238,6 +239,7 @@ export function postgresStore(pool: Pool, context: PostgresStoreContext): Store 
   const ops = bindStoreOps((access, call) => engine.run(access, call));
   return {
     ...ops,
+    buckets: postgresBuckets(pool),
     shared: true,
     tx: (fn) => engine.tx(fn),
     lease: (name) => session.lease(name),

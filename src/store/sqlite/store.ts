@@ -186,6 +186,7 @@ export function sqliteStore(
   const channels = new Map<string, Set<(payload: string) => void>>();
   return {
     ...ops,
+    buckets: null,
     shared: false,
     async notify(channel, payload) {
       if (engine.closed) throw new StoreError('store_closed', 'the SQLite store is closed');

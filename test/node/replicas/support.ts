@@ -23,6 +23,8 @@ export async function startReplicas(
   options: {
     name?: string;
     env?: Record<string, string>;
+    /** Both replicas' clock (clockB wins for b). */
+    clock?: Clock;
     clockB?: Clock;
     ca?: TestCa;
     root?: string;
@@ -39,14 +41,14 @@ export async function startReplicas(
     TESSERA_NODE_PRIVATE_KEY: randomBytes(32).toString('base64url'),
     ...options.env,
   };
-  const a = await startTlsNode({ name, ca, root, env });
+  const a = await startTlsNode({ name, ca, root, env, ...(options.clock ? { clock: options.clock } : {}) });
   await options.beforeB?.(a);
   const b = await startTlsNode({
     name: `${name}-2`,
     ca,
     root,
     replicaOf: a,
-    ...(options.clockB ? { clock: options.clockB } : {}),
+    ...(options.clockB || options.clock ? { clock: options.clockB ?? options.clock } : {}),
   });
   return {
     ca,

@@ -111,8 +111,8 @@ export function federationFeature(
         // Through the store, so the replica that pulls from this peer hears it whichever replica the peer
         // reached (NOTIFY on PostgreSQL; this process on SQLite). If that fails, at least this one pulls.
         onWake: (peerId) => void store.notify(WAKE_CHANNEL, peerId).catch(() => puller.wake(peerId)),
-        takeQuota: (peerEntityUri, reply) => {
-          const decision = deps.quotas.takeFederationPull(peerEntityUri);
+        takeQuota: async (peerEntityUri, reply) => {
+          const decision = await deps.quotas.takeFederationPull(peerEntityUri);
           if (!decision.allowed) throw quotaExceeded(decision, reply);
         },
       }),
