@@ -42,6 +42,21 @@ export interface NodeContext {
   nodeUrl: string;
 }
 
+/** The store channel a changed peer's id travels on to the other replicas. */
+const PEER_CHANGED = 'peer_changed';
+
+/**
+ * Applies a peer change another replica announced: the directory reads it again, and an approval or a
+ * revocation is announced on this replica's events as if made here (pulling starts, connections close).
+ * Our own announcements find nothing changed.
+ */
+async function followPeerChange(peers: PeerDirectory, events: NodeEvents, id: string): Promise<void> {
+  const { before, after } = await peers.refresh(id);
+  if (!after || before?.status === after.status) return;
+  if (after.status === 'approved') events.emit('peer_approved', after);
+  if (after.status === 'revoked') events.emit('peer_revoked', after);
+}
+
 export async function openContext(
   config: NodeConfig,
   options: { logger: Logger; clock: Clock },
@@ -79,6 +94,23 @@ export async function openContext(
     ? new ExpiryMonitor({ logger, clock, metrics: tlsMetrics }).track(credentials)
     : null;
   if (expiry) lifecycle.holds(() => expiry.close());
+  const events = new NodeEvents();
+  const peers = await PeerDirectory.load(
+    store,
+    // Replicas on one database: a peer added, approved or revoked on one is announced to the others.
+    store.shared ? (id) => void store.notify(PEER_CHANGED, id).catch(() => undefined) : undefined,
+  );
+  if (store.shared) {
+    const unsubscribe = store.subscribe(PEER_CHANGED, (id) => {
+      void followPeerChange(peers, events, id).catch((error: Error) =>
+        logger.warn(
+          { event: 'peer_refresh_failed', peer: id, error: error.message },
+          'could not read a peer another replica changed',
+        ),
+      );
+    });
+    lifecycle.holds(async () => unsubscribe());
+  }
   return {
     config,
     logger,
@@ -87,7 +119,7 @@ export async function openContext(
     expiry,
     store,
     keys,
-    peers: await PeerDirectory.load(store),
+    peers,
     audit: new AuditLog({
       store,
       clock,
@@ -95,7 +127,7 @@ export async function openContext(
       onWriteFailure: (eventType) => metrics.auditWriteFailures.inc({ event_type: eventType }),
     }),
     sample: auditSampler(60),
-    events: new NodeEvents(),
+    events,
     registry,
     tlsMetrics,
     metrics,
