@@ -64,8 +64,12 @@ export interface Store extends StoreOps {
    * reconnecting misses it. PostgreSQL: NOTIFY. SQLite: the subscribers of this process.
    */
   notify(channel: string, payload: string): Promise<void>;
-  /** Calls `listener` with every payload notified on `channel`; returns the unsubscribe function. */
-  subscribe(channel: string, listener: (payload: string) => void): () => void;
+  /**
+   * Calls `listener` with every payload notified on `channel`; returns the unsubscribe function. `missed`
+   * is called when notifications may have been lost (PostgreSQL: listening again after a lost connection):
+   * the subscriber should then re-read what it follows.
+   */
+  subscribe(channel: string, listener: (payload: string) => void, missed?: () => void): () => void;
   /** Token buckets shared by every replica (PostgreSQL); null when the node keeps them in memory (SQLite). */
   readonly buckets: TokenBuckets | null;
   /** Cheap probe for /readyz: the database answers and accepts a write. */

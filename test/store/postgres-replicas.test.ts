@@ -262,11 +262,16 @@ test('a lease is held by one replica at a time, released on release() and when t
   }
 });
 
-test('notify reaches the subscribers of every replica, and a subscription survives its connection being killed', async () => {
+test('notify reaches the subscribers of every replica, and a subscription survives its connection being killed (told it may have missed some)', async () => {
   const { handle, a, b, close } = await replicas();
   try {
     const heard: string[] = [];
-    const stop = b.subscribe('pull_wake', (payload) => heard.push(`b:${payload}`));
+    let missed = 0;
+    const stop = b.subscribe(
+      'pull_wake',
+      (payload) => heard.push(`b:${payload}`),
+      () => missed++,
+    );
     a.subscribe('pull_wake', (payload) => heard.push(`a:${payload}`));
     const other = await openPostgresStore({
       url: handle.database.url,
@@ -297,6 +302,7 @@ test('notify reaches the subscribers of every replica, and a subscription surviv
     await a.notify('pull_wake', 'peer-3');
     for (let i = 0; i < 40 && heard.length < 2; i++) await pause(25);
     assert.deepEqual(heard.sort(), ['a:peer-3', 'b:peer-3']);
+    assert.equal(missed, 1, 'b was told it may have missed notifications while reconnecting');
     stop();
   } finally {
     await close();

@@ -101,14 +101,23 @@ export async function openContext(
     store.shared ? (id) => void store.notify(PEER_CHANGED, id).catch(() => undefined) : undefined,
   );
   if (store.shared) {
-    const unsubscribe = store.subscribe(PEER_CHANGED, (id) => {
-      void followPeerChange(peers, events, id).catch((error: Error) =>
+    const follow = (id: string) =>
+      followPeerChange(peers, events, id).catch((error: Error) =>
         logger.warn(
           { event: 'peer_refresh_failed', peer: id, error: error.message },
           'could not read a peer another replica changed',
         ),
       );
-    });
+    const unsubscribe = store.subscribe(
+      PEER_CHANGED,
+      (id) => void follow(id),
+      // Changes announced while this replica was reconnecting: every peer is read again.
+      () =>
+        void store
+          .listPeers()
+          .then((all) => Promise.all(all.map((peer) => follow(peer.id))))
+          .catch(() => undefined),
+    );
     lifecycle.holds(async () => unsubscribe());
   }
   return {

@@ -11,6 +11,11 @@ const ignore = (): void => undefined;
 const CHANNEL = /^[a-z_]{1,32}$/;
 const RELISTEN_MS = 1000;
 
+interface Subscriber {
+  listener: (payload: string) => void;
+  missed: (() => void) | undefined;
+}
+
 /** The server's name of channel `name` of the store in `schema` (stores in other schemas never hear it). */
 function serverChannel(schema: string, name: string): string {
   if (!CHANNEL.test(name))
@@ -28,7 +33,9 @@ export class PgSession {
   /** Ends a session client once (an error, the server closing it, close()). */
   readonly #drop = new WeakMap<PoolClient, () => void>();
   /** Listeners by server channel name. */
-  readonly #listeners = new Map<string, Set<(payload: string) => void>>();
+  readonly #listeners = new Map<string, Set<Subscriber>>();
+  /** The connection was lost (or LISTEN failed) since the channels were last listened to. */
+  #gap = false;
   #relisten: NodeJS.Timeout | undefined;
 
   constructor(pool: Pool, schema: string) {
@@ -98,18 +105,22 @@ export class PgSession {
     };
   }
 
-  /** Calls listener with the payload of every notify(channel) of any replica, this one included. */
-  subscribe(channel: string, listener: (payload: string) => void): () => void {
+  /**
+   * Calls listener with the payload of every notify(channel) of any replica, this one included; `missed`
+   * once listening again after a lost connection (notifications may have been sent meanwhile).
+   */
+  subscribe(channel: string, listener: (payload: string) => void, missed?: () => void): () => void {
     const name = serverChannel(this.#schema, channel);
+    const subscriber: Subscriber = { listener, missed };
     let listeners = this.#listeners.get(name);
     if (!listeners) {
       listeners = new Set();
       this.#listeners.set(name, listeners);
       void this.#listen([name]);
     }
-    listeners.add(listener);
+    listeners.add(subscriber);
     return () => {
-      if (!listeners.delete(listener) || listeners.size > 0) return;
+      if (!listeners.delete(subscriber) || listeners.size > 0) return;
       this.#listeners.delete(name);
       if (this.#closed || !this.#client) return;
       void this.#client.then((client) => client.query(`UNLISTEN "${name}"`)).catch(ignore);
@@ -128,12 +139,25 @@ export class PgSession {
       await client.query(names.map((name) => `LISTEN "${name}"`).join('; '));
     } catch {
       this.#scheduleRelisten();
+      return;
     }
+    if (!this.#gap) return;
+    this.#gap = false;
+    for (const subscribers of this.#listeners.values())
+      for (const { missed } of subscribers) {
+        try {
+          missed?.();
+        } catch {
+          // Its own failure.
+        }
+      }
   }
 
   /** After a lost connection: connect again and LISTEN to every channel someone still listens to. */
   #scheduleRelisten(): void {
-    if (this.#closed || this.#relisten || this.#listeners.size === 0) return;
+    if (this.#closed || this.#listeners.size === 0) return;
+    this.#gap = true;
+    if (this.#relisten) return;
     this.#relisten = setTimeout(() => {
       this.#relisten = undefined;
       void this.#listen([...this.#listeners.keys()]);
@@ -142,7 +166,7 @@ export class PgSession {
   }
 
   #dispatch(name: string, payload: string): void {
-    for (const listener of this.#listeners.get(name) ?? []) {
+    for (const { listener } of this.#listeners.get(name) ?? []) {
       try {
         listener(payload);
       } catch {

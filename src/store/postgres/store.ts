@@ -244,7 +244,7 @@ export function postgresStore(pool: Pool, context: PostgresStoreContext): Store 
     tx: (fn) => engine.tx(fn),
     lease: (name) => session.lease(name),
     notify: (channel, payload) => session.notify(channel, payload),
-    subscribe: (channel, listener) => session.subscribe(channel, listener),
+    subscribe: (channel, listener, missed) => session.subscribe(channel, listener, missed),
     async writable() {
       if (engine.closed) return { ok: false, reason: 'the store is closed' };
       // A real, durable write: it fails on a full disk, a read-only server or a lost connection, not just

@@ -150,6 +150,11 @@ export class ApiKeys {
     return { ok: true, principal };
   }
 
+  /** Drops every cached verification (revocations elsewhere may have been missed). */
+  forgetAll(): void {
+    this.#cache.clear();
+  }
+
   /** Drops cached verifications of a key (called on revoke). */
   forget(keyId: string): void {
     for (const [cacheKey, entry] of this.#cache)

@@ -66,7 +66,12 @@ export function authFeature(
           void audit.note('api_key_revoked', principal.entityUri, { key_id: id }),
       }),
     async start() {
-      if (store.shared) unsubscribe = store.subscribe(API_KEY_REVOKED, (id) => apiKeys.forget(id));
+      if (store.shared)
+        unsubscribe = store.subscribe(
+          API_KEY_REVOKED,
+          (id) => apiKeys.forget(id),
+          () => apiKeys.forgetAll(),
+        );
       if (config.authRequired && !config.apiKey && !(await apiKeys.hasActiveAdmin()))
         ctx.logger.warn(
           { event: 'no_admin_key' },
