@@ -98,7 +98,11 @@ test('a lookup by a value holding a NUL character (text PostgreSQL cannot hold) 
     assert.equal(await t.store.getPeer(nul), null);
     assert.equal(await t.store.getPeerByEntityUri(nul), null);
     assert.equal(await t.store.getMeta(nul), null);
-    assert.deepEqual(await t.store.listAudit({ principal: nul }, 10), { entries: [], total: 0, cursor: null });
+    assert.deepEqual(await t.store.listAudit({ principal: nul }, 10), {
+      entries: [],
+      total: 0,
+      cursor: null,
+    });
     await t.store.tx(async (tx) => {
       assert.equal(await tx.getFact(nul), null, 'inside a transaction too, which goes on');
       await tx.setMeta('after', 'yes');

@@ -10,6 +10,7 @@ import { openPostgresStore } from '../../src/store/postgres/open.ts';
 import type { Store } from '../../src/store/store.ts';
 import { fact, settle } from './contract/records.ts';
 import {
+  freshSchema,
   heldTransaction,
   type PostgresHandle,
   tempPostgresStore,
@@ -235,5 +236,75 @@ test('a replica idle inside its transaction is cut by the server, releasing the 
   } finally {
     await other.close();
     await stuck.cleanup();
+  }
+});
+
+test('a lease is held by one replica at a time, released on release() and when the holder closes', async () => {
+  const { a, b, close } = await replicas();
+  try {
+    const first = await a.lease('pull:x');
+    assert.ok(first, 'a takes the free lease');
+    assert.equal(await a.lease('pull:x'), null, 'not twice in one process');
+    assert.equal(await b.lease('pull:x'), null, 'not by another replica');
+    const other = await b.lease('pull:y');
+    assert.ok(other, 'another name is another lease');
+    await other.release();
+    await first.release();
+    const second = await b.lease('pull:x');
+    assert.ok(second, 'free again once released');
+    await b.close();
+    // The holder went away: the server ended its session, and its locks with it.
+    const third = await a.lease('pull:x');
+    assert.ok(third, 'taken over once the holder closed');
+    await third.release();
+  } finally {
+    await close();
+  }
+});
+
+test('notify reaches the subscribers of every replica, and a subscription survives its connection being killed (told it may have missed some)', async () => {
+  const { handle, a, b, close } = await replicas();
+  try {
+    const heard: string[] = [];
+    let missed = 0;
+    const stop = b.subscribe(
+      'pull_wake',
+      (payload) => heard.push(`b:${payload}`),
+      () => missed++,
+    );
+    a.subscribe('pull_wake', (payload) => heard.push(`a:${payload}`));
+    const other = await openPostgresStore({
+      url: handle.database.url,
+      schema: freshSchema(),
+      poolSize: 1,
+    });
+    await pause(300); // LISTEN is issued in the background
+    await a.notify('pull_wake', 'peer-1');
+    for (let i = 0; i < 40 && heard.length < 2; i++) await pause(25);
+    assert.deepEqual(heard.sort(), ['a:peer-1', 'b:peer-1']);
+    // Another schema's store never hears this one's channels.
+    const elsewhere: string[] = [];
+    other.subscribe('pull_wake', (payload) => elsewhere.push(payload));
+    await pause(300);
+    await a.notify('pull_wake', 'peer-2');
+    await pause(300);
+    assert.deepEqual(elsewhere, []);
+    await other.close();
+    for (let i = 0; i < 40 && heard.length < 4; i++) await pause(25);
+    assert.deepEqual(heard.sort(), ['a:peer-1', 'a:peer-2', 'b:peer-1', 'b:peer-2']);
+    heard.length = 0;
+    // The server ends b's listening session: b connects again and listens again by itself.
+    const killed = await handle.database.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    );
+    assert.ok((killed.rowCount ?? 0) >= 2, 'both listening sessions ended');
+    await pause(1800);
+    await a.notify('pull_wake', 'peer-3');
+    for (let i = 0; i < 40 && heard.length < 2; i++) await pause(25);
+    assert.deepEqual(heard.sort(), ['a:peer-3', 'b:peer-3']);
+    assert.equal(missed, 1, 'b was told it may have missed notifications while reconnecting');
+    stop();
+  } finally {
+    await close();
   }
 });

@@ -3,12 +3,13 @@
 // the test, its log lines captured, and an API client holding its static admin key. Nodes are peered
 // through the real admin API, the way an operator does it.
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { startNode, type TesseraNode } from '../../src/node/app/compose.ts';
 import { loadConfig } from '../../src/node/settings/config.ts';
+import type { Clock } from '../../src/tls/clock.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
 import type { PeerView } from './node-process.ts';
 import { type TestCa, testUri, writeMaterial } from './pki.ts';
@@ -25,6 +26,8 @@ export interface TlsNode {
   logs: LogLine[];
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
+  /** What a replica of this node reuses: its static admin key and the env it was started with. */
+  identity: { apiKey: string; env: Record<string, string> };
 }
 
 export async function startTlsNode(spec: {
@@ -33,17 +36,32 @@ export async function startTlsNode(spec: {
   /** Parent directory; the node gets <root>/<name>. */
   root: string;
   env?: Record<string, string>;
+  /**
+   * Start a replica of this node: the same entity URI, TLS material, admin key, issuer key and env (its
+   * node key and database among them: give TESSERA_NODE_PRIVATE_KEY and TESSERA_DATABASE_URL there), with
+   * its own ports and data dir (<root>/<name>); `env` is added on top.
+   */
+  replicaOf?: TlsNode;
+  clock?: Clock;
 }): Promise<TlsNode> {
   const dataDir = join(spec.root, spec.name);
   await mkdir(join(dataDir, 'tls'), { recursive: true });
-  const entityUri = testUri(spec.name);
-  const tls = await writeMaterial(
-    join(dataDir, 'tls'),
-    'node',
-    await spec.ca.issue(spec.name, { uris: [entityUri] }),
-    spec.ca.certPem,
-  );
-  const apiKey = randomBytes(24).toString('base64url');
+  const original = spec.replicaOf;
+  const entityUri = original?.entityUri ?? testUri(spec.name);
+  const tls = original
+    ? original.tls
+    : await writeMaterial(
+        join(dataDir, 'tls'),
+        'node',
+        await spec.ca.issue(spec.name, { uris: [entityUri] }),
+        spec.ca.certPem,
+      );
+  if (original)
+    await copyFile(join(original.dataDir, 'issuer-key.pem'), join(dataDir, 'issuer-key.pem')).catch(
+      () => undefined,
+    );
+  const env = { ...original?.identity.env, ...spec.env };
+  const apiKey = original?.identity.apiKey ?? randomBytes(24).toString('base64url');
   const logs: LogLine[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const config = loadConfig(
@@ -62,11 +80,11 @@ export async function startTlsNode(spec: {
       TESSERA_RATE_LIMIT_WRITE_PER_HOUR: '10000000',
       TESSERA_RATE_LIMIT_ADMIN_PER_HOUR: '10000000',
       TESSERA_RATE_LIMIT_FEDERATION_PULL_PER_HOUR: '10000000',
-      ...spec.env,
+      ...env,
     },
     logger,
   );
-  const node = await startNode(config, { logger });
+  const node = await startNode(config, { logger, ...(spec.clock ? { clock: spec.clock } : {}) });
   return {
     name: spec.name,
     entityUri,
@@ -87,6 +105,7 @@ export async function startTlsNode(spec: {
       return { status: response.statusCode, body: (text ? JSON.parse(text) : null) as T };
     },
     close: () => node.close(),
+    identity: { apiKey, env },
   };
 }
 

@@ -44,6 +44,20 @@ export interface NodeContext {
 }
 
 const DAY_MS = 86_400_000;
+/** The store channel a changed peer's id travels on to the other replicas. */
+const PEER_CHANGED = 'peer_changed';
+
+/**
+ * Applies a peer change another replica announced: the directory reads it again, and an approval or a
+ * revocation is announced on this replica's events as if made here (pulling starts, connections close).
+ * Our own announcements find nothing changed.
+ */
+async function followPeerChange(peers: PeerDirectory, events: NodeEvents, id: string): Promise<void> {
+  const { before, after } = await peers.refresh(id);
+  if (!after || before?.status === after.status) return;
+  if (after.status === 'approved') events.emit('peer_approved', after);
+  if (after.status === 'revoked') events.emit('peer_revoked', after);
+}
 
 export async function openContext(
   config: NodeConfig,
@@ -96,6 +110,32 @@ export async function openContext(
       }).track(credentials)
     : null;
   if (expiry) lifecycle.holds(() => expiry.close());
+  const events = new NodeEvents();
+  const peers = await PeerDirectory.load(
+    store,
+    // Replicas on one database: a peer added, approved or revoked on one is announced to the others.
+    store.shared ? (id) => void store.notify(PEER_CHANGED, id).catch(() => undefined) : undefined,
+  );
+  if (store.shared) {
+    const follow = (id: string) =>
+      followPeerChange(peers, events, id).catch((error: Error) =>
+        logger.warn(
+          { event: 'peer_refresh_failed', peer: id, error: error.message },
+          'could not read a peer another replica changed',
+        ),
+      );
+    const unsubscribe = store.subscribe(
+      PEER_CHANGED,
+      (id) => void follow(id),
+      // Changes announced while this replica was reconnecting: every peer is read again.
+      () =>
+        void store
+          .listPeers()
+          .then((all) => Promise.all(all.map((peer) => follow(peer.id))))
+          .catch(() => undefined),
+    );
+    lifecycle.holds(async () => unsubscribe());
+  }
   return {
     config,
     logger,
@@ -104,7 +144,7 @@ export async function openContext(
     expiry,
     store,
     keys,
-    peers: await PeerDirectory.load(store),
+    peers,
     audit: new AuditLog({
       store,
       clock,
@@ -112,7 +152,7 @@ export async function openContext(
       onWriteFailure: (eventType) => metrics.auditWriteFailures.inc({ event_type: eventType }),
     }),
     sample: auditSampler(60),
-    events: new NodeEvents(),
+    events,
     registry,
     tlsMetrics,
     metrics,

@@ -13,9 +13,11 @@ export interface AdvisoryLocks {
 // 'TSM1' and 'TSW1': fixed purposes, so other applications' advisory locks are unlikely to collide.
 const MIGRATE_PURPOSE = 0x54534d31;
 const WRITE_PURPOSE = 0x54535731;
+// 'TSL1': named leases (session locks), keyed by schema and name.
+const LEASE_PURPOSE = 0x54534c31;
 
 /** FNV-1a (32 bit) of the UTF-8 bytes, as a signed int4. */
-function fnv1a(text: string): number {
+export function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
   for (const byte of Buffer.from(text, 'utf8')) {
     hash ^= byte;
@@ -28,4 +30,9 @@ function fnv1a(text: string): number {
 export function advisoryLocks(schema: string): AdvisoryLocks {
   const key = fnv1a(`tessera:${schema}`);
   return { migrate: `${MIGRATE_PURPOSE}, ${key}`, write: `${WRITE_PURPOSE}, ${key}` };
+}
+
+/** The key of lease `name` of the store in `schema`. */
+export function leaseLock(schema: string, name: string): string {
+  return `${LEASE_PURPOSE}, ${fnv1a(`tessera:${schema}:${name}`)}`;
 }

@@ -141,6 +141,22 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX capability_revocations_issuer ON capability_revocations (issuer, seq);
   `,
+  // 2: replicas of one node stamp a local write above max(hlc), read under the write lock: an index keeps
+  // that read one index probe.
+  `
+  CREATE INDEX facts_hlc ON facts (hlc);
+  `,
+  // 3: quota token buckets shared by the replicas (units: token-milliseconds, as the in-memory bucket).
+  `
+  CREATE TABLE quota_buckets (
+    key      ${TEXT} PRIMARY KEY,
+    units    bigint NOT NULL,
+    per_hour bigint NOT NULL,
+    at_ms    bigint NOT NULL,
+    -- Whether the last take found a token (what the taking statement returns).
+    took     boolean NOT NULL
+  );
+  `,
 ];
 
 /** The table that records applied steps (one row per version). */

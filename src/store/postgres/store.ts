@@ -9,9 +9,11 @@ import type { Pool } from 'pg';
 import { StoreError } from '../errors.ts';
 import { Mutex } from '../mutex.ts';
 import type { Store, StoreOps } from '../store.ts';
+import { postgresBuckets } from './buckets.ts';
 import { describeFailure, isServerFailure } from './failures.ts';
 import type { AdvisoryLocks } from './locks.ts';
 import { bindStoreOps, PgOps } from './ops.ts';
+import { PgSession } from './session.ts';
 import type { Access } from './sql.ts';
 import { live, TxConnection, type TxScope, txFinished } from './tx-scope.ts';
 
@@ -233,10 +235,16 @@ class PostgresEngine {
 /** The Store over an opened pool whose schema is migrated (open.ts opens it). */
 export function postgresStore(pool: Pool, context: PostgresStoreContext): Store {
   const engine = new PostgresEngine(pool, context);
+  const session = new PgSession(pool, context.schema);
   const ops = bindStoreOps((access, call) => engine.run(access, call));
   return {
     ...ops,
+    buckets: postgresBuckets(pool),
+    shared: true,
     tx: (fn) => engine.tx(fn),
+    lease: (name) => session.lease(name),
+    notify: (channel, payload) => session.notify(channel, payload),
+    subscribe: (channel, listener, missed) => session.subscribe(channel, listener, missed),
     async writable() {
       if (engine.closed) return { ok: false, reason: 'the store is closed' };
       // A real, durable write: it fails on a full disk, a read-only server or a lost connection, not just
@@ -254,6 +262,9 @@ export function postgresStore(pool: Pool, context: PostgresStoreContext): Store 
       const failure = engine.writeFailure;
       return failure ? { ok: false, reason: failure } : { ok: true };
     },
-    close: () => engine.close(),
+    close: async () => {
+      await session.close();
+      await engine.close();
+    },
   };
 }

@@ -180,8 +180,44 @@ export function sqliteStore(
 ): Store {
   const engine = new SqliteEngine(file, writer, reader, now);
   const ops = bindStoreOps((access, call) => engine.run(access, call));
+  // One writer process: a lease only has to be exclusive within it.
+  const leases = new Set<string>();
+  // One process: notifications go to its own subscribers, after the caller's turn (as NOTIFY's would).
+  const channels = new Map<string, Set<(payload: string) => void>>();
   return {
     ...ops,
+    buckets: null,
+    shared: false,
+    async notify(channel, payload) {
+      if (engine.closed) throw new StoreError('store_closed', 'the SQLite store is closed');
+      const listeners = [...(channels.get(channel) ?? [])];
+      queueMicrotask(() => {
+        for (const listener of listeners)
+          try {
+            listener(payload);
+          } catch {
+            // A listener's failure is its own.
+          }
+      });
+    },
+    subscribe(channel, listener) {
+      const listeners = channels.get(channel) ?? new Set();
+      channels.set(channel, listeners);
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    async lease(name) {
+      if (leases.has(name)) return null;
+      leases.add(name);
+      let released = false;
+      return {
+        release: async () => {
+          if (released) return;
+          released = true;
+          leases.delete(name);
+        },
+      };
+    },
     tx: (fn) => engine.tx(fn),
     async writable() {
       if (engine.closed) return { ok: false, reason: 'the store is closed' };

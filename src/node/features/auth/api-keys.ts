@@ -3,8 +3,9 @@
 // well-formed one exactly one scrypt (against the dummy hash when the id is unknown), then one indexed read.
 //
 // Verified tokens are cached (LRU keyed by SHA-256 of the full token, 60 s by default) so hot paths do not
-// pay scrypt per request. A revocation through this object drops the key's entries at once; one made by
-// another process sharing the database takes effect here within the cache TTL.
+// pay scrypt per request. A revocation through this object drops the key's entries at once and is
+// announced (`onRevoked`): replicas sharing the database drop theirs when they hear it (forget). One made
+// by a process that does not announce it takes effect here within the cache TTL.
 import { createHash } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyStore, Permission } from '../../../store/ports/api-keys.ts';
 import { type Clock, systemClock } from '../../../tls/clock.ts';
@@ -34,6 +35,8 @@ export interface ApiKeysOptions {
   /** The scrypt call; injectable so tests can count hashes. */
   derive?: Derive;
   cacheTtlMs?: number;
+  /** Called after a revocation is stored (the node tells its other replicas). */
+  onRevoked?: (keyId: string) => void;
   cacheSize?: number;
 }
 
@@ -62,12 +65,14 @@ export class ApiKeys {
   readonly #size: number;
   /** Map order is recency order: a hit moves the entry to the end, eviction takes the first. */
   readonly #cache = new Map<string, Cached>();
+  readonly #onRevoked: ((keyId: string) => void) | undefined;
 
   constructor(options: ApiKeysOptions) {
     this.#store = options.store;
     this.#clock = options.clock ?? systemClock;
     this.#derive = options.derive ?? scryptDerive;
     this.#ttlMs = options.cacheTtlMs ?? 60_000;
+    this.#onRevoked = options.onRevoked;
     this.#size = options.cacheSize ?? 1000;
   }
 
@@ -102,6 +107,7 @@ export class ApiKeys {
   async revoke(id: string): Promise<{ key: PublicApiKey; revoked: boolean } | null> {
     const revoked = await this.#store.revokeApiKey(id, this.#clock().toISOString());
     this.forget(id);
+    this.#onRevoked?.(id);
     const record = await this.#store.getApiKey(id);
     return record ? { key: publicKey(record), revoked } : null;
   }
@@ -142,6 +148,11 @@ export class ApiKeys {
     const keyExpiry = record.expiresAt ? Date.parse(record.expiresAt) : Number.POSITIVE_INFINITY;
     this.#remember(cacheKey, { principal, untilMs: Math.min(now + this.#ttlMs, keyExpiry) });
     return { ok: true, principal };
+  }
+
+  /** Drops every cached verification (revocations elsewhere may have been missed). */
+  forgetAll(): void {
+    this.#cache.clear();
   }
 
   /** Drops cached verifications of a key (called on revoke). */

@@ -9,6 +9,9 @@ import { installApiAuth } from './auth-hook.ts';
 import { createFailureLimiter } from './failure-limiter.ts';
 import type { Derive } from './secret-hash.ts';
 
+/** The store channel a revoked API key's id travels on to the other replicas. */
+const API_KEY_REVOKED = 'api_key_revoked';
+
 export interface AuthFeatureOptions {
   /** The scrypt call (tests count hashes); default the real one. */
   derive?: Derive;
@@ -19,14 +22,21 @@ export function authFeature(
   options: AuthFeatureOptions = {},
 ): Feature & { apiKeys: ApiKeys } {
   const { config, clock, audit, sample } = ctx;
+  const { store } = ctx;
   const apiKeys = new ApiKeys({
-    store: ctx.store,
+    store,
     clock,
+    // Replicas on one database: a revocation on any of them empties every replica's verification cache.
+    ...(store.shared
+      ? { onRevoked: (id: string) => void store.notify(API_KEY_REVOKED, id).catch(() => undefined) }
+      : {}),
     ...(options.derive ? { derive: options.derive } : {}),
   });
+  let unsubscribe = () => {};
   return {
     name: 'auth',
     apiKeys,
+    drain: async () => unsubscribe(),
     apiHooks: (app) =>
       installApiAuth(app, {
         apiKeys,
@@ -56,6 +66,12 @@ export function authFeature(
           void audit.note('api_key_revoked', principal.entityUri, { key_id: id }),
       }),
     async start() {
+      if (store.shared)
+        unsubscribe = store.subscribe(
+          API_KEY_REVOKED,
+          (id) => apiKeys.forget(id),
+          () => apiKeys.forgetAll(),
+        );
       if (config.authRequired && !config.apiKey && !(await apiKeys.hasActiveAdmin()))
         ctx.logger.warn(
           { event: 'no_admin_key' },

@@ -32,6 +32,8 @@ export async function factsFeature(ctx: NodeContext): Promise<Feature & { servic
     maxClockSkewMs: config.maxClockSkewMs,
     attested: config.attested,
     now: ctx.clock,
+    // Replicas on one database: each local write is stamped under the store's write lock (see serialize).
+    ...(store.shared ? { serialize: (fn) => store.tx(fn) } : {}),
     onWrite: () => {
       ctx.metrics.factsWritten.inc();
       ctx.events.emit('fact_written');

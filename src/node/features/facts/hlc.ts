@@ -105,6 +105,16 @@ export class HybridClock {
     return this.current();
   }
 
+  /**
+   * Never issue a timestamp at or below `floor` again (one issued elsewhere: another replica's write read
+   * back from the shared store). Unlike observe(), nothing is issued and a floor below the clock is a no-op.
+   */
+  raiseTo(floor: string): void {
+    const theirs = parseHlc(floor);
+    if (compareHlc(theirs, { wallMs: this.#wallMs, counter: this.#counter }) > 0)
+      this.#set(theirs.wallMs, theirs.counter);
+  }
+
   /** How many ms `remote`'s wall time is ahead of our wall clock now (negative when behind). */
   aheadBy(remote: string): number {
     return parseHlc(remote).wallMs - this.#physical();

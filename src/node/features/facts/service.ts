@@ -31,6 +31,12 @@ export interface FactServiceOptions {
   maxClockSkewMs?: number;
   attested?: AttestedLimits;
   now?: () => Date;
+  /**
+   * Set when replicas of this node share the store: runs fn in one transaction that holds the store's write
+   * lock, so a local write is stamped above every HLC any replica stored (read inside it) and no two
+   * replicas ever stamp the same HLC. Unset (one writer, SQLite): the in-memory clock alone suffices.
+   */
+  serialize?: <T>(fn: (tx: FactStore) => Promise<T>) => Promise<T>;
   /** Called after a local write (not a duplicate) has committed; the node wakes its peers with it. */
   onWrite?: (record: FactRecord) => void;
 }
@@ -50,6 +56,7 @@ export class FactService {
   readonly #nodeKey: () => NodeKey;
   readonly #now: () => Date;
   readonly #onWrite: ((record: FactRecord) => void) | undefined;
+  readonly #serialize: FactServiceOptions['serialize'];
 
   constructor(options: FactServiceOptions) {
     this.#store = options.store;
@@ -60,6 +67,7 @@ export class FactService {
     this.#nodeKey = options.nodeKey;
     this.#now = options.now ?? (() => new Date());
     this.#onWrite = options.onWrite;
+    this.#serialize = options.serialize;
   }
 
   /**
@@ -79,18 +87,27 @@ export class FactService {
       scope: input.scope,
     };
     const cid = factCid(content);
-    const signed = { id: factId(cid), cid, hlc: this.#hlc.now(), origin_node_id: this.#selfEntityUri };
-    const record: FactRecord = {
-      ...content,
-      ...signed,
-      // Client-given times are kept byte for byte (microseconds, offset): Stigmem clients compare them.
-      timestamp: input.timestamp ?? this.#now().toISOString(),
-      valid_until: input.valid_until ?? null,
-      attested: null,
-      received_from: null,
-      origin_sig: signOrigin(signed, this.#nodeKey()),
+    // Stamped (HLC, signature) right before the insert, inside the same locked transaction when shared.
+    const stamped = (): FactRecord => {
+      const signed = { id: factId(cid), cid, hlc: this.#hlc.now(), origin_node_id: this.#selfEntityUri };
+      return {
+        ...content,
+        ...signed,
+        // Client-given times are kept byte for byte (microseconds, offset): Stigmem clients compare them.
+        timestamp: input.timestamp ?? this.#now().toISOString(),
+        valid_until: input.valid_until ?? null,
+        attested: null,
+        received_from: null,
+        origin_sig: signOrigin(signed, this.#nodeKey()),
+      };
     };
-    const result = await insertOrConflict(this.#store, record);
+    const result = this.#serialize
+      ? await this.#serialize(async (tx) => {
+          const stored = await tx.maxHlc();
+          if (stored !== null) this.#hlc.raiseTo(stored);
+          return insertOrConflict(tx, stamped());
+        })
+      : await insertOrConflict(this.#store, stamped());
     if (result.inserted) this.#notify(result.record);
     return { record: result.record, created: result.inserted };
   }

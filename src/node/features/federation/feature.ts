@@ -19,6 +19,9 @@ import { registerFederationRoutes } from './routes.ts';
 import { Waker } from './waker.ts';
 import type { PeerWire } from './wire.ts';
 
+/** The store channel a peer's wake travels on to every replica of this node (payload: the peer's id). */
+const WAKE_CHANNEL = 'pull_wake';
+
 export interface FederationFeatureDeps {
   wire: PeerWire;
   facts: FactService;
@@ -96,6 +99,7 @@ export function federationFeature(
   const onRevoked = (peer: PeerRecord) => puller.forget(peer.id);
   let pruneTimer: NodeJS.Timeout | undefined;
   let unsubscribe = () => {};
+  let unsubscribeWakes = () => {};
   return {
     name: 'federation',
     puller,
@@ -105,9 +109,11 @@ export function federationFeature(
       registerFederationRoutes(app, {
         ...auth,
         reforward: config.reforward,
-        onWake: (peerId) => puller.wake(peerId),
-        takeQuota: (peerEntityUri, reply) => {
-          const decision = deps.quotas.takeFederationPull(peerEntityUri);
+        // Through the store, so the replica that pulls from this peer hears it whichever replica the peer
+        // reached (NOTIFY on PostgreSQL; this process on SQLite). If that fails, at least this one pulls.
+        onWake: (peerId) => void store.notify(WAKE_CHANNEL, peerId).catch(() => puller.wake(peerId)),
+        takeQuota: async (peerEntityUri, reply) => {
+          const decision = await deps.quotas.takeFederationPull(peerEntityUri);
           if (!decision.allowed) throw quotaExceeded(decision, reply);
         },
       }),
@@ -121,6 +127,7 @@ export function federationFeature(
         peer_approved: onApproved,
         peer_revoked: onRevoked,
       });
+      unsubscribeWakes = store.subscribe(WAKE_CHANNEL, (peerId) => puller.wake(peerId));
       puller.start();
       // Seen token ids are only needed until their tokens expire; kept a minute past expiry because
       // verification tolerates a few seconds of clock skew.
@@ -132,6 +139,7 @@ export function federationFeature(
     async drain() {
       clearInterval(pruneTimer);
       unsubscribe();
+      unsubscribeWakes();
       waker.close();
       await puller.stop();
     },

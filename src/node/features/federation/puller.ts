@@ -1,7 +1,8 @@
 // Replication: for every approved peer, drain its federation feed page by page, ingesting each page and
 // saving the cursor in the same transaction (a crash loses nothing and duplicates nothing). Cycles run
 // every interval, at once on a wake from the peer, and back off exponentially with jitter on errors.
-// One cycle per peer at a time: a wake during a cycle makes that cycle run once more.
+// One cycle per peer at a time: a wake during a cycle makes that cycle run once more. Across replicas of
+// the node (one shared store), a cycle runs only under the peer's lease (Store.lease): one puller per peer.
 
 import type { FactRecord } from '../../../store/ports/facts.ts';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
@@ -176,7 +177,19 @@ export class Puller {
         const peer = this.options.peers.get(peerId);
         if (peer?.status !== 'approved' || this.#stopped) return;
         try {
-          const capped = await this.#cycle(peer);
+          // Replicas of this node take turns: the one holding the peer's lease pulls, the others skip this
+          // cycle (and try again at the next interval, so one takes over when the holder dies).
+          const lease = await this.options.store.lease(`pull:${peer.entityUri}`);
+          if (!lease) {
+            this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'leased_elsewhere' });
+            break;
+          }
+          let capped: boolean;
+          try {
+            capped = await this.#cycle(peer);
+          } finally {
+            await lease.release().catch(() => undefined);
+          }
           state.failures = 0;
           state.held = capped;
           this.#setHealth(peer, state, null);

@@ -19,7 +19,7 @@ export interface FederationRouteDeps extends FederationAuthDeps {
   reforward: boolean;
   onWake(peerId: string): void;
   /** Charges one federation pull to the peer's quota; throws the 429 when it is spent. */
-  takeQuota?(peerEntityUri: string, reply: FastifyReply): void;
+  takeQuota?(peerEntityUri: string, reply: FastifyReply): void | Promise<void>;
 }
 
 // The feed's format version is part of the tag: after an upgrade that changed what the feed carries
@@ -44,7 +44,7 @@ const PEER = { config: { access: 'peer' } } as const;
 export function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): void {
   app.get(FEDERATION_PATHS.facts, PEER, async (request, reply) => {
     const peer = peerOf(request);
-    deps.takeQuota?.(peer.entityUri, reply);
+    await deps.takeQuota?.(peer.entityUri, reply);
     const parsed = { data: parseInput(feedQuery, request.query, 'query') };
     // `local` never leaves the node, whatever was configured for the peer.
     const scopes = peer.allowedScopes.filter((scope) => scope !== 'local');

@@ -1,6 +1,7 @@
 // The peers this node knows, cached in memory over the store: the federation gate consults it on every
 // handshake and request, and the client side looks up which identity each peer origin must prove.
-// The node is the only writer, so every change goes through here and the cache cannot go stale.
+// Every change this process makes goes through here. Replicas of the node sharing the database announce
+// their changes (`onChange`) and apply each other's with refresh().
 import type { PeerRecord, PeerStore } from '../../../store/ports/peers.ts';
 
 export class PeerDirectory {
@@ -9,12 +10,25 @@ export class PeerDirectory {
   private constructor(
     private readonly store: PeerStore,
     peers: PeerRecord[],
+    private readonly onChange: ((id: string) => void) | undefined,
   ) {
     for (const peer of peers) this.#byId.set(peer.id, peer);
   }
 
-  static async load(store: PeerStore): Promise<PeerDirectory> {
-    return new PeerDirectory(store, await store.listPeers());
+  /** `onChange`: called after each change stored through this directory (an add, an update). */
+  static async load(store: PeerStore, onChange?: (id: string) => void): Promise<PeerDirectory> {
+    return new PeerDirectory(store, await store.listPeers(), onChange);
+  }
+
+  /**
+   * Reads peer `id` again from the store (another replica changed it); returns what was cached before and
+   * what is now (null when the store does not have it).
+   */
+  async refresh(id: string): Promise<{ before: PeerRecord | undefined; after: PeerRecord | null }> {
+    const before = this.#byId.get(id);
+    const after = await this.store.getPeer(id);
+    if (after) this.#byId.set(id, after);
+    return { before, after };
   }
 
   list(): PeerRecord[] {
@@ -49,6 +63,7 @@ export class PeerDirectory {
   async add(peer: PeerRecord): Promise<void> {
     await this.store.addPeer(peer);
     this.#byId.set(peer.id, peer);
+    this.onChange?.(peer.id);
   }
 
   async update(
@@ -56,7 +71,10 @@ export class PeerDirectory {
     changes: Partial<Omit<PeerRecord, 'id' | 'createdAt'>>,
   ): Promise<PeerRecord | null> {
     const updated = await this.store.updatePeer(id, changes);
-    if (updated) this.#byId.set(id, updated);
+    if (updated) {
+      this.#byId.set(id, updated);
+      this.onChange?.(id);
+    }
     return updated;
   }
 }

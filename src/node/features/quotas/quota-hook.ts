@@ -30,7 +30,7 @@ export function installQuotas(app: FastifyInstance, quotas: Quotas): void {
   app.addHook('onRequest', async (request, reply) => {
     const dimension = request.is404 ? undefined : request.routeOptions.config.quota;
     if (!dimension || !request.principal) return;
-    const decision = quotas.take(request.principal.entityUri, dimension);
+    const decision = await quotas.take(request.principal.entityUri, dimension);
     if (!decision.allowed) throw quotaExceeded(decision, reply);
   });
 }

@@ -7,6 +7,8 @@
 // ones and are swept (at most once a minute, and whenever the map passes its bound); if the bound is
 // still exceeded the least recently used buckets go (they restart full: a loss of precision, not of safety
 // as long as the bound is far above the number of principals).
+
+import type { TokenBuckets } from '../../../store/store.ts';
 import { type Clock, systemClock } from '../../../tls/clock.ts';
 import type { Logger } from '../../../tls/logger.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -39,11 +41,17 @@ export type QuotaDecision =
 
 export interface Quotas {
   readonly enabled: boolean;
-  take(principal: string, dimension: QuotaDimension): QuotaDecision;
+  take(principal: string, dimension: QuotaDimension): QuotaDecision | Promise<QuotaDecision>;
   /** One federation feed page for the peer with this entity URI. */
-  takeFederationPull(peerEntityUri: string): QuotaDecision;
+  takeFederationPull(peerEntityUri: string): QuotaDecision | Promise<QuotaDecision>;
   /** Buckets held in memory. */
   size(): number;
+}
+
+/** Quotas kept in this process (one replica, SQLite): decided at once. */
+export interface MemoryQuotas extends Quotas {
+  take(principal: string, dimension: QuotaDimension): QuotaDecision;
+  takeFederationPull(peerEntityUri: string): QuotaDecision;
 }
 
 export interface QuotaOptions {
@@ -59,7 +67,7 @@ export function createQuotas(
   settings: QuotaSettings,
   clock: Clock = systemClock,
   options: QuotaOptions = {},
-): Quotas {
+): MemoryQuotas {
   const rates: Record<QuotaDimension, number> = {
     fact_write: settings.writePerHour,
     fact_read: settings.readPerHour,
@@ -112,6 +120,50 @@ export function createQuotas(
     take,
     takeFederationPull: (peerEntityUri) => take(peerEntityUri, 'federation_pull'),
     size: () => buckets.size,
+  };
+}
+
+/**
+ * Quotas whose buckets are in the store (PostgreSQL), so the replicas of a node share them: the N+1th
+ * write of a principal is refused whichever replica it reaches. Times come from `clock`.
+ */
+export function createSharedQuotas(
+  settings: QuotaSettings,
+  buckets: TokenBuckets,
+  clock: Clock = systemClock,
+  options: QuotaOptions = {},
+): Quotas {
+  const rates: Record<QuotaDimension, number> = {
+    fact_write: settings.writePerHour,
+    fact_read: settings.readPerHour,
+    federation_pull: settings.federationPullPerHour,
+    admin: settings.adminPerHour,
+  };
+  let lastPruneMs = clock().getTime();
+  const take = async (principal: string, dimension: QuotaDimension): Promise<QuotaDecision> => {
+    if (settings.disabled) return { allowed: true };
+    const nowMs = clock().getTime();
+    if (nowMs - lastPruneMs >= SWEEP_EVERY_MS) {
+      lastPruneMs = nowMs;
+      void buckets.prune(nowMs).catch(() => undefined);
+    }
+    // A space, not NUL: PostgreSQL text cannot hold NUL (entity URIs hold no space).
+    const result = await buckets.take(`${dimension} ${principal}`, rates[dimension], nowMs);
+    if (result.ok) return { allowed: true };
+    options.onBreach?.(dimension, principal);
+    return {
+      allowed: false,
+      dimension,
+      principal,
+      limitPerHour: rates[dimension],
+      retryAfterMs: result.waitMs,
+    };
+  };
+  return {
+    enabled: !settings.disabled,
+    take,
+    takeFederationPull: (peerEntityUri) => take(peerEntityUri, 'federation_pull'),
+    size: () => 0,
   };
 }
 
