@@ -25,12 +25,12 @@ export interface StoreOps
 export type TokenTake = { ok: true } | { ok: false; waitMs: number };
 
 /**
- * Token buckets kept in the store, shared by the replicas of a node: capacity = one hour's worth
- * (`perHour` tokens), refilled continuously, in integer token-milliseconds as the in-memory bucket.
+ * Token buckets kept in the store, shared by the replicas of a node: `capacity` tokens (default one hour's
+ * worth, `perHour`), refilled continuously at `perHour`, in integer token-milliseconds as the in-memory bucket.
  */
 export interface TokenBuckets {
   /** Takes one token of bucket `key` at `nowMs` (the caller's clock; a clock behind the bucket's refills nothing). */
-  take(key: string, perHour: number, nowMs: number): Promise<TokenTake>;
+  take(key: string, perHour: number, nowMs: number, capacity?: number): Promise<TokenTake>;
   /** Forgets buckets that have refilled completely by `nowMs` (they equal fresh ones). */
   prune(nowMs: number): Promise<void>;
 }

@@ -152,6 +152,7 @@ export const MIGRATIONS: readonly string[] = [
     key      ${TEXT} PRIMARY KEY,
     units    bigint NOT NULL,
     per_hour bigint NOT NULL,
+    capacity bigint NOT NULL,                -- tokens (the burst; at most per_hour)
     at_ms    bigint NOT NULL,
     -- Whether the last take found a token (what the taking statement returns).
     took     boolean NOT NULL

@@ -47,3 +47,15 @@ test('the N+1th write of a principal gets 429 on whichever replica, and the quot
   const over = await a.api('POST', '/v1/facts', fact('test:quota/later-2'));
   assert.equal(over.status, 429);
 });
+
+test('the burst holds across replicas too: at the default burst (100) the 101st read is refused, whichever replica', async () => {
+  const { a, b } = replicas;
+  // Reads: 5000 an hour by default, but at most TESSERA_RATE_LIMIT_BURST (100) at once.
+  for (let i = 0; i < 100; i++) {
+    const read = await (i % 2 ? a : b).api('GET', '/v1/facts?limit=1');
+    assert.equal(read.status, 200, `read ${i + 1}: ${JSON.stringify(read.body)}`);
+  }
+  const refused = await a.api<{ error: string; dimension: string }>('GET', '/v1/facts?limit=1');
+  assert.equal(refused.status, 429, JSON.stringify(refused.body));
+  assert.equal(refused.body.dimension, 'fact_read');
+});

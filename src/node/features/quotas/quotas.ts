@@ -74,12 +74,7 @@ export function createQuotas(
     federation_pull: settings.federationPullPerHour,
     admin: settings.adminPerHour,
   };
-  const capacities: Record<QuotaDimension, number> = {
-    fact_write: Math.min(settings.burst, rates.fact_write),
-    fact_read: Math.min(settings.burst, rates.fact_read),
-    federation_pull: rates.federation_pull,
-    admin: rates.admin,
-  };
+  const capacities = bucketCapacities(settings.burst, rates);
   const maxBuckets = options.maxBuckets ?? 100_000;
   /** Map order = least recently used first. */
   const buckets = new Map<string, TokenBucket>();
@@ -123,6 +118,19 @@ export function createQuotas(
   };
 }
 
+/** Fact writes and reads hold at most `burst` tokens; the other dimensions an hour's worth. */
+function bucketCapacities(
+  burst: number,
+  rates: Record<QuotaDimension, number>,
+): Record<QuotaDimension, number> {
+  return {
+    fact_write: Math.min(burst, rates.fact_write),
+    fact_read: Math.min(burst, rates.fact_read),
+    federation_pull: rates.federation_pull,
+    admin: rates.admin,
+  };
+}
+
 /**
  * Quotas whose buckets are in the store (PostgreSQL), so the replicas of a node share them: the N+1th
  * write of a principal is refused whichever replica it reaches. Times come from `clock`.
@@ -139,6 +147,7 @@ export function createSharedQuotas(
     federation_pull: settings.federationPullPerHour,
     admin: settings.adminPerHour,
   };
+  const capacities = bucketCapacities(settings.burst, rates);
   let lastPruneMs = clock().getTime();
   const take = async (principal: string, dimension: QuotaDimension): Promise<QuotaDecision> => {
     if (settings.disabled) return { allowed: true };
@@ -148,7 +157,12 @@ export function createSharedQuotas(
       void buckets.prune(nowMs).catch(() => undefined);
     }
     // A space, not NUL: PostgreSQL text cannot hold NUL (entity URIs hold no space).
-    const result = await buckets.take(`${dimension} ${principal}`, rates[dimension], nowMs);
+    const result = await buckets.take(
+      `${dimension} ${principal}`,
+      rates[dimension],
+      nowMs,
+      Math.max(1, capacities[dimension]),
+    );
     if (result.ok) return { allowed: true };
     options.onBreach?.(dimension, principal);
     return {
