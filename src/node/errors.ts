@@ -33,6 +33,7 @@ export const ERROR_CATALOG = {
   validation_failed: spec(422, 'INVALID_ARGUMENT', 'a field of the request is invalid (the detail names it)'),
   not_found: spec(404, 'NOT_FOUND', 'no such route or record'),
   internal: spec(500, 'INTERNAL', 'an unexpected error; the node log has the details'),
+  store_unavailable: spec(503, 'UNAVAILABLE', "the node's database is unavailable; retry later"),
   // API authentication, permissions and quotas.
   unauthorized: spec(401, 'UNAUTHENTICATED', 'no valid API key was presented'),
   forbidden: spec(403, 'PERMISSION_DENIED', 'the API key lacks the permission this route needs'),

@@ -20,7 +20,12 @@ export class StoreInputError extends Error {
   }
 }
 
-export type StoreErrorCode = 'schema_too_new' | 'store_open_failed' | 'store_closed' | 'tx_finished';
+export type StoreErrorCode =
+  | 'schema_too_new'
+  | 'store_open_failed'
+  | 'store_closed'
+  | 'store_unavailable'
+  | 'tx_finished';
 
 export class StoreError extends Error {
   constructor(

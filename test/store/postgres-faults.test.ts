@@ -198,7 +198,16 @@ test('writable() names a read-only server (25006) instead of throwing, and is ok
         JSON.stringify(answers.at(-1)),
         /"reason":"25006: cannot execute INSERT in a read-only transaction"/,
       );
-      await assert.rejects(t.store.insertFact(fact()), { code: '25006' });
+      // A server that cannot take writes is the store's store_unavailable (503 at the node), cause kept.
+      await assert.rejects(
+        t.store.insertFact(fact()),
+        (error: Error & { code?: string; cause?: unknown }) => {
+          assert.equal(error.name, 'StoreError');
+          assert.equal(error.code, 'store_unavailable');
+          assert.equal((error.cause as { code?: string }).code, '25006');
+          return true;
+        },
+      );
     } finally {
       await admin((client) => client.query(`ALTER DATABASE ${db.name} RESET default_transaction_read_only`));
     }

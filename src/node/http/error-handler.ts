@@ -9,7 +9,7 @@ import type {
   FastifyRequest,
   FastifyServerOptions,
 } from 'fastify';
-import { StoreInputError } from '../../store/errors.ts';
+import { StoreError, StoreInputError } from '../../store/errors.ts';
 import { type ErrorCode, httpStatusOf, NodeError } from '../errors.ts';
 
 export interface ErrorBody {
@@ -34,6 +34,9 @@ export function describeError(error: unknown): { code: ErrorCode; detail: string
       code: error.code,
       detail: error.code === 'invalid_cursor' ? `cursor: ${error.message}` : error.message,
     };
+  // The database went away (PostgreSQL restart, lost connection): a 503 the client may retry.
+  if (error instanceof StoreError && error.code === 'store_unavailable')
+    return { code: 'store_unavailable', detail: 'the database is unavailable; retry later' };
   const fastify = error as FastifyError;
   const known = typeof fastify?.code === 'string' ? FASTIFY_CODES[fastify.code] : undefined;
   if (known)

@@ -1,4 +1,5 @@
 // Which errors mean the database (not the statement) refused a write, and how readiness names them.
+import { StoreError } from '../errors.ts';
 import { pgCode } from './sql.ts';
 
 /** SQLSTATE classes and codes that mean the server or the connection failed, not the statement. */
@@ -29,6 +30,7 @@ const PG_CONNECTION_MESSAGES =
 
 /** True when `error` says the database is unavailable or cannot take writes (what readiness reports). */
 export function isServerFailure(error: unknown): boolean {
+  if (error instanceof StoreError && error.code === 'store_unavailable') return true;
   const code = pgCode(error);
   if (code !== '')
     return SOCKET_FAILURES.has(code) || SERVER_FAILURES.some((prefix) => code.startsWith(prefix));
@@ -43,4 +45,19 @@ export function describeFailure(error: unknown): string {
   if (message === '' && error instanceof AggregateError)
     message = error.errors.map((inner) => String((inner as Error)?.message ?? inner)).join('; ');
   return code === '' ? message : `${code}: ${message}`;
+}
+
+/**
+ * A server or connection failure as the store's `store_unavailable` (the node answers 503 and retries
+ * nothing by itself; the pool reconnects when the server is back); any other error unchanged.
+ */
+export function asUnavailable(error: unknown): unknown {
+  if (!isServerFailure(error) || error instanceof StoreError) return error;
+  return new StoreError(
+    'store_unavailable',
+    `the PostgreSQL database is unavailable: ${describeFailure(error)}`,
+    {
+      cause: error,
+    },
+  );
 }

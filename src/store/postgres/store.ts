@@ -10,7 +10,7 @@ import { StoreError } from '../errors.ts';
 import { Mutex } from '../mutex.ts';
 import type { Store, StoreOps } from '../store.ts';
 import { postgresBuckets } from './buckets.ts';
-import { describeFailure, isServerFailure } from './failures.ts';
+import { asUnavailable, describeFailure, isServerFailure } from './failures.ts';
 import type { AdvisoryLocks } from './locks.ts';
 import { bindStoreOps, PgOps } from './ops.ts';
 import { PgSession } from './session.ts';
@@ -236,12 +236,20 @@ class PostgresEngine {
 export function postgresStore(pool: Pool, context: PostgresStoreContext): Store {
   const engine = new PostgresEngine(pool, context);
   const session = new PgSession(pool, context.schema);
-  const ops = bindStoreOps((access, call) => engine.run(access, call));
+  // A lost or refusing server reaches callers as StoreError store_unavailable (503), never as a raw pg error.
+  const unavailable = (error: unknown): never => {
+    throw asUnavailable(error);
+  };
+  const ops = bindStoreOps((access, call) => engine.run(access, call).catch(unavailable));
+  const buckets = postgresBuckets(pool);
   return {
     ...ops,
-    buckets: postgresBuckets(pool),
+    buckets: {
+      take: (...args) => buckets.take(...args).catch(unavailable),
+      prune: (nowMs) => buckets.prune(nowMs).catch(unavailable),
+    },
     shared: true,
-    tx: (fn) => engine.tx(fn),
+    tx: (fn) => engine.tx(fn).catch(unavailable),
     lease: (name) => session.lease(name),
     notify: (channel, payload) => session.notify(channel, payload),
     subscribe: (channel, listener, missed) => session.subscribe(channel, listener, missed),
