@@ -68,12 +68,7 @@ export function createQuotas(
   clock: Clock = systemClock,
   options: QuotaOptions = {},
 ): MemoryQuotas {
-  const rates: Record<QuotaDimension, number> = {
-    fact_write: settings.writePerHour,
-    fact_read: settings.readPerHour,
-    federation_pull: settings.federationPullPerHour,
-    admin: settings.adminPerHour,
-  };
+  const rates = hourlyRates(settings);
   const capacities = bucketCapacities(settings.burst, rates);
   const maxBuckets = options.maxBuckets ?? 100_000;
   /** Map order = least recently used first. */
@@ -99,15 +94,7 @@ export function createQuotas(
     buckets.set(key, bucket);
     const result = bucket.take(nowMs);
     if (buckets.size > maxBuckets || nowMs - lastSweepMs >= SWEEP_EVERY_MS) sweep(nowMs);
-    if (result.ok) return { allowed: true };
-    options.onBreach?.(dimension, principal);
-    return {
-      allowed: false,
-      dimension,
-      principal,
-      limitPerHour: rates[dimension],
-      retryAfterMs: result.waitMs,
-    };
+    return decision(result, dimension, principal, rates[dimension], (d, p) => options.onBreach?.(d, p));
   };
 
   return {
@@ -116,6 +103,29 @@ export function createQuotas(
     takeFederationPull: (peerEntityUri) => take(peerEntityUri, 'federation_pull'),
     size: () => buckets.size,
   };
+}
+
+/** Requests per hour of each dimension. */
+function hourlyRates(settings: QuotaSettings): Record<QuotaDimension, number> {
+  return {
+    fact_write: settings.writePerHour,
+    fact_read: settings.readPerHour,
+    federation_pull: settings.federationPullPerHour,
+    admin: settings.adminPerHour,
+  };
+}
+
+/** The answer to a take: allowed, or the 429's details (and the breach reported). */
+function decision(
+  result: { ok: true } | { ok: false; waitMs: number },
+  dimension: QuotaDimension,
+  principal: string,
+  limitPerHour: number,
+  onBreach: QuotaOptions['onBreach'],
+): QuotaDecision {
+  if (result.ok) return { allowed: true };
+  onBreach?.(dimension, principal);
+  return { allowed: false, dimension, principal, limitPerHour, retryAfterMs: result.waitMs };
 }
 
 /** Fact writes and reads hold at most `burst` tokens; the other dimensions an hour's worth. */
@@ -141,12 +151,7 @@ export function createSharedQuotas(
   clock: Clock = systemClock,
   options: QuotaOptions = {},
 ): Quotas {
-  const rates: Record<QuotaDimension, number> = {
-    fact_write: settings.writePerHour,
-    fact_read: settings.readPerHour,
-    federation_pull: settings.federationPullPerHour,
-    admin: settings.adminPerHour,
-  };
+  const rates = hourlyRates(settings);
   const capacities = bucketCapacities(settings.burst, rates);
   let lastPruneMs = clock().getTime();
   const take = async (principal: string, dimension: QuotaDimension): Promise<QuotaDecision> => {
@@ -163,15 +168,7 @@ export function createSharedQuotas(
       nowMs,
       Math.max(1, capacities[dimension]),
     );
-    if (result.ok) return { allowed: true };
-    options.onBreach?.(dimension, principal);
-    return {
-      allowed: false,
-      dimension,
-      principal,
-      limitPerHour: rates[dimension],
-      retryAfterMs: result.waitMs,
-    };
+    return decision(result, dimension, principal, rates[dimension], (d, p) => options.onBreach?.(d, p));
   };
   return {
     enabled: !settings.disabled,
