@@ -17,8 +17,11 @@ test('kill -9 the puller mid-replication of 100k facts; after restart exactly 10
   const ca = await createTestCa();
   const root = await tempDir(t);
   await seedFacts(join(root, 'a'), testUri('a'), TOTAL);
-  // Slow regular pulls: replication starts from approval (a wake) and restarts from B's own start-up pull.
-  const env = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600' };
+  // Replication starts from approval (a wake) and restarts from B's own start-up pull. The interval is short
+  // enough that a transient failure on a loaded machine (its backoff starts at one interval) or a cycle
+  // capped by its time limit only delays the catch-up, and the kill still lands mid-way (B is polled every
+  // few milliseconds).
+  const env = { TESSERA_FEDERATION_PULL_INTERVAL_S: '5' };
   const a = await startNodeProcess({ name: 'a', ca, root, env });
   let b = await startNodeProcess({ name: 'b', ca, root, env });
   t.after(async () => {
