@@ -7,6 +7,7 @@ import {
   createDevPki,
   DEFAULT_CA_DAYS,
   DEFAULT_CA_NAME,
+  DEFAULT_KEY_ALGO,
   DEFAULT_LEAF_DAYS,
   DEFAULT_TRUST_DOMAIN,
   formatInspection,
@@ -143,7 +144,7 @@ export function pkiCommand(): Command {
 }
 
 function algoOption(): Option {
-  return new Option('--algo <algo>', 'key algorithm').choices(KEY_ALGOS).default('p256');
+  return new Option('--algo <algo>', 'key algorithm').choices(KEY_ALGOS).default(DEFAULT_KEY_ALGO);
 }
 
 function daysOption(defaultDays: number, description = 'lifetime in days'): Option {

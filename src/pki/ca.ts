@@ -7,7 +7,7 @@ import { parseCertificate, pemCertificatesToDer, sha256Hex } from '../tls/x509.t
 import { writeFilesAtomically } from './atomic-write.ts';
 import { buildCertificate, type IssuedCertificate } from './certificate.ts';
 import { PkiError } from './errors.ts';
-import { type CryptoKey, importPrivateKeyPem, type KeyAlgo } from './keys.ts';
+import { type CryptoKey, DEFAULT_KEY_ALGO, importPrivateKeyPem, type KeyAlgo } from './keys.ts';
 import {
   ensureWritableDir,
   hasControlCharacters,
@@ -65,7 +65,7 @@ export async function buildCa(opts: CaOptions): Promise<IssuedCertificate> {
   const now = opts.now ?? new Date();
   return buildCertificate({
     subjectCN: name,
-    algo: opts.algo ?? 'p256',
+    algo: opts.algo ?? DEFAULT_KEY_ALGO,
     isCa: true,
     // Least privilege: this CA only ever signs leaves, never intermediate CAs.
     pathLength: 0,

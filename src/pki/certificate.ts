@@ -6,6 +6,7 @@ import { derToPem, EKU_CLIENT_AUTH, EKU_SERVER_AUTH, pemCertificatesToDer, x509 
 import {
   type CryptoKey,
   type CryptoKeyPair,
+  DEFAULT_KEY_ALGO,
   exportPrivateKeyPem,
   generateKeyPair,
   importPrivateKeyPem,
@@ -17,7 +18,7 @@ export interface CertificateSpec {
   subjectCN: string;
   /** Absent → self-signed. `certPem` may hold the issuer's whole chain; its first certificate is the issuer. */
   issuer?: { certPem: string; keyPem: string };
-  /** Algorithm of the new key (default 'p256'); ignored when `keyPair` is given. */
+  /** Algorithm of the new key (default Ed25519); ignored when `keyPair` is given. */
   algo?: KeyAlgo;
   /** Reuse an existing key pair instead of generating one (e.g. key-mismatch or renewal tests). */
   keyPair?: CryptoKeyPair;
@@ -52,7 +53,7 @@ const EKU_OIDS = { serverAuth: EKU_SERVER_AUTH, clientAuth: EKU_CLIENT_AUTH } as
 
 export async function buildCertificate(spec: CertificateSpec): Promise<IssuedCertificate> {
   const isCa = spec.isCa ?? false;
-  const keyPair = spec.keyPair ?? (await generateKeyPair(spec.algo ?? 'p256'));
+  const keyPair = spec.keyPair ?? (await generateKeyPair(spec.algo ?? DEFAULT_KEY_ALGO));
   const issuer = spec.issuer ? await loadIssuer(spec.issuer) : undefined;
   const signingKey = issuer?.privateKey ?? keyPair.privateKey;
   const issuerPublicKey = issuer?.publicKey ?? keyPair.publicKey;

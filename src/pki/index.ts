@@ -36,6 +36,7 @@ export {
 export {
   type CryptoKey,
   type CryptoKeyPair,
+  DEFAULT_KEY_ALGO,
   exportPrivateKeyPem,
   generateKeyPair,
   importPrivateKeyPem,

@@ -7,7 +7,7 @@ import { writeFilesAtomically } from './atomic-write.ts';
 import { type LoadedCa, loadCa } from './ca.ts';
 import { buildCertificate, type IssuedCertificate } from './certificate.ts';
 import { PkiError } from './errors.ts';
-import type { KeyAlgo } from './keys.ts';
+import { DEFAULT_KEY_ALGO, type KeyAlgo } from './keys.ts';
 import {
   ensureWritableDir,
   validateAlgo,
@@ -91,7 +91,7 @@ export async function buildLeaf(ca: LoadedCa, spec: LeafSpec): Promise<IssuedCer
   return buildCertificate({
     subjectCN: spec.name,
     issuer: ca,
-    algo: spec.algo ?? 'p256',
+    algo: spec.algo ?? DEFAULT_KEY_ALGO,
     uris: spec.uris,
     dnsNames: spec.dnsNames ?? [],
     ips: spec.ips ?? [],

@@ -11,6 +11,10 @@ export type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 export const KEY_ALGOS: readonly KeyAlgo[] = ['ed25519', 'p256'];
 
+/** Ed25519, as the seeds' openssl recipes make: small keys, fast handshakes. P-256 on request (browsers
+ * cannot verify Ed25519 certificates, so an API listener a browser talks to directly wants P-256). */
+export const DEFAULT_KEY_ALGO: KeyAlgo = 'ed25519';
+
 const subtle = webcrypto.subtle;
 
 function importParams(algo: KeyAlgo): webcrypto.EcKeyImportParams | webcrypto.Algorithm {

@@ -39,7 +39,7 @@ test('a bundle is described certificate by certificate, with typed SANs and hash
   assert.equal(l.isCa, false);
   assert.equal(l.status, 'valid');
   assert.equal(l.selfSigned, false);
-  assert.equal(l.publicKeyAlgorithm, 'ECDSA P-256');
+  assert.equal(l.publicKeyAlgorithm, 'Ed25519');
   const nodeLeaf = new X509Certificate(leaf.certPem);
   assert.equal(l.fingerprintSha256, nodeLeaf.fingerprint256.replaceAll(':', '').toLowerCase());
   assert.equal(l.notAfter, new Date(nodeLeaf.validTo).toISOString());
