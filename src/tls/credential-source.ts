@@ -32,6 +32,12 @@ export interface CredentialSourceOptions extends MaterialPaths {
   watch?: boolean;
   /** Reload on SIGHUP; default true. */
   sighup?: boolean;
+  /**
+   * Validity floor: material whose leaf has less than this left before notAfter is refused
+   * (TLS_LIFETIME_TOO_SHORT): at start the source does not open, on reload the old material stays.
+   * Default 0 (only an expired leaf is refused).
+   */
+  minRemainingLifetimeMs?: number;
   /** Run the loopback self-handshake before accepting material; default true. */
   selfHandshake?: boolean;
   clock?: Clock;
@@ -138,6 +144,7 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
         clock: this.#clock,
         ...(this.#options.roles ? { roles: this.#options.roles } : {}),
       });
+      checkLifetimeFloor(material, this.#options, this.#clock);
       if (this.#options.selfHandshake !== false)
         await selfHandshake(material, undefined, this.#options.roles);
       if (this.#closed) return { result: 'unchanged', trigger, fingerprint256: previous };
@@ -195,6 +202,28 @@ async function loadChecked(options: CredentialSourceOptions, clock: Clock): Prom
     clock,
     ...(options.roles ? { roles: options.roles } : {}),
   });
+  checkLifetimeFloor(material, options, clock);
   if (options.selfHandshake !== false) await selfHandshake(material, undefined, options.roles);
   return material;
+}
+
+// A certificate renewed by an issuer that is itself failing can arrive with minutes left: swapping it in
+// would trade a working certificate for one about to break every connection.
+function checkLifetimeFloor(material: Material, options: CredentialSourceOptions, clock: Clock): void {
+  const floorMs = options.minRemainingLifetimeMs ?? 0;
+  if (floorMs <= 0) return;
+  const leftMs = material.leaf.notAfter.getTime() - clock().getTime();
+  if (leftMs < floorMs)
+    throw new TlsError(
+      'TLS_LIFETIME_TOO_SHORT',
+      `certificate ${material.leaf.subject} in ${options.certPath} has ${formatSpan(leftMs)} left (until ${material.leaf.notAfter.toISOString()}), less than the minimum remaining lifetime of ${formatSpan(floorMs)}`,
+      options.certPath,
+    );
+}
+
+function formatSpan(ms: number): string {
+  const minutes = Math.max(0, Math.floor(ms / 60_000));
+  if (minutes < 120) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return hours < 48 ? `${hours} h` : `${Math.floor(hours / 24)} d`;
 }

@@ -76,6 +76,7 @@ export async function openContext(
           keyPath: config.federation.keyPath,
           caPath: config.federation.caPath,
           entityUri: config.entityUri,
+          minRemainingLifetimeMs: config.tlsMinRemainingLifetimeMs,
           logger,
           clock,
           metrics: tlsMetrics,

@@ -49,6 +49,8 @@ export interface NodeConfig {
   pidFile: string | undefined;
   /** Expiry event windows (TESSERA_TLS_EXPIRY_WARNING / _CRITICAL), in milliseconds before notAfter. */
   tlsExpiry: { warningMs: number; criticalMs: number };
+  /** Validity floor for own TLS material (TESSERA_TLS_MIN_REMAINING_LIFETIME), ms; 0 = off. */
+  tlsMinRemainingLifetimeMs: number;
   apiTls: ApiTls;
   /** Plaintext API on a non-loopback address, acknowledged as sitting behind a TLS-terminating proxy. */
   apiBehindTrustedProxy: boolean;
@@ -188,6 +190,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     tlogPath: s.tlLocalPath ?? tlogPath(s.dataDir as string),
     pidFile: s.pidFile,
     tlsExpiry: { warningMs: warningMs as number, criticalMs: criticalMs as number },
+    tlsMinRemainingLifetimeMs: s.tlsMinRemainingLifetime as number,
     apiTls: s.apiTls as ApiTls,
     apiBehindTrustedProxy: s.apiBehindTrustedProxy as boolean,
     authRequired: s.authRequired as boolean,

@@ -415,6 +415,13 @@ export const SETTINGS = {
     default: '7d',
     help: 'as the warning window, logged as an error (`critical`); at most the warning window. For 24 h certificates try `12h` / `4h`',
   }),
+  tlsMinRemainingLifetime: setting({
+    env: 'TESSERA_TLS_MIN_REMAINING_LIFETIME',
+    flag: '--tls-min-remaining-lifetime <duration>',
+    schema: schema.hoursOrDays(3650),
+    default: '0h',
+    help: 'validity floor: a certificate with less left than this is refused at start, and on reload the old one stays (warning, `tls_reload_total{result="failure",reason="TLS_LIFETIME_TOO_SHORT"}`); hours or days, `0h` off. For 24 h certificates try `1h`',
+  }),
   logLevel: setting({
     env: 'TESSERA_LOG_LEVEL',
     flag: '--log-level <level>',
