@@ -67,6 +67,7 @@ describe('deploy/compose/docker-compose.mtls.yml', () => {
       assert.deepEqual(service.build, { context: '../..', dockerfile: 'deploy/Dockerfile' });
       assert.ok((await stat(join(COMPOSE_FILE, '..', '../..', 'deploy/Dockerfile'))).isFile());
       assert.equal(service.read_only, true, `${name}: read-only root filesystem`);
+      assert.equal(service.init, true, `${name}: an init forwards SIGHUP to the node`);
       assert.deepEqual(service.tmpfs, ['/tmp']);
       assert.deepEqual(service.cap_drop, ['ALL']);
       assert.deepEqual(service.security_opt, ['no-new-privileges:true']);

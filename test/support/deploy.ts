@@ -27,6 +27,7 @@ export interface ComposeService {
   image?: string;
   build?: { context: string; dockerfile: string };
   hostname?: string;
+  init?: boolean;
   read_only?: boolean;
   tmpfs?: string[];
   cap_drop?: string[];
