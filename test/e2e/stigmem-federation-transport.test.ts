@@ -286,9 +286,12 @@ describe('"mTLS Federation Transport", followed literally against Tessera', () =
     // approved peer, with its real node key) declares itself: the SAN does not match the declared identity.
     const token = await peerToken(b.dataDir, B, A);
     const answer = await federationGet(a, node('operator'), token);
-    assert.ok(answer.status === 401 || answer.status === 403, String(answer.status));
-    assert.equal(typeof answer.body.error, 'string');
-    assert.equal(typeof answer.body.detail, 'string');
+    assert.equal(answer.status, 401);
+    assert.equal(answer.body.error, 'token_binding_mismatch');
+    assert.equal(
+      answer.body.detail,
+      `token issuer ${B} is not the identity of this connection's certificate (${CLIENT})`,
+    );
     assert.deepEqual(Object.keys(answer.body).sort(), ['detail', 'error'], 'no federation data');
     // B itself, with its own certificate and the same kind of token, is served.
     const own = await federationGet(a, node('b'), await peerToken(b.dataDir, B, A));
