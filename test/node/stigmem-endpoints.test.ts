@@ -4,7 +4,6 @@
 // HTTP at all. /.well-known/stigmem-manifest.json serves the signed manifest, whose tls_cert_fingerprint is
 // what `openssl x509 -noout -fingerprint -sha256` prints for the served certificate, and follows a reload.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,14 +14,7 @@ import { federationGet, type NodeProcess, startNodeProcess } from '../support/no
 import { openssl } from '../support/openssl.ts';
 import { createTestCa, type TestCa, testUri, writeMaterial } from '../support/pki.ts';
 import { until } from '../support/reload.ts';
-
-function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('/usr/bin/curl', args, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { curl } from '../support/shell.ts';
 
 /** `sha256 Fingerprint=AB:CD:…` as openssl prints it for a certificate file: the part after `=`. */
 async function opensslPrinted(certPath: string): Promise<string> {

@@ -45,6 +45,8 @@ export interface NodeSpec {
   insecure?: boolean;
   /** Reuse the data dir and TLS files of an earlier run (restart). */
   reuse?: { apiKey: string; tls: MaterialPaths };
+  /** Give the TLS paths under the Stigmem names (STIGMEM_TLS_*), as a Stigmem operator's environment does. */
+  stigmemTlsEnv?: boolean;
 }
 
 export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
@@ -72,9 +74,9 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
       ...(spec.insecure
         ? { TESSERA_FEDERATION_INSECURE: '1' }
         : {
-            TESSERA_TLS_CERT_PATH: tls.certPath,
-            TESSERA_TLS_KEY_PATH: tls.keyPath,
-            TESSERA_TLS_CA_BUNDLE: tls.caPath,
+            [spec.stigmemTlsEnv ? 'STIGMEM_TLS_CERT_PATH' : 'TESSERA_TLS_CERT_PATH']: tls.certPath,
+            [spec.stigmemTlsEnv ? 'STIGMEM_TLS_KEY_PATH' : 'TESSERA_TLS_KEY_PATH']: tls.keyPath,
+            [spec.stigmemTlsEnv ? 'STIGMEM_TLS_CA_BUNDLE' : 'TESSERA_TLS_CA_BUNDLE']: tls.caPath,
           }),
       TESSERA_API_KEY: apiKey,
       TESSERA_LOG_LEVEL: 'info',
