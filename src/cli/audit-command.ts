@@ -15,6 +15,7 @@ import {
 import { rfc3339ToMillisCeil } from '../node/features/audit/query.ts';
 import { jsonlAuditEntries, storeAuditEntries } from '../node/features/audit/sources.ts';
 import type { Store } from '../store/store.ts';
+import { formatCliError } from './error-output.ts';
 import { openExistingState, STATE_SETTINGS, stateSettings } from './node-state.ts';
 import { addSettingOptions } from './setting-options.ts';
 
@@ -53,7 +54,7 @@ export function auditCommand(): Command {
     .option('--json', 'print JSON')
     .exitOverride()
     .action((flags: VerifyFlags, command: Command) =>
-      guard(async () => {
+      guard(flags.json === true, async () => {
         if (flags.file && command.getOptionValueSource('dataDir') === 'cli')
           command.error('error: give either --data-dir or --file, not both', {
             exitCode: 2,
@@ -84,7 +85,7 @@ export function auditCommand(): Command {
     .option('--json', 'print JSON')
     .exitOverride()
     .action((flags: ExportFlags, command: Command) =>
-      guard(async () => {
+      guard(flags.json === true, async () => {
         if (flags.since !== undefined && rfc3339ToMillisCeil(flags.since) === null)
           command.error(
             `error: --since must be an RFC 3339 date-time with offset, e.g. 2026-01-02T03:04:05Z (got "${flags.since}")`,
@@ -133,12 +134,12 @@ export function auditCommand(): Command {
 }
 
 /** Runs an action; anything that prevents a verdict is `tessera: <message>` and exit 2 (1 means broken). */
-async function guard(run: () => Promise<void>): Promise<void> {
+async function guard(json: boolean, run: () => Promise<void>): Promise<void> {
   try {
     await run();
   } catch (error) {
     if (error instanceof CommanderError) throw error;
-    process.stderr.write(`tessera: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(formatCliError(error, json));
     process.exitCode = 2;
   }
 }
@@ -162,8 +163,9 @@ async function withStore<T>(
   use: (store: Store) => Promise<T>,
 ): Promise<{ source: string; result: T }> {
   let state: OpenedState;
+  const settings = stateSettings(flags); // a ConfigError keeps its code (CONFIG_INVALID) for --json
   try {
-    state = await openExistingState(stateSettings(flags));
+    state = await openExistingState(settings);
   } catch (error) {
     throw new CannotCheck((error as Error).message);
   }

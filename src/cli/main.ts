@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { setDefaultLogLevel } from '../tls/logger.ts';
 import { auditCommand } from './audit-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { formatCliError } from './error-output.ts';
 import { identityCommand } from './identity-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { manifestCommand } from './manifest-command.ts';
@@ -37,7 +38,6 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`tessera: ${message}\n`);
+  process.stderr.write(formatCliError(error, process.argv.includes('--json')));
   process.exit(1);
 }

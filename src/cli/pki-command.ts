@@ -36,10 +36,21 @@ export function pkiCommand(): Command {
     .addOption(algoOption())
     .addOption(daysOption(DEFAULT_CA_DAYS))
     .option('--force', 'replace an existing CA (certificates it issued stop being trusted)', false)
-    .action(async (opts: { dir: string; name: string; algo: KeyAlgo; days: number; force: boolean }) => {
-      const { certPath, keyPath } = await initCa(opts);
-      print(`wrote ${certPath}`, `wrote ${keyPath} (mode 0600, keep it secret)`);
-    });
+    .option('--json', 'print JSON: {cert_path, key_path}')
+    .action(
+      async (opts: {
+        dir: string;
+        name: string;
+        algo: KeyAlgo;
+        days: number;
+        force: boolean;
+        json?: boolean;
+      }) => {
+        const { certPath, keyPath } = await initCa(opts);
+        if (opts.json) return printJson({ cert_path: certPath, key_path: keyPath });
+        print(`wrote ${certPath}`, `wrote ${keyPath} (mode 0600, keep it secret)`);
+      },
+    );
 
   pki
     .command('issue')
@@ -58,8 +69,10 @@ export function pkiCommand(): Command {
     .option('--ip <addr...>', 'IP address SAN(s)')
     .addOption(algoOption())
     .addOption(daysOption(DEFAULT_LEAF_DAYS))
+    .option('--json', 'print JSON: {cert_path, key_path, uris, spki_sha256}')
     .action(
       async (opts: {
+        json?: boolean;
         caDir: string;
         out: string;
         name: string;
@@ -79,6 +92,13 @@ export function pkiCommand(): Command {
           algo: opts.algo,
           days: opts.days,
         });
+        if (opts.json)
+          return printJson({
+            cert_path: leaf.certPath,
+            key_path: leaf.keyPath,
+            uris: leaf.uris,
+            spki_sha256: leaf.spkiSha256,
+          });
         print(
           `wrote ${leaf.certPath} (leaf + CA chain)`,
           `wrote ${leaf.keyPath} (mode 0600)`,
@@ -122,9 +142,33 @@ export function pkiCommand(): Command {
     .option('--trust-domain <domain>', 'SPIFFE trust domain', DEFAULT_TRUST_DOMAIN)
     .addOption(algoOption())
     .addOption(daysOption(DEFAULT_LEAF_DAYS, 'lifetime of the node certificates in days'))
+    .option(
+      '--json',
+      'print JSON: {ca_cert_path, ca_key_path, ca_reused, nodes:[{name, uri, cert_path, key_path, spki_sha256}]}',
+    )
     .action(
-      async (opts: { out: string; nodes: string[]; trustDomain: string; algo: KeyAlgo; days: number }) => {
+      async (opts: {
+        out: string;
+        nodes: string[];
+        trustDomain: string;
+        algo: KeyAlgo;
+        days: number;
+        json?: boolean;
+      }) => {
         const result = await createDevPki(opts);
+        if (opts.json)
+          return printJson({
+            ca_cert_path: result.caCertPath,
+            ca_key_path: result.caKeyPath,
+            ca_reused: result.caReused,
+            nodes: result.nodes.map((node) => ({
+              name: node.name,
+              uri: node.uri,
+              cert_path: node.certPath,
+              key_path: node.keyPath,
+              spki_sha256: node.spkiSha256,
+            })),
+          });
         const lines = result.caReused
           ? [`reused the CA in ${result.caCertPath}`]
           : [`wrote ${result.caCertPath}`, `wrote ${result.caKeyPath} (mode 0600)`];
@@ -162,6 +206,10 @@ function parseDays(value: string): number {
 
 function parseNodeList(value: string): string[] {
   return value.split(',').map((name) => name.trim());
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 function print(...lines: string[]): void {

@@ -57,14 +57,27 @@ export function tlsCommand(): Command {
       'validate certificate, key and CA bundle as start-up does (rule 1 and a loopback self-handshake)',
     )
     .option('--entity-uri <uri>', 'URI that must be a URI SAN of the certificate')
+    .option('--json', 'print JSON: {ok, cert_path, subject, not_after, uris, spki_sha256}')
     .exitOverride()
-    .action(async (flags: MaterialFlags & { entityUri?: string }) => {
+    .action(async (flags: MaterialFlags & { entityUri?: string; json?: boolean }) => {
       const material = await loadMaterial(
         { certPath: flags.cert, keyPath: flags.key, caPath: flags.ca },
         flags.entityUri ? { entityUri: flags.entityUri } : {},
       );
       await selfHandshake(material);
       const { leaf } = material;
+      if (flags.json) {
+        const body = {
+          ok: true,
+          cert_path: flags.cert,
+          subject: leaf.subject,
+          not_after: leaf.notAfter.toISOString(),
+          uris: leaf.uris,
+          spki_sha256: leaf.spkiSha256,
+        };
+        process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        return;
+      }
       process.stdout.write(
         `ok: ${flags.cert} (${leaf.subject}) valid until ${leaf.notAfter.toISOString()}, URI SANs ${leaf.uris.join(', ') || 'none'}, SPKI sha256:${leaf.spkiSha256}\n`,
       );
