@@ -44,7 +44,7 @@ const peer = (cause: string, fix: string, reason?: string): CatalogEntry => ({
 });
 
 const CA_ROLL =
-  "issue a new CA, add it to every peer's bundle, reissue the leaves from it, then remove the old CA (TLS operations: Changing CAs)";
+  "issue a new CA, add it to every peer's bundle, reissue the leaves from it, then remove the old CA (TLS operations, Changing CAs)";
 
 export const CATALOG = {
   // Settings: whatever the settings loader of `tessera serve` refuses.
@@ -118,7 +118,7 @@ export const CATALOG = {
   TLS_CERT_EXPIRED: material(
     'error',
     'a certificate (our leaf, an intermediate, or a CA of the bundle) is past its notAfter, beyond 5 minutes of skew: start-up and reloads refuse the material',
-    `renew the certificate (a CA: ${CA_ROLL}); check the clock (NTP)`,
+    `renew the certificate; an expired CA: ${CA_ROLL}; check the clock (NTP)`,
   ),
   TLS_CERT_NOT_YET_VALID: material(
     'error',
