@@ -59,9 +59,14 @@ export async function checkMaterial(
     (subject === paths.caPath ? outcome.bundle : outcome.own).push(found);
   }
 
-  const { leaf, chain } = inspection;
+  const { leaf, chain, cas } = inspection;
   if (leaf) {
-    const served = [leaf, ...chain].map((c) => ({ cert: c, file: paths.certPath }));
+    // A CA of the bundle sent along in the chain is reported once, as a CA (ca-bundle-check.ts).
+    const anchors = new Set(cas?.map((c) => c.fingerprint256));
+    const served = [leaf, ...chain.filter((c) => !anchors.has(c.fingerprint256))].map((c) => ({
+      cert: c,
+      file: paths.certPath,
+    }));
     outcome.own.push(...expiryFindings(served, 'cert', options.expiry, options.clock));
     const entityUri = options.entityUri;
     if (entityUri?.startsWith('spiffe://') && leaf.uris.includes(entityUri) && leaf.uris.length > 1)
