@@ -139,7 +139,16 @@ function judgeIdentity(identity: PeerIdentity, peerUri: string | undefined, now:
     const sideRules = peerUri ? [...rules[side], declaredIdentity()] : rules[side];
     for (const rule of sideRules) {
       const decision = rule(identity, { side, now, ...(peerUri ? { expectedUri: peerUri } : {}) });
-      if (!decision.allow) add(refusals, { reason: decision.reason, detail: decision.detail, sides: [side] });
+      if (decision.allow) continue;
+      // Dialled, OpenSSL's purpose check refuses a CA leaf or a missing clientAuth during the handshake,
+      // before the core's rules run: the listener logs cert_wrong_purpose, so that is the reason to give.
+      const purpose =
+        side === 'server' && (decision.reason === 'eku_missing' || decision.reason === 'leaf_is_ca');
+      add(refusals, {
+        reason: purpose ? 'cert_wrong_purpose' : decision.reason,
+        detail: decision.detail,
+        sides: [side],
+      });
     }
   }
   return refusals;

@@ -280,7 +280,7 @@ describe('tessera doctor: settings', () => {
 });
 
 describe('tessera doctor: peers', () => {
-  test("--peer-cert: ours → accepted; another CA's → PEER_CERT_UNTRUSTED; serverAuth only → PEER_EKU_MISSING when it dials us", async (t) => {
+  test("--peer-cert: ours → accepted; another CA's → PEER_CERT_UNTRUSTED; serverAuth only → refused when it dials us, clientAuth only when we dial it", async (t) => {
     const { dir, ca, env } = await setup(t);
     const write = async (name: string, pem: string) => {
       const file = join(dir, name);
@@ -309,10 +309,20 @@ describe('tessera doctor: peers', () => {
       (await ca.issue('peer', { extendedKeyUsages: ['serverAuth'] })).certPem,
     );
     const eku = await doctor(env, { peerCert: serverOnly, peerUri: testUri('peer') });
-    assert.deepEqual(codes(eku), ['PEER_EKU_MISSING']);
+    assert.deepEqual(codes(eku), ['PEER_CERT_WRONG_PURPOSE']);
     assert.match(
-      only(eku, 'PEER_EKU_MISSING').message,
-      /when it connects to us \(eku_missing\): .*clientAuth/,
+      only(eku, 'PEER_CERT_WRONG_PURPOSE').message,
+      /when it connects to us \(cert_wrong_purpose\): .*clientAuth/,
+    );
+    const clientOnly = await write(
+      'client-only.crt',
+      (await ca.issue('peer', { extendedKeyUsages: ['clientAuth'] })).certPem,
+    );
+    const noServerAuth = await doctor(env, { peerCert: clientOnly, peerUri: testUri('peer') });
+    assert.deepEqual(codes(noServerAuth), ['PEER_EKU_MISSING']);
+    assert.match(
+      only(noServerAuth, 'PEER_EKU_MISSING').message,
+      /when we connect to it \(eku_missing\): .*serverAuth/,
     );
 
     const wrongUri = await doctor(env, { peerCert: good, peerUri: testUri('someone-else') });
