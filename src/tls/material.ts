@@ -48,19 +48,21 @@ export interface ValidateOptions {
 const DEFAULT_SKEW_MS = 5 * 60_000;
 const MAX_CHAIN_DEPTH = 8;
 
+/** One file of the material as text; TLS_FILE_UNREADABLE naming it (`what`: certificate, private key, CA bundle). */
+export async function readMaterialFile(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? 'read error';
+    throw new TlsError('TLS_FILE_UNREADABLE', `cannot read ${what} ${file} (${reason})`, file);
+  }
+}
+
 export async function readMaterialFiles(paths: MaterialPaths): Promise<MaterialFiles> {
-  const read = async (file: string, what: string) => {
-    try {
-      return await readFile(file, 'utf8');
-    } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code ?? 'read error';
-      throw new TlsError('TLS_FILE_UNREADABLE', `cannot read ${what} ${file} (${reason})`, file);
-    }
-  };
   const [certPem, keyPem, caPem] = await Promise.all([
-    read(paths.certPath, 'certificate'),
-    read(paths.keyPath, 'private key'),
-    read(paths.caPath, 'CA bundle'),
+    readMaterialFile(paths.certPath, 'certificate'),
+    readMaterialFile(paths.keyPath, 'private key'),
+    readMaterialFile(paths.caPath, 'CA bundle'),
   ]);
   const contentHash = createHash('sha256')
     .update(certPem)
@@ -81,39 +83,85 @@ export function validateMaterial(
   files: MaterialFiles,
   options: ValidateOptions = {},
 ): Material {
+  const inspection = inspectMaterial(paths, files, options);
+  if (inspection.problems[0]) throw inspection.problems[0];
+  const { leaf, chain, cas } = inspection as Required<MaterialInspection>;
+  return { ...files, paths, leaf, chain, cas };
+}
+
+/** What inspectMaterial found: the certificates it could parse and every rule-1 problem. */
+export interface MaterialInspection {
+  /** Absent when the certificate file has no parseable certificate. */
+  leaf?: ParsedCertificate;
+  chain: ParsedCertificate[];
+  /** Absent when the CA bundle has no parseable certificate. */
+  cas?: ParsedCertificate[];
+  /** In the order start-up meets them: the first is what validateMaterial throws. */
+  problems: TlsError[];
+}
+
+/**
+ * Every rule-1 check, each problem collected instead of thrown (`tessera doctor` reports them all). A file
+ * left out (unreadable) skips only the checks that need it.
+ */
+export function inspectMaterial(
+  paths: MaterialPaths,
+  files: Partial<PemMaterial>,
+  options: ValidateOptions = {},
+): MaterialInspection {
   const now = (options.clock ?? systemClock)().getTime();
   const skew = options.skewMs ?? DEFAULT_SKEW_MS;
+  const problems: TlsError[] = [];
+  const attempt = <T>(check: () => T): T | undefined => {
+    try {
+      return check();
+    } catch (error) {
+      if (!(error instanceof TlsError)) throw error;
+      problems.push(error);
+      return undefined;
+    }
+  };
 
-  const certs = parseBundle(files.certPem, paths.certPath, 'certificate');
-  const cas = parseBundle(files.caPem, paths.caPath, 'CA bundle');
-  const [leaf, ...chain] = certs as [ParsedCertificate, ...ParsedCertificate[]];
+  const certs =
+    files.certPem === undefined
+      ? undefined
+      : attempt(() => parseBundle(files.certPem as string, paths.certPath, 'certificate'));
+  const cas =
+    files.caPem === undefined
+      ? undefined
+      : attempt(() => parseBundle(files.caPem as string, paths.caPath, 'CA bundle'));
+  const [leaf, ...chain] = certs ?? [];
 
-  checkKeyMatchesLeaf(files.keyPem, leaf, paths);
-  if (leaf.isCa) {
-    throw new TlsError(
-      'TLS_LEAF_IS_CA',
-      `the first certificate in ${paths.certPath} is a CA certificate, not a leaf`,
-      paths.certPath,
-    );
+  if (leaf) {
+    if (files.keyPem !== undefined) attempt(() => checkKeyMatchesLeaf(files.keyPem as string, leaf, paths));
+    if (leaf.isCa)
+      problems.push(
+        new TlsError(
+          'TLS_LEAF_IS_CA',
+          `the first certificate in ${paths.certPath} is a CA certificate, not a leaf`,
+          paths.certPath,
+        ),
+      );
+    attempt(() => checkExtendedKeyUsage(leaf, options.roles ?? ['server', 'client'], paths.certPath));
   }
-  checkExtendedKeyUsage(leaf, options.roles ?? ['server', 'client'], paths.certPath);
   for (const [cert, file] of [
-    [leaf, paths.certPath],
-    ...chain.map((c) => [c, paths.certPath]),
-    ...cas.map((c) => [c, paths.caPath]),
+    ...(certs ?? []).map((c) => [c, paths.certPath]),
+    ...(cas ?? []).map((c) => [c, paths.caPath]),
   ] as [ParsedCertificate, string][]) {
-    checkValidity(cert, file, now, skew);
+    attempt(() => checkValidity(cert, file, now, skew));
   }
-  checkChain(leaf, chain, cas, paths);
-  if (options.entityUri !== undefined && !leaf.uris.includes(options.entityUri)) {
+  if (leaf && cas) attempt(() => checkChain(leaf, chain, cas, paths));
+  if (leaf && options.entityUri !== undefined && !leaf.uris.includes(options.entityUri)) {
     const present = leaf.uris.length > 0 ? leaf.uris.join(', ') : 'none';
-    throw new TlsError(
-      'TLS_ENTITY_URI_MISSING',
-      `certificate ${paths.certPath} has no URI SAN equal to the entity URI ${options.entityUri} (URI SANs: ${present})`,
-      paths.certPath,
+    problems.push(
+      new TlsError(
+        'TLS_ENTITY_URI_MISSING',
+        `certificate ${paths.certPath} has no URI SAN equal to the entity URI ${options.entityUri} (URI SANs: ${present})`,
+        paths.certPath,
+      ),
     );
   }
-  return { ...files, paths, leaf, chain, cas };
+  return { ...(leaf ? { leaf } : {}), chain, ...(cas ? { cas } : {}), problems };
 }
 
 const ROLE_EKU: Record<TlsRole, [oid: string, name: string]> = {
@@ -196,25 +244,37 @@ function checkValidity(cert: ParsedCertificate, file: string, now: number, skew:
   }
 }
 
-/** Walks leaf → issuer by signature until a certificate of the CA bundle is reached. */
 function checkChain(
   leaf: ParsedCertificate,
   chain: ParsedCertificate[],
   cas: ParsedCertificate[],
   paths: MaterialPaths,
 ): void {
-  const anchors = cas.map((c) => new X509Certificate(c.der));
-  const candidates = [...chain.map((c) => new X509Certificate(c.der)), ...anchors];
-  let current = new X509Certificate(leaf.der);
-  for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
-    const issuer = candidates.find((c) => c.ca && current.checkIssued(c) && current.verify(c.publicKey));
-    if (!issuer) break;
-    if (anchors.some((a) => a.raw.equals(issuer.raw))) return;
-    current = issuer;
-  }
+  if (chainsTo(leaf, chain, cas)) return;
   throw new TlsError(
     'TLS_CHAIN_UNTRUSTED',
     `certificate ${paths.certPath} (${leaf.subject}, issuer ${leaf.issuer}) does not chain to a CA in ${paths.caPath}`,
     paths.certPath,
   );
+}
+
+/**
+ * Walks leaf → issuer by signature (through `chain`, the certificates sent with it) until a certificate of
+ * `cas` is reached. The same walk judges our own material and a peer's certificate file (`tessera doctor`).
+ */
+export function chainsTo(
+  leaf: ParsedCertificate,
+  chain: readonly ParsedCertificate[],
+  cas: readonly ParsedCertificate[],
+): boolean {
+  const anchors = cas.map((c) => new X509Certificate(c.der));
+  const candidates = [...chain.map((c) => new X509Certificate(c.der)), ...anchors];
+  let current = new X509Certificate(leaf.der);
+  for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
+    const issuer = candidates.find((c) => c.ca && current.checkIssued(c) && current.verify(c.publicKey));
+    if (!issuer) return false;
+    if (anchors.some((a) => a.raw.equals(issuer.raw))) return true;
+    current = issuer;
+  }
+  return false;
 }

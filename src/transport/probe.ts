@@ -68,7 +68,8 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`probe of ${target} timed out after ${timeoutMs} ms`));
+      const cause = Object.assign(new Error('handshake timeout'), { code: 'ETIMEDOUT' });
+      reject(new Error(`probe of ${target} timed out after ${timeoutMs} ms`, { cause }));
     }, timeoutMs);
     socket.once('secureConnect', () => {
       clearTimeout(timer);
@@ -79,6 +80,8 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
       reject(
         new Error(
           `TLS handshake with ${target} failed: ${error.code ?? ''} ${error.message.split('\n')[0]}`.trim(),
+          // The cause's code (ECONNREFUSED, ETIMEDOUT, ERR_SSL_…) lets callers tell unreachable from refused.
+          { cause: error },
         ),
       );
     });

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { buildCertificate } from '../../src/pki/certificate.ts';
 import { TlsError } from '../../src/tls/errors.ts';
-import { loadMaterial, type MaterialPaths } from '../../src/tls/material.ts';
+import {
+  inspectMaterial,
+  loadMaterial,
+  type MaterialPaths,
+  validateMaterial,
+} from '../../src/tls/material.ts';
 import { runCli } from '../support/child.ts';
 import { createTestCa, DAY_MS, tempDir, testUri, writeMaterial } from '../support/pki.ts';
 
@@ -193,6 +198,48 @@ describe('loadMaterial', () => {
       paths.certPath,
     );
     assert.ok(error.message.includes(testUri('node')), 'lists the URI SANs present');
+  });
+});
+
+describe('inspectMaterial (what tessera doctor reports)', () => {
+  test('every problem at once, in start-up order; validateMaterial throws the first of them', async () => {
+    const ca = await createTestCa();
+    const other = await createTestCa('Other CA');
+    const leaf = await other.issue('node', { notAfter: new Date(Date.now() - DAY_MS) });
+    const strangerKey = (await ca.issue('stranger')).keyPem;
+    const paths = { certPath: 'node.crt', keyPath: 'node.key', caPath: 'ca.crt' };
+    const files = { certPem: leaf.certPem, keyPem: strangerKey, caPem: ca.certPem };
+    const options = { entityUri: testUri('someone-else') };
+    const { leaf: parsed, cas, problems } = inspectMaterial(paths, files, options);
+    assert.equal(parsed?.subject, 'CN=node');
+    assert.equal(cas?.length, 1);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.file]),
+      [
+        ['TLS_KEY_MISMATCH', 'node.key'],
+        ['TLS_CERT_EXPIRED', 'node.crt'],
+        ['TLS_CHAIN_UNTRUSTED', 'node.crt'],
+        ['TLS_ENTITY_URI_MISSING', 'node.crt'],
+      ],
+    );
+    assert.throws(
+      () => validateMaterial(paths, { ...files, contentHash: '' }, options),
+      (error: unknown) => error instanceof TlsError && error.code === 'TLS_KEY_MISMATCH',
+    );
+  });
+
+  test('a file left out skips only the checks that need it', async () => {
+    const ca = await createTestCa();
+    const leaf = await ca.issue('node');
+    const paths = { certPath: 'node.crt', keyPath: 'node.key', caPath: 'ca.crt' };
+    const withoutKey = inspectMaterial(paths, { certPem: leaf.certPem, caPem: ca.certPem });
+    assert.deepEqual(withoutKey.problems, [], 'chain and validity still checked, and pass');
+    const withoutCa = inspectMaterial(paths, { certPem: leaf.certPem, keyPem: ca.keyPem });
+    assert.deepEqual(
+      withoutCa.problems.map((p) => p.code),
+      ['TLS_KEY_MISMATCH'],
+    );
+    assert.equal(withoutCa.cas, undefined);
   });
 });
 

@@ -4,13 +4,14 @@
 // A revoked peer's open connections are closed at once.
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { allOf, allow, deny, denyList } from '../../tls/authorize.ts';
+import { allOf, denyList } from '../../tls/authorize.ts';
 import { createMtlsServer, type MtlsServer } from '../../transport/https-server.ts';
 import type { PeerGate } from '../../transport/peer-gate.ts';
 import { installErrorHandler } from '../http/error-handler.ts';
 import { installStrictJson } from '../http/strict-json-body.ts';
 import type { NodeContext } from './context.ts';
 import { type Feature, mountFeatures } from './feature.ts';
+import { requireUriSan } from './federation-admission.ts';
 import { capConnections, listenerOptions, serverBounds } from './http-options.ts';
 import type { Listener } from './lifecycle.ts';
 
@@ -32,8 +33,7 @@ export async function createFederationListener(
       credentials,
       authorize: allOf(
         denyList(() => peers.revoked()),
-        (identity) =>
-          identity.uris.length > 0 ? allow : deny('no_uri_san', 'peer certificate has no URI SAN'),
+        requireUriSan,
       ),
       logger,
       clock,
