@@ -103,7 +103,7 @@ function line(check: ProofCheck): string {
 
 function summary(verdict: ProofVerdict, ok: boolean): string {
   const count = (status: ProofCheck['status']) => verdict.checks.filter((c) => c.status === status).length;
-  return `verify-proof ${ok ? 'OK' : 'FAILED'}: ${verdict.facts} facts, ${count('ok')} checks passed, ${count('fail')} failed, ${count('skip')} skipped\n`;
+  return `verify-proof ${ok ? 'OK' : 'FAILED'}: ${verdict.facts} fact${verdict.facts === 1 ? '' : 's'}, ${count('ok')} checks passed, ${count('fail')} failed, ${count('skip')} skipped\n`;
 }
 
 export function verifyProofCommand(): Command {

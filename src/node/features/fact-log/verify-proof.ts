@@ -104,7 +104,7 @@ export function verifyProofDocument(input: unknown, options: VerifyProofOptions 
     'signature',
     signatureProblem ? 'fail' : 'ok',
     signatureProblem ??
-      `log ${checkpoint.log_id}, ${checkpoint.tree_size} facts, root ${checkpoint.root_hash}, key ${checkpoint.key_id}, at ${checkpoint.timestamp}`,
+      `log ${checkpoint.log_id}, ${checkpoint.tree_size} fact${checkpoint.tree_size === 1 ? '' : 's'}, root ${checkpoint.root_hash}, key ${checkpoint.key_id}, at ${checkpoint.timestamp}`,
   );
   if (signatureProblem) return verdict();
   const known = options.keys?.get(checkpoint.log_id);
