@@ -14,11 +14,12 @@ export function factLogFeature(ctx: NodeContext): Feature & { factLog: FactLog; 
   const factLog = new FactLog({ store, logId: config.entityUri, nodeKey: keys.nodeKey, now: clock });
   const catchUp = async (why: string) => {
     try {
-      const before = await store.factLogHead();
+      // Only the start reports what it appended: the backlog of facts stored before the log existed.
+      const before = why === 'start' ? (await store.factLogHead()).size : null;
       const after = await factLog.sync();
-      if (why === 'start' && after.size > before.size)
+      if (before !== null && after.size > before)
         logger.info(
-          { event: 'fact_log_appended', facts: after.size - before.size, size: after.size },
+          { event: 'fact_log_appended', facts: after.size - before, size: after.size },
           'fact log caught up',
         );
     } catch (error) {
