@@ -14,6 +14,7 @@ import { pkiCommand } from './pki-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { tlogCommand } from './tlog-command.ts';
 import { tlsCommand } from './tls-command.ts';
+import { verifyProofCommand } from './verify-proof-command.ts';
 
 // The library never reads the environment; the CLI is where TESSERA_LOG_LEVEL reaches the default logger.
 setDefaultLogLevel(process.env.TESSERA_LOG_LEVEL);
@@ -35,6 +36,7 @@ program.addCommand(identityCommand());
 program.addCommand(tlogCommand());
 program.addCommand(keysCommand());
 program.addCommand(auditCommand());
+program.addCommand(verifyProofCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@
 import type { ApiKeyStore } from './ports/api-keys.ts';
 import type { AuditStore } from './ports/audit.ts';
 import type { CapabilityStore } from './ports/capabilities.ts';
+import type { FactLogStore } from './ports/fact-log.ts';
 import type { FactStore } from './ports/facts.ts';
 import type { MetaStore } from './ports/meta.ts';
 import type { PeerKeyStore } from './ports/peer-keys.ts';
@@ -13,6 +14,7 @@ import type { ReplayStore } from './ports/replay.ts';
 /** Everything a transaction can do. Inside `tx(fn)` all calls commit together or not at all. */
 export interface StoreOps
   extends FactStore,
+    FactLogStore,
     PeerStore,
     PeerKeyStore,
     ApiKeyStore,

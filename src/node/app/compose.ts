@@ -10,6 +10,7 @@ import { type Clock, systemClock } from '../../tls/clock.ts';
 import { auditFeature } from '../features/audit/feature.ts';
 import { type AuthFeatureOptions, authFeature } from '../features/auth/feature.ts';
 import { capabilitiesFeature } from '../features/capabilities/feature.ts';
+import { factLogFeature } from '../features/fact-log/feature.ts';
 import { factsFeature } from '../features/facts/feature.ts';
 import { federationFeature } from '../features/federation/feature.ts';
 import type { PeerTransport } from '../features/federation/peer-transport.ts';
@@ -20,6 +21,7 @@ import { identityFeature } from '../features/identity/feature.ts';
 import { peersFeature } from '../features/peers/feature.ts';
 import type { PeerDirectory } from '../features/peers/peer-directory.ts';
 import { quotasFeature } from '../features/quotas/feature.ts';
+import { recallFeature } from '../features/recall/feature.ts';
 import { loadPeerKeyTrust, rotationFeature } from '../features/rotation/feature.ts';
 import type { NodeConfig } from '../settings/config.ts';
 import { createApiListener } from './api-listener.ts';
@@ -72,6 +74,7 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
     lifecycle.holds(() => identity.signer.close());
     const quotas = quotasFeature(ctx);
     const facts = await factsFeature(ctx);
+    const factLog = factLogFeature(ctx);
     const capabilities = capabilitiesFeature(ctx, { trust, client: wire.client });
     const rotation = rotationFeature(ctx, { signer: identity.signer, trust });
     const federation = federationFeature(ctx, {
@@ -79,7 +82,11 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       facts: facts.service,
       quotas: quotas.quotas,
       trust,
-      afterPull: [(peer) => capabilities.pullRevocationsOf(peer), (peer) => rotation.refreshPeerKeys(peer)],
+      afterPull: [
+        (peer) => capabilities.pullRevocationsOf(peer),
+        (peer) => rotation.refreshPeerKeys(peer),
+        () => factLog.catchUp(),
+      ],
     });
     const features: Feature[] = [
       healthFeature(ctx), // request metrics first: refused requests are counted too
@@ -88,6 +95,8 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       auditFeature(ctx), // what they did
       identity,
       facts,
+      factLog,
+      recallFeature(ctx, { factLog: factLog.factLog }),
       peersFeature(ctx, wire, (peerId) => federation.puller.health(peerId)),
       capabilities,
       federation,

@@ -63,6 +63,13 @@ export interface FactPage {
   cursor: string | null;
 }
 
+/** A page of a newest-first scan (FactStore.recentFacts). */
+export interface RecentPage {
+  facts: FactRecord[];
+  /** Opaque; null when this page reached the oldest matching fact. */
+  cursor: string | null;
+}
+
 export interface FederationPage {
   facts: FactRecord[];
   /**
@@ -103,6 +110,12 @@ export interface FactStore {
   /** Up to `limit` facts that originated at `originNodeId` and are not signed by key `kid` (oldest first). */
   factsToSign(originNodeId: string, kid: string, limit: number): Promise<FactRecord[]>;
   listFacts(filter: FactFilter, limit: number, cursor?: string): Promise<FactPage>;
+  /**
+   * Newest first (local insertion order, descending): up to `limit` facts matching the filter, stored before
+   * the position `cursor` names (a cursor this call returned; absent = from the newest). For scans that
+   * favour recent facts and stop early (recall).
+   */
+  recentFacts(filter: FactFilter, limit: number, cursor?: string): Promise<RecentPage>;
   countFacts(filter?: FactFilter): Promise<number>;
   /** The largest HLC stored (null when there are no facts): the node's clock starts above it. */
   maxHlc(): Promise<string | null>;

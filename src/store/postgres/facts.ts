@@ -18,6 +18,7 @@ import type {
   FederationQuery,
   InsertResult,
   OriginSignature,
+  RecentPage,
 } from '../ports/facts.ts';
 // The same row encoding as SQLite (JSON text as JSON.stringify writes it), so records round-trip identically.
 import { FACT_COLUMNS, type FactRow, factFromRow, factParams } from '../sqlite/facts.ts';
@@ -171,6 +172,25 @@ export class PgFacts {
     };
   }
 
+  async recentFacts(filter: FactFilter, limit: number, cursor?: string | null): Promise<RecentPage> {
+    checkLimit(limit);
+    const before =
+      cursor === undefined || cursor === null ? Number.MAX_SAFE_INTEGER : decodeListCursor(cursor);
+    const { where, params } = filterSql(filter);
+    if (unmatchable(...params)) return { facts: [], cursor: null };
+    const n = params.length;
+    const { rows } = await this.db.query<PgFactRow>(
+      `SELECT ${FACT_COLUMNS} FROM facts WHERE ${[...where, `seq < $${n + 1}`].join(' AND ')}
+       ORDER BY seq DESC LIMIT $${n + 2}`,
+      [...params, before, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    return {
+      facts: page.map(fromRow),
+      cursor: rows.length > limit ? encodeListCursor(toNumber(page[page.length - 1]!.seq)) : null,
+    };
+  }
+
   async countFacts(filter: FactFilter = {}): Promise<number> {
     const { where, params } = filterSql(filter);
     if (unmatchable(...params)) return 0;
@@ -230,6 +250,7 @@ export function bindFactStore(run: Run<PgFacts>): FactStore {
     setOriginSignature: (cid, signature) => run('write', (o) => o.setOriginSignature(cid, signature)),
     factsToSign: (originNodeId, kid, limit) => run('read', (o) => o.factsToSign(originNodeId, kid, limit)),
     listFacts: (filter, limit, cursor) => run('read', (o) => o.listFacts(filter, limit, cursor)),
+    recentFacts: (filter, limit, cursor) => run('read', (o) => o.recentFacts(filter, limit, cursor)),
     countFacts: (filter) => run('read', (o) => o.countFacts(filter)),
     maxHlc: () => run('read', (o) => o.maxHlc()),
     federationPage: (query) => run('read', (o) => o.federationPage(query)),

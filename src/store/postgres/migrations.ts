@@ -158,6 +158,21 @@ export const MIGRATIONS: readonly string[] = [
     took     boolean NOT NULL
   );
   `,
+  // 4: the fact log (ports/fact-log.ts), as SQLite's step 6: each stored fact's dense log index in seq order
+  // and the hashes of its Merkle tree, appended under the write lock, so every replica reads one tree.
+  `
+  CREATE TABLE fact_log (
+    log_index bigint PRIMARY KEY,                    -- 0, 1, 2, … with no gap
+    seq       bigint NOT NULL UNIQUE,                -- facts.seq
+    cid       ${TEXT} NOT NULL UNIQUE
+  );
+  CREATE TABLE fact_log_nodes (
+    level integer NOT NULL,                          -- 0 = leaf hashes
+    idx   bigint NOT NULL,
+    hash  ${TEXT} NOT NULL,                          -- hex SHA-256
+    PRIMARY KEY (level, idx)
+  );
+  `,
 ];
 
 /** The table that records applied steps (one row per version). */

@@ -4,6 +4,7 @@ import type { StoreOps } from '../store.ts';
 import { bindApiKeyStore, PgApiKeys } from './api-keys.ts';
 import { bindAuditStore, PgAudit } from './audit.ts';
 import { bindCapabilityStore, PgCapabilities } from './capabilities.ts';
+import { bindFactLogStore, PgFactLog } from './fact-log.ts';
 import { bindFactStore, PgFacts } from './facts.ts';
 import { bindMetaStore, PgMeta } from './meta.ts';
 import { bindPeerKeyStore, PgPeerKeys } from './peer-keys.ts';
@@ -14,6 +15,7 @@ import type { Run, Sql } from './sql.ts';
 /** Every port's operations over one Sql. */
 export class PgOps {
   readonly facts: PgFacts;
+  readonly factLog: PgFactLog;
   readonly peers: PgPeers;
   readonly peerKeys: PgPeerKeys;
   readonly apiKeys: PgApiKeys;
@@ -24,6 +26,7 @@ export class PgOps {
 
   constructor(db: Sql, now: () => Date) {
     this.facts = new PgFacts(db);
+    this.factLog = new PgFactLog(db);
     this.peers = new PgPeers(db, now);
     this.peerKeys = new PgPeerKeys(db);
     this.apiKeys = new PgApiKeys(db);
@@ -43,6 +46,7 @@ function port<K extends keyof PgOps>(run: Run<PgOps>, key: K): Run<PgOps[K]> {
 export function bindStoreOps(run: Run<PgOps>): StoreOps {
   return {
     ...bindFactStore(port(run, 'facts')),
+    ...bindFactLogStore(port(run, 'factLog')),
     ...bindPeerStore(port(run, 'peers')),
     ...bindPeerKeyStore(port(run, 'peerKeys')),
     ...bindApiKeyStore(port(run, 'apiKeys')),

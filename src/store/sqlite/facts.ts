@@ -19,6 +19,7 @@ import type {
   FederationQuery,
   InsertResult,
   OriginSignature,
+  RecentPage,
   Scope,
 } from '../ports/facts.ts';
 import { pagedLists, type Run, type Stmt, snapshotOf, sqliteCode } from './sql.ts';
@@ -124,6 +125,7 @@ export class SqliteFacts {
   readonly #maxHlc: Stmt<[], string | null>;
   readonly #lists: (key: string, where: string[]) => Stmt<unknown[], FactRow>;
   readonly #countStmts = new Map<string, Stmt<unknown[], number>>();
+  readonly #recentStmts = new Map<string, Stmt<unknown[], FactRow>>();
   readonly #feedStmts = new Map<string, Stmt<unknown[], FactRow>>();
   /** Runs a callback in one read snapshot (a savepoint when a transaction is already open). */
   readonly #snapshot: <T>(read: () => T) => T;
@@ -222,6 +224,26 @@ export class SqliteFacts {
     return this.#maxHlc.get() ?? null;
   }
 
+  recentFacts(filter: FactFilter, limit: number, cursor?: string | null): RecentPage {
+    checkLimit(limit);
+    const before =
+      cursor === undefined || cursor === null ? Number.MAX_SAFE_INTEGER : decodeListCursor(cursor);
+    const { key, where, params } = filterSql(filter);
+    let statement = this.#recentStmts.get(key);
+    if (!statement) {
+      statement = this.#db.prepare<unknown[], FactRow>(
+        `SELECT ${FACT_COLUMNS} FROM facts WHERE ${[...where, 'seq < ?'].join(' AND ')} ORDER BY seq DESC LIMIT ?`,
+      );
+      this.#recentStmts.set(key, statement);
+    }
+    const rows = statement.all(...params, before, limit + 1);
+    const page = rows.slice(0, limit);
+    return {
+      facts: page.map(factFromRow),
+      cursor: rows.length > limit ? encodeListCursor(page[page.length - 1]!.seq) : null,
+    };
+  }
+
   countFacts(filter: FactFilter = {}): number {
     const { key, where, params } = filterSql(filter);
     let count = this.#countStmts.get(key);
@@ -289,6 +311,7 @@ export function bindFactStore(run: Run<SqliteFacts>): FactStore {
     setOriginSignature: (cid, signature) => run('write', (o) => o.setOriginSignature(cid, signature)),
     factsToSign: (originNodeId, kid, limit) => run('read', (o) => o.factsToSign(originNodeId, kid, limit)),
     listFacts: (filter, limit, cursor) => run('read', (o) => o.listFacts(filter, limit, cursor)),
+    recentFacts: (filter, limit, cursor) => run('read', (o) => o.recentFacts(filter, limit, cursor)),
     countFacts: (filter) => run('read', (o) => o.countFacts(filter)),
     maxHlc: () => run('read', (o) => o.maxHlc()),
     federationPage: (query) => run('read', (o) => o.federationPage(query)),

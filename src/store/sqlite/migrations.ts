@@ -167,6 +167,21 @@ export const MIGRATIONS: readonly string[] = [
   -- know) arrives again, and copies we hold take their origin's signature. Ingest is idempotent.
   DELETE FROM pull_cursors;
   `,
+  // 6: the fact log (ports/fact-log.ts): each stored fact's dense log index in seq order, and the hashes of
+  // its Merkle tree. Facts stored before this step are appended by the node (oldest first) after it starts.
+  `
+  CREATE TABLE fact_log (
+    log_index INTEGER PRIMARY KEY,                   -- 0, 1, 2, … with no gap
+    seq       INTEGER NOT NULL UNIQUE,               -- facts.seq
+    cid       TEXT NOT NULL UNIQUE
+  );
+  CREATE TABLE fact_log_nodes (
+    level INTEGER NOT NULL,                          -- 0 = leaf hashes
+    idx   INTEGER NOT NULL,
+    hash  TEXT NOT NULL,                             -- hex SHA-256
+    PRIMARY KEY (level, idx)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 function userVersion(db: Database.Database): number {

@@ -5,6 +5,7 @@ import type { StoreOps } from '../store.ts';
 import { bindApiKeyStore, SqliteApiKeys } from './api-keys.ts';
 import { bindAuditStore, SqliteAudit } from './audit.ts';
 import { bindCapabilityStore, SqliteCapabilities } from './capabilities.ts';
+import { bindFactLogStore, SqliteFactLog } from './fact-log.ts';
 import { bindFactStore, SqliteFacts } from './facts.ts';
 import { bindMetaStore, SqliteMeta } from './meta.ts';
 import { bindPeerKeyStore, SqlitePeerKeys } from './peer-keys.ts';
@@ -14,6 +15,7 @@ import type { Run } from './sql.ts';
 
 export class SqliteOps {
   readonly facts: SqliteFacts;
+  readonly factLog: SqliteFactLog;
   readonly peers: SqlitePeers;
   readonly peerKeys: SqlitePeerKeys;
   readonly apiKeys: SqliteApiKeys;
@@ -24,6 +26,7 @@ export class SqliteOps {
 
   constructor(db: Database.Database, now: () => Date) {
     this.facts = new SqliteFacts(db);
+    this.factLog = new SqliteFactLog(db);
     this.peers = new SqlitePeers(db, now);
     this.peerKeys = new SqlitePeerKeys(db);
     this.apiKeys = new SqliteApiKeys(db);
@@ -42,6 +45,7 @@ function port<K extends keyof SqliteOps>(run: Run<SqliteOps>, key: K): Run<Sqlit
 export function bindStoreOps(run: Run<SqliteOps>): StoreOps {
   return {
     ...bindFactStore(port(run, 'facts')),
+    ...bindFactLogStore(port(run, 'factLog')),
     ...bindPeerStore(port(run, 'peers')),
     ...bindPeerKeyStore(port(run, 'peerKeys')),
     ...bindApiKeyStore(port(run, 'apiKeys')),

@@ -212,6 +212,45 @@ export function factContract(open: OpenStore): void {
     }
   });
 
+  test('recentFacts: newest first, filtered, paged by its cursor to the oldest (then null)', async () => {
+    const t = await open();
+    try {
+      const records = [
+        fact({ scope: 'company' }),
+        fact({ scope: 'team' }),
+        fact({ scope: 'company' }),
+        fact({ scope: 'company' }),
+        fact({ scope: 'public' }),
+      ];
+      for (const record of records) await t.store.insertFact(record);
+      const all = await t.store.recentFacts({}, 10);
+      assert.deepEqual(
+        all.facts.map((f) => f.id),
+        [...records].reverse().map((f) => f.id),
+      );
+      assert.equal(all.cursor, null);
+      const company = records.filter((f) => f.scope === 'company').reverse();
+      const first = await t.store.recentFacts({ scope: 'company' }, 2);
+      assert.deepEqual(
+        first.facts.map((f) => f.id),
+        company.slice(0, 2).map((f) => f.id),
+      );
+      assert.ok(first.cursor);
+      // A fact stored between pages is newer than the scan: it is not read by the pages that follow.
+      await t.store.insertFact(fact({ scope: 'company' }));
+      const rest = await t.store.recentFacts({ scope: 'company' }, 2, first.cursor);
+      assert.deepEqual(
+        rest.facts.map((f) => f.id),
+        company.slice(2).map((f) => f.id),
+      );
+      assert.equal(rest.cursor, null);
+      await assert.rejects(t.store.recentFacts({}, 2, 'not a cursor!'), { code: 'invalid_cursor' });
+      await assert.rejects(t.store.recentFacts({}, 0), { code: 'invalid_limit' });
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test('an invalid list cursor or limit is a StoreInputError the HTTP layer can answer 422 with', async () => {
     const t = await open();
     try {

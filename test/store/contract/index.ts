@@ -6,6 +6,7 @@ import { apiKeyContract } from './api-keys.ts';
 import { auditContract } from './audit.ts';
 import { capabilityContract } from './capabilities.ts';
 import { concurrencyContract } from './concurrency.ts';
+import { factLogContract } from './fact-log.ts';
 import { factContract } from './facts.ts';
 import { feedContract } from './feed.ts';
 import { metaContract } from './meta.ts';
@@ -21,6 +22,7 @@ export function storeContract(name: string, open: OpenStore): void {
   describe(`${name} store contract`, () => {
     describe('facts', () => factContract(open));
     describe('federation feed', () => feedContract(open));
+    describe('fact log', () => factLogContract(open));
     describe('peers', () => peerContract(open));
     describe('peer keys', () => peerKeyContract(open));
     describe('api keys', () => apiKeyContract(open));

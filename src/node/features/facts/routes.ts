@@ -1,8 +1,9 @@
 // The Stigmem-shaped facts API: POST /v1/facts, GET /v1/facts, GET /v1/facts/{id | sha256:<hex>}.
 // Authentication is not done here: the node wraps these routes in its API-key hook.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { FactFilter, FactStore } from '../../../store/ports/facts.ts';
 import { NodeError } from '../../errors.ts';
+import { requireJson } from '../../http/require-json.ts';
 import { CID_PATTERN } from './cid.ts';
 import { DEFAULT_LIMIT, MAX_ID_LENGTH, parseFactQuery } from './schema.ts';
 import type { FactService } from './service.ts';
@@ -12,17 +13,6 @@ export const FACT_BODY_LIMIT = 64 * 1024;
 export interface FactRouteDeps {
   service: FactService;
   store: FactStore;
-}
-
-// fastify would parse text/plain into a string and let it reach validation as a confusing 422; a wrong
-// media type is a 415, decided before the body is read.
-async function requireJson(request: FastifyRequest): Promise<void> {
-  const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json')
-    throw new NodeError(
-      'unsupported_media_type',
-      `POST /v1/facts takes Content-Type: application/json (got ${type ? JSON.stringify(type) : 'none'})`,
-    );
 }
 
 export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): void {
