@@ -209,7 +209,12 @@ async function loadChecked(options: CredentialSourceOptions, clock: Clock): Prom
 
 // A certificate renewed by an issuer that is itself failing can arrive with minutes left: swapping it in
 // would trade a working certificate for one about to break every connection.
-function checkLifetimeFloor(material: Material, options: CredentialSourceOptions, clock: Clock): void {
+/** TLS_LIFETIME_TOO_SHORT when the leaf has less than the floor left (also what `tessera doctor` reports). */
+export function checkLifetimeFloor(
+  material: { leaf: Material['leaf'] },
+  options: Pick<CredentialSourceOptions, 'certPath' | 'minRemainingLifetimeMs'>,
+  clock: Clock,
+): void {
   const floorMs = options.minRemainingLifetimeMs ?? 0;
   if (floorMs <= 0) return;
   const leftMs = material.leaf.notAfter.getTime() - clock().getTime();

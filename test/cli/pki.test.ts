@@ -71,7 +71,11 @@ test('pki init-ca writes a CA, and refuses to replace it without --force', async
   const forced = await runCli(['pki', 'init-ca', '--dir', dir, '--force']);
   assert.equal(forced.code, 0, forced.stderr);
   assert.notDeepEqual(await readFile(keyPath), keyBefore);
-  assert.equal(inspectCertificates(await readFile(certPath))[0]?.publicKeyAlgorithm, 'Ed25519', 'the default key algorithm is Ed25519');
+  assert.equal(
+    inspectCertificates(await readFile(certPath))[0]?.publicKeyAlgorithm,
+    'Ed25519',
+    'the default key algorithm is Ed25519',
+  );
   assert.deepEqual((await readdir(dir)).sort(), ['ca.crt', 'ca.key']);
 });
 

@@ -125,7 +125,6 @@ export const CATALOG = {
     "a certificate's notBefore is in the future, beyond 5 minutes of skew",
     "check this host's clock and the issuer's (NTP), or wait until notBefore",
   ),
-  // The credential source's validity floor (TESSERA_TLS_MIN_REMAINING_LIFETIME), at start and on reload.
   TLS_LIFETIME_TOO_SHORT: material(
     'error',
     'our certificate has less time left than `TESSERA_TLS_MIN_REMAINING_LIFETIME`: start-up refuses it, and a reload keeps the old material',

@@ -53,6 +53,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const material = await checkMaterial(paths, {
     entityUri: settings.entityUri,
     expiry: settings.expiry,
+    minRemainingLifetimeMs: settings.minRemainingLifetimeMs,
     clock,
   });
   const ownTitle = `own certificate and key (${paths.certPath}, ${paths.keyPath})`;

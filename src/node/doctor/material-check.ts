@@ -3,6 +3,7 @@
 // expiry windows, a SPIFFE entity URI among other URI SANs, and, when the static checks pass, the core's
 // loopback mutual handshake. Problems about the CA bundle file go to their own section.
 import type { Clock } from '../../tls/clock.ts';
+import { checkLifetimeFloor } from '../../tls/credential-source.ts';
 import { TlsError } from '../../tls/errors.ts';
 import {
   inspectMaterial,
@@ -25,7 +26,13 @@ export interface MaterialOutcome {
 
 export async function checkMaterial(
   paths: MaterialPaths,
-  options: { entityUri: string | undefined; expiry: ExpiryWindows; clock: Clock },
+  options: {
+    entityUri: string | undefined;
+    expiry: ExpiryWindows;
+    /** The validity floor start-up applies (0: off). */
+    minRemainingLifetimeMs: number;
+    clock: Clock;
+  },
 ): Promise<MaterialOutcome> {
   const read = async (file: string, what: string) => {
     try {
@@ -52,6 +59,19 @@ export async function checkMaterial(
   const problems = [cert.error, key.error, ca.error, ...inspection.problems].filter(
     (p): p is TlsError => p !== undefined,
   );
+  // The credential source's floor, after rule 1 as at start-up; an expired leaf is reported once, above.
+  const { leaf: parsed } = inspection;
+  if (parsed && !problems.some((p) => p.code === 'TLS_CERT_EXPIRED' && p.file === paths.certPath))
+    try {
+      checkLifetimeFloor(
+        { leaf: parsed },
+        { ...paths, minRemainingLifetimeMs: options.minRemainingLifetimeMs },
+        options.clock,
+      );
+    } catch (error) {
+      if (!(error instanceof TlsError)) throw error;
+      problems.push(error);
+    }
   const outcome: MaterialOutcome = { own: [], bundle: [], inspection };
   for (const problem of problems) {
     const subject = problem.file ?? paths.certPath;

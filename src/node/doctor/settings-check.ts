@@ -17,6 +17,8 @@ export interface SettingsOutcome {
   entityUri: string | undefined;
   /** Expiry windows in ms (the defaults when the settings are invalid: that is reported already). */
   expiry: { warningMs: number; criticalMs: number };
+  /** The validity floor (TESSERA_TLS_MIN_REMAINING_LIFETIME) in ms; 0 when off or invalid. */
+  minRemainingLifetimeMs: number;
   /** How federation would run; undefined when the settings loader refused. */
   federation: NodeConfig['federation']['mode'] | undefined;
   pidFile: string | undefined;
@@ -29,6 +31,7 @@ const NEEDED = [
   'entityUri',
   'expiryWarning',
   'expiryCritical',
+  'tlsMinRemainingLifetime',
   'pidFile',
 ] as const;
 
@@ -69,6 +72,7 @@ export function checkSettings(flags: Flags, env: Env): SettingsOutcome {
       warningMs: s.expiryWarning ?? fallback(SETTINGS.expiryWarning),
       criticalMs: s.expiryCritical ?? fallback(SETTINGS.expiryCritical),
     },
+    minRemainingLifetimeMs: s.tlsMinRemainingLifetime ?? 0,
     federation: config?.federation.mode,
     pidFile: s.pidFile,
   };

@@ -118,6 +118,19 @@ describe('tessera doctor: own certificate and key', () => {
     assert.deepEqual(codes(relaxed), [], 'the flags win over the variables, as for serve');
   });
 
+  test('less left than TESSERA_TLS_MIN_REMAINING_LIFETIME → TLS_LIFETIME_TOO_SHORT, the code start-up refuses with', async (t) => {
+    const { paths, env } = await setup(t, { notAfter: new Date(Date.now() + 40 * DAY_MS) });
+    assert.deepEqual(codes(await doctor(env)), [], 'no floor by default');
+    const report = await doctor({ ...env, TESSERA_TLS_MIN_REMAINING_LIFETIME: '60d' });
+    assert.deepEqual(codes(report), ['TLS_LIFETIME_TOO_SHORT']);
+    assert.equal(only(report, 'TLS_LIFETIME_TOO_SHORT').subject, paths.certPath);
+    assert.match(
+      only(report, 'TLS_LIFETIME_TOO_SHORT').message,
+      /less than the minimum remaining lifetime of 60 d/,
+    );
+    assert.equal(exit(report), 1);
+  });
+
   test('an expired certificate → TLS_CERT_EXPIRED (and no expiry-window finding on top), exit 1', async (t) => {
     const { paths, env } = await setup(t, {
       notBefore: new Date(Date.now() - 30 * DAY_MS),
