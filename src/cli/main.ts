@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { setDefaultLogLevel } from '../tls/logger.ts';
 import { auditCommand } from './audit-command.ts';
+import { capabilityCommand } from './capability-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { identityCommand } from './identity-command.ts';
 import { keysCommand } from './keys-command.ts';
@@ -32,6 +33,7 @@ program.addCommand(identityCommand());
 program.addCommand(tlogCommand());
 program.addCommand(keysCommand());
 program.addCommand(auditCommand());
+program.addCommand(capabilityCommand());
 
 try {
   await program.parseAsync(process.argv);
