@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { setDefaultLogLevel } from '../tls/logger.ts';
 import { auditCommand } from './audit-command.ts';
+import { capabilityCommand } from './capability-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { doctorCommand } from './doctor-command.ts';
 import { formatCliError } from './error-output.ts';
@@ -37,6 +38,7 @@ program.addCommand(tlogCommand());
 program.addCommand(keysCommand());
 program.addCommand(auditCommand());
 program.addCommand(verifyProofCommand());
+program.addCommand(capabilityCommand());
 
 try {
   await program.parseAsync(process.argv);

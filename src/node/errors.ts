@@ -129,6 +129,18 @@ export const ERROR_CATALOG = {
   tlog_locked: spec(409, 'FAILED_PRECONDITION', 'the transparency log is locked by another writer'),
   tlog_corrupt: spec(500, 'INTERNAL', 'the transparency log does not verify'),
   write_failed: spec(500, 'INTERNAL', 'a key or log file could not be written'),
+  rotation_pending: spec(
+    409,
+    'FAILED_PRECONDITION',
+    'a rotation of this key is logged but its new key is not installed yet',
+  ),
+  key_retired: spec(409, 'FAILED_PRECONDITION', 'the key given was replaced by a logged rotation'),
+  key_unlogged: spec(
+    409,
+    'FAILED_PRECONDITION',
+    "the key in use is not the one the transparency log's rotations lead to",
+  ),
+  key_fixed: spec(409, 'FAILED_PRECONDITION', 'the key is given by a file the rotation does not replace'),
   // The audit log.
   audit_write_failed: spec(500, 'INTERNAL', 'an audit entry could not be written; the action was not done'),
   // Calls this node makes to a peer.

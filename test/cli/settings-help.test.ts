@@ -30,6 +30,7 @@ test('the commands that open the node state take the same --data-dir (TESSERA_DA
     ['audit', 'export'],
     ['identity', 'rotate-key'],
     ['tlog', 'verify'],
+    ['capability', 'verify'],
   ];
   const [peers, ...outputs] = await Promise.all([help(['peers', 'list']), ...commands.map(help)]);
   for (const [i, stdout] of outputs.entries())
@@ -40,6 +41,11 @@ test('the commands that open the node state take the same --data-dir (TESSERA_DA
     );
   assert.match(peers as string, /--api <url> .* env TESSERA_API_URL \(default http:\/\/127\.0\.0\.1:8780\)/);
   assert.match(peers as string, /Env-only .* TESSERA_API_KEY/);
+  // rotate-key reads the keys where serve does, secrets included (under either name).
+  assert.match(
+    outputs[commands.findIndex((c) => c[0] === 'identity')] as string,
+    /Env-only .*TESSERA_NODE_PRIVATE_KEY .*alias STIGMEM_NODE_PRIVATE_KEY.*TESSERA_ISSUER_PRIVATE_KEY/,
+  );
 });
 
 test('tessera serve with several bad settings exits 1 naming every one in one message', async () => {

@@ -12,7 +12,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { SignedManifest } from '../../src/node/features/identity/manifest.ts';
 import { nodeKeyFrom } from '../../src/node/features/identity/node-key.ts';
+import { readTlog } from '../../src/node/features/rotation/tlog.ts';
 import { runCli } from '../support/child.ts';
 import {
   addAndApprove,
@@ -76,18 +78,23 @@ describe('rotation and capabilities across two nodes', () => {
       }
     })();
     for (const node of [a, b]) {
-      const rotated = await runCli([
-        'identity',
-        'rotate-key',
-        '--kind',
-        'node',
-        '--data-dir',
-        node.dataDir,
-        '--json',
-      ]);
+      // With the node's settings, as an operator runs it beside the node (the logged manifest needs them).
+      const rotated = await runCli(
+        ['identity', 'rotate-key', '--kind', 'node', '--data-dir', node.dataDir, '--json'],
+        {
+          env: { TESSERA_ENTITY_URI: node.entityUri, TESSERA_TLS_CERT_PATH: node.tls.certPath },
+        },
+      );
       assert.equal(rotated.code, 0, rotated.stderr);
-      const result = JSON.parse(rotated.stdout) as { new_key_id: string };
+      const result = JSON.parse(rotated.stdout) as { new_key_id: string; manifest_tl_index: number };
       await node.proc.waitForEvent((e) => e.event === 'key_rotated' && e.key_id === result.new_key_id);
+      // The manifest the command logged is the one the node now serves (but for its times and signature).
+      const logged = (await readTlog(join(node.dataDir, 'tlog.jsonl'))).find(
+        (entry) => entry.index === result.manifest_tl_index,
+      )?.payload as SignedManifest;
+      const served = (await node.api<SignedManifest>('GET', '/.well-known/stigmem-manifest.json')).body;
+      const stable = ({ issued_at, expires_at, signature, ...rest }: SignedManifest) => rest;
+      assert.deepEqual(stable(logged), stable(served));
     }
     // Keep writing until B has learned A's new key through a pull (manifest refresh on the unknown kid).
     const newKeyId = (

@@ -107,18 +107,22 @@ describe('the transparency log at STIGMEM_TL_LOCAL_PATH', () => {
     });
     t.after(() => node.stop());
     await node.waitForEvent((e) => e.event === 'node_ready', 60_000);
-    const rotated = await runCli(['identity', 'rotate-key', '--kind', 'node', '--json'], { env });
+    const rotated = await runCli(['identity', 'rotate-key', '--kind', 'node', '--json'], {
+      env: { ...env, TESSERA_ENTITY_URI: ENTITY },
+    });
     assert.equal(rotated.code, 0, rotated.stderr);
-    assert.equal((JSON.parse(rotated.stdout) as { tlog_index: number }).tlog_index, 0);
+    const result = JSON.parse(rotated.stdout) as { manifest_tl_index: number; rotation_tl_index: number };
+    assert.deepEqual([result.manifest_tl_index, result.rotation_tl_index], [0, 1]);
     assert.ok(!existsSync(join(root, 'data', 'tlog.jsonl')), 'not in the data dir');
     await node.waitForEvent((e) => e.event === 'key_rotated', 30_000);
     let verified = { code: 1 as number | null, stdout: '' };
-    for (let i = 0; i < 100 && !/: 2 entries/.test(verified.stdout); i++) {
+    // The command's manifest and event, then the manifest the node logs when it switches.
+    for (let i = 0; i < 100 && !/: 3 entries/.test(verified.stdout); i++) {
       verified = await runCli(['tlog', 'verify'], { env });
-      if (!/: 2 entries/.test(verified.stdout)) await new Promise((r) => setTimeout(r, 100));
+      if (!/: 3 entries/.test(verified.stdout)) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(verified.code, 0);
-    assert.match(verified.stdout, new RegExp(`^tlog OK: ${join(root, 'tl', 'tlog.jsonl')}: 2 entries`));
+    assert.match(verified.stdout, new RegExp(`^tlog OK: ${join(root, 'tl', 'tlog.jsonl')}: 3 entries`));
   });
 });
 

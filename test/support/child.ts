@@ -24,15 +24,20 @@ export interface CliProcess {
   stop(): Promise<void>;
 }
 
-export function startCli(
-  args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
-): CliProcess {
+export interface CliOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Written to the child's stdin, which is then closed (default: no stdin). */
+  input?: string;
+}
+
+export function startCli(args: string[], options: CliOptions = {}): CliProcess {
   const child = spawn(process.execPath, ['--import', TSX, CLI_MAIN, ...args], {
     cwd: options.cwd,
     env: { ...process.env, TESSERA_LOG_LEVEL: 'debug', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.input !== undefined) child.stdin?.end(options.input);
   let out = '';
   let err = '';
   const parsed: Record<string, unknown>[] = [];
@@ -110,7 +115,7 @@ export function startCli(
 }
 
 /** Runs the CLI to completion. */
-export async function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
+export async function runCli(args: string[], options: CliOptions = {}) {
   const proc = startCli(args, options);
   const { code } = await proc.exited;
   return { code, stdout: proc.stdout(), stderr: proc.stderr() };

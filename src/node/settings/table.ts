@@ -339,7 +339,7 @@ export const SETTINGS = {
     schema: schema.optionalText,
     secret: true,
     defaultText: 'created in the data dir',
-    help: 'node Ed25519 key as a base64url 32-byte seed',
+    help: 'node Ed25519 key as a base64url 32-byte seed; `tessera identity rotate-key --kind node` prints the next one',
   }),
   nodeKeyPath: setting({
     env: 'TESSERA_NODE_KEY_PATH',
@@ -354,7 +354,7 @@ export const SETTINGS = {
     schema: schema.ed25519Seed,
     secret: true,
     defaultText: 'created in the data dir',
-    help: 'capability issuer Ed25519 key as a base64url 32-byte seed (fixed: rotate it by replacing the secret)',
+    help: 'capability issuer Ed25519 key as a base64url 32-byte seed; `tessera identity rotate-key --kind issuer` prints the next one',
   }),
   federationEnabled: setting({
     env: 'TESSERA_FEDERATION_ENABLED',

@@ -60,14 +60,14 @@ test('rotate node key: event signed by the old key verifies; new key current, ol
 
   const now = await loadOrCreateNodeKey({ dataDir: dir });
   assert.equal(now.keyId, result.newKeyId, 'node-key.pem holds the new key');
-  const retired = await loadOrCreateNodeKey({ dataDir: '', keyPath: result.retiredKeyPath });
+  const retired = await loadOrCreateNodeKey({ dataDir: '', keyPath: result.retiredKeyPath as string });
   assert.equal(retired.keyId, old.keyId, 'the old key is kept as the retired file');
-  assert.equal((await stat(result.retiredKeyPath)).mode & 0o777, 0o600);
+  assert.equal((await stat(result.retiredKeyPath as string)).mode & 0o777, 0o600);
   assert.equal((await stat(join(dir, 'node-key.pem'))).mode & 0o777, 0o600);
 
   const entries = await readTlog(tlogPath(dir));
   assert.equal(entries.length, 1);
-  assert.equal(entries[0]?.index, result.tlogIndex);
+  assert.equal(entries[0]?.index, result.rotationIndex);
   assert.equal(entries[0]?.kind, 'rotation');
   assert.deepEqual(entries[0]?.payload, result.event);
   assert.deepEqual(await verifyTlog(tlogPath(dir)), {
@@ -86,7 +86,7 @@ test('--dry-run signs and reports but writes nothing', async (t) => {
   const before = await snapshot(dir);
   const result = await rotateKey({ dataDir: dir, kind: 'issuer', dryRun: true, now: NOW });
   assert.equal(result.dryRun, true);
-  assert.equal(result.tlogIndex, 1, 'the index it would get');
+  assert.equal(result.rotationIndex, 1, 'the index it would get');
   verifyRotationEvent(result.event);
   assert.deepEqual(await snapshot(dir), before);
 });

@@ -22,7 +22,9 @@ export type NodeKeyErrorCode =
   | 'NODE_KEY_UNREADABLE'
   | 'NODE_KEY_PERMISSIONS'
   | 'NODE_KEY_CONFLICT'
-  | 'NODE_KEY_WRITE_FAILED';
+  | 'NODE_KEY_WRITE_FAILED'
+  /** A key given as a secret that a logged rotation replaced (the operator must install the new seed). */
+  | 'NODE_KEY_RETIRED';
 
 /** A start-up failure of the node key, shaped like TlsError: a stable code, a message naming the source. */
 export class NodeKeyError extends Error {
@@ -106,6 +108,17 @@ export function nodeKeyFrom(privateKey: KeyObject, source: NodeKey['source'], pa
     source,
     ...(path ? { path } : {}),
   };
+}
+
+/**
+ * The base64url 32-byte seed of an Ed25519 private key: the form TESSERA_NODE_PRIVATE_KEY and
+ * TESSERA_ISSUER_PRIVATE_KEY take. A secret: only for the operator to put in a secrets manager.
+ */
+export function seedOf(privateKey: KeyObject): string {
+  const der = privateKey.export({ type: 'pkcs8', format: 'der' });
+  if (der.length !== 48 || !der.subarray(0, 16).equals(PKCS8_ED25519_PREFIX))
+    throw new TypeError('not an Ed25519 private key');
+  return der.subarray(16).toString('base64url');
 }
 
 function privateKeyFromSeed(seed: string): KeyObject {

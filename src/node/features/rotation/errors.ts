@@ -16,6 +16,10 @@ export type RotationErrorCode = Extract<
   | 'tlog_locked'
   | 'tlog_corrupt'
   | 'write_failed'
+  | 'rotation_pending'
+  | 'key_retired'
+  | 'key_unlogged'
+  | 'key_fixed'
 >;
 
 export class RotationError extends NodeError {

@@ -5,7 +5,8 @@
 // are verified too. A log cut off at its end is still a valid chain: compare with an anchor (INDEX:HASH)
 // recorded earlier, as `tessera tlog verify` prints it.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, type FileHandle, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { canonicalJson } from '../identity/canonical-json.ts';
 import { RotationError } from './errors.ts';
@@ -74,16 +75,23 @@ export async function readTlog(path: string): Promise<TlogEntry[]> {
 
 /** Rotation events of the log that verify on their own, oldest first. */
 export async function rotationEventsOf(path: string): Promise<SignedRotationEvent[]> {
-  const events: SignedRotationEvent[] = [];
+  return (await rotationEntriesOf(path)).map((entry) => entry.event);
+}
+
+/** The same, with each event's log index (for messages that point into the log). */
+export async function rotationEntriesOf(
+  path: string,
+): Promise<{ index: number; event: SignedRotationEvent }[]> {
+  const found: { index: number; event: SignedRotationEvent }[] = [];
   for (const entry of await readTlog(path)) {
     if (entry.kind !== 'rotation') continue;
     try {
-      events.push(verifyRotationEvent(entry.payload));
+      found.push({ index: entry.index, event: verifyRotationEvent(entry.payload) });
     } catch {
       // reported by verifyTlog
     }
   }
-  return events;
+  return found;
 }
 
 /**
@@ -92,59 +100,137 @@ export async function rotationEventsOf(path: string): Promise<SignedRotationEven
  */
 export async function appendTlog(
   dataDir: string,
-  entry: { kind: TlogKind; payload: Record<string, unknown>; ts: Date },
+  entry: NewTlogEntry,
   options: {
     locked?: boolean /** The log file (TESSERA_TL_LOCAL_PATH); default in the data dir. */;
     path?: string;
   } = {},
 ): Promise<TlogEntry> {
-  const run = () => appendLocked(options.path ?? tlogPath(dataDir), entry);
+  const run = async () => {
+    const append = await prepareAppend(options.path ?? tlogPath(dataDir), [entry]);
+    await append.commit();
+    return append.entries[0] as TlogEntry;
+  };
   return options.locked ? run() : withDataDirLock(dataDir, run);
 }
 
-async function appendLocked(
-  path: string,
-  entry: { kind: TlogKind; payload: Record<string, unknown>; ts: Date },
-): Promise<TlogEntry> {
-  const { lines, torn } = await readLines(path);
-  let prev = { index: -1, hash: TLOG_GENESIS };
-  if (torn) throw corrupt(path, 'its last line is incomplete');
-  const lastLine = lines.at(-1);
-  if (lastLine !== undefined) {
-    let last: TlogEntry;
-    try {
-      last = JSON.parse(lastLine) as TlogEntry;
-    } catch {
-      throw corrupt(path, 'its last line is not JSON');
-    }
-    if (malformation(last) !== null || tlogHash(last) !== last.hash)
-      throw corrupt(path, `its last entry does not match its hash`);
-    prev = { index: last.index, hash: last.hash };
-  }
-  const fields = {
-    index: prev.index + 1,
-    ts: entry.ts.toISOString(),
-    kind: entry.kind,
-    payload: entry.payload,
-    prev_hash: prev.hash,
+export interface NewTlogEntry {
+  kind: TlogKind;
+  payload: Record<string, unknown>;
+  ts: Date;
+}
+
+/** Entries numbered and hashed, and the open log file they go to: nothing is written before commit(). */
+export interface PreparedAppend {
+  entries: TlogEntry[];
+  /** Writes every entry in one write and syncs; closes the file. */
+  commit(): Promise<void>;
+  /** Closes the file without writing. */
+  abandon(): Promise<void>;
+}
+
+/**
+ * First half of an append, under the caller's data dir lock: checks the tail (as appendTlog), numbers the
+ * entries and opens the file for appending, so that commit() can only fail on the write itself (disk full,
+ * I/O error). A caller that must show something before the log says it happened (a new key's seed) does
+ * so between the two halves.
+ */
+export async function prepareAppend(path: string, entries: readonly NewTlogEntry[]): Promise<PreparedAppend> {
+  let prev = await lastEntryOf(path);
+  const written = entries.map((entry) => {
+    const fields = {
+      index: prev.index + 1,
+      ts: entry.ts.toISOString(),
+      kind: entry.kind,
+      payload: entry.payload,
+      prev_hash: prev.hash,
+    };
+    const full: TlogEntry = { ...fields, hash: tlogHash(fields) };
+    prev = full;
+    return full;
+  });
+  const fail = (error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    return new RotationError('write_failed', `cannot append to ${path} (${code})`);
   };
-  const written: TlogEntry = { ...fields, hash: tlogHash(fields) };
+  let handle: FileHandle;
   try {
     // TESSERA_TL_LOCAL_PATH may name a directory of its own (e.g. an append-only mount) not made yet.
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const handle = await open(path, 'a', 0o600);
-    try {
-      // One write of one whole line: a crash leaves at most a torn last line, which append then refuses.
-      await handle.write(`${JSON.stringify(written)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    handle = await open(path, 'a', 0o600);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new RotationError('write_failed', `cannot append to ${path} (${code})`);
+    throw fail(error);
   }
-  return written;
+  return {
+    entries: written,
+    async commit() {
+      try {
+        // One write of whole lines: a crash leaves at most a torn last line, which append then refuses.
+        await handle.write(written.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
+        await handle.sync();
+      } catch (error) {
+        throw fail(error);
+      } finally {
+        await handle.close();
+      }
+    },
+    abandon: () => handle.close(),
+  };
+}
+
+/**
+ * What a dry run checks before promising anything: the log's tail verifies (else tlog_corrupt) and the
+ * file, or the directory it would be created in, is writable (else write_failed). Writes nothing.
+ * Returns the index the next entry would get.
+ */
+export async function checkAppendable(path: string): Promise<number> {
+  const exists = await stat(path).then(
+    (info) => info,
+    () => null,
+  );
+  let target = path;
+  if (!exists) {
+    // The nearest existing ancestor is where mkdir/open would create it.
+    target = dirname(path);
+    while (!(await stat(target).catch(() => null))) {
+      if (dirname(target) === target) break;
+      target = dirname(target);
+    }
+  }
+  const info = await stat(target).catch((error: NodeJS.ErrnoException) => error);
+  const wanted = exists ? 'file' : 'directory';
+  const problem =
+    info instanceof Error
+      ? (info.code ?? 'error')
+      : (exists ? !info.isFile() : !info.isDirectory())
+        ? `not a ${wanted}`
+        : await access(target, constants.W_OK).then(
+            () => null,
+            (error: NodeJS.ErrnoException) => error.code ?? 'error',
+          );
+  if (problem)
+    throw new RotationError(
+      'write_failed',
+      `the transparency log ${path} cannot be written (${target}: ${problem}); check TESSERA_TL_LOCAL_PATH and its directory`,
+    );
+  return (await lastEntryOf(path)).index + 1;
+}
+
+/** The last entry's index and hash (-1 and the genesis hash for an empty log); tlog_corrupt on a bad tail. */
+async function lastEntryOf(path: string): Promise<{ index: number; hash: string }> {
+  const { lines, torn } = await readLines(path);
+  if (torn) throw corrupt(path, 'its last line is incomplete');
+  const lastLine = lines.at(-1);
+  if (lastLine === undefined) return { index: -1, hash: TLOG_GENESIS };
+  let last: TlogEntry;
+  try {
+    last = JSON.parse(lastLine) as TlogEntry;
+  } catch {
+    throw corrupt(path, 'its last line is not JSON');
+  }
+  if (malformation(last) !== null || tlogHash(last) !== last.hash)
+    throw corrupt(path, `its last entry does not match its hash`);
+  return { index: last.index, hash: last.hash };
 }
 
 function corrupt(path: string, why: string): RotationError {
@@ -189,7 +275,9 @@ export async function verifyTlog(
   const { lines, torn } = await readLines(path);
   let prev = { index: -1, hash: TLOG_GENESIS };
   let count = 0;
-  const lastNewKey = new Map<string, string>();
+  // Per kind, the last rotation: the next one hands over from its new key, or (a rotation whose new key
+  // was never installed, replaced by `rotate-key --replace-pending`) from the same old key.
+  const lastRotation = new Map<string, SignedRotationEvent>();
   const fail = (firstBadIndex: number, reason: TlogFailureReason, detail: string): TlogVerifyResult => ({
     ok: false,
     count,
@@ -246,14 +334,18 @@ export async function verifyTlog(
       } catch (error) {
         return fail(entry.index, 'rotation_invalid', `index ${entry.index}: ${(error as Error).message}`);
       }
-      const expectedOld = lastNewKey.get(event.kind);
-      if (expectedOld !== undefined && expectedOld !== event.old_key_id)
+      const previous = lastRotation.get(event.kind);
+      if (
+        previous !== undefined &&
+        previous.new_key_id !== event.old_key_id &&
+        previous.old_key_id !== event.old_key_id
+      )
         return fail(
           entry.index,
           'rotation_discontinuous',
-          `index ${entry.index}: ${event.kind} key rotation from ${event.old_key_id}, but the previous rotation made ${expectedOld} current`,
+          `index ${entry.index}: ${event.kind} key rotation from ${event.old_key_id}, but the previous rotation made ${previous.new_key_id} current`,
         );
-      lastNewKey.set(event.kind, event.new_key_id);
+      lastRotation.set(event.kind, event);
     }
     const anchor = options.anchor;
     if (anchor && anchor.index === entry.index && anchor.hash !== entry.hash)
