@@ -82,8 +82,8 @@ const manifestDoc = describeRoute({
   summary: 'The signed manifest',
   description:
     'Entity URI, node and issuer keys, the TLS key it serves with and recent key rotations, signed with the ' +
-    'node key; re-signed when the TLS material or a key changes. Also at ' +
-    '`/.well-known/stigmem-manifest.json`.',
+    'node key; re-signed when the TLS material or a key changes. The same document at ' +
+    '`/.well-known/tessera-manifest.json` and `/.well-known/stigmem-manifest.json` (the name Stigmem tools fetch).',
   responses: { 200: { description: 'The manifest (cached up to a minute).', schema: SignedManifestSchema } },
 });
 

@@ -129,7 +129,7 @@ export function buildOpenApiDocument(spec: DocumentSpec): OpenApiDocument {
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: spec.servers,
-    tags: tags.map((name) => ({ name })),
+    tags: tags.sort().map((name) => ({ name })),
     paths,
     components: { schemas: schemas.components, securitySchemes: schemes },
   };
