@@ -32,8 +32,10 @@ const BODY: ErrorCode[] = [
   'unsupported_media_type',
   'validation_failed',
 ];
-const API_KEY: ErrorCode[] = ['unauthorized', 'forbidden', 'too_many_auth_failures'];
+// Checking a key or a token reads the store (managed keys, seen token ids): it can be unavailable.
+const API_KEY: ErrorCode[] = ['unauthorized', 'forbidden', 'too_many_auth_failures', 'store_unavailable'];
 const PEER_TOKEN: ErrorCode[] = [
+  'store_unavailable',
   'token_missing',
   'token_invalid',
   'token_replayed',
