@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { startNode, type TesseraNode } from '../../src/node/app/compose.ts';
+import type { Feature } from '../../src/node/app/feature.ts';
 import { loadConfig } from '../../src/node/settings/config.ts';
 import type { Clock } from '../../src/tls/clock.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
@@ -43,6 +44,8 @@ export async function startTlsNode(spec: {
    */
   replicaOf?: TlsNode;
   clock?: Clock;
+  /** Extra features mounted after the node's own (e.g. a route recorder). */
+  features?: Feature[];
 }): Promise<TlsNode> {
   const dataDir = join(spec.root, spec.name);
   await mkdir(join(dataDir, 'tls'), { recursive: true });
@@ -84,7 +87,11 @@ export async function startTlsNode(spec: {
     },
     logger,
   );
-  const node = await startNode(config, { logger, ...(spec.clock ? { clock: spec.clock } : {}) });
+  const node = await startNode(config, {
+    logger,
+    ...(spec.clock ? { clock: spec.clock } : {}),
+    ...(spec.features ? { features: spec.features } : {}),
+  });
   return {
     name: spec.name,
     entityUri,

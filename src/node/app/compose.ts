@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Store } from '../../store/store.ts';
 import { type Clock, systemClock } from '../../tls/clock.ts';
+import { apiDocsFeature } from '../features/api-docs/feature.ts';
 import { auditFeature } from '../features/audit/feature.ts';
 import { type AuthFeatureOptions, authFeature } from '../features/auth/feature.ts';
 import { capabilitiesFeature } from '../features/capabilities/feature.ts';
@@ -101,6 +102,7 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       capabilities,
       federation,
       rotation,
+      apiDocsFeature(ctx), // records every route of both listeners, whichever feature registers it
       ...(options.features ?? []),
     ];
     // TESSERA_FEDERATION_ENABLED=false: a single node, nothing listens for peers.

@@ -1,10 +1,12 @@
 // What each route declares about itself, in its own route options (`config`), read by the listener-wide
-// hooks: who may call it (auth), which quota it draws on, and which audit entry its success writes.
+// hooks: who may call it (auth), which quota it draws on, and which audit entry its success writes; and
+// read by the API description (openapi/): what it takes and answers.
 // Declared beside the handler, so adding a route never means editing a central table; a route that
 // declares no access needs `admin` (fail closed).
 import type { Permission } from '../../store/ports/api-keys.ts';
 import type { AuditEventType } from '../features/audit/event-types.ts';
 import type { QuotaDimension } from '../features/quotas/quotas.ts';
+import type { RouteDoc } from './openapi/route-doc.ts';
 
 /** An API route's caller: anyone (`open`), a key with this permission, or (federation listener) a peer. */
 export type RouteAccess = Permission | 'open' | 'peer';
@@ -22,6 +24,8 @@ declare module 'fastify' {
     access?: RouteAccess;
     quota?: QuotaDimension;
     audit?: AuditOnSuccess;
+    /** The route's entry in the OpenAPI description; a route without one fails test/node/openapi.test.ts. */
+    openapi?: RouteDoc;
   }
 }
 

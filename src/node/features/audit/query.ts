@@ -52,7 +52,8 @@ const limit = z.string({ error: given('a string') }).transform((s, ctx) => {
   return z.NEVER;
 });
 
-const auditQuerySchema = z
+/** GET /v1/admin/audit query (also its description in the API). */
+export const auditQuerySchema = z
   .strictObject(
     {
       event_type: z

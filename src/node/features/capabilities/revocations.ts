@@ -7,12 +7,14 @@ import type { CapabilityStore, RevocationPage } from '../../../store/ports/capab
 import type { MetaStore } from '../../../store/ports/meta.ts';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { Store } from '../../../store/store.ts';
+import { component } from '../../http/openapi/components.ts';
 import { parseInput } from '../../validate.ts';
 import type { FederationClient } from '../federation/client.ts';
 
 export const REVOCATION_PAGE_SIZE = 500;
 
-const feedQuery = z.strictObject({
+/** GET /v1/federation/revocations query. */
+export const revocationFeedQuery = z.strictObject({
   cursor: z.string().max(32).optional(),
   limit: z.coerce.number().int().min(1).max(REVOCATION_PAGE_SIZE).default(REVOCATION_PAGE_SIZE),
 });
@@ -23,7 +25,7 @@ export async function revocationFeed(
   selfEntityUri: string,
   query: unknown,
 ): Promise<RevocationPage> {
-  const parsed = { data: parseInput(feedQuery, query ?? {}, 'query') };
+  const parsed = { data: parseInput(revocationFeedQuery, query ?? {}, 'query') };
   return await store.revocationPage({
     ...(parsed.data.cursor !== undefined ? { after: parsed.data.cursor } : {}),
     limit: parsed.data.limit,
@@ -32,13 +34,17 @@ export async function revocationFeed(
 }
 
 const rfc3339 = z.iso.datetime({ offset: true });
-const RevocationSchema = z.object({
-  capability_id: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/),
-  issuer: z.string().min(1).max(2048),
-  expires_at: rfc3339,
-  revoked_at: rfc3339,
-  reason: z.string().max(1024).nullable(),
-});
+/** A revocation as it replicates (and as the revoke route answers it). */
+export const RevocationSchema = component(
+  'Revocation',
+  z.object({
+    capability_id: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/),
+    issuer: z.string().min(1).max(2048),
+    expires_at: rfc3339,
+    revoked_at: rfc3339,
+    reason: z.string().max(1024).nullable(),
+  }),
+);
 const PageSchema = z.object({
   revocations: z.array(z.unknown()).max(REVOCATION_PAGE_SIZE),
   cursor: z.string().regex(/^\d{1,16}$/),

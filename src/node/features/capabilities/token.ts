@@ -96,15 +96,17 @@ export async function mintCapabilityToken(options: {
   return { token, claims };
 }
 
-export type CapabilityRefusal =
-  | 'malformed'
-  | 'unknown_issuer'
-  | 'signature_invalid'
-  | 'ttl_too_long'
-  | 'not_yet_valid'
-  | 'expired'
-  | 'revoked'
-  | 'mismatch';
+export const CAPABILITY_REFUSALS = [
+  'malformed',
+  'unknown_issuer',
+  'signature_invalid',
+  'ttl_too_long',
+  'not_yet_valid',
+  'expired',
+  'revoked',
+  'mismatch',
+] as const;
+export type CapabilityRefusal = (typeof CAPABILITY_REFUSALS)[number];
 
 export type CapabilityVerdict =
   | { valid: true; capability: Capability }

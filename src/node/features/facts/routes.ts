@@ -5,6 +5,7 @@ import type { FactFilter, FactStore } from '../../../store/ports/facts.ts';
 import { NodeError } from '../../errors.ts';
 import { requireJson } from '../../http/require-json.ts';
 import { CID_PATTERN } from './cid.ts';
+import { assertFactDoc, getFactDoc, listFactsDoc } from './openapi.ts';
 import { DEFAULT_LIMIT, MAX_ID_LENGTH, parseFactQuery } from './schema.ts';
 import type { FactService } from './service.ts';
 
@@ -36,7 +37,7 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
     {
       bodyLimit: FACT_BODY_LIMIT,
       onRequest: requireJson,
-      config: { access: 'write', quota: 'fact_write', audit: written },
+      config: { access: 'write', quota: 'fact_write', audit: written, openapi: assertFactDoc },
     },
     async (request, reply) => {
       // Stigmem clients may leave `source` out: it is then who is asserting (the API key's entity URI).
@@ -48,19 +49,23 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
     },
   );
 
-  app.get('/v1/facts', { config: { access: 'read', quota: 'fact_read' } }, async (request) => {
-    const query = parseFactQuery(request.query);
-    const filter: FactFilter = {};
-    if (query.entity !== undefined) filter.entity = query.entity;
-    if (query.relation !== undefined) filter.relation = query.relation;
-    if (query.source !== undefined) filter.source = query.source;
-    if (query.scope !== undefined) filter.scope = query.scope;
-    return await store.listFacts(filter, query.limit ?? DEFAULT_LIMIT, query.cursor);
-  });
+  app.get(
+    '/v1/facts',
+    { config: { access: 'read', quota: 'fact_read', openapi: listFactsDoc } },
+    async (request) => {
+      const query = parseFactQuery(request.query);
+      const filter: FactFilter = {};
+      if (query.entity !== undefined) filter.entity = query.entity;
+      if (query.relation !== undefined) filter.relation = query.relation;
+      if (query.source !== undefined) filter.source = query.source;
+      if (query.scope !== undefined) filter.scope = query.scope;
+      return await store.listFacts(filter, query.limit ?? DEFAULT_LIMIT, query.cursor);
+    },
+  );
 
   app.get<{ Params: { id: string } }>(
     '/v1/facts/:id',
-    { config: { access: 'read', quota: 'fact_read' } },
+    { config: { access: 'read', quota: 'fact_read', openapi: getFactDoc } },
     async (request) => {
       const { id } = request.params;
       if (id.startsWith('sha256:') && !CID_PATTERN.test(id))

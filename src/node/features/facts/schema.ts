@@ -29,6 +29,7 @@ import {
   VALUE_TYPES,
 } from '../../../store/ports/facts.ts';
 import { NodeError } from '../../errors.ts';
+import { component, describedAs } from '../../http/openapi/components.ts';
 import { parseInput } from '../../validate.ts';
 
 import { CID_PATTERN, factCid } from './cid.ts';
@@ -89,16 +90,34 @@ function checkedString(checks: Check[]) {
 }
 
 const URI_CHECKS = [notEmpty, maxLength(MAX_IDENTIFIER_LENGTH), storable, visible, noWhitespace, uriLike];
-const uriField = checkedString(URI_CHECKS);
+// The meta only describes (in the API description) what the checks enforce.
+const uriField = checkedString(URI_CHECKS).meta({
+  maxLength: MAX_IDENTIFIER_LENGTH,
+  description:
+    'A URI-like `scheme:rest` without whitespace, e.g. `stigmem://example.org/user/alice` or `user:alice`.',
+});
 const relationField = checkedString([
   notEmpty,
   maxLength(MAX_IDENTIFIER_LENGTH),
   storable,
   visible,
   noWhitespace,
-]);
-const sourceField = checkedString([notEmpty, maxLength(MAX_IDENTIFIER_LENGTH), storable, visible, trimmed]);
-const dateTimeField = checkedString([dateTime]);
+]).meta({ minLength: 1, maxLength: MAX_IDENTIFIER_LENGTH, description: 'No whitespace, e.g. `status`.' });
+const sourceField = checkedString([
+  notEmpty,
+  maxLength(MAX_IDENTIFIER_LENGTH),
+  storable,
+  visible,
+  trimmed,
+]).meta({
+  minLength: 1,
+  maxLength: MAX_IDENTIFIER_LENGTH,
+  description: 'Who says so; no leading or trailing whitespace.',
+});
+const dateTimeField = checkedString([dateTime]).meta({
+  format: 'date-time',
+  description: 'An RFC 3339 date-time with offset, kept exactly as given.',
+});
 const confidenceField = z
   .number({ error: typeError('a number from 0 to 1') })
   .min(0, { error: 'must be from 0 to 1' })
@@ -143,7 +162,19 @@ const valueField = z
     if (found) ctx.addIssue({ code: 'custom', path: ['v'], message: found });
   })
   // Stigmem clients may send `{type: "null"}` without `v`; it is stored (and hashed) as `v: null`.
-  .transform((value) => ({ type: value.type, v: value.type === 'null' ? null : value.v }) as FactValue);
+  .transform((value) => ({ type: value.type, v: value.type === 'null' ? null : value.v }) as FactValue)
+  // Always passes (the checks above are stricter): it names the stored form for the API description.
+  .pipe(
+    component(
+      'FactValue',
+      z.discriminatedUnion('type', [
+        z.object({ type: z.enum(['string', 'text', 'datetime', 'ref']), v: z.string() }),
+        z.object({ type: z.literal('number'), v: z.number() }),
+        z.object({ type: z.literal('boolean'), v: z.boolean() }),
+        z.object({ type: z.literal('null'), v: z.null() }),
+      ]),
+    ),
+  );
 
 /** A Stigmem client's plain scalar value, in our typed form; anything else is left for valueField to judge. */
 function typedScalar(value: unknown): unknown {
@@ -160,7 +191,15 @@ function typedScalar(value: unknown): unknown {
   }
 }
 
-const inputValueField = z.preprocess(typedScalar, valueField);
+const inputValueField = describedAs(z.preprocess(typedScalar, valueField), (typed) => ({
+  anyOf: [
+    typed,
+    {
+      type: ['string', 'number', 'boolean', 'null'],
+      description: 'Stigmem short form: stored as `{type, v}`.',
+    },
+  ],
+}));
 
 const bodyError = typeError('a JSON object');
 
@@ -183,42 +222,50 @@ export const factInputSchema = z.strictObject(
 
 export type FactInput = z.output<typeof factInputSchema>;
 
-/** A complete record from a peer's federation feed: every field required, CID checked separately. */
-export const factRecordSchema = z.strictObject(
-  {
-    id: checkedString([notEmpty, maxLength(MAX_ID_LENGTH), storable, visible, noWhitespace]),
-    entity: uriField,
-    relation: relationField,
-    value: valueField,
-    source: sourceField,
-    confidence: confidenceField,
-    scope: scopeField,
-    timestamp: dateTimeField,
-    valid_until: dateTimeField.nullable(),
-    hlc: z
-      .string({ error: typeError('a string') })
-      .refine(isHlc, { error: 'must be a fixed-width HLC like 001763900000000-000003' }),
-    cid: z.string({ error: typeError('a string') }).regex(CID_PATTERN, { error: 'must be sha256:<64 hex>' }),
-    // Sizes and depth are the node's settings (FactService.checkRemote); the strict JSON parse caps depth first.
-    attested: z.union([z.null(), z.record(z.string(), z.unknown())], {
-      error: typeError('null or an object'),
-    }),
-    received_from: uriField.nullable(),
-    origin_node_id: uriField,
-    // Null reaches the origin check, which refuses it with its own reason (origin_unverified).
-    origin_sig: z
-      .strictObject(
-        {
-          kid: checkedString([notEmpty, maxLength(64), storable, visible, noWhitespace]),
-          sig: z.string({ error: typeError('a string') }).regex(/^[A-Za-z0-9_-]{86}$/, {
-            error: 'must be 64 bytes in base64url (86 characters)',
-          }),
-        },
-        { error: typeError('null or an object {kid, sig}') },
-      )
-      .nullable(),
-  },
-  { error: typeError('a JSON object') },
+/**
+ * A stored fact, as the API answers it and as a peer's federation feed must send it: every field required,
+ * CID checked separately.
+ */
+export const factRecordSchema = component(
+  'FactRecord',
+  z.strictObject(
+    {
+      id: checkedString([notEmpty, maxLength(MAX_ID_LENGTH), storable, visible, noWhitespace]),
+      entity: uriField,
+      relation: relationField,
+      value: valueField,
+      source: sourceField,
+      confidence: confidenceField,
+      scope: scopeField,
+      timestamp: dateTimeField,
+      valid_until: dateTimeField.nullable(),
+      hlc: z
+        .string({ error: typeError('a string') })
+        .refine(isHlc, { error: 'must be a fixed-width HLC like 001763900000000-000003' }),
+      cid: z
+        .string({ error: typeError('a string') })
+        .regex(CID_PATTERN, { error: 'must be sha256:<64 hex>' }),
+      // Sizes and depth are the node's settings (FactService.checkRemote); the strict JSON parse caps depth first.
+      attested: z.union([z.null(), z.record(z.string(), z.unknown())], {
+        error: typeError('null or an object'),
+      }),
+      received_from: uriField.nullable(),
+      origin_node_id: uriField,
+      // Null reaches the origin check, which refuses it with its own reason (origin_unverified).
+      origin_sig: z
+        .strictObject(
+          {
+            kid: checkedString([notEmpty, maxLength(64), storable, visible, noWhitespace]),
+            sig: z.string({ error: typeError('a string') }).regex(/^[A-Za-z0-9_-]{86}$/, {
+              error: 'must be 64 bytes in base64url (86 characters)',
+            }),
+          },
+          { error: typeError('null or an object {kid, sig}') },
+        )
+        .nullable(),
+    },
+    { error: typeError('a JSON object') },
+  ),
 );
 
 const filterField = checkedString([notEmpty, maxLength(MAX_IDENTIFIER_LENGTH), storable]);

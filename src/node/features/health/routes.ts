@@ -4,11 +4,53 @@
 // and no peer token is asked for. /metrics (the one Prometheus registry) is on the API listener only.
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
 import type { Store } from '../../../store/store.ts';
 import type { Clock } from '../../../tls/clock.ts';
 import type { CredentialSource } from '../../../tls/credential-source.ts';
+import { describeRoute } from '../../http/openapi/route-doc.ts';
 
-const OPEN = { config: { access: 'open' } } as const;
+const OPEN = { access: 'open' } as const;
+const TAG = 'health';
+const checks = z.record(z.string(), z.string()).meta({ description: 'Each check: `ok` or what is wrong.' });
+
+const healthzDoc = describeRoute({
+  tag: TAG,
+  summary: 'Liveness: the process answers',
+  responses: {
+    200: {
+      description: 'Alive.',
+      schema: z.strictObject({ status: z.literal('ok') }),
+      example: { status: 'ok' },
+    },
+  },
+});
+const readyzDoc = describeRoute({
+  tag: TAG,
+  summary: 'Readiness: the store takes writes and the TLS material is inside its validity',
+  responses: {
+    200: {
+      description: 'Ready.',
+      schema: z.strictObject({ status: z.literal('ok'), checks }),
+      example: { status: 'ok', checks: { store: 'ok', tls: 'ok' } },
+    },
+    503: {
+      description: 'Not ready; `reason` joins the failing checks.',
+      schema: z.strictObject({ status: z.literal('not_ready'), reason: z.string(), checks }),
+      example: {
+        status: 'not_ready',
+        reason: 'store: not writable: database is locked',
+        checks: { store: 'not writable: database is locked', tls: 'ok' },
+      },
+    },
+  },
+});
+const metricsDoc = describeRoute({
+  tag: TAG,
+  summary: 'Prometheus metrics',
+  description: 'TLS (reloads, expiry, rejections), federation, quotas, authentication failures and requests.',
+  responses: { 200: { description: 'The Prometheus text format.', contentType: 'text/plain' } },
+});
 
 export interface ProbeDeps {
   store: Store;
@@ -17,8 +59,8 @@ export interface ProbeDeps {
 }
 
 export function registerProbeRoutes(app: FastifyInstance, deps: ProbeDeps): void {
-  app.get('/healthz', OPEN, async () => ({ status: 'ok' }));
-  app.get('/readyz', OPEN, async (_request, reply) => {
+  app.get('/healthz', { config: { ...OPEN, openapi: healthzDoc } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { ...OPEN, openapi: readyzDoc } }, async (_request, reply) => {
     const checks = await readiness(deps);
     const failing = Object.entries(checks).filter(([, v]) => v !== 'ok');
     if (failing.length === 0) return reply.send({ status: 'ok', checks });
@@ -29,7 +71,7 @@ export function registerProbeRoutes(app: FastifyInstance, deps: ProbeDeps): void
 
 export function registerHealthRoutes(app: FastifyInstance, deps: ProbeDeps & { registry: Registry }): void {
   registerProbeRoutes(app, deps);
-  app.get('/metrics', OPEN, async (_request, reply) =>
+  app.get('/metrics', { config: { ...OPEN, openapi: metricsDoc } }, async (_request, reply) =>
     reply.header('content-type', deps.registry.contentType).send(await deps.registry.metrics()),
   );
 }

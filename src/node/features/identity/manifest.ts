@@ -6,6 +6,7 @@
 import { type KeyObject, sign, verify } from 'node:crypto';
 import { z } from 'zod';
 import { type ErrorCode, NodeError } from '../../errors.ts';
+import { component } from '../../http/openapi/components.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { describePublicKey, type NodeKey, publicKeyFromRaw } from './node-key.ts';
 
@@ -61,7 +62,7 @@ const rfc3339 = z.iso.datetime({ offset: true });
  * Reserved for key rotation (a later issue defines the event); any JSON objects are carried and covered
  * by the signature, nothing in them is trusted yet.
  */
-export const RotationEventSchema = z.record(z.string(), z.json());
+export const RotationEventSchema = z.record(z.string(), component('JsonValue', z.json()));
 export type RotationEvent = z.infer<typeof RotationEventSchema>;
 
 export const UnsignedManifestSchema = z.strictObject({
@@ -90,7 +91,12 @@ export const UnsignedManifestSchema = z.strictObject({
   issuer_public_key: base64url(32).optional(),
 });
 
-export const SignedManifestSchema = UnsignedManifestSchema.extend({ signature: base64url(64) });
+export const SignedManifestSchema = component(
+  'SignedManifest',
+  UnsignedManifestSchema.extend({ signature: base64url(64) }).meta({
+    description: "The node's signed self-description: Ed25519 over the JCS form of every other field.",
+  }),
+);
 
 export type UnsignedManifest = z.infer<typeof UnsignedManifestSchema>;
 export type SignedManifest = z.infer<typeof SignedManifestSchema>;

@@ -2,9 +2,12 @@
 // and GET /.well-known/tessera-manifest.json (the signed manifest). ManifestSigner keeps the manifest
 // current: re-signed when the TLS leaf changes (its SPKI is in the manifest) and past half its lifetime.
 import type { FastifyInstance, RawServerBase } from 'fastify';
+import { z } from 'zod';
 import { type Clock, systemClock } from '../../../tls/clock.ts';
 import type { CredentialSource } from '../../../tls/credential-source.ts';
 import { followCredentials } from '../../../tls/follow.ts';
+import { component } from '../../http/openapi/components.ts';
+import { describeRoute } from '../../http/openapi/route-doc.ts';
 import { FEDERATION_PATHS } from '../federation/https/paths.ts';
 import {
   buildManifest,
@@ -12,6 +15,7 @@ import {
   opensslFingerprint,
   type RotationEvent,
   type SignedManifest,
+  SignedManifestSchema,
 } from './manifest.ts';
 import type { NodeKey } from './node-key.ts';
 
@@ -38,20 +42,65 @@ export interface WellKnownSources {
   getManifest: () => SignedManifest;
 }
 
+const wellKnownInfoSchema = component(
+  'WellKnownInfo',
+  z.strictObject({
+    version: z.string(),
+    entity_uri: z.string(),
+    node_url: z.string(),
+    federation_url: z.string(),
+    auth: z.strictObject({ api_keys: z.boolean() }),
+    federation: z.strictObject({ transport: z.enum(['mtls', 'insecure', 'disabled']), token: z.string() }),
+    public_key: z.string().meta({ description: 'The node key, raw Ed25519, base64url.' }),
+    key_id: z.string(),
+  }),
+);
+
+const TAG = 'identity';
+const infoDoc = describeRoute({
+  tag: TAG,
+  summary: 'What this node is and how to talk to it',
+  responses: {
+    200: {
+      description: 'The summary (cached up to a minute).',
+      schema: wellKnownInfoSchema,
+      example: {
+        version: '0.1.0',
+        entity_uri: 'spiffe://example.org/node/a',
+        node_url: 'https://node-a.example.org:8765',
+        federation_url: 'https://node-a.example.org:8765',
+        auth: { api_keys: true },
+        federation: { transport: 'mtls', token: 'EdDSA-JWT' },
+        public_key: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo',
+        key_id: '9f86d081884c7d65',
+      },
+    },
+  },
+});
+const manifestDoc = describeRoute({
+  tag: TAG,
+  summary: 'The signed manifest',
+  description:
+    'Entity URI, node and issuer keys, the TLS key it serves with and recent key rotations, signed with the ' +
+    'node key; re-signed when the TLS material or a key changes. The same document at ' +
+    '`/.well-known/tessera-manifest.json` and `/.well-known/stigmem-manifest.json` (the name Stigmem tools fetch).',
+  responses: { 200: { description: 'The manifest (cached up to a minute).', schema: SignedManifestSchema } },
+});
+
 // Public by nature: what a peer needs before it can prove anything.
-const OPEN = { config: { access: 'open' } } as const;
+const OPEN = { access: 'open' } as const;
 
 export function registerWellKnownRoutes<S extends RawServerBase>(
   app: FastifyInstance<S>,
   sources: WellKnownSources,
 ): void {
   // Short caching: the manifest is re-signed on TLS rotation and peers should see that soon.
-  app.get(WELL_KNOWN_PATH, OPEN, async (_request, reply) => {
+  app.get(WELL_KNOWN_PATH, { config: { ...OPEN, openapi: infoDoc } }, async (_request, reply) => {
     reply.header('cache-control', 'max-age=60');
     return sources.getInfo();
   });
   for (const path of [FEDERATION_PATHS.manifest, STIGMEM_MANIFEST_PATH])
-    app.get(path, OPEN, async (_request, reply) => {
+    app.get(path, { config: { ...OPEN, openapi: manifestDoc } }, async (_request, reply) => {
       reply.header('cache-control', 'max-age=60');
       return sources.getManifest();
     });

@@ -2,7 +2,10 @@
 // revoke. The CLI's `tessera peers …` calls these.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { SCOPES } from '../../../store/ports/facts.ts';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
+import { component } from '../../http/openapi/components.ts';
+import { describeRoute } from '../../http/openapi/route-doc.ts';
 import { parseInput } from '../../validate.ts';
 import type { PeerReplication } from '../federation/puller.ts';
 import type { PeerDirectory } from './peer-directory.ts';
@@ -12,6 +15,121 @@ const addBody = z.strictObject({ url: z.string().min(1).max(2048) });
 const approveBody = z.strictObject({
   fingerprint: z.string().min(1).max(200),
   allowed_scopes: z.array(z.string()).max(4).optional(),
+});
+
+const peerSchema = component(
+  'Peer',
+  z.strictObject({
+    id: z.string().meta({ description: 'Local id (UUID).' }),
+    entity_uri: z.string().meta({ description: 'Proven by its manifest and its TLS certificate’s URI SAN.' }),
+    federation_url: z.string(),
+    key_id: z.string(),
+    fingerprint: z.string().meta({ description: '`sha256:<hex>` of its node key: compare it out of band.' }),
+    tls_spki_sha256: z.string(),
+    status: z.enum(['pending', 'approved', 'revoked']),
+    allowed_scopes: z.array(z.enum(SCOPES)).meta({ description: 'What it may receive from this node.' }),
+    created_at: z.string(),
+    updated_at: z.string(),
+    replication: z
+      .strictObject({
+        degraded: z
+          .string()
+          .nullable()
+          .meta({ description: 'Why the last pull was not clean; null when healthy.' }),
+        failures: z.number().int().nonnegative().meta({ description: 'Failed or unclean pulls in a row.' }),
+      })
+      .optional()
+      .meta({ description: 'How pulling from it goes (in the list).' }),
+  }),
+);
+
+const examplePeer = {
+  id: '0b6f2a52-3c1e-4f7a-9d55-6c1a2b3c4d5e',
+  entity_uri: 'spiffe://example.org/node/b',
+  federation_url: 'https://node-b.example.org:8765',
+  key_id: '9f86d081884c7d65',
+  fingerprint: `sha256:${'4e7e'.repeat(16)}`,
+  tls_spki_sha256: 'c'.repeat(64),
+  status: 'approved',
+  allowed_scopes: ['company', 'public'],
+  created_at: '2026-05-01T10:00:00.000Z',
+  updated_at: '2026-05-01T10:05:00.000Z',
+} as const;
+
+const TAG = 'peers';
+const peerIdParams = z.strictObject({ id: z.string().meta({ description: 'The peer’s local id.' }) });
+
+const addPeerDoc = describeRoute({
+  tag: TAG,
+  summary: 'Add a peer',
+  description:
+    'Fetches the manifest at the federation URL over mutual TLS, verifies its signature and that the ' +
+    'certificate presented carries its entity URI, and stores the peer `pending`. Approve it after comparing ' +
+    'the fingerprint with its operator.',
+  body: addBody,
+  responses: {
+    201: {
+      description: 'Added, pending.',
+      schema: peerSchema,
+      example: { ...examplePeer, status: 'pending' },
+    },
+  },
+  errors: [
+    'peer_exists',
+    'peer_is_self',
+    'peer_manifest_refused',
+    'federation_disabled',
+    'store_unavailable',
+  ],
+  examples: { add: { summary: 'A node’s federation URL', body: { url: examplePeer.federation_url } } },
+});
+
+const listPeersDoc = describeRoute({
+  tag: TAG,
+  summary: 'List peers',
+  responses: {
+    200: {
+      description: 'Every peer, with how replication from it goes.',
+      schema: z.strictObject({ peers: z.array(peerSchema) }),
+      example: { peers: [{ ...examplePeer, replication: { degraded: null, failures: 0 } }] },
+    },
+  },
+});
+
+const approvePeerDoc = describeRoute({
+  tag: TAG,
+  summary: 'Approve a peer',
+  description:
+    'Needs the fingerprint of its key as its operator gave it. Again on an approved peer: changes its ' +
+    'scopes (`company`, `public`, `team`; never `local`).',
+  params: peerIdParams,
+  body: approveBody,
+  responses: { 200: { description: 'Approved.', schema: peerSchema, example: examplePeer } },
+  errors: ['not_found', 'fingerprint_mismatch', 'peer_revoked', 'store_unavailable'],
+  examples: {
+    approve: {
+      summary: 'Approve with the fingerprint compared out of band',
+      params: { id: examplePeer.id },
+      body: { fingerprint: examplePeer.fingerprint },
+    },
+    scopes: {
+      summary: 'Also send it team facts',
+      params: { id: examplePeer.id },
+      body: { fingerprint: examplePeer.fingerprint, allowed_scopes: ['company', 'public', 'team'] },
+    },
+  },
+});
+
+const revokePeerDoc = describeRoute({
+  tag: TAG,
+  summary: 'Revoke a peer',
+  description: 'For good: its open connections close at once and its handshakes are refused.',
+  params: peerIdParams,
+  responses: {
+    200: { description: 'Revoked.', schema: peerSchema, example: { ...examplePeer, status: 'revoked' } },
+  },
+  errors: ['not_found', 'store_unavailable'],
+  examples: { revoke: { summary: 'Revoke', params: { id: examplePeer.id } } },
 });
 
 /** The wire form of a peer (snake_case, like the rest of the API). */
@@ -50,16 +168,20 @@ export function registerPeerRoutes(
     quota: 'admin' as const,
     audit: { status, event, detail: peerDetail },
   });
-  app.post('/v1/admin/peers', { config: audited(201, 'peer_added') }, async (request, reply) => {
-    const { url } = parseInput(addBody, request.body ?? {});
-    return reply.status(201).send(peerView(await deps.service.add(url)));
-  });
-  app.get('/v1/admin/peers', { config: ADMIN }, async () => ({
+  app.post(
+    '/v1/admin/peers',
+    { config: { ...audited(201, 'peer_added'), openapi: addPeerDoc } },
+    async (request, reply) => {
+      const { url } = parseInput(addBody, request.body ?? {});
+      return reply.status(201).send(peerView(await deps.service.add(url)));
+    },
+  );
+  app.get('/v1/admin/peers', { config: { ...ADMIN, openapi: listPeersDoc } }, async () => ({
     peers: deps.peers.list().map((peer) => peerView(peer, deps.replication?.(peer.id))),
   }));
   app.post<{ Params: { id: string } }>(
     '/v1/admin/peers/:id/approve',
-    { config: audited(200, 'peer_approved') },
+    { config: { ...audited(200, 'peer_approved'), openapi: approvePeerDoc } },
     async (request) => {
       const body = parseInput(approveBody, request.body ?? {});
       return peerView(await deps.service.approve(request.params.id, body.fingerprint, body.allowed_scopes));
@@ -67,7 +189,7 @@ export function registerPeerRoutes(
   );
   app.post<{ Params: { id: string } }>(
     '/v1/admin/peers/:id/revoke',
-    { config: audited(200, 'peer_revoked') },
+    { config: { ...audited(200, 'peer_revoked'), openapi: revokePeerDoc } },
     async (request) => peerView(await deps.service.revoke(request.params.id)),
   );
 }
