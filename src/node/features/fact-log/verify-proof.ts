@@ -38,7 +38,7 @@ export interface ProofVerdict {
 /** At most this many facts per document: a recall answer is bounded by its token budget anyway. */
 export const MAX_PROOF_FACTS = 10_000;
 
-const chainProofSchema = z.strictObject({
+export const chainProofSchema = z.strictObject({
   cid: z.string(),
   origin_sig: z.strictObject({ kid: z.string(), sig: z.string() }).nullable(),
   log_index: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
