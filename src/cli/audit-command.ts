@@ -17,6 +17,7 @@ import { jsonlAuditEntries, storeAuditEntries } from '../node/features/audit/sou
 import type { Store } from '../store/store.ts';
 import { formatCliError } from './error-output.ts';
 import { openExistingState, STATE_SETTINGS, stateSettings } from './node-state.ts';
+import { counted, type Progress, progress } from './progress.ts';
 import { addSettingOptions } from './setting-options.ts';
 
 /** A problem that prevents checking anything, explained for the operator (exit 2). */
@@ -62,11 +63,16 @@ export function auditCommand(): Command {
           });
         const anchor =
           flags.anchor === undefined ? undefined : usage(command, () => parseChainPoint(flags.anchor!));
-        const { source, result } = flags.file
-          ? { source: resolve(flags.file), result: await verifyFile(resolve(flags.file), anchor) }
-          : await withStore(flags, (store) =>
-              verifyChain(storeAuditEntries(store), anchor ? { anchor } : {}),
-            );
+        const shown = progress('verifying the audit log');
+        const { source, result } = await (flags.file
+          ? verifyFile(resolve(flags.file), anchor, shown).then((r) => ({
+              source: resolve(flags.file!),
+              result: r,
+            }))
+          : withStore(flags, (store) =>
+              verifyChain(counted(storeAuditEntries(store), shown), anchor ? { anchor } : {}),
+            )
+        ).finally(() => shown.done());
         process.stdout.write(flags.json ? json({ source, ...verdictJson(result) }) : verdictText(result));
         if (!result.ok) process.exitCode = 1;
       }),
@@ -93,14 +99,16 @@ export function auditCommand(): Command {
           );
         const { exportAuditLog } = await import('../node/features/audit/export.ts');
         const out = resolve(flags.out);
+        const shown = progress('exporting the audit log');
         const { result } = await withStore(flags, (store) =>
           exportAuditLog({
             store,
             out,
             ...(flags.since !== undefined ? { since: flags.since } : {}),
             force: flags.force === true,
+            onEntry: () => shown.tick(),
           }),
-        );
+        ).finally(() => shown.done());
         const { verify } = result;
         if (flags.json) {
           process.stdout.write(
@@ -176,14 +184,21 @@ async function withStore<T>(
   }
 }
 
-async function verifyFile(file: string, anchor: ChainPoint | undefined): Promise<VerifyResult> {
+async function verifyFile(
+  file: string,
+  anchor: ChainPoint | undefined,
+  shown: Progress,
+): Promise<VerifyResult> {
   // The file is opened before verification starts so an unreadable file is exit 2, not a broken log.
   try {
     if (!(await stat(file)).isFile()) throw new Error('not a file');
   } catch (error) {
     throw new CannotCheck(`cannot read ${file} (${errno(error)})`);
   }
-  return verifyChain(jsonlAuditEntries(file), { start: 'first-entry', ...(anchor ? { anchor } : {}) });
+  return verifyChain(counted(jsonlAuditEntries(file), shown), {
+    start: 'first-entry',
+    ...(anchor ? { anchor } : {}),
+  });
 }
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;

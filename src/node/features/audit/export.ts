@@ -26,6 +26,8 @@ export interface ExportOptions {
   since?: string;
   /** Write the file even when the chain does not verify. */
   force?: boolean;
+  /** Called for each entry read (the CLI's progress line). */
+  onEntry?: () => void;
 }
 
 export interface ExportResult {
@@ -56,6 +58,7 @@ export async function exportAuditLog(options: ExportOptions): Promise<ExportResu
     let firstSeq: number | null = null;
     let lastSeq: number | null = null;
     for await (const entry of storeAuditEntries(options.store)) {
+      options.onEntry?.();
       if (!verifier.push(entry) && !options.force) break;
       // A row the store could not read has nothing to export (and ends the reading).
       if (entry instanceof UnparsableEntry) continue;
