@@ -27,7 +27,24 @@ export function peerView(peer: PeerRecord, replication?: PeerReplication) {
     allowed_scopes: peer.allowedScopes,
     created_at: peer.createdAt,
     updated_at: peer.updatedAt,
-    ...(replication ? { replication } : {}),
+    ...(replication ? { replication: replicationView(replication) } : {}),
+  };
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** How replication from the peer is going, in the wire's form (snake_case, RFC 3339 times). */
+export function replicationView(replication: PeerReplication) {
+  const { lastError } = replication;
+  return {
+    degraded: replication.degraded,
+    failures: replication.failures,
+    last_success_at: iso(replication.lastSuccessAt),
+    last_error: lastError
+      ? { reason: lastError.reason, detail: lastError.detail, at: iso(lastError.at) }
+      : null,
+    next_pull_at: iso(replication.nextPullAt),
+    facts_behind: replication.factsBehind,
   };
 }
 
