@@ -13,6 +13,10 @@ export function createNodeMetrics(registry: Registry, now: () => number = Date.n
     markCaughtUp(peer: string, atMs: number): void {
       caughtUpAt.set(peer, atMs);
     },
+    /** When this node last held everything the peer's feed offered (ms); undefined before that. */
+    caughtUpAt(peer: string): number | undefined {
+      return caughtUpAt.get(peer);
+    },
     /** A revoked peer: its per-peer series go (a lag that grows for ever would alert on nothing). */
     forgetPeer(peer: string): void {
       caughtUpAt.delete(peer);

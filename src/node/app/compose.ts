@@ -21,6 +21,7 @@ import { peersFeature } from '../features/peers/feature.ts';
 import type { PeerDirectory } from '../features/peers/peer-directory.ts';
 import { quotasFeature } from '../features/quotas/feature.ts';
 import { loadPeerKeyTrust, rotationFeature } from '../features/rotation/feature.ts';
+import { statusFeature } from '../features/status/feature.ts';
 import type { NodeConfig } from '../settings/config.ts';
 import { createApiListener } from './api-listener.ts';
 import { type NodeContext, openContext } from './context.ts';
@@ -92,6 +93,10 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       capabilities,
       federation,
       rotation,
+      statusFeature(ctx, {
+        replication: (peerId) => federation.puller.health(peerId),
+        quotas: quotas.quotas,
+      }),
       ...(options.features ?? []),
     ];
     // TESSERA_FEDERATION_ENABLED=false: a single node, nothing listens for peers.

@@ -1,0 +1,67 @@
+// "Peers": every peer this node knows, with how replication from it is going (the puller's view: last
+// clean pull, last error, backoff, facts still waiting), its lag in seconds (the lag gauge's source), the
+// rate facts arrive from it, and the certificate it presented last (the expiry monitor's record).
+import type { PeerRecord } from '../../../store/ports/peers.ts';
+import type { TrackedCertificate } from '../../../tls/expiry.ts';
+import type { PeerReplication } from '../federation/puller.ts';
+import { iso, secondsBetween } from './time.ts';
+
+export interface PeersInput {
+  peers: readonly PeerRecord[];
+  replication(peerId: string): PeerReplication;
+  caughtUpAt(entityUri: string): number | undefined;
+  /** Facts stored from each peer (by entity URI) per minute, lately. */
+  ratePerMinute: ReadonlyMap<string, number>;
+  /** Certificates the expiry monitor follows (peers' labelled `peer:<URI SAN>`). */
+  certificates: readonly TrackedCertificate[];
+  nowMs: number;
+}
+
+export type PeerState = 'pending' | 'revoked' | 'ok' | 'not_yet_pulled' | 'backoff' | 'degraded';
+
+/** One word for the peer's situation, worst first. */
+export function peerState(peer: PeerRecord, replication: PeerReplication): PeerState {
+  if (peer.status !== 'approved') return peer.status;
+  if (replication.degraded) return 'degraded';
+  if (replication.failures > 0) return 'backoff';
+  return replication.lastSuccessAt === null ? 'not_yet_pulled' : 'ok';
+}
+
+export function peersSection(input: PeersInput) {
+  const certificateOf = new Map(input.certificates.map((c) => [c.cert, c]));
+  return input.peers.map((peer) => {
+    const replication = input.replication(peer.id);
+    const approved = peer.status === 'approved';
+    const caughtUp = input.caughtUpAt(peer.entityUri);
+    const cert = certificateOf.get(`peer:${peer.entityUri}`);
+    const { lastError } = replication;
+    return {
+      id: peer.id,
+      entity_uri: peer.entityUri,
+      federation_url: peer.federationUrl,
+      status: peer.status,
+      state: peerState(peer, replication),
+      degraded: replication.degraded,
+      backoff:
+        approved && replication.failures > 0
+          ? { failures: replication.failures, next_pull_at: iso(replication.nextPullAt) }
+          : null,
+      last_success_at: iso(replication.lastSuccessAt),
+      next_pull_at: approved ? iso(replication.nextPullAt) : null,
+      lag_seconds: approved && caughtUp !== undefined ? secondsBetween(caughtUp, input.nowMs) : null,
+      facts_behind: approved ? replication.factsBehind : null,
+      facts_per_minute: input.ratePerMinute.get(peer.entityUri) ?? 0,
+      last_error: lastError
+        ? { reason: lastError.reason, detail: lastError.detail, at: iso(lastError.at) }
+        : null,
+      certificate: cert
+        ? {
+            subject: cert.subject,
+            not_after: iso(cert.notAfter.getTime()),
+            seconds_left: secondsBetween(input.nowMs, cert.notAfter.getTime()),
+            level: cert.level,
+          }
+        : null,
+    };
+  });
+}
