@@ -28,7 +28,7 @@ describe('status page over HTTP', () => {
   const get = (url: string, token?: string) =>
     api.app.inject({ method: 'GET', url, headers: token ? bearer(token) : {} });
 
-  test('the page, its script and stylesheet are served without a key, hold no data, and carry the CSP', async () => {
+  test('the page, its script, stylesheet and icon are served without a key, hold no data, and carry the CSP', async () => {
     const page = await get('/status');
     assert.equal(page.statusCode, 200);
     assert.match(String(page.headers['content-type']), /^text\/html; charset=utf-8/);
@@ -52,6 +52,10 @@ describe('status page over HTTP', () => {
     assert.equal(style.statusCode, 200);
     assert.match(String(style.headers['content-type']), /^text\/css/);
     assert.doesNotMatch(style.body, /@import|url\(/, 'no fonts or images fetched from anywhere');
+    const icon = await get('/status.svg');
+    assert.equal(icon.statusCode, 200);
+    assert.match(String(icon.headers['content-type']), /^image\/svg\+xml/);
+    assert.doesNotMatch(icon.body, /<script|href=/i, 'a picture, nothing more');
   });
 
   test('/status.json: 401 without a key, 403 with a key that lacks read', async () => {

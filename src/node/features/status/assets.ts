@@ -1,4 +1,4 @@
-// The status page's files (assets/: one HTML shell, one script, one stylesheet), read once when the node
+// The status page's files (assets/: an HTML shell, a script, a stylesheet, an icon), read once when the node
 // is built, and the headers they are served with: a CSP that allows only this node's own script, style
 // and JSON (no inline code, no other origin, no framing), and no sniffing, referrers or caching of data.
 import { readFile } from 'node:fs/promises';
@@ -7,6 +7,8 @@ export interface StatusAssets {
   html: string;
   js: string;
   css: string;
+  /** The page's icon (so browsers do not ask for /favicon.ico, which is not ours to answer). */
+  svg: string;
 }
 
 const ASSETS = new URL('./assets/', import.meta.url);
@@ -39,12 +41,18 @@ export const STATUS_HEADERS: Record<string, string> = {
  */
 export async function loadStatusAssets(options: { authRequired: boolean }): Promise<StatusAssets> {
   const read = (name: string) => readFile(new URL(name, ASSETS), 'utf8');
-  const [html, js, css] = await Promise.all([read('status.html'), read('status.js'), read('status.css')]);
+  const [html, js, css, svg] = await Promise.all([
+    read('status.html'),
+    read('status.js'),
+    read('status.css'),
+    read('status.svg'),
+  ]);
   return {
     html: options.authRequired
       ? html
       : html.replace('<body data-auth="required">', '<body data-auth="none">'),
     js,
     css,
+    svg,
   };
 }

@@ -1,4 +1,4 @@
-// The status page on the API listener. The page and its two files are open (they hold no data, like
+// The status page on the API listener. The page and its files are open (they hold no data, like
 // /healthz); the data, /status.json, needs an API key with `read` and draws on the `fact_read` quota.
 // A browser cannot put a bearer key on a navigation, so the page's script sends the key the operator
 // types; scripts and monitors can read /status.json directly.
@@ -22,6 +22,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusRouteDeps
   file('/status', 'text/html; charset=utf-8', deps.assets.html);
   file('/status.js', 'text/javascript; charset=utf-8', deps.assets.js);
   file('/status.css', 'text/css; charset=utf-8', deps.assets.css);
+  file('/status.svg', 'image/svg+xml', deps.assets.svg);
   app.get('/status.json', READ, async (_request, reply) =>
     reply
       .headers(STATUS_HEADERS)
