@@ -130,6 +130,11 @@ describe('status page in headless Chromium', { skip: browserSkip(), timeout: 180
       (await peerCard().locator('[data-field="last-success"]').textContent()) ?? '',
       /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(\d+ s ago\)$/,
     );
+    // Both nodes share this machine's clock: in step, within the estimate's uncertainty.
+    assert.match(
+      (await peerCard().locator('[data-field="clock"]').textContent()) ?? '',
+      /^\d+\.\d s (ahead|behind|in step) \(± \d+\.\d s, (HTTP Date|token iat) \d+ s ago\) $/,
+    );
     // A approved B before B approved A: A's first pull may have been refused, and the page keeps saying so.
     assert.match(
       (await peerCard().locator('[data-field="last-error"]').textContent()) ?? '',

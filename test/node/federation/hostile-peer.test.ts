@@ -7,6 +7,7 @@
 //   3. forged origin                 → origin_unverified / origin_spoofed; faithful relays still work
 //   4. endless / stalled / trickling feeds → page cap (`capped`), cursor_stalled (degraded), total deadline;
 //      what a feed says is still waiting → the lag in facts (bounded), the last error kept
+//   and a clock running ahead → its skew on the metrics, the peers list and the status page
 //   5. unbounded input               → attested caps (validation_failed); deep, non-UTF-8 and duplicate-key
 //                                      pages refused whole, V healthy, the peer backs off
 // In each: the refusal is counted with its exact reason; nothing wrong is stored (V's whole fact table is
@@ -608,6 +609,44 @@ describe('a hostile approved peer cannot corrupt, stall or exhaust a node', { ti
       const { degraded, failures, factsBehind } = v.node.puller.health(eOnV);
       assert.deepEqual({ degraded, failures, factsBehind }, { degraded: null, failures: 0, factsBehind: 0 });
       await assertStillServing('recovered');
+    },
+  );
+  test(
+    'a peer whose clock runs 90 s ahead: its skew is on the metrics, the peers list and the status page',
+    LIMIT,
+    async () => {
+      e.clockAheadMs = 90_000;
+      await pullE();
+      const skew = await counterValue(v.node.metrics, 'tessera_federation_peer_clock_skew_seconds', {
+        peer: e.entityUri,
+      });
+      assert.ok(skew !== undefined && Math.abs(skew - 90) < 2, `the gauge says ${skew}`);
+      const listed = await v.api<{
+        peers: { entity_uri: string; clock: { skew_seconds: number; source: string } }[];
+      }>('GET', '/v1/admin/peers');
+      const clock = listed.body.peers.find((p) => p.entity_uri === e.entityUri)?.clock;
+      assert.equal(clock?.source, 'http_date');
+      assert.ok(Math.abs((clock?.skew_seconds ?? 0) - 90) < 2, `peers list: ${JSON.stringify(clock)}`);
+      const status = await v.api<{ peers: { entity_uri: string; clock: { level: string } | null }[] }>(
+        'GET',
+        '/status.json',
+      );
+      assert.equal(status.status, 200);
+      assert.equal(
+        status.body.peers.find((p) => p.entity_uri === e.entityUri)?.clock?.level,
+        'critical',
+        'beyond TESSERA_FEDERATION_MAX_CLOCK_SKEW_MS (60 s): its facts would be refused',
+      );
+      e.reset();
+      await pullE();
+      assert.ok(
+        Math.abs(
+          (await counterValue(v.node.metrics, 'tessera_federation_peer_clock_skew_seconds', {
+            peer: e.entityUri,
+          })) ?? 99,
+        ) < 2,
+        'an honest Date brings it back',
+      );
     },
   );
 });

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import { parseInput } from '../../validate.ts';
+import type { ClockReading } from '../federation/peer-clocks.ts';
 import type { PeerReplication } from '../federation/puller.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 import type { PeerService } from './peer-service.ts';
@@ -15,7 +16,7 @@ const approveBody = z.strictObject({
 });
 
 /** The wire form of a peer (snake_case, like the rest of the API). */
-export function peerView(peer: PeerRecord, replication?: PeerReplication) {
+export function peerView(peer: PeerRecord, replication?: PeerReplication, clock?: ClockReading | null) {
   return {
     id: peer.id,
     entity_uri: peer.entityUri,
@@ -28,6 +29,17 @@ export function peerView(peer: PeerRecord, replication?: PeerReplication) {
     created_at: peer.createdAt,
     updated_at: peer.updatedAt,
     ...(replication ? { replication: replicationView(replication) } : {}),
+    ...(clock === undefined ? {} : { clock: clock && clockView(clock) }),
+  };
+}
+
+/** A peer's clock as last estimated: skew (positive: ahead of ours) and its uncertainty, in seconds. */
+export function clockView(clock: ClockReading) {
+  return {
+    skew_seconds: Math.round(clock.skewMs) / 1000,
+    uncertainty_seconds: Math.round(clock.uncertaintyMs) / 1000,
+    source: clock.source,
+    at: new Date(clock.atMs).toISOString(),
   };
 }
 
@@ -60,7 +72,13 @@ const peerDetail = (body: Record<string, unknown>) => ({
 
 export function registerPeerRoutes(
   app: FastifyInstance,
-  deps: { service: PeerService; peers: PeerDirectory; replication?: (peerId: string) => PeerReplication },
+  deps: {
+    service: PeerService;
+    peers: PeerDirectory;
+    replication?: (peerId: string) => PeerReplication;
+    /** The peer's clock as last estimated (by entity URI). */
+    clockOf?: (entityUri: string) => ClockReading | undefined;
+  },
 ): void {
   const audited = (status: number, event: 'peer_added' | 'peer_approved' | 'peer_revoked') => ({
     access: 'admin' as const,
@@ -72,7 +90,9 @@ export function registerPeerRoutes(
     return reply.status(201).send(peerView(await deps.service.add(url)));
   });
   app.get('/v1/admin/peers', { config: ADMIN }, async () => ({
-    peers: deps.peers.list().map((peer) => peerView(peer, deps.replication?.(peer.id))),
+    peers: deps.peers
+      .list()
+      .map((peer) => peerView(peer, deps.replication?.(peer.id), deps.clockOf?.(peer.entityUri) ?? null)),
   }));
   app.post<{ Params: { id: string } }>(
     '/v1/admin/peers/:id/approve',

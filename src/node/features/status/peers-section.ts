@@ -1,8 +1,9 @@
 // "Peers": every peer this node knows, with how replication from it is going (the puller's view: last
 // clean pull, last error, backoff, facts still waiting), its lag in seconds (the lag gauge's source), the
-// rate facts arrive from it, and the certificate it presented last (the expiry monitor's record).
+// rate facts arrive from it, its clock skew, and the certificate it presented last (the expiry monitor's).
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { TrackedCertificate } from '../../../tls/expiry.ts';
+import type { ClockReading } from '../federation/peer-clocks.ts';
 import type { PeerReplication } from '../federation/puller.ts';
 import { iso, secondsBetween } from './time.ts';
 
@@ -14,7 +15,23 @@ export interface PeersInput {
   ratePerMinute: ReadonlyMap<string, number>;
   /** Certificates the expiry monitor follows (peers' labelled `peer:<URI SAN>`). */
   certificates: readonly TrackedCertificate[];
+  clockOf(entityUri: string): ClockReading | undefined;
+  /** TESSERA_FEDERATION_MAX_CLOCK_SKEW_MS: a peer further ahead has its facts refused. */
+  maxClockSkewMs: number;
   nowMs: number;
+}
+
+/** Peer tokens are accepted this far outside their lifetime (peer-token.ts clockTolerance). */
+const TOKEN_TOLERANCE_MS = 5000;
+
+/**
+ * How worrying a peer's skew is, on what it surely is (the estimate less its uncertainty): critical from
+ * the skew that refuses its facts, a warning from the one that refuses its tokens.
+ */
+export function skewLevel(clock: ClockReading, maxClockSkewMs: number): 'ok' | 'warning' | 'critical' {
+  const surely = Math.max(0, Math.abs(clock.skewMs) - clock.uncertaintyMs);
+  if (surely >= maxClockSkewMs) return 'critical';
+  return surely >= TOKEN_TOLERANCE_MS ? 'warning' : 'ok';
 }
 
 export type PeerState = 'pending' | 'revoked' | 'ok' | 'not_yet_pulled' | 'backoff' | 'degraded';
@@ -35,6 +52,7 @@ export function peersSection(input: PeersInput) {
     const caughtUp = input.caughtUpAt(peer.entityUri);
     const cert = certificateOf.get(`peer:${peer.entityUri}`);
     const { lastError } = replication;
+    const clock = input.clockOf(peer.entityUri);
     return {
       id: peer.id,
       entity_uri: peer.entityUri,
@@ -53,6 +71,15 @@ export function peersSection(input: PeersInput) {
       facts_per_minute: input.ratePerMinute.get(peer.entityUri) ?? 0,
       last_error: lastError
         ? { reason: lastError.reason, detail: lastError.detail, at: iso(lastError.at) }
+        : null,
+      clock: clock
+        ? {
+            skew_seconds: Math.round(clock.skewMs) / 1000,
+            uncertainty_seconds: Math.round(clock.uncertaintyMs) / 1000,
+            source: clock.source,
+            at: iso(clock.atMs),
+            level: skewLevel(clock, input.maxClockSkewMs),
+          }
         : null,
       certificate: cert
         ? {

@@ -60,6 +60,8 @@ export async function buildStatus(deps: StatusDeps) {
       caughtUpAt: (uri) => ctx.metrics.caughtUpAt(uri),
       ratePerMinute: byPeer,
       certificates,
+      clockOf: (uri) => ctx.peerClocks.get(uri),
+      maxClockSkewMs: ctx.config.maxClockSkewMs,
       nowMs,
     }),
     replication: {

@@ -180,6 +180,7 @@ function renderPeer(peer, nowMs) {
       peer.degraded && ['Degraded', peer.degraded, 'degraded'],
       backoff && ['Backoff', backoff, 'backoff'],
       !backoff && peer.next_pull_at && ['Next pull', relative(peer.next_pull_at, nowMs)],
+      ['Clock', clock(peer.clock, nowMs), 'clock'],
       ['Last error', error, 'last-error'],
       [
         'Certificate',
@@ -189,6 +190,20 @@ function renderPeer(peer, nowMs) {
         'certificate',
       ],
     ]),
+  );
+}
+
+/** "2.1 s ahead (± 0.5 s, HTTP Date 3 s ago)", with its level when it is not ok. */
+function clock(reading, nowMs) {
+  if (!reading) return 'not measured yet';
+  const skew = reading.skew_seconds;
+  const side = skew > 0 ? 'ahead' : skew < 0 ? 'behind' : 'in step';
+  const source = reading.source === 'http_date' ? 'HTTP Date' : 'token iat';
+  return el(
+    'span',
+    {},
+    `${Math.abs(skew).toFixed(1)} s ${side} (± ${reading.uncertainty_seconds.toFixed(1)} s, ${source} ${relative(reading.at, nowMs)}) `,
+    reading.level === 'ok' ? null : badge(reading.level, reading.level),
   );
 }
 
