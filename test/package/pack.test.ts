@@ -161,6 +161,7 @@ describe('the packed package', { timeout: 300_000 }, () => {
       [
         'package/dist/node/features/status/assets/status.css',
         'package/dist/node/features/status/assets/status.html',
+        'package/dist/node/features/status/assets/status.svg',
       ],
     );
     assert.ok(dist.includes('package/dist/node/features/status/assets/status.js'), 'the page script shipped');
