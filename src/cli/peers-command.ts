@@ -11,7 +11,26 @@ interface PeerView {
   status: string;
   allowed_scopes: string[];
   /** In lists: how replication from the peer is going. */
-  replication?: { degraded: string | null; failures: number };
+  replication?: {
+    degraded: string | null;
+    failures: number;
+    last_success_at?: string | null;
+    last_error?: { reason: string; at: string } | null;
+    facts_behind?: number | null;
+  };
+  /** In lists: the peer's clock minus ours, as last estimated. */
+  clock?: { skew_seconds: number; uncertainty_seconds: number } | null;
+}
+
+const signed = (n: number) => (n > 0 ? `+${n}` : String(n));
+
+/** The replication line of a listed peer: last clean pull, its clock, facts still waiting, the last failure. */
+function replicationLine(r: NonNullable<PeerView['replication']>, clock: PeerView['clock']): string {
+  const parts = [`last pull ${r.last_success_at ?? 'never'}`];
+  if (clock) parts.push(`clock ${signed(clock.skew_seconds)} s (±${clock.uncertainty_seconds} s)`);
+  if (r.facts_behind !== undefined && r.facts_behind !== null) parts.push(`${r.facts_behind} facts behind`);
+  if (r.last_error) parts.push(`last error ${r.last_error.reason} at ${r.last_error.at}`);
+  return `\n  ${parts.join(', ')}`;
 }
 
 /** The API client flags: TLS material here, the URL and the key from the settings table. */
@@ -33,6 +52,8 @@ function target(flags: ClientFlags): ApiTarget {
 
 const show = (peer: PeerView) =>
   `${peer.id}  ${peer.status.padEnd(8)}  ${peer.entity_uri}  ${peer.federation_url}\n  key ${peer.fingerprint}  scopes ${peer.allowed_scopes.join(',')}${
+    peer.replication && peer.status === 'approved' ? replicationLine(peer.replication, peer.clock) : ''
+  }${
     peer.replication?.degraded
       ? `\n  DEGRADED: ${peer.replication.degraded} (${peer.replication.failures} unclean pulls in a row; backing off)`
       : ''

@@ -13,12 +13,17 @@ export function createNodeMetrics(registry: Registry, now: () => number = Date.n
     markCaughtUp(peer: string, atMs: number): void {
       caughtUpAt.set(peer, atMs);
     },
+    /** When this node last held everything the peer's feed offered (ms); undefined before that. */
+    caughtUpAt(peer: string): number | undefined {
+      return caughtUpAt.get(peer);
+    },
     /** A revoked peer: its per-peer series go (a lag that grows for ever would alert on nothing). */
     forgetPeer(peer: string): void {
       caughtUpAt.delete(peer);
       this.replicationLag.remove({ peer });
       this.peerDegraded.remove({ peer });
       this.pagesRefused.remove({ peer });
+      this.peerClockSkew.remove({ peer });
     },
     replicationLag: new Gauge({
       name: 'tessera_federation_replication_lag_seconds',
@@ -68,6 +73,12 @@ export function createNodeMetrics(registry: Registry, now: () => number = Date.n
     peerDegraded: new Gauge({
       name: 'tessera_federation_peer_degraded',
       help: '1 while replication from a peer is degraded (stalled cursor, refused facts): it backs off',
+      labelNames: ['peer'] as const,
+      registers,
+    }),
+    peerClockSkew: new Gauge({
+      name: 'tessera_federation_peer_clock_skew_seconds',
+      help: "A peer's clock minus ours (positive: the peer is ahead), from the Date of its answers or the iat of its tokens",
       labelNames: ['peer'] as const,
       registers,
     }),

@@ -35,6 +35,16 @@ export interface TokenBuckets {
   take(key: string, perHour: number, nowMs: number, capacity?: number): Promise<TokenTake>;
   /** Forgets buckets that have refilled completely by `nowMs` (they equal fresh ones). */
   prune(nowMs: number): Promise<void>;
+  /** Buckets with less than `fraction` of their capacity left at `nowMs`, emptiest first, at most `limit`. */
+  lowest(nowMs: number, fraction: number, limit: number): Promise<BucketLevel[]>;
+}
+
+/** A bucket's whole tokens left at a time, with its capacity and hourly rate. */
+export interface BucketLevel {
+  key: string;
+  remaining: number;
+  capacity: number;
+  perHour: number;
 }
 
 /** A named lease held by this process until released (see Store.lease). */

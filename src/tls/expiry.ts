@@ -43,6 +43,15 @@ interface Tracked {
   notAfter: Date;
 }
 
+/** One certificate the monitor follows, as `tracked()` reports it. */
+export interface TrackedCertificate {
+  /** Gauge label: leaf, chain_min, ca:<subject>, peer:<identity>. */
+  cert: string;
+  subject: string;
+  notAfter: Date;
+  level: ExpiryLevel;
+}
+
 export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }> {
   readonly #own = new Map<string, Tracked>();
   readonly #peers = new Map<string, Tracked>();
@@ -121,6 +130,21 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
       if (event) events.push(event);
     }
     return events;
+  }
+
+  /** Every certificate followed now (ours first, then peers from least to most recently seen), with its level. */
+  tracked(): TrackedCertificate[] {
+    return [...this.#own, ...this.#peers].map(([cert, { subject, notAfter }]) => ({
+      cert,
+      subject,
+      notAfter,
+      level: this.levelOf(notAfter),
+    }));
+  }
+
+  /** The warning and critical windows, in milliseconds before notAfter. */
+  get windows(): { warningMs: number; criticalMs: number } {
+    return { warningMs: this.#warningMs, criticalMs: this.#criticalMs };
   }
 
   levelOf(notAfter: Date): ExpiryLevel {

@@ -13,7 +13,13 @@ export {
   type ReloadTrigger,
 } from './credential-source.ts';
 export { PeerRejectedError, TlsError, type TlsErrorCode } from './errors.ts';
-export { type ExpiryEvent, type ExpiryLevel, ExpiryMonitor, type ExpiryOptions } from './expiry.ts';
+export {
+  type ExpiryEvent,
+  type ExpiryLevel,
+  ExpiryMonitor,
+  type ExpiryOptions,
+  type TrackedCertificate,
+} from './expiry.ts';
 export type { CredentialFeed } from './follow.ts';
 export { describePeer, type PeerIdentity, peerIdentityFromDer, peerIdentityOf } from './identity.ts';
 export {

@@ -145,7 +145,7 @@ describe('the packed package', { timeout: 300_000 }, () => {
   );
   after(() => rm(dir, { recursive: true, force: true }));
 
-  test('ships dist, README, LICENSE, CHANGELOG and the bin; no sources, tests or source maps', () => {
+  test('ships dist (with the status page files), README, LICENSE, CHANGELOG and the bin; no sources, tests or source maps', () => {
     const outside = files.filter((file) => !file.startsWith('package/dist/'));
     assert.deepEqual(outside, [
       'package/CHANGELOG.md',
@@ -155,10 +155,16 @@ describe('the packed package', { timeout: 300_000 }, () => {
       'package/package.json',
     ]);
     const dist = files.filter((file) => file.startsWith('package/dist/'));
+    // Besides code and types, only the status page's files (read at run time, copied by the build).
     assert.deepEqual(
       dist.filter((file) => !/\.(js|d\.ts)$/.test(file)),
-      [],
+      [
+        'package/dist/node/features/status/assets/status.css',
+        'package/dist/node/features/status/assets/status.html',
+        'package/dist/node/features/status/assets/status.svg',
+      ],
     );
+    assert.ok(dist.includes('package/dist/node/features/status/assets/status.js'), 'the page script shipped');
     for (const entry of ['index', 'tls/index', 'transport/index', 'pki/index', 'node/index', 'cli/main']) {
       assert.ok(dist.includes(`package/dist/${entry}.js`), `${entry}.js shipped`);
       if (entry !== 'cli/main')

@@ -47,6 +47,8 @@ export interface HostilePeer {
   feed: FeedScript;
   /** Every feed request received, in order. */
   feedCalls: FeedCall[];
+  /** How far ahead of the real time the `Date` of every answer is (a peer whose clock runs fast); 0 = honest. */
+  clockAheadMs: number;
   /** Serves these pages as a feed keyed by cursor (page i+1 after page i's cursor), then an empty tail. */
   serve(pages: FeedPage[]): void;
   /** Back to an honest empty feed that keeps the puller's cursor. */
@@ -81,6 +83,7 @@ export async function startHostilePeer(options: {
     key,
     feed: emptyFeed,
     feedCalls: [],
+    clockAheadMs: 0,
     serve(pages) {
       peer.feed = ({ cursor }) => {
         const at = pages.findIndex((page) => page.cursor === cursor);
@@ -91,6 +94,7 @@ export async function startHostilePeer(options: {
     },
     reset() {
       peer.feed = emptyFeed;
+      peer.clockAheadMs = 0;
     },
     async wake(target) {
       const token = await mintPeerToken({
@@ -124,6 +128,10 @@ export async function startHostilePeer(options: {
       credentials.close();
     },
   };
+  // Node's server writes its own Date unless the answer has one.
+  app.addHook('onSend', async (_request, reply) => {
+    if (peer.clockAheadMs) reply.header('date', new Date(Date.now() + peer.clockAheadMs).toUTCString());
+  });
   // The same shape a real node serves (ManifestSigner): signed by its node key, naming its TLS key.
   app.get(FEDERATION_PATHS.manifest, async () =>
     buildManifest({

@@ -119,6 +119,25 @@ describe('expiry gauges', () => {
     m.close();
   });
 
+  test('tracked() lists our certificates, then peers, each with its level at the current clock', async () => {
+    const clock = manualClock();
+    const { m } = monitor(clock, { warningDays: 45, criticalDays: 7 });
+    m.setMaterial(material);
+    const peerCert = await root.issue('peer-t', { notBefore: at(-1), notAfter: at(5) });
+    m.observePeer(peerIdentityFromDer(new X509Certificate(peerCert.certPem).raw));
+    const levels = () => m.tracked().map((c) => [c.cert, c.level, c.notAfter.getTime()]);
+    assert.deepEqual(levels(), [
+      ['leaf', 'ok', at(90).getTime()],
+      ['chain_min', 'warning', at(40).getTime()],
+      ['ca:CN=Expiry Root', 'ok', at(365).getTime()],
+      [`peer:${testUri('peer-t')}`, 'critical', at(5).getTime()],
+    ]);
+    assert.deepEqual(m.windows, { warningMs: 45 * DAY_MS, criticalMs: 7 * DAY_MS });
+    clock.set(at(6));
+    assert.equal(m.tracked().at(-1)?.level, 'expired', 'levels follow the clock');
+    m.close();
+  });
+
   test('peer series are bounded by maxPeers: the oldest is dropped from the gauges', async () => {
     const { m } = monitor(manualClock(), { maxPeers: 2 });
     const labels: string[] = [];

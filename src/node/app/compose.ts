@@ -24,6 +24,7 @@ import type { PeerDirectory } from '../features/peers/peer-directory.ts';
 import { quotasFeature } from '../features/quotas/feature.ts';
 import { recallFeature } from '../features/recall/feature.ts';
 import { loadPeerKeyTrust, rotationFeature } from '../features/rotation/feature.ts';
+import { statusFeature } from '../features/status/feature.ts';
 import type { NodeConfig } from '../settings/config.ts';
 import { createApiListener } from './api-listener.ts';
 import { type NodeContext, openContext } from './context.ts';
@@ -102,6 +103,10 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       capabilities,
       federation,
       rotation,
+      statusFeature(ctx, {
+        replication: (peerId) => federation.puller.health(peerId),
+        quotas: quotas.quotas,
+      }),
       apiDocsFeature(ctx), // records every route of both listeners, whichever feature registers it
       ...(options.features ?? []),
     ];

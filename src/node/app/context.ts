@@ -13,6 +13,7 @@ import { ExpiryMonitor } from '../../tls/expiry.ts';
 import { createTlsMetrics, type TlsMetrics } from '../../tls/metrics.ts';
 import { AuditLog } from '../features/audit/audit-log.ts';
 import { auditSampler } from '../features/audit/sampler.ts';
+import { PeerClocks } from '../features/federation/peer-clocks.ts';
 import { loadGivenNodeKey, type NodeKeys, openNodeKeys } from '../features/identity/node-keys.ts';
 import { PeerDirectory } from '../features/peers/peer-directory.ts';
 import { createNodeMetrics, type NodeMetrics } from '../metrics.ts';
@@ -31,6 +32,8 @@ export interface NodeContext {
   readonly store: Store;
   readonly keys: NodeKeys;
   readonly peers: PeerDirectory;
+  /** How far each peer's clock is from ours (federation feeds it; peers list and status show it). */
+  readonly peerClocks: PeerClocks;
   readonly audit: AuditLog;
   /** Outsider-triggered audit events are sampled per key (all of them are counted in metrics). */
   readonly sample: (key: string) => boolean;
@@ -146,6 +149,9 @@ export async function openContext(
     store,
     keys,
     peers,
+    peerClocks: new PeerClocks({
+      onReading: (peer, reading) => metrics.peerClockSkew.set({ peer }, reading.skewMs / 1000),
+    }),
     audit: new AuditLog({
       store,
       clock,

@@ -79,7 +79,15 @@ export interface FederationPage {
   cursor: string;
   /** More facts are waiting after this page. */
   more: boolean;
+  /**
+   * How many facts this query would still return after this page, counted up to FEDERATION_REMAINING_CAP
+   * (a larger backlog reads as the cap); 0 when `more` is false. The puller shows it as its lag in facts.
+   */
+  remaining: number;
 }
+
+/** The most FederationPage.remaining counts: the count stays cheap however large a backlog is. */
+export const FEDERATION_REMAINING_CAP = 10_000;
 
 export interface FederationQuery {
   /** Cursor returned by a previous page; undefined = from the beginning. */

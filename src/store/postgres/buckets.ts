@@ -4,7 +4,7 @@
 // token-milliseconds, a capacity of `capacity` tokens (the burst, at most an hour's worth), a clock behind
 // the bucket's refills nothing.
 import type { Pool } from 'pg';
-import type { TokenBuckets, TokenTake } from '../store.ts';
+import type { BucketLevel, TokenBuckets, TokenTake } from '../store.ts';
 import { prepared } from './sql.ts';
 
 const UNITS_PER_TOKEN = 3_600_000;
@@ -30,6 +30,18 @@ const PRUNE = prepared(
   'DELETE FROM quota_buckets WHERE units + least(3600000, greatest(0, $1::bigint - at_ms)) * per_hour >= capacity * 3600000',
 );
 
+// $1 now (ms), $2 fraction, $3 limit: the buckets below the fraction of their capacity once refilled to now.
+const LOWEST = prepared(
+  'tessera_quota_lowest',
+  `SELECT key, capacity, per_hour, floor(refilled / 3600000) AS tokens
+   FROM (SELECT key, capacity, per_hour,
+           least(capacity * 3600000, units + least(3600000, greatest(0, $1::bigint - at_ms)) * per_hour) AS refilled
+         FROM quota_buckets) AS b
+   WHERE refilled < capacity * 3600000 * $2::float8
+   ORDER BY refilled::float8 / capacity, key
+   LIMIT $3`,
+);
+
 /** The buckets over `pool`. */
 export function postgresBuckets(pool: Pool): TokenBuckets {
   return {
@@ -50,6 +62,18 @@ export function postgresBuckets(pool: Pool): TokenBuckets {
     },
     async prune(nowMs) {
       await pool.query(PRUNE, [Math.floor(nowMs)]);
+    },
+    async lowest(nowMs, fraction, limit): Promise<BucketLevel[]> {
+      const { rows } = await pool.query<{ key: string; capacity: string; per_hour: string; tokens: string }>(
+        LOWEST,
+        [Math.floor(nowMs), fraction, limit],
+      );
+      return rows.map((row) => ({
+        key: row.key,
+        remaining: Number(row.tokens),
+        capacity: Number(row.capacity),
+        perHour: Number(row.per_hour),
+      }));
     },
   };
 }

@@ -9,16 +9,17 @@ import {
   encodeListCursor,
 } from '../cursor.ts';
 import { StoreInputError } from '../errors.ts';
-import type {
-  FactFilter,
-  FactPage,
-  FactRecord,
-  FactStore,
-  FederationPage,
-  FederationQuery,
-  InsertResult,
-  OriginSignature,
-  RecentPage,
+import {
+  type FactFilter,
+  type FactPage,
+  type FactRecord,
+  type FactStore,
+  FEDERATION_REMAINING_CAP,
+  type FederationPage,
+  type FederationQuery,
+  type InsertResult,
+  type OriginSignature,
+  type RecentPage,
 } from '../ports/facts.ts';
 // The same row encoding as SQLite (JSON text as JSON.stringify writes it), so records round-trip identically.
 import { FACT_COLUMNS, type FactRow, factFromRow, factParams } from '../sqlite/facts.ts';
@@ -216,16 +217,12 @@ export class PgFacts {
     const after = decodeFederationCursor(query.after);
     const scopes = [...new Set(query.scopes)];
     const params: unknown[] = [after, scopes, query.limit + 1];
-    // An unsigned fact (stored before origin signatures, not yet re-signed) could not be verified downstream.
-    const where = ['seq > $1', 'seq <= head.seq', 'origin_sig IS NOT NULL', 'scope = ANY ($2::text[])'];
-    if (query.originNodeId !== undefined) where.push(`origin_node_id = $${params.push(query.originNodeId)}`);
-    if (query.excludeOrigin !== undefined)
-      where.push(`origin_node_id <> $${params.push(query.excludeOrigin)}`);
+    const where = feedWhere(query, params);
     const { rows } = await this.db.query<PgFactRow & { head: string }>(
       `SELECT head.seq AS head, page.*
        FROM (SELECT greatest($1::bigint, coalesce(max(seq), 0)) AS seq FROM facts) AS head
        LEFT JOIN LATERAL (
-         SELECT ${FACT_COLUMNS} FROM facts WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $3
+         SELECT ${FACT_COLUMNS} FROM facts WHERE ${where} AND seq <= head.seq ORDER BY seq LIMIT $3
        ) AS page ON true
        ORDER BY page.seq`,
       params,
@@ -233,13 +230,31 @@ export class PgFacts {
     const head = toNumber(rows[0]?.head ?? after);
     const found = rows.filter((row) => row.seq !== null);
     if (found.length <= query.limit)
-      return { facts: found.map(fromRow), cursor: encodeFederationCursor(head), more: false };
+      return { facts: found.map(fromRow), cursor: encodeFederationCursor(head), more: false, remaining: 0 };
+    const next = toNumber(found[query.limit]!.seq) - 1;
+    // What is still waiting up to the same head, counted no further than the cap.
+    const countParams: unknown[] = [next, scopes, FEDERATION_REMAINING_CAP];
+    const countWhere = feedWhere(query, countParams);
+    const counted = await this.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM facts WHERE ${countWhere} AND seq <= $${countParams.push(head)} LIMIT $3) AS waiting`,
+      countParams,
+    );
     return {
       facts: found.slice(0, query.limit).map(fromRow),
-      cursor: encodeFederationCursor(toNumber(found[query.limit]!.seq) - 1),
+      cursor: encodeFederationCursor(next),
       more: true,
+      remaining: toNumber(counted.rows[0]?.n ?? '0'),
     };
   }
+}
+
+/** The feed's WHERE over params ($1 after, $2 scopes, $3 a limit; origin filters are appended to params). */
+function feedWhere(query: FederationQuery, params: unknown[]): string {
+  // An unsigned fact (stored before origin signatures, not yet re-signed) could not be verified downstream.
+  const where = ['seq > $1', 'origin_sig IS NOT NULL', 'scope = ANY ($2::text[])'];
+  if (query.originNodeId !== undefined) where.push(`origin_node_id = $${params.push(query.originNodeId)}`);
+  if (query.excludeOrigin !== undefined) where.push(`origin_node_id <> $${params.push(query.excludeOrigin)}`);
+  return where.join(' AND ');
 }
 
 /** The FactStore port over `run`, with the access each call needs (sql.ts Access). */

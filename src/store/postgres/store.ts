@@ -247,6 +247,7 @@ export function postgresStore(pool: Pool, context: PostgresStoreContext): Store 
     buckets: {
       take: (...args) => buckets.take(...args).catch(unavailable),
       prune: (nowMs) => buckets.prune(nowMs).catch(unavailable),
+      lowest: (...args) => buckets.lowest(...args).catch(unavailable),
     },
     shared: true,
     tx: (fn) => engine.tx(fn).catch(unavailable),

@@ -9,18 +9,19 @@ import {
   encodeListCursor,
 } from '../cursor.ts';
 import { StoreInputError } from '../errors.ts';
-import type {
-  FactFilter,
-  FactPage,
-  FactRecord,
-  FactStore,
-  FactValue,
-  FederationPage,
-  FederationQuery,
-  InsertResult,
-  OriginSignature,
-  RecentPage,
-  Scope,
+import {
+  type FactFilter,
+  type FactPage,
+  type FactRecord,
+  type FactStore,
+  type FactValue,
+  FEDERATION_REMAINING_CAP,
+  type FederationPage,
+  type FederationQuery,
+  type InsertResult,
+  type OriginSignature,
+  type RecentPage,
+  type Scope,
 } from '../ports/facts.ts';
 import { pagedLists, type Run, type Stmt, snapshotOf, sqliteCode } from './sql.ts';
 
@@ -127,6 +128,7 @@ export class SqliteFacts {
   readonly #countStmts = new Map<string, Stmt<unknown[], number>>();
   readonly #recentStmts = new Map<string, Stmt<unknown[], FactRow>>();
   readonly #feedStmts = new Map<string, Stmt<unknown[], FactRow>>();
+  readonly #remainingStmts = new Map<string, Stmt<unknown[], { n: number }>>();
   /** Runs a callback in one read snapshot (a savepoint when a transaction is already open). */
   readonly #snapshot: <T>(read: () => T) => T;
 
@@ -271,37 +273,70 @@ export class SqliteFacts {
     return this.#snapshot(() => {
       const head = Math.max(after, this.#maxSeq.get() ?? 0);
       if (scopes.length === 0 || head === after)
-        return { facts: [], cursor: encodeFederationCursor(head), more: false };
+        return { facts: [], cursor: encodeFederationCursor(head), more: false, remaining: 0 };
       const rows = statement.all(after, head, ...params, query.limit + 1);
       if (rows.length <= query.limit)
-        return { facts: rows.map(factFromRow), cursor: encodeFederationCursor(head), more: false };
+        return {
+          facts: rows.map(factFromRow),
+          cursor: encodeFederationCursor(head),
+          more: false,
+          remaining: 0,
+        };
+      const next = rows[query.limit]!.seq - 1;
+      const counted = this.#remainingStatement(scopes.length, query).get(
+        next,
+        head,
+        ...params,
+        FEDERATION_REMAINING_CAP,
+      );
       return {
         facts: rows.slice(0, query.limit).map(factFromRow),
-        cursor: encodeFederationCursor(rows[query.limit]!.seq - 1),
+        cursor: encodeFederationCursor(next),
         more: true,
+        remaining: counted?.n ?? 0,
       };
     });
   }
 
   #feedStatement(scopeCount: number, query: FederationQuery): Stmt<unknown[], FactRow> {
-    const origin = query.originNodeId !== undefined;
-    const exclude = query.excludeOrigin !== undefined;
-    const key = `${scopeCount}:${origin}:${exclude}`;
+    const key = feedKey(scopeCount, query);
     let statement = this.#feedStmts.get(key);
     if (!statement) {
-      // An unsigned fact (stored before origin signatures, not yet re-signed) could not be verified downstream.
-      const where = ['seq > ?', 'seq <= ?', 'origin_sig IS NOT NULL'];
-      // `+scope`: never the scope index, whose rows for several scopes would need sorting by seq.
-      if (scopeCount > 0) where.push(`+scope IN (${new Array(scopeCount).fill('?').join(', ')})`);
-      if (origin) where.push('origin_node_id = ?');
-      if (exclude) where.push('origin_node_id <> ?');
       statement = this.#db.prepare(
-        `SELECT ${FACT_COLUMNS} FROM facts WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`,
+        `SELECT ${FACT_COLUMNS} FROM facts WHERE ${feedWhere(scopeCount, query)} ORDER BY seq LIMIT ?`,
       );
       this.#feedStmts.set(key, statement);
     }
     return statement;
   }
+
+  /** Counts what the feed query would return after a page, stopping at the cap (a LIMIT inside the count). */
+  #remainingStatement(scopeCount: number, query: FederationQuery): Stmt<unknown[], { n: number }> {
+    const key = feedKey(scopeCount, query);
+    let statement = this.#remainingStmts.get(key);
+    if (!statement) {
+      statement = this.#db.prepare(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM facts WHERE ${feedWhere(scopeCount, query)} LIMIT ?)`,
+      );
+      this.#remainingStmts.set(key, statement);
+    }
+    return statement;
+  }
+}
+
+function feedKey(scopeCount: number, query: FederationQuery): string {
+  return `${scopeCount}:${query.originNodeId !== undefined}:${query.excludeOrigin !== undefined}`;
+}
+
+/** The feed's WHERE: parameters (after, head, ...scopes, origin?, excluded origin?). */
+function feedWhere(scopeCount: number, query: FederationQuery): string {
+  // An unsigned fact (stored before origin signatures, not yet re-signed) could not be verified downstream.
+  const where = ['seq > ?', 'seq <= ?', 'origin_sig IS NOT NULL'];
+  // `+scope`: never the scope index, whose rows for several scopes would need sorting by seq.
+  if (scopeCount > 0) where.push(`+scope IN (${new Array(scopeCount).fill('?').join(', ')})`);
+  if (query.originNodeId !== undefined) where.push('origin_node_id = ?');
+  if (query.excludeOrigin !== undefined) where.push('origin_node_id <> ?');
+  return where.join(' AND ');
 }
 
 export function bindFactStore(run: Run<SqliteFacts>): FactStore {

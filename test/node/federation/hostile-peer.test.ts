@@ -5,7 +5,9 @@
 //   1. far-future HLC                → clock_skew, V's clock not adopted
 //   2. fact id squat                 → id_conflict, the genuine fact stored whichever arrives first
 //   3. forged origin                 → origin_unverified / origin_spoofed; faithful relays still work
-//   4. endless / stalled / trickling feeds → page cap (`capped`), cursor_stalled (degraded), total deadline
+//   4. endless / stalled / trickling feeds → page cap (`capped`), cursor_stalled (degraded), total deadline;
+//      what a feed says is still waiting → the lag in facts (bounded), the last error kept
+//   and a clock running ahead → its skew on the metrics, the peers list and the status page
 //   5. unbounded input               → attested caps (validation_failed); deep, non-UTF-8 and duplicate-key
 //                                      pages refused whole, V healthy, the peer backs off
 // In each: the refusal is counted with its exact reason; nothing wrong is stored (V's whole fact table is
@@ -420,6 +422,56 @@ describe('a hostile approved peer cannot corrupt, stall or exhaust a node', { ti
   );
 
   test(
+    '4d. what the peer says is still waiting is its lag in facts: capped at 10 000, nonsense ignored, 0 once drained; the last error stays',
+    LIMIT,
+    async () => {
+      let n = 0;
+      const endless = (remaining: unknown) => () => ({
+        facts: [],
+        cursor: `waiting-${++n}`,
+        more: true,
+        remaining,
+      });
+      e.feed = endless(42);
+      await pullE();
+      assert.equal(v.node.puller.health(eOnV).factsBehind, 42);
+      e.feed = endless(1e12);
+      await pullE();
+      assert.equal(v.node.puller.health(eOnV).factsBehind, 10_000, 'a huge claim shows as the cap');
+      for (const nonsense of [-1, 1.5, 'many', null]) {
+        e.feed = endless(nonsense);
+        await pullE();
+        assert.equal(v.node.puller.health(eOnV).factsBehind, null, `remaining: ${JSON.stringify(nonsense)}`);
+      }
+      // A stalled cursor fails the cycle: the reason and when are kept, also after the next clean pull.
+      e.feed = ({ cursor }) => ({ facts: [], cursor: cursor ?? 'stalled', more: true });
+      await pullE();
+      const failed = v.node.puller.health(eOnV);
+      assert.equal(failed.lastError?.reason, 'cursor_stalled');
+      assert.match(failed.lastError?.detail ?? '', /without advancing its cursor/);
+      assert.ok(
+        failed.nextPullAt !== null && failed.nextPullAt > (failed.lastError?.at ?? 0),
+        'a pull is scheduled',
+      );
+      e.reset();
+      await pullE();
+      const recovered = v.node.puller.health(eOnV);
+      assert.equal(recovered.factsBehind, 0, 'drained');
+      assert.equal(recovered.failures, 0);
+      assert.ok((recovered.lastSuccessAt ?? 0) >= (failed.lastError?.at ?? Infinity), 'a clean pull since');
+      assert.deepEqual(recovered.lastError, failed.lastError, 'the last error is still shown');
+      const listed = await v.api<{ peers: { entity_uri: string; replication: Record<string, unknown> }[] }>(
+        'GET',
+        '/v1/admin/peers',
+      );
+      const view = listed.body.peers.find((p) => p.entity_uri === e.entityUri)?.replication;
+      assert.equal(view?.facts_behind, 0);
+      assert.equal((view?.last_error as { reason?: string })?.reason, 'cursor_stalled');
+      await assertStillServing('waiting');
+    },
+  );
+
+  test(
     '5a. an attested of 70 KB or nested too deep is refused (validation_failed); the rest of the page is kept',
     LIMIT,
     async () => {
@@ -554,8 +606,47 @@ describe('a hostile approved peer cannot corrupt, stall or exhaust a node', { ti
       // ... and the one cycle this starts is the only one (a wake-started cycle would make it two).
       await pullE();
       assert.equal(e.feedCalls.length - calls, 1);
-      assert.deepEqual(v.node.puller.health(eOnV), { degraded: null, failures: 0 });
+      const { degraded, failures, factsBehind } = v.node.puller.health(eOnV);
+      assert.deepEqual({ degraded, failures, factsBehind }, { degraded: null, failures: 0, factsBehind: 0 });
       await assertStillServing('recovered');
+    },
+  );
+  test(
+    'a peer whose clock runs 90 s ahead: its skew is on the metrics, the peers list and the status page',
+    LIMIT,
+    async () => {
+      e.clockAheadMs = 90_000;
+      await pullE();
+      const skew = await counterValue(v.node.metrics, 'tessera_federation_peer_clock_skew_seconds', {
+        peer: e.entityUri,
+      });
+      assert.ok(skew !== undefined && Math.abs(skew - 90) < 2, `the gauge says ${skew}`);
+      const listed = await v.api<{
+        peers: { entity_uri: string; clock: { skew_seconds: number; source: string } }[];
+      }>('GET', '/v1/admin/peers');
+      const clock = listed.body.peers.find((p) => p.entity_uri === e.entityUri)?.clock;
+      assert.equal(clock?.source, 'http_date');
+      assert.ok(Math.abs((clock?.skew_seconds ?? 0) - 90) < 2, `peers list: ${JSON.stringify(clock)}`);
+      const status = await v.api<{ peers: { entity_uri: string; clock: { level: string } | null }[] }>(
+        'GET',
+        '/status.json',
+      );
+      assert.equal(status.status, 200);
+      assert.equal(
+        status.body.peers.find((p) => p.entity_uri === e.entityUri)?.clock?.level,
+        'critical',
+        'beyond TESSERA_FEDERATION_MAX_CLOCK_SKEW_MS (60 s): its facts would be refused',
+      );
+      e.reset();
+      await pullE();
+      assert.ok(
+        Math.abs(
+          (await counterValue(v.node.metrics, 'tessera_federation_peer_clock_skew_seconds', {
+            peer: e.entityUri,
+          })) ?? 99,
+        ) < 2,
+        'an honest Date brings it back',
+      );
     },
   );
 });

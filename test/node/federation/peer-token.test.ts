@@ -37,11 +37,12 @@ const custom = (claims: Record<string, unknown>, ttl = 60) =>
     .setExpirationTime(iat + ttl)
     .sign(privateKey);
 
-test('a minted token verifies and carries its jti and expiry', async () => {
+test('a minted token verifies and carries its jti, expiry and issue time', async () => {
   const token = await mintPeerToken({ privateKey, keyId: 'k1', issuer: ISS, audience: AUD, now: NOW });
   const verified = await verify(token);
   assert.equal(verified.issuer, ISS);
   assert.equal(verified.expiresAt, iat + 60);
+  assert.equal(verified.issuedAt, iat);
   assert.match(verified.jti, /^[0-9a-f-]{36}$/);
 });
 

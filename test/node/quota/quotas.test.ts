@@ -189,6 +189,29 @@ describe('createQuotas', () => {
     assert.equal(retryAfterSeconds(514_286), 514.3);
   });
 
+  test('nearCeiling lists the buckets under the fraction of their capacity, emptiest first, and they refill', () => {
+    const time = manualClock();
+    // admin: 3 an hour (capacity 3); federation_pull: 2 an hour (capacity 2).
+    const quotas = createQuotas(SETTINGS, time.clock);
+    quotas.take('urn:p/full-ish', 'admin'); // 2 of 3 left: not near
+    for (let i = 0; i < 3; i++) quotas.take('urn:p/empty', 'admin'); // 0 of 3
+    quotas.takeFederationPull('spiffe://p/peer'); // 1 of 2 left: half
+    assert.deepEqual(quotas.nearCeiling(0.2, 10), [
+      { principal: 'urn:p/empty', dimension: 'admin', remaining: 0, capacity: 3, perHour: 3 },
+    ]);
+    assert.deepEqual(
+      quotas.nearCeiling(0.6, 10).map((l) => [l.principal, l.dimension, l.remaining]),
+      [
+        ['urn:p/empty', 'admin', 0],
+        ['spiffe://p/peer', 'federation_pull', 1],
+      ],
+      'emptiest first',
+    );
+    assert.equal(quotas.nearCeiling(0.6, 1).length, 1, 'at most limit');
+    time.advance(40 * 60_000); // two admin tokens back: 2 of 3
+    assert.deepEqual(quotas.nearCeiling(0.2, 10), [], 'refilled buckets are no longer near the ceiling');
+  });
+
   test('memory is bounded: full buckets are swept after idling, and a hard bound evicts least recently used', () => {
     const time = manualClock();
     const quotas = createQuotas({ ...SETTINGS, readPerHour: 3600 }, time.clock, { maxBuckets: 50 });

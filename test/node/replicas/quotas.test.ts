@@ -30,6 +30,9 @@ test('the N+1th write of a principal gets 429 on whichever replica, and the quot
       `write ${i + 1} of ${WRITES_PER_HOUR}: ${JSON.stringify(written.body)}`,
     );
   }
+  // The shared buckets say who is near the ceiling, from either replica.
+  const low = await a.node.store.buckets?.lowest(nowMs, 0.2, 10);
+  assert.deepEqual(low, [{ key: 'fact_write static-admin', remaining: 0, capacity: 6, perHour: 6 }]);
   for (const replica of [a, b]) {
     const refused = await replica.api<{ error: string; retry_after: number }>(
       'POST',

@@ -82,6 +82,31 @@ export function feedContract(open: OpenStore): void {
     }
   });
 
+  test('remaining counts what the same query still returns after each page; 0 on the last', async () => {
+    const t = await open();
+    try {
+      await seed(t.store);
+      // company + public, not PEER_A's own: r0, r4, r5, r7 (four facts), one per page.
+      const query: FederationQuery = { limit: 1, scopes: ['company', 'public'], excludeOrigin: PEER_A };
+      const seen: [boolean, number][] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await t.store.federationPage({ ...query, ...(after === undefined ? {} : { after }) });
+        seen.push([page.more, page.remaining]);
+        if (!page.more) break;
+        after = page.cursor;
+      }
+      assert.deepEqual(seen, [
+        [true, 3],
+        [true, 2],
+        [true, 1],
+        [false, 0],
+      ]);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test('originNodeId keeps only facts that originated there; excludeOrigin drops the asking peer’s own', async () => {
     const t = await open();
     try {
@@ -181,7 +206,7 @@ export function feedContract(open: OpenStore): void {
       });
       // A cursor ahead of this store (e.g. from before a restore) returns nothing and is kept.
       const ahead = await t.store.federationPage({ after: '1000000', limit: 10, scopes: ['company'] });
-      assert.deepEqual(ahead, { facts: [], cursor: '1000000', more: false });
+      assert.deepEqual(ahead, { facts: [], cursor: '1000000', more: false, remaining: 0 });
     } finally {
       await t.cleanup();
     }

@@ -20,6 +20,8 @@ export interface FederationAuthDeps {
   onRejected?: (reason: string, detail: string, claimed?: string) => void;
   /** Rotated peer keys: which node keys of a peer are accepted now, and a manifest refresh for a new one. */
   trust?: PeerKeyTrust;
+  /** A peer's token verified: its `iat` (seconds) and when it arrived (ms), for the peer's clock skew. */
+  onTokenVerified?(peerEntityUri: string, issuedAt: number, receivedMs: number): void;
 }
 
 declare module 'fastify' {
@@ -111,6 +113,7 @@ export class PeerAuthenticator {
     });
     if (!(await deps.store.rememberJti(verified.jti, verified.expiresAt)))
       throw new PeerTokenError('token_replayed', 'this peer token (jti) has been used before');
+    deps.onTokenVerified?.(issuer, verified.issuedAt, now.getTime());
     return peer;
   }
 }

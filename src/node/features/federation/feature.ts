@@ -76,6 +76,7 @@ export function federationFeature(
     requireMtls: ctx.credentials !== null,
     clock,
     trust: deps.trust,
+    onTokenVerified: (peer, issuedAt, receivedMs) => ctx.peerClocks.fromTokenIat(peer, issuedAt, receivedMs),
     onRejected: (reason, detail) => {
       ctx.metrics.federationRejections.inc({ reason });
       if (sample(`federation_rejected:${reason}`))
@@ -96,7 +97,10 @@ export function federationFeature(
     // If the peer approved us earlier, its pulls were refused until now: tell it to pull at once.
     if (config.pushEnabled) void client.wake(peer).catch(() => undefined);
   };
-  const onRevoked = (peer: PeerRecord) => puller.forget(peer.id);
+  const onRevoked = (peer: PeerRecord) => {
+    puller.forget(peer.id);
+    ctx.peerClocks.forget(peer.entityUri);
+  };
   let pruneTimer: NodeJS.Timeout | undefined;
   let unsubscribe = () => {};
   let unsubscribeWakes = () => {};

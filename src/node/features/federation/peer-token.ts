@@ -68,7 +68,9 @@ export function claimedIssuer(token: string): string {
 export interface VerifiedPeerToken {
   issuer: string;
   jti: string;
+  /** `exp` and `iat`, in seconds. */
   expiresAt: number;
+  issuedAt: number;
 }
 
 /** Verifies signature, audience, lifetime and claims. Replay (jti) is the caller's job: it needs the store. */
@@ -96,7 +98,7 @@ export async function verifyPeerToken(
         throw new PeerTokenError('token_invalid', `token lifetime ${exp - iat}s exceeds ${MAX_TOKEN_TTL_S}s`);
       if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 128)
         throw new PeerTokenError('token_invalid', 'token jti must be a string of 8 to 128 characters');
-      return { issuer: options.issuer, jti: payload.jti, expiresAt: exp };
+      return { issuer: options.issuer, jti: payload.jti, expiresAt: exp, issuedAt: iat };
     } catch (error) {
       if (error instanceof PeerTokenError) throw error;
       lastError = error;

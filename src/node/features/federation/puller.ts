@@ -4,7 +4,7 @@
 // One cycle per peer at a time: a wake during a cycle makes that cycle run once more. Across replicas of
 // the node (one shared store), a cycle runs only under the peer's lease (Store.lease): one puller per peer.
 
-import type { FactRecord } from '../../../store/ports/facts.ts';
+import { type FactRecord, FEDERATION_REMAINING_CAP } from '../../../store/ports/facts.ts';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { Store, StoreOps } from '../../../store/store.ts';
 import { createLogSampler } from '../../../tls/log-sampler.ts';
@@ -19,6 +19,8 @@ export interface FederationFeedPage {
   facts: FactRecord[];
   cursor: string;
   more: boolean;
+  /** Facts still waiting after this page, counted up to FEDERATION_REMAINING_CAP (older peers omit it). */
+  remaining?: number;
 }
 
 /** What the puller needs of the facts service: check a record alone, then store it in a transaction. */
@@ -60,12 +62,42 @@ export interface PullerOptions {
   onHealth?(peer: PeerRecord, reason: string | null): void;
 }
 
-/** How replication from one peer is going, for `tessera peers list` and the status of the node. */
+/** How replication from one peer is going, for `tessera peers list` and the status page. Times are ms. */
 export interface PeerReplication {
   /** Why the last cycle was not clean (e.g. `cursor_stalled`, `facts_refused:clock_skew`); null when healthy. */
   degraded: string | null;
   /** Failed or unclean cycles in a row (the backoff grows with it). */
   failures: number;
+  /** When a cycle last ended cleanly (drained or at its cap); null before the first. */
+  lastSuccessAt: number | null;
+  /** Why the last failed cycle failed (kept after a recovery, with its time); null when none failed yet. */
+  lastError: { reason: string; detail: string; at: number } | null;
+  /** When the next cycle is due (after the interval, or the backoff after failures); null while one runs. */
+  nextPullAt: number | null;
+  /** Facts the peer said were still waiting after our last page (0 once drained); null when not known. */
+  factsBehind: number | null;
+}
+
+/** Longest error detail kept for the status page: a peer's error text is not ours to store in full. */
+const MAX_ERROR_DETAIL = 300;
+
+/** The short reason a cycle failed: the misbehaviour, the transport's cause, or the error code. */
+function failureReason(error: unknown): string {
+  if (error instanceof PeerMisbehaved) return error.reason;
+  if (error instanceof NodeError) {
+    const cause = error.extra.peer_error;
+    return typeof cause === 'string' ? `${error.code}:${cause}` : error.code;
+  }
+  return 'error';
+}
+
+/** What the page says is still waiting: nothing when drained; the peer's bounded count, if it sent a sane one. */
+function factsBehind(page: FederationFeedPage): number | null {
+  if (!page.more) return 0;
+  const { remaining } = page;
+  return Number.isSafeInteger(remaining) && (remaining as number) >= 0
+    ? Math.min(remaining as number, FEDERATION_REMAINING_CAP)
+    : null;
 }
 
 /** A cycle that ended because the peer misbehaved: counted as a failure (backoff) with this reason. */
@@ -86,6 +118,10 @@ interface PeerState {
   held: boolean;
   failures: number;
   degraded: string | null;
+  lastSuccessAt: number | null;
+  lastError: PeerReplication['lastError'];
+  nextPullAt: number | null;
+  factsBehind: number | null;
 }
 
 export const FEED_PAGE_SIZE = 500;
@@ -124,7 +160,14 @@ export class Puller {
   /** How replication from this peer is going (healthy when it was never pulled). */
   health(peerId: string): PeerReplication {
     const state = this.#states.get(peerId);
-    return { degraded: state?.degraded ?? null, failures: state?.failures ?? 0 };
+    return {
+      degraded: state?.degraded ?? null,
+      failures: state?.failures ?? 0,
+      lastSuccessAt: state?.lastSuccessAt ?? null,
+      lastError: state?.lastError ?? null,
+      nextPullAt: state?.nextPullAt ?? null,
+      factsBehind: state?.factsBehind ?? null,
+    };
   }
 
   forget(peerId: string): void {
@@ -151,6 +194,10 @@ export class Puller {
         held: false,
         failures: 0,
         degraded: null,
+        lastSuccessAt: null,
+        lastError: null,
+        nextPullAt: null,
+        factsBehind: null,
       };
       this.#states.set(peerId, state);
     }
@@ -164,13 +211,19 @@ export class Puller {
       return;
     }
     clearTimeout(state.timer);
+    state.nextPullAt = this.#now() + delayMs;
     state.timer = setTimeout(() => void this.#run(peerId), delayMs);
     state.timer.unref();
+  }
+
+  #now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   #run(peerId: string): Promise<void> {
     const state = this.#state(peerId);
     clearTimeout(state.timer);
+    state.nextPullAt = null;
     state.running = (async () => {
       do {
         state.again = false;
@@ -186,18 +239,24 @@ export class Puller {
           }
           let capped: boolean;
           try {
-            capped = await this.#cycle(peer);
+            capped = await this.#cycle(peer, state);
           } finally {
             await lease.release().catch(() => undefined);
           }
           state.failures = 0;
           state.held = capped;
+          state.lastSuccessAt = this.#now();
           this.#setHealth(peer, state, null);
           // The rest of a capped feed waits for the next interval, whatever wakes came in meanwhile.
           if (capped) break;
         } catch (error) {
           state.failures++;
           state.held = true;
+          state.lastError = {
+            reason: failureReason(error),
+            detail: (error as Error).message.slice(0, MAX_ERROR_DETAIL),
+            at: this.#now(),
+          };
           if (error instanceof PeerMisbehaved) this.#setHealth(peer, state, error.reason);
           this.options.metrics.pulls.inc({
             peer: peer.entityUri,
@@ -292,7 +351,7 @@ export class Puller {
   }
 
   /** One cycle; true when it ended at its page or time cap with more waiting. */
-  async #cycle(peer: PeerRecord): Promise<boolean> {
+  async #cycle(peer: PeerRecord, state: PeerState): Promise<boolean> {
     const { store, facts } = this.options;
     const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
     const now = this.options.now ?? Date.now;
@@ -340,6 +399,7 @@ export class Puller {
       });
       received += inserted;
       this.options.metrics.factsReplicated.inc({ peer: peer.entityUri }, inserted);
+      state.factsBehind = factsBehind(page);
       pages++;
       if (!page.more) break;
       // An unchanged cursor with `more` would loop forever: the cycle ends and the peer is flagged.

@@ -45,5 +45,7 @@ function httpsTransport(ctx: NodeContext): PeerTransport {
     metrics: ctx.tlsMetrics,
     totalTimeoutMs: ctx.config.pull.pageTimeoutMs,
     connectTimeoutMs: ctx.config.pull.connectTimeoutMs,
+    onAnswerDate: (peer, date, sentMs, receivedMs) =>
+      ctx.peerClocks.fromHttpDate(peer, date, sentMs, receivedMs),
   });
 }

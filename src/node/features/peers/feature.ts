@@ -27,6 +27,11 @@ export function peersFeature(
     name: 'peers',
     service,
     api: async (app) =>
-      registerPeerRoutes(app, { service, peers: ctx.peers, ...(replication ? { replication } : {}) }),
+      registerPeerRoutes(app, {
+        service,
+        peers: ctx.peers,
+        clockOf: (uri) => ctx.peerClocks.get(uri),
+        ...(replication ? { replication } : {}),
+      }),
   };
 }

@@ -7,6 +7,7 @@ import type { PeerRecord } from '../../../store/ports/peers.ts';
 import { component } from '../../http/openapi/components.ts';
 import { describeRoute } from '../../http/openapi/route-doc.ts';
 import { parseInput } from '../../validate.ts';
+import type { ClockReading } from '../federation/peer-clocks.ts';
 import type { PeerReplication } from '../federation/puller.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 import type { PeerService } from './peer-service.ts';
@@ -133,7 +134,7 @@ const revokePeerDoc = describeRoute({
 });
 
 /** The wire form of a peer (snake_case, like the rest of the API). */
-export function peerView(peer: PeerRecord, replication?: PeerReplication) {
+export function peerView(peer: PeerRecord, replication?: PeerReplication, clock?: ClockReading | null) {
   return {
     id: peer.id,
     entity_uri: peer.entityUri,
@@ -145,7 +146,35 @@ export function peerView(peer: PeerRecord, replication?: PeerReplication) {
     allowed_scopes: peer.allowedScopes,
     created_at: peer.createdAt,
     updated_at: peer.updatedAt,
-    ...(replication ? { replication } : {}),
+    ...(replication ? { replication: replicationView(replication) } : {}),
+    ...(clock === undefined ? {} : { clock: clock && clockView(clock) }),
+  };
+}
+
+/** A peer's clock as last estimated: skew (positive: ahead of ours) and its uncertainty, in seconds. */
+export function clockView(clock: ClockReading) {
+  return {
+    skew_seconds: Math.round(clock.skewMs) / 1000,
+    uncertainty_seconds: Math.round(clock.uncertaintyMs) / 1000,
+    source: clock.source,
+    at: new Date(clock.atMs).toISOString(),
+  };
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** How replication from the peer is going, in the wire's form (snake_case, RFC 3339 times). */
+export function replicationView(replication: PeerReplication) {
+  const { lastError } = replication;
+  return {
+    degraded: replication.degraded,
+    failures: replication.failures,
+    last_success_at: iso(replication.lastSuccessAt),
+    last_error: lastError
+      ? { reason: lastError.reason, detail: lastError.detail, at: iso(lastError.at) }
+      : null,
+    next_pull_at: iso(replication.nextPullAt),
+    facts_behind: replication.factsBehind,
   };
 }
 
@@ -161,7 +190,13 @@ const peerDetail = (body: Record<string, unknown>) => ({
 
 export function registerPeerRoutes(
   app: FastifyInstance,
-  deps: { service: PeerService; peers: PeerDirectory; replication?: (peerId: string) => PeerReplication },
+  deps: {
+    service: PeerService;
+    peers: PeerDirectory;
+    replication?: (peerId: string) => PeerReplication;
+    /** The peer's clock as last estimated (by entity URI). */
+    clockOf?: (entityUri: string) => ClockReading | undefined;
+  },
 ): void {
   const audited = (status: number, event: 'peer_added' | 'peer_approved' | 'peer_revoked') => ({
     access: 'admin' as const,
@@ -177,7 +212,9 @@ export function registerPeerRoutes(
     },
   );
   app.get('/v1/admin/peers', { config: { ...ADMIN, openapi: listPeersDoc } }, async () => ({
-    peers: deps.peers.list().map((peer) => peerView(peer, deps.replication?.(peer.id))),
+    peers: deps.peers
+      .list()
+      .map((peer) => peerView(peer, deps.replication?.(peer.id), deps.clockOf?.(peer.entityUri) ?? null)),
   }));
   app.post<{ Params: { id: string } }>(
     '/v1/admin/peers/:id/approve',

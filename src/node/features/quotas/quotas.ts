@@ -39,6 +39,17 @@ export type QuotaDecision =
       retryAfterMs: number;
     };
 
+/** A bucket with little left, for the status page's "quotas near their ceiling". */
+export interface QuotaLevel {
+  principal: string;
+  dimension: QuotaDimension;
+  /** Whole tokens left now. */
+  remaining: number;
+  /** Most tokens the bucket holds (the burst, or an hour's worth). */
+  capacity: number;
+  perHour: number;
+}
+
 export interface Quotas {
   readonly enabled: boolean;
   take(principal: string, dimension: QuotaDimension): QuotaDecision | Promise<QuotaDecision>;
@@ -46,12 +57,15 @@ export interface Quotas {
   takeFederationPull(peerEntityUri: string): QuotaDecision | Promise<QuotaDecision>;
   /** Buckets held in memory. */
   size(): number;
+  /** Buckets with less than `fraction` of their capacity left now, emptiest first, at most `limit`. */
+  nearCeiling(fraction: number, limit: number): QuotaLevel[] | Promise<QuotaLevel[]>;
 }
 
 /** Quotas kept in this process (one replica, SQLite): decided at once. */
 export interface MemoryQuotas extends Quotas {
   take(principal: string, dimension: QuotaDimension): QuotaDecision;
   takeFederationPull(peerEntityUri: string): QuotaDecision;
+  nearCeiling(fraction: number, limit: number): QuotaLevel[];
 }
 
 export interface QuotaOptions {
@@ -97,12 +111,33 @@ export function createQuotas(
     return decision(result, dimension, principal, rates[dimension], (d, p) => options.onBreach?.(d, p));
   };
 
+  const nearCeiling = (fraction: number, limit: number): QuotaLevel[] => {
+    const nowMs = clock().getTime();
+    const low: QuotaLevel[] = [];
+    for (const [key, bucket] of buckets) {
+      const remaining = bucket.tokens(nowMs);
+      if (remaining >= fraction * bucket.capacity) continue;
+      const [dimension, principal] = key.split('\u0000') as [QuotaDimension, string];
+      low.push({ principal, dimension, remaining, capacity: bucket.capacity, perHour: bucket.perHour });
+    }
+    return emptiestFirst(low, limit);
+  };
+
   return {
     enabled: !settings.disabled,
     take,
     takeFederationPull: (peerEntityUri) => take(peerEntityUri, 'federation_pull'),
     size: () => buckets.size,
+    nearCeiling,
   };
+}
+
+function emptiestFirst(levels: QuotaLevel[], limit: number): QuotaLevel[] {
+  return levels
+    .sort(
+      (a, b) => a.remaining / a.capacity - b.remaining / b.capacity || a.principal.localeCompare(b.principal),
+    )
+    .slice(0, limit);
 }
 
 /** Requests per hour of each dimension. */
@@ -175,6 +210,19 @@ export function createSharedQuotas(
     take,
     takeFederationPull: (peerEntityUri) => take(peerEntityUri, 'federation_pull'),
     size: () => 0,
+    async nearCeiling(fraction, limit) {
+      const low = await buckets.lowest(clock().getTime(), fraction, limit);
+      return emptiestFirst(
+        low.flatMap(({ key, ...level }) => {
+          // Keys are `<dimension> <principal>` (see take): anything else is not a quota bucket of ours.
+          const space = key.indexOf(' ');
+          const dimension = key.slice(0, space) as QuotaDimension;
+          if (space < 0 || !QUOTA_DIMENSIONS.includes(dimension)) return [];
+          return [{ principal: key.slice(space + 1), dimension, ...level }];
+        }),
+        limit,
+      );
+    },
   };
 }
 

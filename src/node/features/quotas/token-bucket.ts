@@ -47,6 +47,12 @@ export class TokenBucket {
     return this.#units >= UNITS_PER_TOKEN ? 0 : Math.ceil((UNITS_PER_TOKEN - this.#units) / this.perHour);
   }
 
+  /** Whole tokens there now. */
+  tokens(nowMs: number): number {
+    this.#refill(nowMs);
+    return Math.floor(this.#units / UNITS_PER_TOKEN);
+  }
+
   /** Full again: indistinguishable from a new bucket, so it can be dropped. */
   isFull(nowMs: number): boolean {
     this.#refill(nowMs);

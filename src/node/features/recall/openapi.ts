@@ -15,22 +15,17 @@ const recallAnswerSchema = component(
   z.strictObject({
     facts: z.array(
       factRecordSchema.extend({
-        chain_proof: chainProofSchema
-          .optional()
-          .meta({
-            description: 'With `Stigmem-Verify: full`: CID, origin signature, RFC 9162 inclusion proof.',
-          }),
+        chain_proof: chainProofSchema.optional().meta({
+          description: 'With `Stigmem-Verify: full`: CID, origin signature, RFC 9162 inclusion proof.',
+        }),
       }),
     ),
     tokens_used: z.number().int().nonnegative(),
     token_budget: z.number().int().positive(),
     truncated: z.boolean().meta({ description: 'A matching fact was left out: the budget was used up.' }),
-    chain_proof: z
-      .strictObject({ checkpoint: SignedCheckpointSchema })
-      .optional()
-      .meta({
-        description: 'With `Stigmem-Verify: full`: the signed checkpoint every inclusion proof leads to.',
-      }),
+    chain_proof: z.strictObject({ checkpoint: SignedCheckpointSchema }).optional().meta({
+      description: 'With `Stigmem-Verify: full`: the signed checkpoint every inclusion proof leads to.',
+    }),
   }),
 );
 

@@ -40,6 +40,8 @@ export interface HttpsPeerTransportOptions {
   /** TCP connect and TLS handshake of a new connection; default 10 s. */
   connectTimeoutMs?: number;
   manifestTimeoutMs?: number;
+  /** Every answer's `Date` header, with when the call was sent and its headers arrived (ms, our clock). */
+  onAnswerDate?(peerEntityUri: string, date: string | undefined, sentMs: number, receivedMs: number): void;
 }
 
 export class HttpsPeerTransport implements PeerTransport {
@@ -132,6 +134,8 @@ export class HttpsPeerTransport implements PeerTransport {
   ): Promise<unknown> {
     const timeout = this.options.timeoutMs ?? 30_000;
     const deadline = AbortSignal.timeout(total);
+    const now = () => this.options.clock?.().getTime() ?? Date.now();
+    const sentMs = now();
     const response = await request(new URL(path, peer.federationUrl), {
       method,
       dispatcher: this.#agent(),
@@ -144,6 +148,8 @@ export class HttpsPeerTransport implements PeerTransport {
       bodyTimeout: timeout,
       signal: deadline,
     });
+    const { date } = response.headers;
+    this.options.onAnswerDate?.(peer.entityUri, typeof date === 'string' ? date : undefined, sentMs, now());
     const bytes = await readCapped(response.body, MAX_RESPONSE_BYTES, peer.entityUri);
     let parsed: unknown;
     try {
