@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { FEDERATION_REMAINING_CAP } from '../../../store/ports/facts.ts';
 import type { Store } from '../../../store/store.ts';
 import { describeRoute } from '../../http/openapi/route-doc.ts';
 import { parseInput } from '../../validate.ts';
@@ -29,8 +30,21 @@ const feedDoc = describeRoute({
   query: feedQuery,
   responses: {
     200: {
-      description: 'One page; `more` when facts wait after it.',
-      schema: z.strictObject({ facts: z.array(factRecordSchema), cursor: z.string(), more: z.boolean() }),
+      description: 'One page; `more` when facts wait after it, `remaining` how many.',
+      schema: z.strictObject({
+        facts: z.array(factRecordSchema),
+        cursor: z.string(),
+        more: z.boolean(),
+        remaining: z
+          .number()
+          .int()
+          .min(0)
+          .max(FEDERATION_REMAINING_CAP)
+          .optional()
+          .meta({
+            description: `Facts still waiting after this page, counted up to ${FEDERATION_REMAINING_CAP} (older nodes omit it).`,
+          }),
+      }),
       example: { facts: [], cursor: '0.1a2b3c4d', more: false },
     },
   },

@@ -38,9 +38,31 @@ const peerSchema = component(
           .nullable()
           .meta({ description: 'Why the last pull was not clean; null when healthy.' }),
         failures: z.number().int().nonnegative().meta({ description: 'Failed or unclean pulls in a row.' }),
+        last_success_at: z.string().nullable().meta({ description: 'The last clean pull.' }),
+        last_error: z
+          .strictObject({ reason: z.string(), detail: z.string(), at: z.string().nullable() })
+          .nullable()
+          .meta({ description: 'The last failed pull (kept after recovery).' }),
+        next_pull_at: z.string().nullable(),
+        facts_behind: z
+          .number()
+          .int()
+          .nonnegative()
+          .nullable()
+          .meta({ description: 'Facts the peer said were still waiting; null when it does not say.' }),
       })
       .optional()
       .meta({ description: 'How pulling from it goes (in the list).' }),
+    clock: z
+      .strictObject({
+        skew_seconds: z.number(),
+        uncertainty_seconds: z.number(),
+        source: z.enum(['http_date', 'token_iat']),
+        at: z.string(),
+      })
+      .nullable()
+      .optional()
+      .meta({ description: 'Its clock skew as last estimated (positive: ahead of ours); null until known.' }),
   }),
 );
 
@@ -92,7 +114,27 @@ const listPeersDoc = describeRoute({
     200: {
       description: 'Every peer, with how replication from it goes.',
       schema: z.strictObject({ peers: z.array(peerSchema) }),
-      example: { peers: [{ ...examplePeer, replication: { degraded: null, failures: 0 } }] },
+      example: {
+        peers: [
+          {
+            ...examplePeer,
+            replication: {
+              degraded: null,
+              failures: 0,
+              last_success_at: '2026-05-01T10:06:00.000Z',
+              last_error: null,
+              next_pull_at: '2026-05-01T10:06:30.000Z',
+              facts_behind: 0,
+            },
+            clock: {
+              skew_seconds: 0.4,
+              uncertainty_seconds: 0.05,
+              source: 'date',
+              at: '2026-05-01T10:06:00.000Z',
+            },
+          },
+        ],
+      },
     },
   },
 });
