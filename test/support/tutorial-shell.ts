@@ -36,7 +36,11 @@ export function tutorialShell(options: TutorialShellOptions) {
   return async (script: string, run: TutorialRun): Promise<string> => {
     const text = substitute(script, options.tlsDir, run.urls);
     const env = { ...process.env, ...run.env, ...run.vars, PATH: `${bin}:${process.env.PATH ?? ''}` };
-    const child = spawn('bash', ['-e', '-c', text], { env, cwd: options.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-e', '-c', text], {
+      env,
+      cwd: options.root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
