@@ -26,9 +26,15 @@ export interface CliProcess {
 
 export function startCli(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    cwd?: string;
+    /** A command that runs the CLI's node process, e.g. `['strace', '-f', …]`. */
+    wrapper?: string[];
+  } = {},
 ): CliProcess {
-  const child = spawn(process.execPath, ['--import', TSX, CLI_MAIN, ...args], {
+  const [file, ...wrapperArgs] = [...(options.wrapper ?? []), process.execPath];
+  const child = spawn(file!, [...wrapperArgs, '--import', TSX, CLI_MAIN, ...args], {
     cwd: options.cwd,
     env: { ...process.env, TESSERA_LOG_LEVEL: 'debug', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -110,7 +116,7 @@ export function startCli(
 }
 
 /** Runs the CLI to completion. */
-export async function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
+export async function runCli(args: string[], options: Parameters<typeof startCli>[1] = {}) {
   const proc = startCli(args, options);
   const { code } = await proc.exited;
   return { code, stdout: proc.stdout(), stderr: proc.stderr() };
