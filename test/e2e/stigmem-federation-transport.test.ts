@@ -424,22 +424,26 @@ describe('"mTLS Federation Transport", followed literally against Tessera', () =
       assert.equal(verified.stdout, '{"status":"ok"}');
     }
 
-    // The compose file's healthcheck, with the container's paths and name replaced by the local node's.
+    // The compose file's healthcheck (`tessera health --listener federation`), with the service's environment
+    // and the local node's files and port in place of the container's.
     const workDir = /^smoke: local mode, work dir (\S+)$/m.exec(smoke.stdout)?.[1];
     assert.ok(workDir);
     const compose = await loadCompose();
-    const healthcheck = (compose.services['stigmem-a']?.healthcheck.test[3] ?? '')
-      .replace("'/etc/tessera/tls/'", `'${workDir}/stigmem-a/tls/'`)
-      .replace("host: require('node:os').hostname()", "host: '127.0.0.1', servername: 'stigmem-a'")
-      .replace('port: 8765', `port: ${portA}`);
-    assert.ok(healthcheck.includes(workDir) && healthcheck.includes(`port: ${portA}`), healthcheck);
-    assert.equal((await run(process.execPath, ['-e', healthcheck])).code, 0, 'healthy');
-    const elsewhere = healthcheck.replace(`servername: 'stigmem-a'`, `servername: 'stigmem-b'`);
-    assert.equal(
-      (await run(process.execPath, ['-e', elsewhere])).code,
-      1,
-      'a name the certificate lacks: unhealthy',
-    );
+    const serviceA = compose.services['stigmem-a']!;
+    const [command, ...args] = serviceA.healthcheck.test.slice(1);
+    assert.deepEqual([command, args[0]], ['node', '/app/bin/tessera.js']);
+    const localEnv = (federationPort: string) =>
+      Object.fromEntries(
+        Object.entries({ ...serviceA.environment, TESSERA_FEDERATION_PORT: federationPort }).map(([k, v]) => [
+          k,
+          v.replace('/etc/tessera/tls/', `${workDir}/stigmem-a/tls/`),
+        ]),
+      );
+    const healthy = await runCli(args.slice(1), { env: localEnv(portA) });
+    assert.equal(healthy.code, 0, healthy.stderr);
+    const elsewhere = await runCli(args.slice(1), { env: localEnv(portB) });
+    assert.equal(elsewhere.code, 1, "B's listener does not hold A's entity URI: unhealthy");
+    assert.match(elsewhere.stderr, /does not carry stigmem:\/\/compose\.example\/nodes\/a/);
 
     // KEEP_UP=1 printed how to stop; doing so stops both nodes and removes the work dir.
     const stop = /^ {2}(kill .+)$/m.exec(smoke.stdout)?.[1];

@@ -29,10 +29,13 @@ export interface CliOptions {
   cwd?: string;
   /** Written to the child's stdin, which is then closed (default: no stdin). */
   input?: string;
+  /** A command that runs the CLI's node process, e.g. `['strace', '-f', …]`. */
+  wrapper?: string[];
 }
 
 export function startCli(args: string[], options: CliOptions = {}): CliProcess {
-  const child = spawn(process.execPath, ['--import', TSX, CLI_MAIN, ...args], {
+  const [file, ...wrapperArgs] = [...(options.wrapper ?? []), process.execPath];
+  const child = spawn(file!, [...wrapperArgs, '--import', TSX, CLI_MAIN, ...args], {
     cwd: options.cwd,
     env: { ...process.env, TESSERA_LOG_LEVEL: 'debug', ...options.env },
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
