@@ -95,3 +95,14 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+export const PROMETHEUS_RULES = `${REPO_ROOT}deploy/prometheus/tessera-alerts.yml`;
+
+/** Any YAML file as Debian's yq reads it (JSON out); throws naming the file when it does not parse. */
+export async function loadYaml(file: string): Promise<unknown> {
+  const parsed = await run('yq', ['.', file]);
+  if (parsed.spawnError)
+    throw new Error(`${parsed.spawnError}: these tests parse YAML with Debian's yq (apt-get install yq)`);
+  if (parsed.code !== 0) throw new Error(`${file} is not valid YAML: ${parsed.stderr}`);
+  return JSON.parse(parsed.stdout);
+}
