@@ -94,7 +94,11 @@ describe('tessera peers', () => {
       /^tessera: validation_failed: allowed_scopes: local facts never leave the node\n$/,
     );
     assert.equal(unauthorized.code, 1);
-    assert.match(unauthorized.stderr, /^tessera: unauthorized: the API key is not valid\n$/);
+    // With --json, the failure is the API's own error shape on stderr.
+    assert.deepEqual(JSON.parse(unauthorized.stderr), {
+      error: 'unauthorized',
+      detail: 'the API key is not valid',
+    });
     assert.ok(!unauthorized.stderr.includes(a.apiKey), 'the key is not printed');
     for (const result of [wrong, local, unauthorized]) assert.equal(result.stdout, '');
     assert.equal((await peerOnA(added.id))?.status, 'pending');
