@@ -129,7 +129,7 @@ const listPeersDoc = describeRoute({
             clock: {
               skew_seconds: 0.4,
               uncertainty_seconds: 0.05,
-              source: 'date',
+              source: 'http_date',
               at: '2026-05-01T10:06:00.000Z',
             },
           },
