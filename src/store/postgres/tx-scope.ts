@@ -15,16 +15,19 @@ export class TxConnection {
    */
   readonly calls = new Mutex();
   readonly ops: PgOps;
+  /**
+   * Whether guarded statements get a savepoint (a caller's transaction, which may catch their failure) or
+   * not (a single call, whose failure undoes the call as a whole). Set per job of a group (group-commit.ts).
+   */
+  guard = true;
 
-  /** `guard`: whether guarded statements get a savepoint (a caller's transaction) or not (a single call's). */
   constructor(
     readonly client: PoolClient,
     now: () => Date,
-    guard: boolean,
   ) {
     const sql: Sql = {
       query: (statement, values) => client.query(statement, values),
-      guarded: guard ? (statements) => this.#savepoint(statements) : (statements) => statements(),
+      guarded: (statements) => (this.guard ? this.#savepoint(statements) : statements()),
     };
     this.ops = new PgOps(sql, now);
   }
