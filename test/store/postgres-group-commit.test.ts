@@ -202,3 +202,29 @@ test('single audit appends join groups: a builder that fails in the middle leave
     await t.cleanup();
   }
 });
+
+test('inside a group each transaction reads the largest HLC with what the jobs before it inserted', async () => {
+  const t = await store();
+  try {
+    await t.store.insertFact(fact({ hlc: '001763900000000-000000' }));
+    const next = (hlc: string | null) =>
+      `001763900000000-${String(Number(hlc?.slice(-6)) + 1).padStart(6, '0')}`;
+    const seen = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        t.store.tx(async (tx) => {
+          const max = await tx.maxHlc();
+          await tx.insertFact(fact({ hlc: next(max) }));
+          return max;
+        }),
+      ),
+    );
+    assert.deepEqual(
+      seen,
+      [0, 1, 2, 3, 4].map((n) => `001763900000000-${String(n).padStart(6, '0')}`),
+    );
+    assert.equal(new Set((await rows(t)).slice(1).map((row) => row.xact)).size, 1, 'one group');
+    assert.equal(await t.store.maxHlc(), '001763900000000-000005');
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -7,13 +7,20 @@ import { checkLimit, decodeListCursor, encodeListCursor } from '../cursor.ts';
 import { StoreInputError } from '../errors.ts';
 import type { AuditEntry, AuditFilter, AuditPage, AuditStore } from '../ports/audit.ts';
 import { AUDIT_COLUMNS, type AuditRow, auditFromRow, auditToRow } from '../sqlite/audit.ts';
-import { placeholders, type Run, type Sql, toNumber, unmatchable } from './sql.ts';
+import { placeholders, prepared, type Run, type Sql, toNumber, unmatchable } from './sql.ts';
 
 type PgAuditRow = Omit<AuditRow, 'seq'> & { seq: string };
 type Build = (last: AuditChainEnd) => AuditEntry;
 
 const FIELDS = AUDIT_COLUMNS.split(', ') as (keyof AuditRow)[];
 const fromRow = (row: PgAuditRow): AuditEntry => auditFromRow({ ...row, seq: toNumber(row.seq) });
+
+// Every audited request runs both: planned once per connection.
+const LAST = prepared('tessera_audit_last', 'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+const APPEND = prepared(
+  'tessera_audit_append',
+  `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(FIELDS.length)})`,
+);
 
 /** WHERE clauses of an audit filter with their parameters, numbered from $1. */
 function auditFilterSql(filter: AuditFilter): { where: string[]; params: string[] } {
@@ -36,9 +43,7 @@ export class PgAudit {
   constructor(private readonly db: Sql) {}
 
   async append(build: Build): Promise<AuditEntry> {
-    const { rows } = await this.db.query<{ seq: string; hash: string }>(
-      'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
-    );
+    const { rows } = await this.db.query<{ seq: string; hash: string }>(LAST);
     const last = rows[0] ? { seq: toNumber(rows[0].seq), hash: rows[0].hash } : null;
     const entry = build(last);
     const problem = auditChainProblem(entry, last);
@@ -55,7 +60,7 @@ export class PgAudit {
     // Guarded: a value text cannot hold (a NUL character) fails this append alone, not the caller's transaction.
     await this.db.guarded(() =>
       this.db.query(
-        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(FIELDS.length)})`,
+        APPEND,
         FIELDS.map((field) => row[field]),
       ),
     );

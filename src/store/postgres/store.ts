@@ -49,7 +49,11 @@ class PostgresEngine {
     this.#groups = new GroupCommit((body) => this.#transaction(body));
     // Autocommit: each statement is its own transaction, so there is nothing for a guard to protect.
     this.#poolOps = new PgOps(
-      { query: (statement, values) => pool.query(statement, values), guarded: (statements) => statements() },
+      {
+        query: (statement, values) => pool.query(statement, values),
+        guarded: (statements) => statements(),
+        locked: false,
+      },
       context.now,
     );
   }

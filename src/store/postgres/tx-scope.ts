@@ -28,6 +28,8 @@ export class TxConnection {
     const sql: Sql = {
       query: (statement, values) => client.query(statement, values),
       guarded: (statements) => (this.guard ? this.#savepoint(statements) : statements()),
+      // BEGIN took the write lock (store.ts), held to the end.
+      locked: true,
     };
     this.ops = new PgOps(sql, now);
   }
