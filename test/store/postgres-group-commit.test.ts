@@ -228,3 +228,40 @@ test('inside a group each transaction reads the largest HLC with what the jobs b
     await t.cleanup();
   }
 });
+
+test('appends undone with their savepoint (a failed nested tx, a failed job) are not remembered: no gap', async () => {
+  const t = await store();
+  try {
+    const outcomes = await Promise.allSettled([
+      t.store.appendAudit(link('first')),
+      t.store.tx(async (tx) => {
+        await tx.appendAudit(link('kept'));
+        // A nested transaction that appends and then fails: its entry is undone, the outer one goes on.
+        await t.store
+          .tx(async (inner) => {
+            await inner.appendAudit(link('undone-nested'));
+            throw new Error('nested fails');
+          })
+          .catch(() => undefined);
+        await tx.appendAudit(link('after-nested'));
+      }),
+      t.store.tx(async (tx) => {
+        await tx.appendAudit(link('undone-job'));
+        throw new Error('job fails');
+      }),
+      t.store.appendAudit(link('last')),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    const entries = await t.store.auditRange(0, 100);
+    assertChain(entries, 4);
+    assert.deepEqual(
+      entries.map((e) => e.event_type),
+      ['first', 'kept', 'after-nested', 'last'],
+    );
+  } finally {
+    await t.cleanup();
+  }
+});

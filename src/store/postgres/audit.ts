@@ -40,11 +40,23 @@ function auditFilterSql(filter: AuditFilter): { where: string[]; params: string[
 
 /** The audit log on one Sql (the pool or a transaction's client). */
 export class PgAudit {
+  /**
+   * The chain's end as this locked transaction last read or wrote it: under the write lock no one else
+   * appends, so it is read once per transaction (a group of appends), not once per entry. A savepoint
+   * rolled back may undo an append: the connection then drops this object (TxConnection.forget).
+   */
+  #last: AuditChainEnd | undefined;
+
   constructor(private readonly db: Sql) {}
 
-  async append(build: Build): Promise<AuditEntry> {
+  async #chainEnd(): Promise<AuditChainEnd> {
+    if (this.db.locked && this.#last !== undefined) return this.#last;
     const { rows } = await this.db.query<{ seq: string; hash: string }>(LAST);
-    const last = rows[0] ? { seq: toNumber(rows[0].seq), hash: rows[0].hash } : null;
+    return rows[0] ? { seq: toNumber(rows[0].seq), hash: rows[0].hash } : null;
+  }
+
+  async append(build: Build): Promise<AuditEntry> {
+    const last = await this.#chainEnd();
     const entry = build(last);
     const problem = auditChainProblem(entry, last);
     if (problem !== null) throw new StoreInputError('invalid_record', `audit entry: ${problem}`);
@@ -64,6 +76,7 @@ export class PgAudit {
         FIELDS.map((field) => row[field]),
       ),
     );
+    if (this.db.locked) this.#last = { seq: entry.seq, hash: entry.hash };
     // What listAudit will return: detail after its JSON round trip.
     return auditFromRow(row);
   }

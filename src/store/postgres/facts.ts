@@ -189,8 +189,8 @@ export class PgFacts {
 
   /**
    * Under the write lock only this transaction inserts facts, so the largest HLC, read once, stays known
-   * by following its own inserts: one read per transaction (a group of writes), not one per write. An
-   * insert undone by a savepoint leaves it above what is stored, which only stamps the next write higher.
+   * by following its own inserts: one read per transaction (a group of writes), not one per write. A
+   * savepoint rolled back drops what was remembered (TxConnection.forget).
    */
   async maxHlc(): Promise<string | null> {
     if (this.db.locked && this.#maxHlc !== undefined) return this.#maxHlc;

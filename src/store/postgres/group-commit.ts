@@ -81,6 +81,7 @@ export class GroupCommit {
             results.set(job, { ok: false, error });
             // If even this fails the connection is gone: the whole group fails below.
             await connection.exclusive(() => connection.client.query('ROLLBACK TO SAVEPOINT job'));
+            connection.forget();
           }
         }
       });

@@ -222,8 +222,10 @@ class PostgresEngine {
     } catch (error) {
       await connection
         .exclusive(async () => {
-          if (live(outer))
+          if (live(outer)) {
             await connection.client.query(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`);
+            connection.forget();
+          }
         })
         .catch(ignore);
       throw error;
