@@ -52,16 +52,21 @@ export class GroupCommit {
 
   async #drain(): Promise<void> {
     try {
-      while (this.#queue.length > 0) await this.#commit(this.#queue.splice(0, this.#maxJobs));
+      while (this.#queue.length > 0) await this.#commitNext();
     } finally {
       this.#draining = undefined;
     }
   }
 
-  async #commit(group: Queued[]): Promise<void> {
+  /** Commits the next group: the jobs queued once the lock is held (at most maxJobs). */
+  async #commitNext(): Promise<void> {
     const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: unknown }>();
+    let group: Queued[] = [];
     try {
       await this.#transaction(async (connection) => {
+        // Taken only now that the lock is held: the jobs that queued up while another replica held it
+        // join this group, so contention makes groups larger rather than more numerous.
+        group = this.#queue.splice(0, this.#maxJobs);
         if (group.length === 1) {
           // Alone: the transaction is the job's, and its failure rolls the transaction back.
           const job = group[0]!;
@@ -86,6 +91,8 @@ export class GroupCommit {
         }
       });
     } catch (error) {
+      // No connection, no lock: the jobs it would have run fail with that (the queue is not retried forever).
+      if (group.length === 0) group = this.#queue.splice(0, this.#maxJobs);
       for (const job of group) {
         const own = results.get(job);
         job.reject(own && !own.ok ? own.error : error);
