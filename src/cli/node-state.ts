@@ -62,5 +62,8 @@ export async function openExistingState(
         );
     }
   }
-  return openNodeState(settings, { logger: pino({ level: process.env.TESSERA_LOG_LEVEL ?? 'error' }) });
+  // Log lines (e.g. the warning of TESSERA_DATABASE_TLS=off) go to stderr: stdout is the command's answer
+  // (`--json` must stay parseable).
+  const logger = pino({ level: process.env.TESSERA_LOG_LEVEL ?? 'error' }, pino.destination(2));
+  return openNodeState(settings, { logger });
 }

@@ -171,7 +171,7 @@ export async function peerToken(
  * the tests judge the answer), with the given peer token or none.
  */
 export async function federationGet(
-  target: NodeProcess,
+  target: Pick<NodeProcess, 'federationUrl'>,
   tls: MaterialPaths,
   token: string | undefined,
   path = '/v1/federation/facts',

@@ -79,6 +79,15 @@ export interface PrivatePostgres {
   reloadServerCert(cert: ServerCertificate): Promise<void>;
   /** The fingerprint (lower-case hex) of the certificate a new TLS connection is served now. */
   servedFingerprint(): Promise<string>;
+  /** The postmaster's process id (its backends are its children). */
+  readonly pid: number;
+  /**
+   * Stops the server by pid (`SIGINT`: fast shutdown, sessions ended; `SIGQUIT`: immediate, as a crash),
+   * keeping its data directory, until up().
+   */
+  down(signal?: 'SIGINT' | 'SIGQUIT'): Promise<void>;
+  /** Starts the stopped server again on the same port and data directory; resolves once it accepts connections. */
+  up(): Promise<void>;
   /** Fast shutdown by pid, then the temp directory is removed. Idempotent. */
   stop(): Promise<void>;
 }
@@ -144,11 +153,22 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions): Pro
       ...options.settings,
     };
     const { server, port } = await startOnFreePort(user, binaries.postgres, dataDir, settings);
-    return privatePostgres(server, port, dir, files, user);
+    const relaunch = async (): Promise<ServerProcess> => {
+      const again = launch(user, binaries.postgres, serverArgs(dataDir, port, settings));
+      await again.waitForLine(READY);
+      return again;
+    };
+    return privatePostgres(server, port, dir, files, user, relaunch);
   } catch (error) {
     await dir.remove();
     throw error;
   }
+}
+
+function serverArgs(dataDir: string, port: number, settings: Record<string, string>): string[] {
+  const args = ['-D', dataDir, '-p', String(port)];
+  for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
+  return args;
 }
 
 async function startOnFreePort(
@@ -159,9 +179,7 @@ async function startOnFreePort(
 ): Promise<{ server: ServerProcess; port: number }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const args = ['-D', dataDir, '-p', String(port)];
-    for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
-    const server = launch(user, postgres, args);
+    const server = launch(user, postgres, serverArgs(dataDir, port, settings));
     try {
       await server.waitForLine(READY);
       return { server, port };
@@ -175,12 +193,14 @@ async function startOnFreePort(
 }
 
 function privatePostgres(
-  server: ServerProcess,
+  first: ServerProcess,
   port: number,
   dir: { path: string; remove(): Promise<void> },
   files: { cert: string; key: string },
   user: ServiceUser | undefined,
+  relaunch: () => Promise<ServerProcess>,
 ): PrivatePostgres {
+  let server = first;
   const admin = new pg.Pool({ host: dir.path, port, user: 'postgres', database: 'postgres', max: 2 });
   admin.on('error', () => {});
   let stopped: Promise<void> | undefined;
@@ -211,6 +231,15 @@ function privatePostgres(
       await server.waitForLine(RELOADED, since);
     },
     servedFingerprint: () => servedFingerprint(port),
+    get pid() {
+      return server.pid;
+    },
+    async down(signal = 'SIGINT') {
+      await server.stop(signal);
+    },
+    async up() {
+      server = await relaunch();
+    },
     stop() {
       stopped ??= (async () => {
         await admin.end().catch(() => {});

@@ -7,13 +7,20 @@ import { checkLimit, decodeListCursor, encodeListCursor } from '../cursor.ts';
 import { StoreInputError } from '../errors.ts';
 import type { AuditEntry, AuditFilter, AuditPage, AuditStore } from '../ports/audit.ts';
 import { AUDIT_COLUMNS, type AuditRow, auditFromRow, auditToRow } from '../sqlite/audit.ts';
-import { placeholders, type Run, type Sql, toNumber, unmatchable } from './sql.ts';
+import { placeholders, prepared, type Run, type Sql, toNumber, unmatchable } from './sql.ts';
 
 type PgAuditRow = Omit<AuditRow, 'seq'> & { seq: string };
 type Build = (last: AuditChainEnd) => AuditEntry;
 
 const FIELDS = AUDIT_COLUMNS.split(', ') as (keyof AuditRow)[];
 const fromRow = (row: PgAuditRow): AuditEntry => auditFromRow({ ...row, seq: toNumber(row.seq) });
+
+// Every audited request runs both: planned once per connection.
+const LAST = prepared('tessera_audit_last', 'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+const APPEND = prepared(
+  'tessera_audit_append',
+  `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(FIELDS.length)})`,
+);
 
 /** WHERE clauses of an audit filter with their parameters, numbered from $1. */
 function auditFilterSql(filter: AuditFilter): { where: string[]; params: string[] } {
@@ -33,13 +40,23 @@ function auditFilterSql(filter: AuditFilter): { where: string[]; params: string[
 
 /** The audit log on one Sql (the pool or a transaction's client). */
 export class PgAudit {
+  /**
+   * The chain's end as this locked transaction last read or wrote it: under the write lock no one else
+   * appends, so it is read once per transaction (a group of appends), not once per entry. A savepoint
+   * rolled back may undo an append: the connection then drops this object (TxConnection.forget).
+   */
+  #last: AuditChainEnd | undefined;
+
   constructor(private readonly db: Sql) {}
 
+  async #chainEnd(): Promise<AuditChainEnd> {
+    if (this.db.locked && this.#last !== undefined) return this.#last;
+    const { rows } = await this.db.query<{ seq: string; hash: string }>(LAST);
+    return rows[0] ? { seq: toNumber(rows[0].seq), hash: rows[0].hash } : null;
+  }
+
   async append(build: Build): Promise<AuditEntry> {
-    const { rows } = await this.db.query<{ seq: string; hash: string }>(
-      'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
-    );
-    const last = rows[0] ? { seq: toNumber(rows[0].seq), hash: rows[0].hash } : null;
+    const last = await this.#chainEnd();
     const entry = build(last);
     const problem = auditChainProblem(entry, last);
     if (problem !== null) throw new StoreInputError('invalid_record', `audit entry: ${problem}`);
@@ -55,10 +72,11 @@ export class PgAudit {
     // Guarded: a value text cannot hold (a NUL character) fails this append alone, not the caller's transaction.
     await this.db.guarded(() =>
       this.db.query(
-        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(FIELDS.length)})`,
+        APPEND,
         FIELDS.map((field) => row[field]),
       ),
     );
+    if (this.db.locked) this.#last = { seq: entry.seq, hash: entry.hash };
     // What listAudit will return: detail after its JSON round trip.
     return auditFromRow(row);
   }

@@ -55,6 +55,8 @@ const SET_SIGNATURE = prepared(
   'UPDATE facts SET origin_kid = $1, origin_sig = $2 WHERE cid = $3',
 );
 const BY_ID = prepared('tessera_fact_by_id', `SELECT ${FACT_COLUMNS} FROM facts WHERE id = $1`);
+// Fixed-width HLC text compares (byte-wise, COLLATE "C") like the clock it encodes.
+const MAX_HLC = prepared('tessera_fact_max_hlc', 'SELECT max(hlc) AS hlc FROM facts');
 
 /** getFact's lookups, best match first: `$1` as a CID (only for `sha256:…`), as an id, as a former id. */
 function lookup(name: string, parts: string[]): Prepared {
@@ -82,6 +84,9 @@ function filterSql(filter: FactFilter): { where: string[]; params: string[] } {
 
 /** Facts and the federation feed on one Sql (the pool or a transaction's client). */
 export class PgFacts {
+  /** The largest HLC stored, as first read in this locked transaction and then raised by its inserts. */
+  #maxHlc: string | null | undefined;
+
   constructor(private readonly db: Sql) {}
 
   async insertFact(record: FactRecord): Promise<InsertResult> {
@@ -97,7 +102,9 @@ export class PgFacts {
         throw new StoreInputError('invalid_record', `fact ${record.id}: ${(error as Error).message}`);
       throw error;
     }
-    if (inserted === 1)
+    if (inserted === 1) {
+      if (this.#maxHlc !== undefined && (this.#maxHlc === null || record.hlc > this.#maxHlc))
+        this.#maxHlc = record.hlc;
       return {
         inserted: true,
         record: {
@@ -107,6 +114,7 @@ export class PgFacts {
           received_from: record.received_from ?? null,
         },
       };
+    }
     const stored = await this.#one(BY_CID, record.cid);
     if (stored) return { inserted: false, record: stored };
     // The id belongs to other content: never a duplicate, or the genuine fact could be squatted.
@@ -200,10 +208,17 @@ export class PgFacts {
     return toNumber(rows[0]?.count ?? 0);
   }
 
+  /**
+   * Under the write lock only this transaction inserts facts, so the largest HLC, read once, stays known
+   * by following its own inserts: one read per transaction (a group of writes), not one per write. A
+   * savepoint rolled back drops what was remembered (TxConnection.forget).
+   */
   async maxHlc(): Promise<string | null> {
-    // Fixed-width HLC text compares (byte-wise, COLLATE "C") like the clock it encodes.
-    const { rows } = await this.db.query<{ hlc: string | null }>('SELECT max(hlc) AS hlc FROM facts');
-    return rows[0]?.hlc ?? null;
+    if (this.db.locked && this.#maxHlc !== undefined) return this.#maxHlc;
+    const { rows } = await this.db.query<{ hlc: string | null }>(MAX_HLC);
+    const hlc = rows[0]?.hlc ?? null;
+    if (this.db.locked) this.#maxHlc = hlc;
+    return hlc;
   }
 
   /**

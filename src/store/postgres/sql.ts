@@ -26,6 +26,11 @@ export interface Sql {
    * for hot statements: each savepoint is a subtransaction, and hundreds in one transaction slow the server.
    */
   guarded<T>(statements: () => Promise<T>): Promise<T>;
+  /**
+   * True on a transaction's client, which holds the store's write lock from BEGIN to COMMIT: what it read
+   * of a seq-ordered table can then change only by its own writes. False on the pool.
+   */
+  readonly locked: boolean;
 }
 
 /**

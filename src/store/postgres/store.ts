@@ -1,9 +1,9 @@
 // The PostgreSQL Store: a pool of connections. Reads and single-statement writes outside a transaction run
-// on the pool (autocommit). A transaction (tx, or a call that writes a seq-ordered table) gets its own
-// client and, right after BEGIN, the schema's write lock (pg_advisory_xact_lock), held until it commits:
-// writers on every replica take turns, so a seq is always assigned after every lower seq committed and a
-// feed reader that saw seq N can never later see a lower one appear. In one process, such transactions
-// also wait in a FIFO queue first, so they hold at most one pooled client while waiting for the lock.
+// on the pool (autocommit). A transaction (tx, or a call that writes a seq-ordered table) gets a client and,
+// right after BEGIN, the schema's write lock (pg_advisory_xact_lock), held until it commits: writers on
+// every replica take turns, so a seq is always assigned after every lower seq committed and a feed reader
+// that saw seq N can never later see a lower one appear. In one process, the transactions that queue up
+// meanwhile share the next one (group-commit.ts): one lock wait and one durable COMMIT for the group.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool } from 'pg';
 import { StoreError } from '../errors.ts';
@@ -11,6 +11,7 @@ import { Mutex } from '../mutex.ts';
 import type { Store, StoreOps } from '../store.ts';
 import { postgresBuckets } from './buckets.ts';
 import { asUnavailable, describeFailure, isServerFailure } from './failures.ts';
+import { GroupCommit } from './group-commit.ts';
 import type { AdvisoryLocks } from './locks.ts';
 import { bindStoreOps, PgOps } from './ops.ts';
 import { PgSession } from './session.ts';
@@ -27,25 +28,32 @@ export interface PostgresStoreContext {
 
 const ignore = (): void => undefined;
 
-/** The pool, the transaction queue and the transaction levels behind one Store. */
+/** The pool, the group commit and the transaction levels behind one Store. */
 class PostgresEngine {
   readonly #pool: Pool;
   readonly #context: PostgresStoreContext;
   readonly #poolOps: PgOps;
-  readonly #queue = new Mutex();
+  readonly #groups: GroupCommit;
   /** The transaction level the current async context runs in, if any. */
   readonly #levels = new AsyncLocalStorage<TxScope>();
   /** Calls running on the pool: close() lets them finish before it ends the pool. */
   readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
+  /** Set by close(): no new write transaction is taken; the queued ones still run. */
+  #closing: Promise<void> | undefined;
   #writeFailure: string | undefined;
 
   constructor(pool: Pool, context: PostgresStoreContext) {
     this.#pool = pool;
     this.#context = context;
+    this.#groups = new GroupCommit((body) => this.#transaction(body));
     // Autocommit: each statement is its own transaction, so there is nothing for a guard to protect.
     this.#poolOps = new PgOps(
-      { query: (statement, values) => pool.query(statement, values), guarded: (statements) => statements() },
+      {
+        query: (statement, values) => pool.query(statement, values),
+        guarded: (statements) => statements(),
+        locked: false,
+      },
       context.now,
     );
   }
@@ -53,15 +61,14 @@ class PostgresEngine {
   // Code inside tx(fn) that calls the store itself (not the tx handle) joins the transaction: queueing
   // behind it would deadlock, and reading from the pool would miss the transaction's own writes.
   async run<T>(access: Access, call: (ops: PgOps) => Promise<T>): Promise<T> {
-    this.#assertOpen();
     const level = this.#levels.getStore();
     if (live(level)) return this.#inLevel(level, call);
-    if (access === 'serial')
-      return this.#queue.run(async () => {
-        this.#assertOpen();
-        // One call is the whole transaction: a failure rolls it all back, no savepoint needed.
-        return this.#transaction((connection) => call(connection.ops), false);
-      });
+    this.#assertOpen();
+    if (access === 'serial') {
+      this.#assertNotClosing();
+      // One call is the whole job: a failure undoes all of it, so its statements need no savepoint.
+      return this.#groups.submit({ guard: false, run: (connection) => call(connection.ops) });
+    }
     const running = access === 'read' ? call(this.#poolOps) : this.#writing(() => call(this.#poolOps));
     this.#inFlight.add(running);
     try {
@@ -99,6 +106,14 @@ class PostgresEngine {
       throw new StoreError('store_closed', `the PostgreSQL store (schema ${this.#context.schema}) is closed`);
   }
 
+  #assertNotClosing(): void {
+    if (this.#closing)
+      throw new StoreError(
+        'store_closed',
+        `the PostgreSQL store (schema ${this.#context.schema}) is closing`,
+      );
+  }
+
   /** A call made inside a transaction level: on its client, once the calls before it are done. */
   #inLevel<T>(level: TxScope, call: (ops: PgOps) => Promise<T>): Promise<T> {
     const connection = level.connection;
@@ -119,12 +134,12 @@ class PostgresEngine {
    * BEGIN and the write lock on a client of its own, `body`, then COMMIT (ROLLBACK when body throws). The
    * client is discarded, not pooled, when the connection failed on the way.
    */
-  async #transaction<T>(body: (connection: TxConnection) => Promise<T>, guard: boolean): Promise<T> {
+  async #transaction<T>(body: (connection: TxConnection) => Promise<T>): Promise<T> {
     let broken = false;
     const client = await this.#writing(() => this.#pool.connect());
     // A connection lost while checked out emits 'error' on the client; the pending query rejects anyway.
     client.on('error', ignore);
-    const connection = new TxConnection(client, this.#context.now, guard);
+    const connection = new TxConnection(client, this.#context.now);
     try {
       await client
         .query(`BEGIN; SELECT pg_advisory_xact_lock(${this.#context.locks.write})`)
@@ -163,20 +178,21 @@ class PostgresEngine {
   }
 
   async tx<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    this.#assertOpen();
     const outer = this.#levels.getStore();
     if (live(outer)) return outer.children.run(() => this.#savepoint(outer, fn));
-    return this.#queue.run(async () => {
-      this.#assertOpen();
-      return this.#transaction(async (connection) => {
+    this.#assertOpen();
+    this.#assertNotClosing();
+    return this.#groups.submit({
+      guard: true,
+      run: async (connection) => {
         const level: TxScope = { active: true, children: new Mutex(), depth: 0, parent: null, connection };
         try {
           return await this.#levels.run(level, () => fn(this.#txOps(level)));
         } finally {
-          // Work fn started but did not await (a nested tx, a stray call) must not run after COMMIT.
+          // Work fn started but did not await (a nested tx, a stray call) must not run after it ends.
           level.active = false;
         }
-      }, true);
+      },
     });
   }
 
@@ -206,8 +222,10 @@ class PostgresEngine {
     } catch (error) {
       await connection
         .exclusive(async () => {
-          if (live(outer))
+          if (live(outer)) {
             await connection.client.query(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`);
+            connection.forget();
+          }
         })
         .catch(ignore);
       throw error;
@@ -221,14 +239,14 @@ class PostgresEngine {
   }
 
   /** Waits for the transaction in progress and the queued ones, and for calls on the pool; then ends it. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.#queue.run(async () => {
-      if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#groups.idle();
       this.#closed = true;
       await Promise.allSettled([...this.#inFlight]);
       await this.#pool.end();
-    });
+    })();
+    return this.#closing;
   }
 }
 

@@ -14,19 +14,40 @@ export class TxConnection {
    * interleave with another's, as callers may run several calls of one transaction at once (Promise.all).
    */
   readonly calls = new Mutex();
-  readonly ops: PgOps;
+  #ops: PgOps;
+  readonly #sql: Sql;
+  readonly #now: () => Date;
+  /**
+   * Whether guarded statements get a savepoint (a caller's transaction, which may catch their failure) or
+   * not (a single call, whose failure undoes the call as a whole). Set per job of a group (group-commit.ts).
+   */
+  guard = true;
 
-  /** `guard`: whether guarded statements get a savepoint (a caller's transaction) or not (a single call's). */
   constructor(
     readonly client: PoolClient,
     now: () => Date,
-    guard: boolean,
   ) {
-    const sql: Sql = {
+    this.#sql = {
       query: (statement, values) => client.query(statement, values),
-      guarded: guard ? (statements) => this.#savepoint(statements) : (statements) => statements(),
+      guarded: (statements) => (this.guard ? this.#savepoint(statements) : statements()),
+      // BEGIN took the write lock (store.ts), held to the end.
+      locked: true,
     };
-    this.ops = new PgOps(sql, now);
+    this.#now = now;
+    this.#ops = new PgOps(this.#sql, now);
+  }
+
+  /** The ports on this client (what they remember of the locked transaction: see forget()). */
+  get ops(): PgOps {
+    return this.#ops;
+  }
+
+  /**
+   * Called after a savepoint was rolled back: writes the ports remember (the last audit entry, the largest
+   * HLC) may have been undone, so they read them again.
+   */
+  forget(): void {
+    this.#ops = new PgOps(this.#sql, this.#now);
   }
 
   /** Runs statements on the client once no call is running (BEGIN/COMMIT, nested savepoints). */
@@ -43,6 +64,7 @@ export class TxConnection {
     } catch (error) {
       // If even this fails the connection is gone, and COMMIT will say so: the call's own error is the answer.
       await this.client.query('ROLLBACK TO SAVEPOINT call; RELEASE SAVEPOINT call').catch(() => undefined);
+      this.forget();
       throw error;
     }
   }

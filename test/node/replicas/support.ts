@@ -30,6 +30,11 @@ export async function startReplicas(
     root?: string;
     /** Runs after `a` started, before `b` does (b loads what a stored meanwhile, e.g. approved peers). */
     beforeB?: (a: TlsNode) => Promise<void>;
+    /**
+     * Where the node's keys come from: one node key seed in both replicas' env (default), or key files in
+     * one data dir both replicas use (`<root>/<name>-shared`, as a shared volume): rotated there, both follow.
+     */
+    keys?: 'seed' | 'shared-dir';
   } = {},
 ): Promise<Replicas> {
   const ca = options.ca ?? (await createTestCa());
@@ -38,7 +43,9 @@ export async function startReplicas(
   const env = {
     TESSERA_DATABASE_URL: db.url,
     TESSERA_DATABASE_TLS: 'off',
-    TESSERA_NODE_PRIVATE_KEY: randomBytes(32).toString('base64url'),
+    ...(options.keys === 'shared-dir'
+      ? { TESSERA_DATA_DIR: join(root, `${name}-shared`) }
+      : { TESSERA_NODE_PRIVATE_KEY: randomBytes(32).toString('base64url') }),
     ...options.env,
   };
   const a = await startTlsNode({ name, ca, root, env, ...(options.clock ? { clock: options.clock } : {}) });
