@@ -42,7 +42,18 @@ async function manifestOf(replica: TlsNode): Promise<Manifest> {
 }
 
 async function rotate(kind: 'node' | 'issuer'): Promise<{ old_key_id: string; new_key_id: string }> {
-  const run = await runCli(['identity', 'rotate-key', '--kind', kind, '--json', '--data-dir', sharedDir]);
+  // The CLI reads the same settings as the replicas' `serve` (entity URI, certificate, data dir).
+  const { a } = replicas;
+  const env = {
+    ...a.identity.env,
+    TESSERA_ENTITY_URI: a.entityUri,
+    TESSERA_TLS_CERT_PATH: a.tls.certPath,
+    TESSERA_TLS_KEY_PATH: a.tls.keyPath,
+    TESSERA_TLS_CA_BUNDLE: a.tls.caPath,
+  };
+  const run = await runCli(['identity', 'rotate-key', '--kind', kind, '--json', '--data-dir', sharedDir], {
+    env,
+  });
   assert.equal(run.code, 0, run.stderr);
   return JSON.parse(run.stdout);
 }
