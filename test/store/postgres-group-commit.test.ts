@@ -265,3 +265,45 @@ test('appends undone with their savepoint (a failed nested tx, a failed job) are
     await t.cleanup();
   }
 });
+
+test('a job that swallows an error aborting the transaction fails alone; the rest of its group commits', async () => {
+  const t = await store();
+  try {
+    // Text PostgreSQL cannot hold, in an unguarded call: the server aborts the transaction, the caller
+    // swallows the error. Alone, its COMMIT would answer ROLLBACK; in a group, only it is undone.
+    const swallowing = (entity: string) =>
+      t.store.tx(async (tx) => {
+        await tx.insertFact(fact({ entity }));
+        await tx.setMeta('k', 'nul\u0000byte').catch(() => undefined);
+        return 'swallowed';
+      });
+    const plain = (entity: string) =>
+      t.store.tx(async (tx) => {
+        await tx.insertFact(fact({ entity }));
+        return entity;
+      });
+    const outcomes = await Promise.allSettled([
+      plain('test:abort/0'),
+      swallowing('test:abort/1'),
+      plain('test:abort/2'),
+      swallowing('test:abort/3'),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value : String(o.reason))),
+      [
+        'test:abort/0',
+        'Error: the transaction was rolled back: a statement inside it failed',
+        'test:abort/2',
+        'Error: the transaction was rolled back: a statement inside it failed',
+      ],
+    );
+    const stored = await rows(t);
+    assert.deepEqual(
+      stored.map((row) => row.entity),
+      ['test:abort/0', 'test:abort/2'],
+    );
+    assert.equal(new Set(stored.map((row) => row.xact)).size, 1, 'one group');
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -5,7 +5,11 @@
 // job's result is handed out only after the COMMIT, so nothing is reported written before it is durable,
 // and a failed COMMIT fails every job of the group. Jobs run one after the other in their queue order, each
 // seeing what the ones before it wrote: seq order, HLC stamps and the audit chain stay as one-by-one.
+import { pgCode } from './sql.ts';
 import type { TxConnection } from './tx-scope.ts';
+
+/** SQLSTATE of a statement sent after an earlier one aborted the transaction. */
+const IN_FAILED_TRANSACTION = '25P02';
 
 /** One write transaction: what it runs on the shared connection, and how (see TxConnection.guard). */
 export interface GroupJob<T> {
@@ -20,6 +24,33 @@ export type LockedTransaction = <T>(body: (connection: TxConnection) => Promise<
 interface Queued extends GroupJob<unknown> {
   resolve(value: unknown): void;
   reject(error: unknown): void;
+}
+
+type Results = Map<Queued, { ok: true; value: unknown } | { ok: false; error: unknown }>;
+
+/**
+ * Ends a job's savepoint with `next`. A job that swallowed the error of a statement that aborted the
+ * transaction (SQLSTATE 25P02 here) is undone alone and fails, as its own transaction would have failed at
+ * COMMIT, instead of failing the whole group.
+ */
+async function closeJob(
+  connection: TxConnection,
+  job: Queued,
+  results: Results,
+  next: string,
+): Promise<void> {
+  try {
+    await connection.exclusive(() => connection.client.query(next));
+  } catch (error) {
+    if (pgCode(error) !== IN_FAILED_TRANSACTION || !results.get(job)?.ok) throw error;
+    await connection.exclusive(() => connection.client.query('ROLLBACK TO SAVEPOINT job'));
+    connection.forget();
+    results.set(job, {
+      ok: false,
+      error: new Error('the transaction was rolled back: a statement inside it failed'),
+    });
+    // The savepoint stays where it was (before this job): the next job starts from there.
+  }
 }
 
 /** Most jobs per transaction: each is a subtransaction, and more than 64 slow every reader's snapshot. */
@@ -60,7 +91,7 @@ export class GroupCommit {
 
   /** Commits the next group: the jobs queued once the lock is held (at most maxJobs). */
   async #commitNext(): Promise<void> {
-    const results = new Map<Queued, { ok: true; value: unknown } | { ok: false; error: unknown }>();
+    const results: Results = new Map();
     let group: Queued[] = [];
     try {
       await this.#transaction(async (connection) => {
@@ -75,11 +106,10 @@ export class GroupCommit {
           return;
         }
         for (const [index, job] of group.entries()) {
-          connection.guard = job.guard;
           // The savepoint of the job before is released and a new one set, in one round trip.
-          await connection.exclusive(() =>
-            connection.client.query(index === 0 ? 'SAVEPOINT job' : 'RELEASE SAVEPOINT job; SAVEPOINT job'),
-          );
+          if (index === 0) await connection.exclusive(() => connection.client.query('SAVEPOINT job'));
+          else await closeJob(connection, group[index - 1]!, results, 'RELEASE SAVEPOINT job; SAVEPOINT job');
+          connection.guard = job.guard;
           try {
             results.set(job, { ok: true, value: await job.run(connection) });
           } catch (error) {
@@ -89,6 +119,7 @@ export class GroupCommit {
             connection.forget();
           }
         }
+        await closeJob(connection, group.at(-1)!, results, 'RELEASE SAVEPOINT job');
       });
     } catch (error) {
       // No connection, no lock: the jobs it would have run fail with that (the queue is not retried forever).
