@@ -298,27 +298,24 @@ function renderRejections(rejections, nowMs) {
   fill(
     'rejections',
     el('p', { class: 'muted' }, since),
-    el(
-      'div',
-      { class: 'table-wrap' },
-      el(
-        'table',
-        {},
-        el(
-          'thead',
-          {},
-          el(
-            'tr',
-            {},
-            el('th', {}, 'Where'),
-            el('th', {}, 'Reason'),
-            el('th', {}, 'Detail'),
-            el('th', { class: 'count' }, 'Count'),
-          ),
-        ),
-        el('tbody', {}, rows),
-      ),
+    table(
+      [
+        el('th', {}, 'Where'),
+        el('th', {}, 'Reason'),
+        el('th', {}, 'Detail'),
+        el('th', { class: 'count' }, 'Count'),
+      ],
+      rows,
     ),
+  );
+}
+
+// A table that scrolls sideways on a narrow screen instead of widening the page.
+function table(headers, rows) {
+  return el(
+    'div',
+    { class: 'table-wrap' },
+    el('table', {}, el('thead', {}, el('tr', {}, ...headers)), el('tbody', {}, rows)),
   );
 }
 
@@ -344,26 +341,7 @@ function renderQuotas(quotas) {
   fill(
     'quotas',
     el('p', { class: 'muted' }, `Buckets under ${threshold} of their capacity, emptiest first.`),
-    el(
-      'div',
-      { class: 'table-wrap' },
-      el(
-        'table',
-        {},
-        el(
-          'thead',
-          {},
-          el(
-            'tr',
-            {},
-            el('th', {}, 'Principal'),
-            el('th', {}, 'Dimension'),
-            el('th', { class: 'count' }, 'Left'),
-          ),
-        ),
-        el('tbody', {}, rows),
-      ),
-    ),
+    table([el('th', {}, 'Principal'), el('th', {}, 'Dimension'), el('th', { class: 'count' }, 'Left')], rows),
   );
 }
 
