@@ -5,12 +5,11 @@
 // Which transaction stored a row is read from a column the test adds: DEFAULT pg_current_xact_id() is the
 // top-level transaction's id, also inside a savepoint.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { StoreError } from '../../src/store/errors.ts';
 import type { AuditEntry } from '../../src/store/ports/audit.ts';
 import { openPostgresStore } from '../../src/store/postgres/open.ts';
-import { fact } from './contract/records.ts';
+import { fact, link } from './contract/records.ts';
 import { type PostgresHandle, tempPostgresStore, testDatabase } from './postgres-fixtures.ts';
 
 const database = testDatabase();
@@ -29,20 +28,6 @@ async function rows(handle: PostgresHandle): Promise<{ entity: string; xact: str
     `SELECT entity, xact::text AS xact FROM ${handle.schema}.facts ORDER BY seq`,
   );
   return result.rows as { entity: string; xact: string }[];
-}
-
-function link(event: string): (last: { seq: number; hash: string } | null) => AuditEntry {
-  return (last) => {
-    const body = {
-      seq: (last?.seq ?? 0) + 1,
-      ts: '2025-11-23T10:00:00.000Z',
-      event_type: event,
-      principal: null,
-      detail: {},
-      prev_hash: last?.hash ?? '0'.repeat(64),
-    };
-    return { ...body, hash: createHash('sha256').update(JSON.stringify(body)).digest('hex') };
-  };
 }
 
 function assertChain(entries: AuditEntry[], count: number): void {

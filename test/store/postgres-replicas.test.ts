@@ -2,15 +2,13 @@
 // commit order across them, so a feed walk running while both insert sees every fact exactly once, and
 // audit appends from both extend one gapless chain.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { buildFactLogAppend } from '../../src/node/features/fact-log/append.ts';
-import type { AuditEntry } from '../../src/store/ports/audit.ts';
 import type { FactRecord, FederationQuery } from '../../src/store/ports/facts.ts';
 import { openPostgresStore } from '../../src/store/postgres/open.ts';
 import type { Store } from '../../src/store/store.ts';
 import { appendAll, referenceRoot, storedRoot } from './contract/fact-log.ts';
-import { fact, settle } from './contract/records.ts';
+import { fact, link, settle } from './contract/records.ts';
 import {
   freshSchema,
   heldTransaction,
@@ -38,20 +36,6 @@ async function replicas(): Promise<{ handle: PostgresHandle; a: Store; b: Store;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function link(event: string): (last: { seq: number; hash: string } | null) => AuditEntry {
-  return (last) => {
-    const body = {
-      seq: (last?.seq ?? 0) + 1,
-      ts: '2025-11-23T10:00:00.000Z',
-      event_type: event,
-      principal: null,
-      detail: {},
-      prev_hash: last?.hash ?? '0'.repeat(64),
-    };
-    return { ...body, hash: createHash('sha256').update(JSON.stringify(body)).digest('hex') };
-  };
-}
 
 test('a transaction on one replica holds back fact inserts on the other until it commits', async () => {
   const r = await replicas();

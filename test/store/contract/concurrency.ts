@@ -2,28 +2,12 @@
 // pullers make them. Nothing is lost, nothing is stored twice, every uniqueness rule picks exactly one
 // winner, and the audit chain stays gapless while transactions append to it too.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import type { AuditEntry } from '../../../src/store/ports/audit.ts';
 import type { FactRecord } from '../../../src/store/ports/facts.ts';
-import { fact, peer } from './records.ts';
+import { fact, link, peer } from './records.ts';
 import type { OpenStore } from './types.ts';
 
 const N = 60;
-
-function link(event: string): (last: { seq: number; hash: string } | null) => AuditEntry {
-  return (last) => {
-    const body = {
-      seq: (last?.seq ?? 0) + 1,
-      ts: '2025-11-23T10:00:00.000Z',
-      event_type: event,
-      principal: null,
-      detail: {},
-      prev_hash: last?.hash ?? '0'.repeat(64),
-    };
-    return { ...body, hash: createHash('sha256').update(JSON.stringify(body)).digest('hex') };
-  };
-}
 
 /** Settles all and returns how many were fulfilled, and the rejection reasons. */
 async function race<T>(calls: Promise<T>[]): Promise<{ values: T[]; errors: unknown[] }> {

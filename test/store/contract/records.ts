@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 // Records for the store tests, built from small overrides: complete and unique unless told otherwise.
 import { factCid } from '../../../src/node/features/facts/cid.ts';
+import type { AuditEntry } from '../../../src/store/ports/audit.ts';
 import type { RevocationRecord } from '../../../src/store/ports/capabilities.ts';
 import type { FactContent, FactRecord } from '../../../src/store/ports/facts.ts';
 import type { PeerRecord } from '../../../src/store/ports/peers.ts';
@@ -68,5 +70,20 @@ export function revocation(n: number, issuer = 'spiffe://example.org/node/a'): R
     expires_at: '2030-03-01T00:00:00.000Z',
     revoked_at: `2030-01-01T00:00:${String(n).padStart(2, '0')}.000Z`,
     reason: n % 2 === 0 ? null : `reason ${n}`,
+  };
+}
+
+/** An audit entry that chains onto `last` (the store's append callback), hashed like the node does. */
+export function link(event: string): (last: { seq: number; hash: string } | null) => AuditEntry {
+  return (last) => {
+    const body = {
+      seq: (last?.seq ?? 0) + 1,
+      ts: '2025-11-23T10:00:00.000Z',
+      event_type: event,
+      principal: null,
+      detail: {},
+      prev_hash: last?.hash ?? '0'.repeat(64),
+    };
+    return { ...body, hash: createHash('sha256').update(JSON.stringify(body)).digest('hex') };
   };
 }
