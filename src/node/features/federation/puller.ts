@@ -100,6 +100,9 @@ function factsBehind(page: FederationFeedPage): number | null {
     : null;
 }
 
+/** The failure reason of a pull the peer refused because it has not approved this node (yet). */
+const PEER_DOES_NOT_KNOW_US = 'peer_call_failed:peer_not_approved';
+
 /** A cycle that ended because the peer misbehaved: counted as a failure (backoff) with this reason. */
 class PeerMisbehaved extends Error {
   constructor(
@@ -116,6 +119,8 @@ interface PeerState {
   again: boolean;
   /** The last cycle failed or hit its cap: wakes wait for the scheduled cycle (backoff or interval). */
   held: boolean;
+  /** The last cycle failed because the peer does not know us yet: its next wake means it approved us since. */
+  unknownToPeer: boolean;
   failures: number;
   degraded: string | null;
   lastSuccessAt: number | null;
@@ -140,9 +145,17 @@ export class Puller {
   /**
    * Pull from this peer now (a wake, an approval), unless its last cycle failed or hit its cap: then the
    * cycle already scheduled (backoff or interval) comes first, so a peer cannot wake itself past either.
+   * One exception: when the peer refused us as not approved, its wake (an approved peer's, authenticated)
+   * says it approved us since, as a node does at approval; one such wake lifts the hold, so replication
+   * starts at once whichever side approved first.
    */
   wake(peerId: string): void {
-    if (this.#stopped || this.#states.get(peerId)?.held) return;
+    const state = this.#states.get(peerId);
+    if (this.#stopped) return;
+    if (state?.held) {
+      if (!state.unknownToPeer) return;
+      state.unknownToPeer = false;
+    }
     this.#schedule(peerId, 0);
   }
 
@@ -192,6 +205,7 @@ export class Puller {
         running: undefined,
         again: false,
         held: false,
+        unknownToPeer: false,
         failures: 0,
         degraded: null,
         lastSuccessAt: null,
@@ -245,6 +259,7 @@ export class Puller {
           }
           state.failures = 0;
           state.held = capped;
+          state.unknownToPeer = false;
           state.lastSuccessAt = this.#now();
           this.#setHealth(peer, state, null);
           // The rest of a capped feed waits for the next interval, whatever wakes came in meanwhile.
@@ -252,8 +267,10 @@ export class Puller {
         } catch (error) {
           state.failures++;
           state.held = true;
+          const reason = failureReason(error);
+          state.unknownToPeer = reason === PEER_DOES_NOT_KNOW_US;
           state.lastError = {
-            reason: failureReason(error),
+            reason,
             detail: (error as Error).message.slice(0, MAX_ERROR_DETAIL),
             at: this.#now(),
           };
