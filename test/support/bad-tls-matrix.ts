@@ -260,6 +260,15 @@ export function clientMatrix(driver: ClientDriver): void {
           }),
       ],
       [
+        'cert_not_yet_valid',
+        'a server whose certificate is not valid yet',
+        () =>
+          ca.issue('server', {
+            notBefore: new Date(Date.now() + DAY_MS),
+            notAfter: new Date(Date.now() + 10 * DAY_MS),
+          }),
+      ],
+      [
         'cert_wrong_purpose',
         'a server certificate whose EKU lacks serverAuth',
         () => ca.issue('server', { extendedKeyUsages: ['clientAuth'] }),

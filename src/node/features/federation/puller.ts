@@ -60,6 +60,8 @@ export interface PullerOptions {
   now?: () => number;
   /** A peer became degraded (stalled cursor, refused facts) or recovered (reason null). */
   onHealth?(peer: PeerRecord, reason: string | null): void;
+  /** The peer's clock skew as last measured (ms, positive = ahead of ours), to explain certificate-time refusals. */
+  peerSkewMs?(entityUri: string): number | undefined;
 }
 
 /** How replication from one peer is going, for `tessera peers list` and the status page. Times are ms. */
@@ -269,9 +271,10 @@ export class Puller {
           state.held = true;
           const reason = failureReason(error);
           state.unknownToPeer = reason === PEER_DOES_NOT_KNOW_US;
+          const detail = `${(error as Error).message}${this.#skewNote(peer.entityUri, reason)}`;
           state.lastError = {
             reason,
-            detail: (error as Error).message.slice(0, MAX_ERROR_DETAIL),
+            detail: detail.slice(0, MAX_ERROR_DETAIL),
             at: this.#now(),
           };
           if (error instanceof PeerMisbehaved) this.#setHealth(peer, state, error.reason);
@@ -284,7 +287,7 @@ export class Puller {
               event: 'federation_pull_failed',
               peer: peer.entityUri,
               failures: state.failures,
-              error: (error as Error).message,
+              error: detail,
             },
             'federation pull failed; backing off',
           );
@@ -298,6 +301,18 @@ export class Puller {
         this.#schedule(peerId, this.#delay(state.failures));
     });
     return state.running;
+  }
+
+  /**
+   * A certificate the peer presented was refused as not valid yet (or expired): most often a clock off on one
+   * side, so say by how much the peer's clock was last measured off ours (nothing when never measured).
+   */
+  #skewNote(entityUri: string, reason: string): string {
+    if (!/:cert_(not_yet_valid|expired)$/.test(reason)) return '';
+    const skewMs = this.options.peerSkewMs?.(entityUri);
+    if (skewMs === undefined) return "; the peer's clock has not been measured yet";
+    const seconds = Math.round(skewMs / 1000);
+    return `; the peer's clock was last measured ${Math.abs(seconds)} s ${seconds >= 0 ? 'ahead of' : 'behind'} this node's`;
   }
 
   #setHealth(peer: PeerRecord, state: PeerState, reason: string | null): void {
