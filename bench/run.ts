@@ -2,6 +2,8 @@
 //  1. fact write rate over keep-alive HTTP (API, 16 concurrent requests)
 //  2. replication throughput A→B over mTLS and in the insecure dev mode, and their ratio
 //  3. replication latency with push wake: p50 / p99 from the write on A to the fact being readable on B
+//  0. handshakes (handshakes.ts): new mTLS handshakes per server CPU-second, the federation listener beside
+//     a bare node:tls server with the same policy
 //  4. scale-out (scale-out.ts): writes and replication on SQLite, on PostgreSQL with 1 and with 2 replicas,
 //     per second and per CPU-second of the node's processes
 // BENCH_SECTIONS (e.g. `scale-out`, or `writes,latency`) runs some of them only.
@@ -14,6 +16,7 @@ import { createTestCa, type TestCa, testUri } from '../test/support/pki.ts';
 import { startPrivatePostgres } from '../test/support/private-postgres.ts';
 import { until } from '../test/support/reload.ts';
 import { seedFacts } from '../test/support/seed.ts';
+import { handshakeFigures } from './handshakes.ts';
 import { formatFigures, replicationFigures, writeFigures } from './scale-out.ts';
 
 const WRITES = Number(process.env.BENCH_WRITES ?? 5000);
@@ -22,8 +25,11 @@ const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
 const SCALE_WRITES = Number(process.env.BENCH_SCALE_WRITES ?? 3000);
 const SCALE_CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 32);
 const SCALE_REPLICATED = Number(process.env.BENCH_SCALE_REPLICATED ?? 10_000);
+const HANDSHAKES = Number(process.env.BENCH_HANDSHAKES ?? 2000);
 const SECTIONS = new Set(
-  (process.env.BENCH_SECTIONS ?? 'writes,replication,latency,scale-out').split(',').map((s) => s.trim()),
+  (process.env.BENCH_SECTIONS ?? 'handshakes,writes,replication,latency,scale-out')
+    .split(',')
+    .map((s) => s.trim()),
 );
 const SLOW_PULL = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600' };
 
@@ -141,6 +147,7 @@ try {
   console.log(
     `tessera bench (node ${process.version}, ${cpus().length} cores, ${WRITES} writes, ${REPLICATED} replicated facts)`,
   );
+  if (SECTIONS.has('handshakes')) console.log((await handshakeFigures(ca, root, HANDSHAKES)).join('\n'));
   if (SECTIONS.has('writes')) {
     const writes = await writeRate(ca, root);
     console.log(`fact writes, keep-alive HTTP, 16 concurrent:   ${writes.toFixed(0)} facts/s`);
