@@ -41,11 +41,14 @@ export const echoService: ServiceDefinition = {
 export function echoImplementation() {
   const streams = new Set<ServerWritableStream<unknown, Tick>>();
   let n = 0;
+  const seen = { calls: 0 };
   const whoami: handleUnaryCall<unknown, Whoami> = (call, callback) => {
+    seen.calls++;
     const peer = grpcPeer(call);
     callback(null, { uris: peer?.uris ?? [], fingerprint256: peer?.fingerprint256 ?? null });
   };
   const tick: handleServerStreamingCall<unknown, Tick> = (call) => {
+    seen.calls++;
     streams.add(call);
     call.on('cancelled', () => streams.delete(call));
     call.write({ n: n++, peer: grpcPeer(call)?.fingerprint256 ?? null });
@@ -53,6 +56,10 @@ export function echoImplementation() {
   return {
     handlers: { WhoAmI: whoami, Admin: whoami, Tick: tick },
     streams,
+    /** Calls that reached a handler. */
+    get calls() {
+      return seen.calls;
+    },
     push(): void {
       for (const call of streams) call.write({ n: n++, peer: grpcPeer(call)?.fingerprint256 ?? null });
     },

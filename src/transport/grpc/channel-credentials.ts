@@ -135,12 +135,13 @@ class TesseraChannelCredentials extends ChannelCredentials implements MtlsChanne
         },
       );
       const onError = (error: NodeJS.ErrnoException) => {
-        if (!(error instanceof PeerRejectedError)) {
-          const reason = classifyClientHandshakeError(error);
-          if (reason)
-            this.#reject({ side: 'client', reason, detail: `${authority}: ${error.code ?? error.message}` });
-        }
-        reject(error);
+        if (error instanceof PeerRejectedError) return reject(error);
+        const reason = classifyClientHandshakeError(error);
+        if (!reason) return reject(error);
+        // Counted, and named in the failed call's details as the authorizer's refusals are.
+        const detail = `${authority}: ${error.code ?? 'handshake failed'} (${error.message.split('\n')[0]})`;
+        this.#reject({ side: 'client', reason, detail });
+        reject(new PeerRejectedError(reason, detail));
       };
       tlsSocket.once('error', onError);
     });
