@@ -15,7 +15,7 @@ import { createLogSampler } from '../tls/log-sampler.ts';
 import { defaultLogger, type Logger } from '../tls/logger.ts';
 import { createTlsMetrics, type TlsMetrics } from '../tls/metrics.ts';
 import { clientTlsOptions } from '../tls/policy.ts';
-import { type Rejection, recordRejection } from './rejections.ts';
+import { isVerifyError, type Rejection, reasonForVerifyError, recordRejection } from './rejections.ts';
 
 export interface MtlsAgentOptions {
   credentials: CredentialSource;
@@ -78,6 +78,22 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
     return new PeerRejectedError(decision.reason, `${origin}: ${decision.detail}`);
   };
 
+  // OpenSSL refused the server's chain (untrusted, expired, wrong purpose…) before our check ran: the same
+  // refusal as ours, counted with its reason, so a client sees one kind of error whatever refused the server.
+  const verifyRefusal = (error: Error, origin: string): PeerRejectedError | undefined => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!code || !isVerifyError(code)) return undefined;
+    const rejection: Rejection = {
+      side: 'client',
+      reason: reasonForVerifyError(code),
+      detail: code,
+      peer: origin,
+    };
+    recordRejection(rejection, logger, metrics, sample);
+    options.onRejected?.(rejection);
+    return new PeerRejectedError(rejection.reason, `${origin}: ${error.message} (${code})`);
+  };
+
   const agent = new Agent({
     keepAliveTimeout: 30_000,
     ...options.agent,
@@ -101,7 +117,10 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
         checkServerIdentity: (_host, cert) => checkServer(origin, cert),
         keepAlive: true,
       });
-      connect(connectOptions, callback);
+      connect(connectOptions, (error, socket) => {
+        if (error) return callback(verifyRefusal(error, origin) ?? error, null);
+        callback(null, socket as NonNullable<typeof socket>);
+      });
     },
   });
   // Closing the agent also stops following the credentials, so short-lived agents do not pile up listeners.

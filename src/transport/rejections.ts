@@ -41,6 +41,14 @@ const HANDSHAKE_REASONS: Record<string, string> = {
 /** The peer hung up mid-handshake (e.g. our client-side check refused the server): not a refusal of ours. */
 export const PEER_ABORTED = 'peer_aborted';
 
+/** An OpenSSL certificate-verification code (X509_V_ERR_* as Node names it), as opposed to a socket error. */
+export function isVerifyError(code: string): boolean {
+  return (
+    code in VERIFY_REASONS ||
+    /^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|INVALID_|HOSTNAME_MISMATCH)/.test(code)
+  );
+}
+
 /** OpenSSL certificate-verification codes (X509_V_ERR_*) → reason. */
 export function reasonForVerifyError(code: string): string {
   return VERIFY_REASONS[code] ?? 'cert_invalid';

@@ -28,6 +28,11 @@ import { openStaticCredentials, silentLogger } from '../support/tls-peers.ts';
 
 type Fact = { id: string; cid: string; scope: string; received_from: string | null; origin_node_id: string };
 
+interface PeerListing {
+  entity_uri: string;
+  replication?: { failures: number; last_success_at: string | null; last_error: { reason: string } | null };
+}
+
 describe('federation between real node processes over mTLS', () => {
   let ca: TestCa;
   let root: string;
@@ -82,7 +87,34 @@ describe('federation between real node processes over mTLS', () => {
     });
     assert.equal(approved.status, 200);
     assert.equal(approved.body.status, 'approved');
+    // A pulls B at once, and B refuses: B has not approved A yet. A backs off (an hour here) ...
+    const refused = await until('A’s first pull of B refused as not approved', async () => {
+      const listed = await a.api<{ peers: PeerListing[] }>('GET', '/v1/admin/peers');
+      return (
+        listed.body.peers.find((p) => p.entity_uri === b.entityUri)?.replication?.last_error ?? undefined
+      );
+    });
+    assert.equal(refused.reason, 'peer_call_failed:peer_not_approved');
     await addAndApprove(b, a);
+  });
+
+  test('the side that approved first pulls as soon as the other approves: its wake lifts that backoff', async () => {
+    // ... until B's approval wakes A: A pulls at once, not an hour later.
+    const pulled = await until('a clean pull of B by A', async () => {
+      const listed = await a.api<{ peers: PeerListing[] }>('GET', '/v1/admin/peers');
+      const replication = listed.body.peers.find((p) => p.entity_uri === b.entityUri)?.replication;
+      return replication?.last_success_at ? replication : undefined;
+    });
+    assert.equal(pulled.failures, 0);
+    const onB = await b.api<Fact>('POST', '/v1/facts', fact('test:from-b-1'));
+    assert.equal(onB.status, 201);
+    await until(
+      'the fact asserted on B, on A',
+      async () => (await a.api('GET', `/v1/facts/${onB.body.cid}`)).status === 200,
+      {
+        timeoutMs: 15_000,
+      },
+    );
   });
 
   test('a fact asserted on A arrives on B by wake; local-scope facts never leave A', async () => {

@@ -16,9 +16,10 @@ import { mintPeerToken } from '../../src/node/features/federation/peer-token.ts'
 import { buildManifest } from '../../src/node/features/identity/manifest.ts';
 import type { NodeKey } from '../../src/node/features/identity/node-key.ts';
 import { generateKey } from '../../src/node/features/rotation/key-files.ts';
+import type { CertificateSpec } from '../../src/pki/certificate.ts';
 import type { FactContent, FactRecord, Scope } from '../../src/store/ports/facts.ts';
 import { allow } from '../../src/tls/authorize.ts';
-import { clientTlsOptions } from '../../src/tls/policy.ts';
+import { clientTlsOptions, serverTlsOptions } from '../../src/tls/policy.ts';
 import { createMtlsServer } from '../../src/transport/https-server.ts';
 import { pemOf, type TestCa, testUri, writeMaterial } from './pki.ts';
 import { openStaticCredentials, silentLogger } from './tls-peers.ts';
@@ -53,6 +54,11 @@ export interface HostilePeer {
   serve(pages: FeedPage[]): void;
   /** Back to an honest empty feed that keeps the puller's cursor. */
   reset(): void;
+  /**
+   * Presents a new certificate from now on (same CA and URI SAN, `overrides` on top; even one its own
+   * credential source would refuse) and drops the open connections, so the next pull handshakes with it.
+   */
+  rotate(overrides: Partial<CertificateSpec>): Promise<void>;
   /** POST the wake route of `target` as this peer (its certificate, a token signed by its node key). */
   wake(target: { entityUri: string; federationUrl: string }): Promise<number>;
   close(): Promise<void>;
@@ -122,6 +128,12 @@ export async function startHostilePeer(options: {
       } finally {
         await dispatcher.close();
       }
+    },
+    async rotate(overrides) {
+      // Straight into the server, past the credential source's checks: a hostile peer presents what it likes.
+      const next = await options.ca.issue(options.name, { uris: [entityUri], ...overrides });
+      app.server.setSecureContext(serverTlsOptions(pemOf(next, options.ca.certPem)));
+      app.server.closeAllConnections();
     },
     async close() {
       await app.close();

@@ -649,4 +649,26 @@ describe('a hostile approved peer cannot corrupt, stall or exhaust a node', { ti
       );
     },
   );
+  test(
+    "a peer whose certificate is not valid yet: the pull's last error says so, with the peer's measured clock skew",
+    LIMIT,
+    async () => {
+      e.clockAheadMs = 120_000;
+      await pullE();
+      // Valid from one minute ahead: E's own loader allows that (5 min of skew), V's handshake does not.
+      await e.rotate({ notBefore: new Date(Date.now() + 60_000) });
+      await pullE();
+      const { failures, lastError } = v.node.puller.health(eOnV);
+      assert.ok(failures >= 1);
+      assert.equal(lastError?.reason, 'peer_call_failed:cert_not_yet_valid');
+      assert.match(
+        lastError?.detail ?? '',
+        /the peer's clock was last measured 1[12]\d s ahead of this node's$/,
+      );
+      await e.rotate({});
+      e.reset();
+      await pullE();
+      assert.equal(v.node.puller.health(eOnV).failures, 0, 'a valid certificate again: a clean pull');
+    },
+  );
 });

@@ -50,6 +50,7 @@ export function federationFeature(
     maxPagesPerCycle: config.pull.maxPagesPerCycle,
     maxCycleMs: config.pull.maxCycleMs,
     now: () => clock().getTime(),
+    peerSkewMs: (entityUri) => ctx.peerClocks.get(entityUri)?.skewMs,
     onHealth: (peer, reason) => {
       if (reason) {
         logger.warn(

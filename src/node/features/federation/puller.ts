@@ -60,6 +60,8 @@ export interface PullerOptions {
   now?: () => number;
   /** A peer became degraded (stalled cursor, refused facts) or recovered (reason null). */
   onHealth?(peer: PeerRecord, reason: string | null): void;
+  /** The peer's clock skew as last measured (ms, positive = ahead of ours), to explain certificate-time refusals. */
+  peerSkewMs?(entityUri: string): number | undefined;
 }
 
 /** How replication from one peer is going, for `tessera peers list` and the status page. Times are ms. */
@@ -100,6 +102,9 @@ function factsBehind(page: FederationFeedPage): number | null {
     : null;
 }
 
+/** The failure reason of a pull the peer refused because it has not approved this node (yet). */
+const PEER_DOES_NOT_KNOW_US = 'peer_call_failed:peer_not_approved';
+
 /** A cycle that ended because the peer misbehaved: counted as a failure (backoff) with this reason. */
 class PeerMisbehaved extends Error {
   constructor(
@@ -116,6 +121,8 @@ interface PeerState {
   again: boolean;
   /** The last cycle failed or hit its cap: wakes wait for the scheduled cycle (backoff or interval). */
   held: boolean;
+  /** The last cycle failed because the peer does not know us yet: its next wake means it approved us since. */
+  unknownToPeer: boolean;
   failures: number;
   degraded: string | null;
   lastSuccessAt: number | null;
@@ -140,9 +147,17 @@ export class Puller {
   /**
    * Pull from this peer now (a wake, an approval), unless its last cycle failed or hit its cap: then the
    * cycle already scheduled (backoff or interval) comes first, so a peer cannot wake itself past either.
+   * One exception: when the peer refused us as not approved, its wake (an approved peer's, authenticated)
+   * says it approved us since, as a node does at approval; one such wake lifts the hold, so replication
+   * starts at once whichever side approved first.
    */
   wake(peerId: string): void {
-    if (this.#stopped || this.#states.get(peerId)?.held) return;
+    const state = this.#states.get(peerId);
+    if (this.#stopped) return;
+    if (state?.held) {
+      if (!state.unknownToPeer) return;
+      state.unknownToPeer = false;
+    }
     this.#schedule(peerId, 0);
   }
 
@@ -192,6 +207,7 @@ export class Puller {
         running: undefined,
         again: false,
         held: false,
+        unknownToPeer: false,
         failures: 0,
         degraded: null,
         lastSuccessAt: null,
@@ -245,6 +261,7 @@ export class Puller {
           }
           state.failures = 0;
           state.held = capped;
+          state.unknownToPeer = false;
           state.lastSuccessAt = this.#now();
           this.#setHealth(peer, state, null);
           // The rest of a capped feed waits for the next interval, whatever wakes came in meanwhile.
@@ -252,9 +269,12 @@ export class Puller {
         } catch (error) {
           state.failures++;
           state.held = true;
+          const reason = failureReason(error);
+          state.unknownToPeer = reason === PEER_DOES_NOT_KNOW_US;
+          const detail = `${(error as Error).message}${this.#skewNote(peer.entityUri, reason)}`;
           state.lastError = {
-            reason: failureReason(error),
-            detail: (error as Error).message.slice(0, MAX_ERROR_DETAIL),
+            reason,
+            detail: detail.slice(0, MAX_ERROR_DETAIL),
             at: this.#now(),
           };
           if (error instanceof PeerMisbehaved) this.#setHealth(peer, state, error.reason);
@@ -267,7 +287,7 @@ export class Puller {
               event: 'federation_pull_failed',
               peer: peer.entityUri,
               failures: state.failures,
-              error: (error as Error).message,
+              error: detail,
             },
             'federation pull failed; backing off',
           );
@@ -281,6 +301,18 @@ export class Puller {
         this.#schedule(peerId, this.#delay(state.failures));
     });
     return state.running;
+  }
+
+  /**
+   * A certificate the peer presented was refused as not valid yet (or expired): most often a clock off on one
+   * side, so say by how much the peer's clock was last measured off ours (nothing when never measured).
+   */
+  #skewNote(entityUri: string, reason: string): string {
+    if (!/:cert_(not_yet_valid|expired)$/.test(reason)) return '';
+    const skewMs = this.options.peerSkewMs?.(entityUri);
+    if (skewMs === undefined) return "; the peer's clock has not been measured yet";
+    const seconds = Math.round(skewMs / 1000);
+    return `; the peer's clock was last measured ${Math.abs(seconds)} s ${seconds >= 0 ? 'ahead of' : 'behind'} this node's`;
   }
 
   #setHealth(peer: PeerRecord, state: PeerState, reason: string | null): void {
