@@ -3,6 +3,7 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import type { Authorizer } from '../../src/tls/authorize.ts';
+import type { Clock } from '../../src/tls/clock.ts';
 import type { CredentialSource } from '../../src/tls/credential-source.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
 import type { GrpcCallRejection } from '../../src/transport/grpc/call-authorizer.ts';
@@ -31,6 +32,7 @@ export async function startGrpcServer(
   paths: MaterialPaths,
   authorize: Authorizer,
   callRules: Record<string, Authorizer> = {},
+  options: { clock?: Clock } = {},
 ): Promise<GrpcTestServer> {
   const credentials = await openStaticCredentials(paths);
   const { registry, metrics } = testMetrics();
@@ -43,6 +45,7 @@ export async function startGrpcServer(
     metrics,
     logger: silentLogger,
     onCallRejected: (rejection) => callRejections.push(rejection),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   server.peerGate.on('rejected', (rejection) => rejections.push(rejection));
   const echo = echoImplementation();
