@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Authorizer } from '../../src/tls/authorize.ts';
 import type { Clock } from '../../src/tls/clock.ts';
 import type { CredentialSource } from '../../src/tls/credential-source.ts';
+import type { Logger } from '../../src/tls/logger.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
 import type { GrpcCallRejection } from '../../src/transport/grpc/call-authorizer.ts';
 import {
@@ -32,7 +33,7 @@ export async function startGrpcServer(
   paths: MaterialPaths,
   authorize: Authorizer,
   callRules: Record<string, Authorizer> = {},
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; logger?: Logger } = {},
 ): Promise<GrpcTestServer> {
   const credentials = await openStaticCredentials(paths);
   const { registry, metrics } = testMetrics();
@@ -43,7 +44,7 @@ export async function startGrpcServer(
     authorize,
     callRules,
     metrics,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     onCallRejected: (rejection) => callRejections.push(rejection),
     ...(options.clock ? { clock: options.clock } : {}),
   });

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type ServiceError, status } from '@grpc/grpc-js';
+import { pino } from 'pino';
 import { exactUri, uriPrefix } from '../../../src/tls/authorize.ts';
 import { call, type Tick } from '../../support/grpc-echo.ts';
 import { type GrpcTestServer, grpcClient, startGrpcServer } from '../../support/grpc-peers.ts';
@@ -15,6 +16,8 @@ describe('gRPC calls over mTLS', () => {
   let ca: TestCa;
   let dir: string;
   let server: GrpcTestServer;
+  // What the server logged (JSON lines), to assert refusals are logged with their reason.
+  const logged: Record<string, unknown>[] = [];
   let removeDir: () => unknown = () => {};
 
   before(async () => {
@@ -26,6 +29,7 @@ describe('gRPC calls over mTLS', () => {
       uriPrefix('spiffe://test.example/'),
       // Admin: only alice. The service's other methods: anyone the connection gate admitted.
       { '/tessera.test.Echo/Admin': exactUri(testUri('alice')) },
+      { logger: pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line)) }) },
     );
   });
   after(async () => {
@@ -112,6 +116,17 @@ describe('gRPC calls over mTLS', () => {
         reason: 'uri_mismatch',
       }),
       before + 1,
+    );
+    assert.ok(
+      logged.some(
+        (line) =>
+          line['event'] === 'tls_peer_rejected' &&
+          line['side'] === 'server' &&
+          line['reason'] === 'uri_mismatch' &&
+          line['method'] === '/tessera.test.Echo/Admin' &&
+          line['peer'] === testUri('bob'),
+      ),
+      'the refusal is logged with its reason, method and peer',
     );
     // The same connection still serves the methods bob may call; alice may call Admin.
     assert.deepEqual((await call(bob.client, 'WhoAmI')).uris, [testUri('bob')]);
