@@ -116,8 +116,10 @@ export function createMtlsGrpcServer(options: MtlsGrpcServerOptions): MtlsGrpcSe
       stop();
       const closed = new Promise<void>((resolve) => tls.close(() => resolve()));
       if (graceMs > 0) {
+        // GOAWAY now (no new calls), cancel what is still running at the deadline. grpc-js's tryShutdown
+        // does not wait for the streams of injected sessions, so wait for the connections to close.
         injector.drain(graceMs);
-        await new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));
+        await connectionsClosed([...peerGate.connections], graceMs + 1000);
       }
       injector.destroy();
       grpc.forceShutdown();
@@ -125,4 +127,18 @@ export function createMtlsGrpcServer(options: MtlsGrpcServerOptions): MtlsGrpcSe
       await closed;
     },
   };
+}
+
+/** Resolves when every socket has closed, or at the deadline. */
+function connectionsClosed(sockets: TLSSocket[], deadlineMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, deadlineMs);
+  });
+  const closed = Promise.all(
+    sockets.map((socket) =>
+      socket.closed ? undefined : new Promise<void>((resolve) => socket.once('close', () => resolve())),
+    ),
+  ).then(() => undefined);
+  return Promise.race([closed, deadline]).finally(() => clearTimeout(timer));
 }
