@@ -6,11 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { exactUri, uriPrefix } from '../../../src/tls/authorize.ts';
-import { call, type Tick } from '../../support/grpc-echo.ts';
+import { createMtlsChannelCredentials } from '../../../src/transport/grpc/channel-credentials.ts';
+import { call, EchoClient, type Tick } from '../../support/grpc-echo.ts';
 import { type GrpcTestServer, grpcClient, startGrpcServer } from '../../support/grpc-peers.ts';
 import { counterValue } from '../../support/metrics.ts';
 import { createTestCa, type TestCa, tempDir, testUri, writeMaterial } from '../../support/pki.ts';
 import { fingerprintOf } from '../../support/reload.ts';
+import { openStaticCredentials, silentLogger } from '../../support/tls-peers.ts';
 
 describe('gRPC calls over mTLS', () => {
   let ca: TestCa;
@@ -80,6 +82,36 @@ describe('gRPC calls over mTLS', () => {
       [0, 0, 0],
       'consecutive ticks, none lost',
     );
+  });
+
+  test("the client's expectedUri lookup is asked for the authority dialled (host:port)", async (t) => {
+    const asked: string[] = [];
+    const credentials = await openStaticCredentials(
+      await writeMaterial(dir, 'alice', await ca.issue('alice'), ca.certPem),
+    );
+    const channelCredentials = createMtlsChannelCredentials({
+      credentials,
+      expectedUri: (authority) => {
+        asked.push(authority);
+        return testUri('server');
+      },
+      logger: silentLogger,
+    });
+    const byIp = new EchoClient(`127.0.0.1:${server.port}`, channelCredentials, {
+      'grpc.use_local_subchannel_pool': 1,
+    });
+    const byName = new EchoClient(`dns:///localhost:${server.port}`, channelCredentials, {
+      'grpc.use_local_subchannel_pool': 1,
+    });
+    t.after(() => {
+      byIp.close();
+      byName.close();
+      channelCredentials.close();
+      credentials.close();
+    });
+    await call(byIp, 'WhoAmI');
+    await call(byName, 'WhoAmI');
+    assert.deepEqual(asked, [`127.0.0.1:${server.port}`, `localhost:${server.port}`]);
   });
 
   test('a per-method rule: Admin refused with PERMISSION_DENIED for bob (counted), allowed for alice', async (t) => {
