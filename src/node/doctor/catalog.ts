@@ -177,13 +177,13 @@ export const CATALOG = {
   ),
   TLS_KEY_FILE_MODE: material(
     'error',
-    'the private key file is readable or writable by its group or by others',
-    '`chmod 600 KEY` (Kubernetes: mount the secret with `defaultMode: 0400`)',
+    'the private key file is readable or writable by its group or by others (accepted: a Kubernetes secret volume, root:<fsGroup> with mode 0440, the node not root and in that group)',
+    '`chmod 600 KEY` (Kubernetes: `defaultMode: 0440` with the pod\'s `fsGroup`, as in deploy/kubernetes)',
   ),
   TLS_FILE_OWNER: material(
     'error',
     'our certificate or key is owned by another user than the one the node runs as',
-    "`chown` it to the node's user (Kubernetes: `runAsUser` matching the files)",
+    "`chown` it to the node's user (Kubernetes: a secret volume is root-owned; give it `defaultMode: 0440` and the pod an `fsGroup`)",
   ),
   TLS_FILE_WRITABLE: material(
     'error',

@@ -2,6 +2,9 @@
 // others is an error, as are a certificate or key owned by another user than the node's, and a certificate
 // or CA bundle others may write (they could change whom we claim to be or trust). Symlinks are followed:
 // what counts is the file the node reads (a Kubernetes secret's `..data` target).
+// One layout is accepted although it breaks both rules: a Kubernetes secret volume with `defaultMode: 0440`
+// and the pod's `fsGroup`, i.e. files owned by root, mode 0440, whose group is one of the (non-root) node's
+// own groups. Kubernetes cannot give the files to the node's user; its group is the pod's alone.
 import { readFile, stat } from 'node:fs/promises';
 import type { MaterialPaths } from '../../tls/material.ts';
 import { type Finding, finding } from './finding.ts';
@@ -9,7 +12,20 @@ import { type Finding, finding } from './finding.ts';
 /** The user the files must belong to, and how to name it in a message. */
 export interface ExpectedOwner {
   uid: number;
+  /** The user's primary and supplementary groups (a pod's fsGroup is one). */
+  gids: number[];
   who: string;
+}
+
+/** root:<one of the node's groups> 0440, the node not root: a Kubernetes secret volume (see above). */
+function projectedSecret(info: { uid: number; gid: number; mode: number }, owner: ExpectedOwner | undefined) {
+  return (
+    owner !== undefined &&
+    owner.uid !== 0 &&
+    info.uid === 0 &&
+    (info.mode & 0o777) === 0o440 &&
+    owner.gids.includes(info.gid)
+  );
 }
 
 export async function checkFiles(paths: MaterialPaths, owner: ExpectedOwner | undefined): Promise<Finding[]> {
@@ -19,7 +35,7 @@ export async function checkFiles(paths: MaterialPaths, owner: ExpectedOwner | un
     [paths.certPath, paths.keyPath, paths.caPath].map((file) => stat(file).catch(() => undefined)),
   );
   // An unreadable file is reported by the material checks (TLS_FILE_UNREADABLE).
-  if (key && (key.mode & 0o077) !== 0)
+  if (key && (key.mode & 0o077) !== 0 && !projectedSecret(key, owner))
     findings.push(
       finding(
         'TLS_KEY_FILE_MODE',
@@ -31,7 +47,7 @@ export async function checkFiles(paths: MaterialPaths, owner: ExpectedOwner | un
     [cert, paths.certPath, 'certificate'],
     [key, paths.keyPath, 'private key'],
   ] as const) {
-    if (info && owner && info.uid !== owner.uid)
+    if (info && owner && info.uid !== owner.uid && !projectedSecret(info, owner))
       findings.push(
         finding(
           'TLS_FILE_OWNER',
@@ -64,12 +80,30 @@ export async function expectedOwner(pidFile: string | undefined): Promise<Expect
   if (pidFile) {
     const pid = (await readFile(pidFile, 'utf8').catch(() => '')).trim();
     if (/^\d+$/.test(pid)) {
-      const proc = await stat(`/proc/${pid}`).catch(() => undefined);
-      if (proc) return { uid: proc.uid, who: `the user of the running node, pid ${pid}` };
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+      const ids = (field: string) =>
+        (new RegExp(`^${field}:(.*)$`, 'm').exec(status ?? '')?.[1] ?? '')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number);
+      // Real, effective, saved and filesystem ids: the effective ones decide access.
+      const uid = ids('Uid')[1];
+      if (uid !== undefined)
+        return {
+          uid,
+          gids: [...ids('Gid').slice(1, 2), ...ids('Groups')],
+          who: `the user of the running node, pid ${pid}`,
+        };
     }
   }
   const uid = process.getuid?.();
-  return uid === undefined ? undefined : { uid, who: 'the user running doctor' };
+  if (uid === undefined) return undefined;
+  return {
+    uid,
+    gids: [process.getgid?.() ?? -1, ...(process.getgroups?.() ?? [])],
+    who: 'the user running doctor',
+  };
 }
 
 function octal(mode: number): string {

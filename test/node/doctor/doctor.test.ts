@@ -2,6 +2,7 @@
 // clean one (Tessera's dev PKI, the Stigmem seeds' openssl recipe) has no finding, and the exit status
 // follows (0 clean, 1 errors, 2 warnings only). The CLI around it is test/cli/doctor.test.ts.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmod, chown, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -221,6 +222,25 @@ describe('tessera doctor: own certificate and key', () => {
       only(moved, 'TLS_FILE_OWNER').message,
       new RegExp(`the user of the running node, pid ${process.pid}`),
     );
+  });
+  test('a Kubernetes secret volume (root:<fsGroup> 0440, the node not root) is accepted; another group is not', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to give the files away and run a node stand-in');
+    const { dir, paths, env } = await setup(t);
+    // The running node: a process of uid/gid 65532 (the image's user), named by the PID file.
+    const node = spawn('sleep', ['120'], { uid: 65532, gid: 65532, stdio: 'ignore' });
+    t.after(() => node.kill());
+    const pidFile = join(dir, 'tessera.pid');
+    await writeFile(pidFile, `${node.pid}\n`);
+    for (const file of [paths.certPath, paths.keyPath, paths.caPath]) {
+      await chown(file, 0, 65532);
+      await chmod(file, 0o440);
+    }
+    const projected = await doctor({ ...env, TESSERA_PID_FILE: pidFile });
+    assert.deepEqual(codes(projected), [], 'what cert-manager and a secret volume with fsGroup produce');
+    await chown(paths.keyPath, 0, 12345);
+    const foreign = await doctor({ ...env, TESSERA_PID_FILE: pidFile });
+    assert.deepEqual(codes(foreign), ['TLS_KEY_FILE_MODE', 'TLS_FILE_OWNER']);
+    assert.match(only(foreign, 'TLS_KEY_FILE_MODE').message, /has mode 0440: readable by its group$/);
   });
 });
 
