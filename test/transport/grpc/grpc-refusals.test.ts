@@ -10,12 +10,13 @@ import { createServer as createTlsServer } from 'node:tls';
 import { ChannelCredentials, type ServiceError, status } from '@grpc/grpc-js';
 import { exactUri } from '../../../src/tls/authorize.ts';
 import { serverTlsOptions } from '../../../src/tls/policy.ts';
+import { createMtlsChannelCredentials } from '../../../src/transport/grpc/channel-credentials.ts';
 import { call, EchoClient } from '../../support/grpc-echo.ts';
 import { type GrpcTestServer, grpcClient, startGrpcServer } from '../../support/grpc-peers.ts';
 import { counterValue } from '../../support/metrics.ts';
 import { createTestCa, pemOf, type TestCa, tempDir, testUri, writeMaterial } from '../../support/pki.ts';
 import { until } from '../../support/reload.ts';
-import { rawTlsAttempt } from '../../support/tls-peers.ts';
+import { openStaticCredentials, rawTlsAttempt, silentLogger } from '../../support/tls-peers.ts';
 
 const rejections = (registry: GrpcTestServer['registry'], side: string, reason: string) =>
   counterValue(registry, 'tessera_tls_handshake_rejections_total', { side, reason });
@@ -176,6 +177,35 @@ describe('gRPC client refuses hostile servers (reason counted by the client)', (
     const client = await refusingClient(t, impostor.port, 'uri_mismatch');
     assert.equal(client.rejections[0]?.peer, testUri('impostor'));
     assert.equal(impostor.echo.calls, 0, 'the impostor never saw a call');
+  });
+
+  test('no expected identity for the server: no_declared_identity (a verified chain is never enough)', async (t) => {
+    const sub = await tempDir(t);
+    const server = await startGrpcServer(
+      await writeMaterial(sub, 'server', await ca.issue('server'), ca.certPem),
+      exactUri(testUri('alice')),
+    );
+    t.after(() => server.close());
+    const credentials = await openStaticCredentials(
+      await writeMaterial(sub, 'alice', await ca.issue('alice'), ca.certPem),
+    );
+    const reported: string[] = [];
+    const channelCredentials = createMtlsChannelCredentials({
+      credentials,
+      logger: silentLogger,
+      onRejected: (rejection) => reported.push(rejection.reason),
+    });
+    const client = new EchoClient(`127.0.0.1:${server.port}`, channelCredentials, {
+      'grpc.use_local_subchannel_pool': 1,
+    });
+    t.after(() => {
+      client.close();
+      channelCredentials.close();
+      credentials.close();
+    });
+    await assert.rejects(call(client, 'WhoAmI'), assertUnavailable(/no_declared_identity/));
+    assert.deepEqual(reported, ['no_declared_identity']);
+    assert.equal(server.echo.calls, 0);
   });
 
   test('TLS 1.2-only server: protocol_version', async (t) => {
