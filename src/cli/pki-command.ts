@@ -55,7 +55,7 @@ export function pkiCommand(): Command {
   pki
     .command('issue')
     .description(
-      'issue a node certificate signed by the CA: OUT/NAME.crt (leaf + chain) and OUT/NAME.key (0600); ' +
+      'issue a node certificate signed by the CA: OUT/NAME.crt (the leaf only: peers hold the CA in their bundle) and OUT/NAME.key (0600); ' +
         're-issuing replaces both files together',
     )
     .requiredOption('--ca-dir <dir>', 'directory holding ca.crt and ca.key')
@@ -100,7 +100,7 @@ export function pkiCommand(): Command {
             spki_sha256: leaf.spkiSha256,
           });
         print(
-          `wrote ${leaf.certPath} (leaf + CA chain)`,
+          `wrote ${leaf.certPath} (leaf only; the CA is in the CA bundle)`,
           `wrote ${leaf.keyPath} (mode 0600)`,
           ...leaf.uris.map((uri) => `URI SAN: ${uri}`),
           `SPKI sha256: ${leaf.spkiSha256}`,
@@ -175,7 +175,7 @@ export function pkiCommand(): Command {
         for (const node of result.nodes) {
           lines.push(
             `node ${node.name}: URI SAN ${node.uri}`,
-            `  wrote ${node.certPath} (leaf + CA chain)`,
+            `  wrote ${node.certPath} (leaf only; the CA is in the CA bundle)`,
             `  wrote ${node.keyPath} (mode 0600)`,
             `  SPKI sha256: ${node.spkiSha256}`,
           );

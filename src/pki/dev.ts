@@ -85,7 +85,7 @@ export async function createDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
     const { certPath, keyPath } = leafPaths(opts.out, spec.name);
     files.push(
       { path: keyPath, data: leaf.keyPem, mode: 0o600 },
-      { path: certPath, data: leaf.chainPem, mode: 0o644 },
+      { path: certPath, data: leaf.certPem, mode: 0o644 },
     );
     nodes.push({ name: spec.name, uri: spec.uris[0]!, certPath, keyPath, spkiSha256: spkiOf(leaf.certPem) });
   }

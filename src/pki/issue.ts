@@ -114,7 +114,7 @@ export async function issueLeaf(opts: IssueLeafOptions): Promise<IssuedLeaf> {
   const { certPath, keyPath } = leafPaths(opts.outDir, opts.name);
   await writeFilesAtomically([
     { path: keyPath, data: leaf.keyPem, mode: 0o600 },
-    { path: certPath, data: leaf.chainPem, mode: 0o644 },
+    { path: certPath, data: leaf.certPem, mode: 0o644 },
   ]);
   return { certPath, keyPath, uris: [...opts.uris], spkiSha256: spkiOf(leaf.certPem) };
 }

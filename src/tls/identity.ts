@@ -1,4 +1,5 @@
 // Rule 3: a peer's identity is read from the typed SANs of its DER certificate.
+import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { parseCertificate } from './x509.ts';
 
@@ -22,10 +23,35 @@ export interface PeerIdentity {
   extendedKeyUsages: string[] | null;
 }
 
+/** Distinct certificates whose identity is kept: a federation sees a handful; a flood of new ones evicts the oldest. */
+const DECODED_MAX = 1024;
+const decoded = new Map<string, PeerIdentity>();
+
+/**
+ * The identity in a DER certificate. Decoding X.509 in JavaScript is most of a handshake's cost, so each
+ * distinct certificate (by the SHA-256 of its DER) is decoded once and kept, least recently used first
+ * out, and dropped once past its notAfter. The result is frozen: it is shared by every connection that
+ * presents the same certificate.
+ */
 export function peerIdentityFromDer(der: Uint8Array): PeerIdentity {
+  const key = createHash('sha256').update(der).digest('hex');
+  const known = decoded.get(key);
+  if (known && known.notAfter.getTime() > Date.now()) {
+    decoded.delete(key);
+    decoded.set(key, known);
+    return known;
+  }
+  const identity = decodeIdentity(der);
+  decoded.delete(key);
+  decoded.set(key, identity);
+  if (decoded.size > DECODED_MAX) decoded.delete(decoded.keys().next().value as string);
+  return identity;
+}
+
+function decodeIdentity(der: Uint8Array): PeerIdentity {
   const cert = parseCertificate(der);
   const spiffe = cert.uris.filter((uri) => uri.startsWith('spiffe://'));
-  return {
+  return deepFreeze({
     uris: cert.uris,
     dnsNames: cert.dnsNames,
     ips: cert.ips,
@@ -39,7 +65,14 @@ export function peerIdentityFromDer(der: Uint8Array): PeerIdentity {
     subject: cert.subject,
     isCa: cert.isCa,
     extendedKeyUsages: cert.extendedKeyUsages,
-  };
+  });
+}
+
+function deepFreeze(identity: PeerIdentity): PeerIdentity {
+  for (const list of [identity.uris, identity.dnsNames, identity.ips, identity.extendedKeyUsages]) {
+    if (list) Object.freeze(list);
+  }
+  return Object.freeze(identity);
 }
 
 const identityCache = new WeakMap<TLSSocket, PeerIdentity | null>();

@@ -91,3 +91,32 @@ describe('peerIdentityFromDer', () => {
     assert.equal(describePeer(null), '(no certificate)');
   });
 });
+
+describe('peerIdentityFromDer: decoded once per distinct certificate', () => {
+  test('the same DER gives the same frozen identity; another certificate its own', async () => {
+    const ca = await createTestCa('Cache CA');
+    const [a, b] = await Promise.all([ca.issue('node-a'), ca.issue('node-b')]);
+    const derA = new X509Certificate(a.certPem).raw;
+    const first = peerIdentityFromDer(derA);
+    // A copy of the bytes (a new connection presenting the same certificate) hits the same entry.
+    assert.equal(peerIdentityFromDer(Buffer.from(derA)), first);
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.uris), 'shared, so nobody may change it');
+    assert.throws(() => (first.uris as string[]).push('spiffe://evil/x'), TypeError);
+    const other = peerIdentityFromDer(new X509Certificate(b.certPem).raw);
+    assert.notEqual(other, first);
+    assert.deepEqual(other.uris, [testUri('node-b')]);
+  });
+
+  test('an expired certificate is decoded again rather than served from the cache', async () => {
+    const ca = await createTestCa('Cache CA');
+    const leaf = await ca.issue('old', {
+      notBefore: new Date(Date.now() - 2 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
+    const der = new X509Certificate(leaf.certPem).raw;
+    const first = peerIdentityFromDer(der);
+    const again = peerIdentityFromDer(der);
+    assert.notEqual(again, first, 'past notAfter: not kept');
+    assert.deepEqual(again, first);
+  });
+});

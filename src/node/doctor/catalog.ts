@@ -178,7 +178,7 @@ export const CATALOG = {
   TLS_KEY_FILE_MODE: material(
     'error',
     'the private key file is readable or writable by its group or by others (accepted: a Kubernetes secret volume, root:<fsGroup> with mode 0440, the node not root and in that group)',
-    '`chmod 600 KEY` (Kubernetes: `defaultMode: 0440` with the pod\'s `fsGroup`, as in deploy/kubernetes)',
+    "`chmod 600 KEY` (Kubernetes: `defaultMode: 0440` with the pod's `fsGroup`, as in deploy/kubernetes)",
   ),
   TLS_FILE_OWNER: material(
     'error',
