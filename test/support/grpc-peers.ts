@@ -17,6 +17,19 @@ import type { Rejection } from '../../src/transport/rejections.ts';
 import { EchoClient, echoImplementation, echoService } from './grpc-echo.ts';
 import { openStaticCredentials, silentLogger, testMetrics } from './tls-peers.ts';
 
+/**
+ * Channel options for tests that count refusals: a private subchannel pool (a connection of its own), no
+ * retries and a long reconnect backoff, so one failed call is exactly one handshake. With grpc-js's
+ * defaults a refused connection is tried again about a second later, even after the client is closed,
+ * and that second refusal would land in the next test's count.
+ */
+export const ONE_CONNECTION_ATTEMPT: ChannelOptions = {
+  'grpc.use_local_subchannel_pool': 1,
+  'grpc.enable_retries': 0,
+  'grpc.initial_reconnect_backoff_ms': 60_000,
+  'grpc.max_reconnect_backoff_ms': 60_000,
+};
+
 export interface GrpcTestServer {
   server: MtlsGrpcServer;
   credentials: CredentialSource;
@@ -95,9 +108,8 @@ export async function grpcClient(
     onRejected: (rejection) => rejections.push(rejection),
     ...(options.authorize ? { authorize: options.authorize } : {}),
   });
-  // A private subchannel pool: every test client opens its own connection (no sharing across clients).
   const client = new EchoClient(`127.0.0.1:${port}`, channelCredentials, {
-    'grpc.use_local_subchannel_pool': 1,
+    ...ONE_CONNECTION_ATTEMPT,
     ...options.channel,
   });
   return {

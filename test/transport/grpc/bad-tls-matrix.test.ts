@@ -8,7 +8,7 @@ import { ChannelCredentials } from '@grpc/grpc-js';
 import { exactUri } from '../../../src/tls/authorize.ts';
 import { clientMatrix, serverMatrix } from '../../support/bad-tls-matrix.ts';
 import { call, EchoClient } from '../../support/grpc-echo.ts';
-import { grpcClient, startGrpcServer } from '../../support/grpc-peers.ts';
+import { grpcClient, ONE_CONNECTION_ATTEMPT, startGrpcServer } from '../../support/grpc-peers.ts';
 import { until } from '../../support/reload.ts';
 
 serverMatrix({
@@ -31,9 +31,7 @@ serverMatrix({
         const credentials = ChannelCredentials.createFromSecureContext(context, {
           checkServerIdentity: () => undefined,
         });
-        const channel = new EchoClient(`127.0.0.1:${server.port}`, credentials, {
-          'grpc.use_local_subchannel_pool': 1,
-        });
+        const channel = new EchoClient(`127.0.0.1:${server.port}`, credentials, ONE_CONNECTION_ATTEMPT);
         try {
           await call(channel, 'WhoAmI');
           return { admitted: true, reason: refusals()[seen]?.reason ?? null };

@@ -12,7 +12,12 @@ import { exactUri } from '../../../src/tls/authorize.ts';
 import { serverTlsOptions } from '../../../src/tls/policy.ts';
 import { createMtlsChannelCredentials } from '../../../src/transport/grpc/channel-credentials.ts';
 import { call, EchoClient } from '../../support/grpc-echo.ts';
-import { type GrpcTestServer, grpcClient, startGrpcServer } from '../../support/grpc-peers.ts';
+import {
+  type GrpcTestServer,
+  grpcClient,
+  ONE_CONNECTION_ATTEMPT,
+  startGrpcServer,
+} from '../../support/grpc-peers.ts';
 import { counterValue } from '../../support/metrics.ts';
 import { createTestCa, pemOf, type TestCa, tempDir, testUri, writeMaterial } from '../../support/pki.ts';
 import { until } from '../../support/reload.ts';
@@ -106,9 +111,7 @@ describe('gRPC server refuses hostile clients (reason counted by the server)', (
     const credentials = ChannelCredentials.createSsl(Buffer.from(ca.certPem), null, null, {
       checkServerIdentity: () => undefined,
     });
-    const client = new EchoClient(`127.0.0.1:${server.port}`, credentials, {
-      'grpc.use_local_subchannel_pool': 1,
-    });
+    const client = new EchoClient(`127.0.0.1:${server.port}`, credentials, ONE_CONNECTION_ATTEMPT);
     t.after(() => client.close());
     await refusedWith('no_client_certificate', () =>
       assert.rejects(call(client, 'WhoAmI'), assertUnavailable()),
@@ -195,9 +198,7 @@ describe('gRPC client refuses hostile servers (reason counted by the client)', (
       logger: silentLogger,
       onRejected: (rejection) => reported.push(rejection.reason),
     });
-    const client = new EchoClient(`127.0.0.1:${server.port}`, channelCredentials, {
-      'grpc.use_local_subchannel_pool': 1,
-    });
+    const client = new EchoClient(`127.0.0.1:${server.port}`, channelCredentials, ONE_CONNECTION_ATTEMPT);
     t.after(() => {
       client.close();
       channelCredentials.close();
