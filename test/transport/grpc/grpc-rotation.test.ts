@@ -3,6 +3,7 @@
 // listener's secure context and the channel credentials follow; nothing is rebuilt). The open stream KEEPS
 // going on its existing connection (its TLS session, and the identities both sides saw, are unchanged);
 // every NEW connection presents the new certificates, and each side sees the other's new fingerprint.
+// The same holds through a CA rotation (old+new bundle, new leaves, then the old CA dropped).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClientReadableStream } from '@grpc/grpc-js';
@@ -10,7 +11,7 @@ import { type Authorizer, allOf, exactUri, uriPrefix } from '../../../src/tls/au
 import { call, type Tick } from '../../support/grpc-echo.ts';
 import { grpcClient, startGrpcServer } from '../../support/grpc-peers.ts';
 import { createTestCa, tempDir, testUri, writeMaterial } from '../../support/pki.ts';
-import { fingerprintOf } from '../../support/reload.ts';
+import { fingerprintOf, until } from '../../support/reload.ts';
 import { openStaticCredentials } from '../../support/tls-peers.ts';
 
 /** Resolves with the next message on the stream. */
@@ -92,4 +93,61 @@ test('rotation on both sides mid-stream: the stream is kept, new connections use
   server.echo.push();
   assert.equal((await nextTick(stream)).n, afterRotation.n + 1);
   assert.deepEqual(server.rejections, []);
+});
+
+test('CA rotation: both sides trust old+new, move their leaves to the new CA; the stream is kept, then the old CA is dropped', async (t) => {
+  const oldCa = await createTestCa('Old CA');
+  const newCa = await createTestCa('New CA');
+  const dir = await tempDir(t);
+  const both = `${oldCa.certPem}${newCa.certPem}`;
+  const serverPaths = await writeMaterial(dir, 'server', await oldCa.issue('server'), both);
+  const clientV1 = await oldCa.issue('alice');
+  // The client's files live apart: writeMaterial writes ca.crt next to the leaf.
+  const clientDir = await tempDir(t);
+  const clientPaths = await writeMaterial(clientDir, 'alice', clientV1, both);
+  const server = await startGrpcServer(serverPaths, uriPrefix('spiffe://test.example/'));
+  t.after(() => server.close());
+  const clientCredentials = await openStaticCredentials(clientPaths);
+  t.after(() => clientCredentials.close());
+  const first = await grpcClient(server.port, clientPaths, testUri('server'), {
+    credentials: clientCredentials,
+  });
+  t.after(() => first.close());
+  const stream = first.client.Tick({}) as ClientReadableStream<Tick>;
+  t.after(() => {
+    stream.on('error', () => {});
+    stream.cancel();
+  });
+  const before = await nextTick(stream);
+
+  // Step 1: leaves from the new CA, bundles still hold both.
+  const clientV2 = await newCa.issue('alice');
+  await writeMaterial(dir, 'server', await newCa.issue('server'), both);
+  await writeMaterial(clientDir, 'alice', clientV2, both);
+  assert.equal((await server.credentials.reload()).result, 'success');
+  assert.equal((await clientCredentials.reload()).result, 'success');
+  // Step 2: drop the old CA everywhere.
+  await writeMaterial(dir, 'server', await newCa.issue('server'), newCa.certPem);
+  await writeMaterial(clientDir, 'alice', clientV2, newCa.certPem);
+  assert.equal((await server.credentials.reload()).result, 'success');
+  assert.equal((await clientCredentials.reload()).result, 'success');
+
+  server.echo.push();
+  assert.equal((await nextTick(stream)).n, before.n + 1, 'the stream opened under the old CA keeps going');
+  const second = await grpcClient(server.port, clientPaths, testUri('server'), {
+    credentials: clientCredentials,
+  });
+  t.after(() => second.close());
+  assert.equal((await call(second.client, 'WhoAmI')).fingerprint256, fingerprintOf(clientV2.certPem));
+
+  // A client still holding an old-CA leaf is now refused by the server on a new connection.
+  const stale = await grpcClient(
+    server.port,
+    await writeMaterial(await tempDir(t), 'alice', clientV1, both),
+    testUri('server'),
+  );
+  t.after(() => stale.close());
+  await assert.rejects(call(stale.client, 'WhoAmI'));
+  await until('the server to record the refusal', () => server.rejections.length > 0);
+  assert.equal(server.rejections.at(-1)?.reason, 'cert_untrusted');
 });
