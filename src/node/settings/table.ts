@@ -241,7 +241,7 @@ export const SETTINGS = {
     flag: '--wake-debounce-ms <ms>',
     schema: schema.milliseconds(60_000),
     default: '50',
-    help: 'how long local writes are batched into one wake of the peers',
+    help: 'the first local write after a quiet spell wakes the peers at once; writes in the next N ms share one more wake',
   }),
   handshakeTimeout: setting({
     env: 'TESSERA_TLS_HANDSHAKE_TIMEOUT_MS',

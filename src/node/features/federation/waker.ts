@@ -1,12 +1,15 @@
-// Push wake: after local writes (debounced, so a burst costs one wake) tell every approved peer to pull
-// now, so replication takes milliseconds instead of a poll interval. A lost wake costs only latency: the
-// peer's regular pull still comes.
+// Push wake: after local writes tell every approved peer to pull now, so replication takes milliseconds
+// instead of a poll interval. The first write after a quiet spell wakes the peers at once; the writes of
+// the next `debounceMs` are coalesced into one more wake at its end, so a burst costs two wakes, and an
+// idle node adds no delay. A lost wake costs only latency: the peer's regular pull still comes.
 import type { Logger } from '../../../tls/logger.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
 import type { FederationClient } from './client.ts';
 
 export class Waker {
   #timer: NodeJS.Timeout | undefined;
+  /** A write came in during the current window: wake once more at its end. */
+  #pending = false;
   #closed = false;
 
   constructor(
@@ -20,10 +23,17 @@ export class Waker {
 
   /** A local write happened. */
   notify(): void {
-    if (this.#closed || this.#timer) return;
+    if (this.#closed) return;
+    if (this.#timer) {
+      this.#pending = true;
+      return;
+    }
+    void this.#wakeAll();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#wakeAll();
+      if (!this.#pending) return;
+      this.#pending = false;
+      this.notify();
     }, this.options.debounceMs);
     this.#timer.unref();
   }
