@@ -191,7 +191,14 @@ describe('the packed package', { timeout: 300_000 }, () => {
           'setDefaultLogLevel',
           'TlsError',
         ],
-        'tessera/transport': ['createMtlsServer', 'createMtlsAgent', 'PeerGate', 'probe'],
+        'tessera/transport': [
+          'createMtlsServer',
+          'createMtlsAgent',
+          'PeerGate',
+          'probe',
+          'createMtlsGrpcServer',
+          'createMtlsChannelCredentials',
+        ],
         'tessera/pki': ['createDevPki', 'initCa', 'issueLeaf', 'inspectCertificates'],
         'tessera/node': ['startNode', 'loadConfig'],
       }[entry]!;

@@ -1,0 +1,175 @@
+// The gRPC client adapter: channel credentials whose every new connection presents the current credentials
+// (rotated ones are used as soon as the source loads them) under the TLS 1.3 policy, and checks the
+// server's identity with the core's authorizers in checkServerIdentity, i.e. after the handshake and
+// before grpc-js writes the HTTP/2 preface or any call byte. Refusals and failed handshakes are logged and
+// counted with their reason; the reason also reaches the failed call's details.
+// grpc-js's own createCertificateProviderChannelCredentials builds its context without minVersion or the
+// policy's suites, so this implements the same SecureConnector contract with the policy's context.
+import type { Socket } from 'node:net';
+import { connect, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
+import { CallCredentials, ChannelCredentials, type ChannelOptions, experimental } from '@grpc/grpc-js';
+import { type Authorizer, allOf, declaredIdentity, peerCertificateRules } from '../../tls/authorize.ts';
+import { type Clock, systemClock } from '../../tls/clock.ts';
+import type { CredentialSource } from '../../tls/credential-source.ts';
+import { PeerRejectedError } from '../../tls/errors.ts';
+import type { ExpiryMonitor } from '../../tls/expiry.ts';
+import { followCredentials } from '../../tls/follow.ts';
+import { describePeer, peerIdentityFromDer } from '../../tls/identity.ts';
+import { createLogSampler } from '../../tls/log-sampler.ts';
+import { defaultLogger, type Logger } from '../../tls/logger.ts';
+import { createTlsMetrics, type TlsMetrics } from '../../tls/metrics.ts';
+import { clientTlsOptions } from '../../tls/policy.ts';
+import { type Rejection, reasonForVerifyError, recordRejection } from '../rejections.ts';
+
+export interface MtlsChannelCredentialsOptions {
+  credentials: CredentialSource;
+  /**
+   * The entity URI the server must prove (its URI SAN), or a lookup by authority ('host:port' as dialled).
+   * Used by the default authorizer `declaredIdentity()`.
+   */
+  expectedUri?: string | ((authority: string) => string | undefined);
+  /** Replaces the default `declaredIdentity()` check; the certificate rules always apply. */
+  authorize?: Authorizer;
+  clock?: Clock;
+  logger?: Logger;
+  expiry?: ExpiryMonitor;
+  /** Where refusals are counted; default a private registry. */
+  metrics?: TlsMetrics;
+  onRejected?: (rejection: Rejection) => void;
+}
+
+/** grpc-js ChannelCredentials plus `close()`, which stops following the credential source. */
+export interface MtlsChannelCredentials extends ChannelCredentials {
+  close(): void;
+}
+
+const CLIENT_HANDSHAKE_REASONS: Record<string, string> = {
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'protocol_version',
+  ERR_SSL_UNSUPPORTED_PROTOCOL: 'protocol_version',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'protocol_version',
+  ERR_SSL_NO_PROTOCOLS_AVAILABLE: 'protocol_version',
+  ERR_SSL_NO_SHARED_CIPHER: 'no_shared_cipher',
+  ERR_SSL_NO_CIPHERS_AVAILABLE: 'no_shared_cipher',
+};
+
+/** A client-side handshake error → reason; null when the peer just hung up (nothing of ours to count). */
+export function classifyClientHandshakeError(error: NodeJS.ErrnoException): string | null {
+  const code = error.code ?? '';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED') return null;
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))
+    return CLIENT_HANDSHAKE_REASONS[code] ?? 'handshake_failed';
+  return code ? reasonForVerifyError(code) : 'handshake_failed';
+}
+
+export function createMtlsChannelCredentials(options: MtlsChannelCredentialsOptions): MtlsChannelCredentials {
+  return new TesseraChannelCredentials(options);
+}
+
+class TesseraChannelCredentials extends ChannelCredentials implements MtlsChannelCredentials {
+  #context!: SecureContext;
+  readonly #stop: () => void;
+  readonly #options: MtlsChannelCredentialsOptions;
+  readonly #authorize: Authorizer;
+  readonly #logger: Logger;
+  readonly #metrics: TlsMetrics;
+  readonly #sample = createLogSampler();
+
+  constructor(options: MtlsChannelCredentialsOptions) {
+    super();
+    this.#options = options;
+    this.#authorize = allOf(peerCertificateRules, options.authorize ?? declaredIdentity());
+    this.#logger = options.logger ?? defaultLogger();
+    this.#metrics = options.metrics ?? createTlsMetrics();
+    this.#stop = followCredentials(
+      options.credentials,
+      (material) => {
+        this.#context = createSecureContext(clientTlsOptions(material));
+      },
+      { initial: true },
+    );
+  }
+
+  close(): void {
+    this.#stop();
+  }
+
+  override _isSecure(): boolean {
+    return true;
+  }
+
+  override _equals(other: ChannelCredentials): boolean {
+    return other === this;
+  }
+
+  override _createSecureConnector(
+    target: experimental.GrpcUri,
+    _channelOptions: ChannelOptions,
+    callCredentials?: CallCredentials,
+  ): experimental.SecureConnector {
+    const authority = target.path;
+    const host = experimental.splitHostPort(authority)?.host ?? authority;
+    const connector: experimental.SecureConnector = {
+      connect: (socket: Socket) => this.#connect(socket, authority, host),
+      waitForReady: async () => {},
+      getCallCredentials: () => callCredentials ?? CallCredentials.createEmpty(),
+      destroy: () => {},
+    };
+    return connector;
+  }
+
+  #connect(socket: Socket, authority: string, host: string): Promise<experimental.SecureConnectResult> {
+    return new Promise((resolve, reject) => {
+      const tlsSocket = connect(
+        {
+          socket,
+          secureContext: this.#context,
+          ALPNProtocols: ['h2'],
+          // SNI carries names only; an IP literal is not sent (RFC 6066 3).
+          ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
+          rejectUnauthorized: true,
+          checkServerIdentity: (_name, cert) => this.#checkServer(authority, cert),
+        },
+        () => {
+          tlsSocket.off('error', onError);
+          resolve({ socket: tlsSocket, secure: true });
+        },
+      );
+      const onError = (error: NodeJS.ErrnoException) => {
+        if (error instanceof PeerRejectedError) return reject(error);
+        const reason = classifyClientHandshakeError(error);
+        if (!reason) return reject(error);
+        // Counted, and named in the failed call's details as the authorizer's refusals are.
+        const detail = `${authority}: ${error.code ?? 'handshake failed'} (${error.message.split('\n')[0]})`;
+        this.#reject({ side: 'client', reason, detail });
+        reject(new PeerRejectedError(reason, detail));
+      };
+      tlsSocket.once('error', onError);
+    });
+  }
+
+  #checkServer(authority: string, cert: PeerCertificate): Error | undefined {
+    const identity = peerIdentityFromDer(cert.raw);
+    this.#options.expiry?.observePeer(identity);
+    const lookup = this.#options.expectedUri;
+    const expectedUri = typeof lookup === 'function' ? lookup(authority) : lookup;
+    const decision = this.#authorize(identity, {
+      side: 'client',
+      origin: authority,
+      now: (this.#options.clock ?? systemClock)(),
+      ...(expectedUri ? { expectedUri } : {}),
+    });
+    if (decision.allow) return undefined;
+    this.#reject({
+      side: 'client',
+      reason: decision.reason,
+      detail: decision.detail,
+      peer: describePeer(identity),
+    });
+    return new PeerRejectedError(decision.reason, `${authority}: ${decision.detail}`);
+  }
+
+  #reject(rejection: Rejection): void {
+    recordRejection(rejection, this.#logger, this.#metrics, this.#sample);
+    this.#options.onRejected?.(rejection);
+  }
+}
