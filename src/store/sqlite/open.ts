@@ -8,9 +8,8 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../errors.ts';
-import type { Store } from '../store.ts';
 import { migrate } from './migrations.ts';
-import { sqliteStore } from './store.ts';
+import { type SqliteStore, sqliteStore } from './store.ts';
 
 export interface SqliteStoreOptions {
   /** How long a statement waits for a lock held by another process (ms); default 5000. */
@@ -63,7 +62,7 @@ function openConnection(file: string, busyTimeoutMs: number): Database.Database 
  * 0600, WAL + synchronous=FULL + foreign keys, schema migrated. A database written by a newer release
  * is refused with StoreError `schema_too_new`.
  */
-export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<Store> {
+export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
   if (file === '' || file === ':memory:' || file.startsWith('file:'))
     throw new TypeError(`openSqliteStore needs a file path (got ${JSON.stringify(file)})`);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;

@@ -1,7 +1,10 @@
 // The embedded Store: one SQLite file in WAL mode behind two connections. The writer runs every write and
-// every transaction, one at a time through a FIFO queue, so an async `tx(fn)` owns the connection from
-// BEGIN IMMEDIATE to COMMIT. The reader (query_only) serves reads outside transactions: WAL gives it the
-// last committed snapshot, so it never sees a transaction in progress and never waits for one.
+// every transaction through a FIFO queue, so an async `tx(fn)` owns the connection from BEGIN IMMEDIATE to
+// COMMIT. Group commit: the writes and transactions that arrived while the previous commit ran share one
+// BEGIN … COMMIT (one fsync), each in its own savepoint, and every caller is answered only after that
+// COMMIT is durable; a member that fails undoes only its savepoint. The reader (query_only) serves reads
+// outside transactions: WAL gives it the last committed snapshot, so it never sees a transaction in
+// progress and never waits for one.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.ts';
@@ -25,6 +28,16 @@ function live(scope: TxScope | undefined): scope is TxScope {
   return scope !== undefined;
 }
 
+/** One write or outer transaction waiting for its group's COMMIT. */
+interface GroupMember {
+  work: (scope: TxScope) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** At most this many writes share one COMMIT, so one group's latency stays bounded. */
+const MAX_GROUP = 256;
+
 /** SQLite result codes that mean the storage, not the statement, refused a write. */
 const STORAGE_FAILURES = [
   'SQLITE_FULL',
@@ -43,6 +56,11 @@ class SqliteEngine {
   readonly #writes: SqliteOps;
   readonly #reads: SqliteOps;
   readonly #queue = new Mutex();
+  /** Writes and transactions waiting for the next group commit. */
+  readonly #pending: GroupMember[] = [];
+  #groupScheduled = false;
+  #commits = 0;
+  #committedMembers = 0;
   /** The transaction level the current async context runs in, if any. */
   readonly #context = new AsyncLocalStorage<TxScope>();
   #closed = false;
@@ -62,10 +80,12 @@ class SqliteEngine {
     this.#assertOpen();
     if (live(this.#context.getStore())) return call(this.#writes);
     if (access === 'read') return call(this.#reads);
-    return this.#queue.run(async () => {
-      this.#assertOpen();
-      return this.#writing(() => call(this.#writes));
-    });
+    return this.#enqueue(async () => call(this.#writes));
+  }
+
+  /** Outer transactions and writes committed so far, and the COMMITs they took (group commit shares them). */
+  get commitStats(): { transactions: number; commits: number } {
+    return { transactions: this.#committedMembers, commits: this.#commits };
   }
 
   /**
@@ -109,25 +129,113 @@ class SqliteEngine {
     this.#assertOpen();
     const outer = this.#context.getStore();
     if (live(outer)) return outer.children.run(() => this.#savepoint(outer, fn));
-    return this.#queue.run(async () => {
-      this.#assertOpen();
-      const scope: TxScope = { active: true, children: new Mutex(), depth: 0, parent: null };
-      this.#writer.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await this.#context.run(scope, () => fn(this.#txOps(scope)));
-        // Work fn started but did not await (a nested tx, a stray call) must not run after COMMIT.
-        scope.active = false;
-        this.#writing(() => this.#writer.exec('COMMIT'));
-        return result;
-      } catch (error) {
-        // SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
-        if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
-        this.#noteFailure(error);
-        throw error;
-      } finally {
-        scope.active = false;
-      }
+    return this.#enqueue((scope) => fn(this.#txOps(scope)));
+  }
+
+  /**
+   * Queues one write or transaction for the next group. The group starts on the event loop's check phase
+   * (setImmediate), after the I/O callbacks of this turn have queued theirs, so requests that arrive
+   * together share a commit; an idle node's single write starts at once all the same.
+   */
+  #enqueue<T>(work: (scope: TxScope) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ work, resolve, reject } as GroupMember);
+      if (this.#groupScheduled) return;
+      this.#groupScheduled = true;
+      setImmediate(() => void this.#queue.run(() => this.#runGroup()));
     });
+  }
+
+  /** One BEGIN IMMEDIATE … COMMIT for the members waiting now; members arriving meanwhile form the next. */
+  async #runGroup(): Promise<void> {
+    this.#groupScheduled = false;
+    const members = this.#pending.splice(0, MAX_GROUP);
+    if (this.#pending.length > 0) {
+      this.#groupScheduled = true;
+      setImmediate(() => void this.#queue.run(() => this.#runGroup()));
+    }
+    if (members.length === 0) return;
+    if (this.#closed) {
+      const error = new StoreError('store_closed', `the store ${this.#file} is closed`);
+      for (const member of members) member.reject(error);
+      return;
+    }
+    const group: TxScope = { active: true, children: new Mutex(), depth: 0, parent: null };
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.#writer.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      this.#noteFailure(error);
+      for (const member of members) member.reject(error);
+      return;
+    }
+    let lost: unknown;
+    for (const [index, member] of members.entries()) {
+      // Alone in its group, a member is the transaction itself (no savepoint to pay for).
+      const scope: TxScope =
+        members.length === 1 ? group : { active: true, children: new Mutex(), depth: 1, parent: group };
+      try {
+        if (scope !== group) this.#writer.exec('SAVEPOINT tx_1');
+        const value = await this.#context.run(scope, () => member.work(scope));
+        // Work the member started but did not await must not run after its savepoint closes.
+        scope.active = false;
+        if (scope !== group) this.#writer.exec('RELEASE tx_1');
+        outcomes.push({ ok: true, value });
+      } catch (error) {
+        scope.active = false;
+        outcomes.push({ ok: false, error });
+        this.#noteFailure(error);
+        // SQLite may have rolled the whole transaction back by itself (e.g. on SQLITE_FULL): every member
+        // before this one lost its writes too, and those after it start again in the next group.
+        if (!this.#writer.inTransaction) {
+          lost = error;
+          this.#pending.unshift(...members.slice(index + 1));
+          if (!this.#groupScheduled && this.#pending.length > 0) {
+            this.#groupScheduled = true;
+            setImmediate(() => void this.#queue.run(() => this.#runGroup()));
+          }
+          members.length = index + 1;
+          break;
+        }
+        if (scope !== group) {
+          try {
+            this.#writer.exec('ROLLBACK TO tx_1');
+            this.#writer.exec('RELEASE tx_1');
+          } catch (rollback) {
+            lost = rollback;
+            break;
+          }
+        }
+      }
+    }
+    group.active = false;
+    if (lost === undefined && members.length === 1 && outcomes[0]?.ok === false) {
+      // A lone member that failed: its transaction is rolled back whole, as before group commit.
+      if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
+      members[0]?.reject(outcomes[0].error);
+      return;
+    }
+    if (lost === undefined) {
+      try {
+        this.#writing(() => this.#writer.exec('COMMIT'));
+        this.#commits += 1;
+      } catch (error) {
+        lost = error;
+      }
+    }
+    if (lost !== undefined) {
+      if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
+      this.#noteFailure(lost);
+    }
+    for (const [index, member] of members.entries()) {
+      const outcome = outcomes[index];
+      if (outcome?.ok === false) member.reject(outcome.error);
+      else if (lost !== undefined) member.reject(lost);
+      else {
+        this.#committedMembers += 1;
+        member.resolve(outcome?.value);
+      }
+    }
   }
 
   /** tx() inside tx(): a savepoint, so a nested failure the caller catches undoes only its own writes. */
@@ -160,6 +268,8 @@ class SqliteEngine {
     if (this.#closed) return;
     await this.#queue.run(async () => {
       if (this.#closed) return;
+      // Writes already accepted are committed before the store closes, not refused.
+      while (this.#pending.length > 0) await this.#runGroup();
       this.#closed = true;
       this.#reader.close();
       try {
@@ -171,13 +281,19 @@ class SqliteEngine {
   }
 }
 
+/** The embedded Store, with what group commit did so far (tests and benchmarks read it). */
+export interface SqliteStore extends Store {
+  /** Outer transactions and writes committed, and the COMMITs (fsyncs) they took between them. */
+  readonly commitStats: { transactions: number; commits: number };
+}
+
 /** The Store over an opened, migrated writer and reader (open.ts opens them). */
 export function sqliteStore(
   file: string,
   writer: Database.Database,
   reader: Database.Database,
   now: () => Date,
-): Store {
+): SqliteStore {
   const engine = new SqliteEngine(file, writer, reader, now);
   const ops = bindStoreOps((access, call) => engine.run(access, call));
   // One writer process: a lease only has to be exclusive within it.
@@ -237,5 +353,8 @@ export function sqliteStore(
       return failure ? { ok: false, reason: failure } : { ok: true };
     },
     close: () => engine.close(),
+    get commitStats() {
+      return engine.commitStats;
+    },
   };
 }
