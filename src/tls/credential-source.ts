@@ -3,14 +3,18 @@
 // single-flight; new material must pass rule 1 and a loopback self-handshake before it replaces the old,
 // all three files together. A failed reload keeps the last good material. Adapters follow 'change' through
 // followCredentials (follow.ts).
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Clock, systemClock } from './clock.ts';
+import { type CrlStalePolicy, crlFilesHash, loadCrls, readCrlFiles } from './crl.ts';
 import { TlsError } from './errors.ts';
 import { watchFiles } from './file-watch.ts';
 import { defaultLogger, type Logger } from './logger.ts';
 import {
   type Material,
+  type MaterialFiles,
   type MaterialPaths,
   readMaterialFiles,
   type TlsRole,
@@ -38,6 +42,13 @@ export interface CredentialSourceOptions extends MaterialPaths {
    * Default 0 (only an expired leaf is refused).
    */
   minRemainingLifetimeMs?: number;
+  /**
+   * CRL files or directories (PEM or DER), loaded and reloaded with the rest of the material; each must be
+   * signed by a CA of the bundle (else TLS_CRL_ISSUER_UNKNOWN / TLS_CRL_SIGNATURE). Default none.
+   */
+  crlPaths?: readonly string[];
+  /** A peer whose issuer's CRL is past nextUpdate: refused (`fail`, default) or accepted with a warning (`warn`). */
+  crlStale?: CrlStalePolicy;
   /** Run the loopback self-handshake before accepting material; default true. */
   selfHandshake?: boolean;
   clock?: Clock;
@@ -131,7 +142,7 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
     const previous = this.#material.leaf.fingerprint256;
     let contentHash: string | undefined;
     try {
-      const files = await readMaterialFiles(this.#options);
+      const files = await readAllFiles(this.#options);
       contentHash = files.contentHash;
       if (files.contentHash === this.#material.contentHash)
         return this.#report({ result: 'unchanged', trigger, fingerprint256: previous });
@@ -139,12 +150,7 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
       if (trigger === 'poll' && files.contentHash === this.#lastFailedHash) {
         return { result: 'unchanged', trigger, fingerprint256: previous };
       }
-      const material = validateMaterial(this.#options, files, {
-        entityUri: this.#options.entityUri,
-        clock: this.#clock,
-        ...(this.#options.roles ? { roles: this.#options.roles } : {}),
-      });
-      checkLifetimeFloor(material, this.#options, this.#clock);
+      const material = await validateAll(this.#options, files, this.#clock);
       if (this.#options.selfHandshake !== false)
         await selfHandshake(material, undefined, this.#options.roles);
       if (this.#closed) return { result: 'unchanged', trigger, fingerprint256: previous };
@@ -179,7 +185,10 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
   #startWatching(): void {
     const options = this.#options;
     this.#stopWatching = watchFiles({
-      dirs: [options.certPath, options.keyPath, options.caPath].map((p) => dirname(p)),
+      dirs: [
+        ...[options.certPath, options.keyPath, options.caPath].map((p) => dirname(p)),
+        ...crlWatchDirs(options.crlPaths ?? []),
+      ],
       watch: options.watch !== false,
       pollMs: options.pollIntervalMs ?? 5000,
       debounceMs: options.debounceMs ?? 100,
@@ -196,13 +205,51 @@ export class CredentialSource extends EventEmitter<CredentialSourceEvents> {
   }
 }
 
-async function loadChecked(options: CredentialSourceOptions, clock: Clock): Promise<Material> {
-  const material = validateMaterial(options, await readMaterialFiles(options), {
+/** The three files plus the CRL files; the content hash covers them all, so a new CRL is a new version. */
+async function readAllFiles(
+  options: CredentialSourceOptions,
+): Promise<MaterialFiles & { crls: Awaited<ReturnType<typeof readCrlFiles>> }> {
+  const files = await readMaterialFiles(options);
+  const crlPaths = options.crlPaths ?? [];
+  if (crlPaths.length === 0) return { ...files, crls: [] };
+  const crls = await readCrlFiles(crlPaths);
+  const contentHash = createHash('sha256').update(files.contentHash).update(crlFilesHash(crls)).digest('hex');
+  return { ...files, contentHash, crls };
+}
+
+/** Rule 1, the lifetime floor, then every CRL verified against the new bundle (validate before swap). */
+async function validateAll(
+  options: CredentialSourceOptions,
+  files: Awaited<ReturnType<typeof readAllFiles>>,
+  clock: Clock,
+): Promise<Material> {
+  const { crls: crlFiles, ...pem } = files;
+  const material = validateMaterial(options, pem, {
     entityUri: options.entityUri,
     clock,
     ...(options.roles ? { roles: options.roles } : {}),
   });
   checkLifetimeFloor(material, options, clock);
+  return {
+    ...material,
+    crls: await loadCrls(crlFiles, material.cas),
+    crlStale: options.crlStale ?? 'fail',
+  };
+}
+
+/** A CRL path that is a directory is watched itself; a file, through its directory. */
+function crlWatchDirs(paths: readonly string[]): string[] {
+  return paths.map((path) => {
+    try {
+      return statSync(path).isDirectory() ? path : dirname(path);
+    } catch {
+      return dirname(path);
+    }
+  });
+}
+
+async function loadChecked(options: CredentialSourceOptions, clock: Clock): Promise<Material> {
+  const material = await validateAll(options, await readAllFiles(options), clock);
   if (options.selfHandshake !== false) await selfHandshake(material, undefined, options.roles);
   return material;
 }

@@ -15,7 +15,10 @@ export type TlsErrorCode =
   | 'TLS_ENTITY_URI_MISSING'
   | 'TLS_SELF_HANDSHAKE_FAILED'
   | 'TLS_CONFIG_INVALID'
-  | 'TLS_INSECURE_REFUSED';
+  | 'TLS_INSECURE_REFUSED'
+  | 'TLS_CRL_INVALID'
+  | 'TLS_CRL_ISSUER_UNKNOWN'
+  | 'TLS_CRL_SIGNATURE';
 
 export class TlsError extends Error {
   override readonly name = 'TlsError';

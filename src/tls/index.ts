@@ -5,13 +5,22 @@
  * Imports nothing of Tessera's outside src/tls.
  */
 export * from './authorize.ts';
-export { type Clock, systemClock } from './clock.ts';
+export { type Clock, systemClock, systemTimers, type Timers } from './clock.ts';
 export {
   CredentialSource,
   type CredentialSourceOptions,
   type ReloadEvent,
   type ReloadTrigger,
 } from './credential-source.ts';
+export {
+  type CrlFile,
+  type CrlStalePolicy,
+  inspectCrls,
+  type LoadedCrl,
+  loadCrls,
+  parseCrlFile,
+  readCrlFiles,
+} from './crl.ts';
 export { PeerRejectedError, TlsError, type TlsErrorCode } from './errors.ts';
 export {
   type ExpiryEvent,
@@ -50,4 +59,11 @@ export {
   TLS_CIPHERS,
   TLS_VERSION,
 } from './policy.ts';
+export {
+  checkPeerTrust,
+  nextTrustDeadline,
+  type PeerTrustOptions,
+  type TrustMaterial,
+  type TrustRefusal,
+} from './revocation.ts';
 export { selfHandshake } from './self-handshake.ts';

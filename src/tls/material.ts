@@ -3,6 +3,7 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type Clock, systemClock } from './clock.ts';
+import type { CrlStalePolicy, LoadedCrl } from './crl.ts';
 import { TlsError } from './errors.ts';
 import type { PemMaterial } from './policy.ts';
 import {
@@ -30,6 +31,10 @@ export interface Material extends MaterialFiles {
   /** Certificates after the leaf in the cert file (intermediates, possibly the root). */
   chain: ParsedCertificate[];
   cas: ParsedCertificate[];
+  /** CRLs loaded with the material (TESSERA_TLS_CRL_PATH), each verified against `cas`; empty without. */
+  crls: readonly LoadedCrl[];
+  /** What a peer whose issuer's CRL is past nextUpdate gets: refused (`fail`, default) or accepted with a warning. */
+  crlStale: CrlStalePolicy;
 }
 
 /** What the material is used for; decides which extended key usages a leaf with an EKU extension needs. */
@@ -86,7 +91,7 @@ export function validateMaterial(
   const inspection = inspectMaterial(paths, files, options);
   if (inspection.problems[0]) throw inspection.problems[0];
   const { leaf, chain, cas } = inspection as Required<MaterialInspection>;
-  return { ...files, paths, leaf, chain, cas };
+  return { ...files, paths, leaf, chain, cas, crls: [], crlStale: 'fail' };
 }
 
 /** What inspectMaterial found: the certificates it could parse and every rule-1 problem. */

@@ -25,9 +25,15 @@ export function createTlsMetrics(registry: Registry = new Registry()) {
       labelNames: ['side', 'reason'] as const,
       registers: [registry],
     }),
+    crlStaleAccepted: new Counter({
+      name: 'tessera_tls_crl_stale_accepted_total',
+      help: 'Peers accepted although the CRL of their CA is past nextUpdate (TESSERA_TLS_CRL_STALE=warn), by side',
+      labelNames: ['side'] as const,
+      registers: [registry],
+    }),
     certExpiry: new Gauge({
       name: 'tessera_tls_cert_expiry_timestamp_seconds',
-      help: 'notAfter of a certificate as Unix time (leaf, chain_min, ca:<subject>, peer:<identity>)',
+      help: "notAfter of a certificate as Unix time (leaf, chain_min, ca:<subject>, peer:<identity>; crl:<issuer CN> is a CRL's nextUpdate)",
       labelNames: ['cert'] as const,
       registers: [registry],
     }),

@@ -2,19 +2,23 @@
 // (so rotated ones are used as soon as they are loaded) and checks the server's identity in
 // checkServerIdentity, i.e. after the handshake and before a single request byte is written.
 // Connections are kept alive and pooled: undici does not resume TLS sessions, so reuse is what saves handshakes.
-import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
+// Pooled connections stay under watch (live-connections.ts): a reload that revokes the server's certificate
+// (CRL) or drops its CA, or its notAfter, closes them, so no request rides a connection no longer trusted.
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
 import { type Authorizer, allOf, declaredIdentity, peerCertificateRules } from '../tls/authorize.ts';
-import { type Clock, systemClock } from '../tls/clock.ts';
+import { type Clock, systemClock, type Timers } from '../tls/clock.ts';
 import type { CredentialSource } from '../tls/credential-source.ts';
 import { PeerRejectedError } from '../tls/errors.ts';
 import type { ExpiryMonitor } from '../tls/expiry.ts';
 import { followCredentials } from '../tls/follow.ts';
-import { describePeer, peerIdentityFromDer } from '../tls/identity.ts';
+import { describePeer, type PeerIdentity, peerIdentityFromDer } from '../tls/identity.ts';
 import { createLogSampler } from '../tls/log-sampler.ts';
 import { defaultLogger, type Logger } from '../tls/logger.ts';
 import { createTlsMetrics, type TlsMetrics } from '../tls/metrics.ts';
 import { clientTlsOptions } from '../tls/policy.ts';
+import { LiveConnections } from './live-connections.ts';
+import { peerTrustRefusal } from './peer-trust.ts';
 import { isVerifyError, type Rejection, reasonForVerifyError, recordRejection } from './rejections.ts';
 
 export interface MtlsAgentOptions {
@@ -27,6 +31,8 @@ export interface MtlsAgentOptions {
   /** Replaces the default `declaredIdentity()` check; the certificate rules always apply. */
   authorize?: Authorizer;
   clock?: Clock;
+  /** Timers for the pooled connections' deadlines (server notAfter, CRL nextUpdate); default Node's. */
+  timers?: Timers;
   logger?: Logger;
   expiry?: ExpiryMonitor;
   onRejected?: (rejection: Rejection) => void;
@@ -56,28 +62,49 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
     { initial: true },
   );
 
-  const checkServer = (origin: string, cert: PeerCertificate): Error | undefined => {
-    const identity = peerIdentityFromDer(cert.raw);
-    options.expiry?.observePeer(identity);
+  /** The server's certificate judged: authorizer, then CRLs (and, on an open connection, the chain again). */
+  const judge = (
+    origin: string,
+    identity: PeerIdentity,
+    socket?: TLSSocket,
+  ): PeerRejectedError | undefined => {
     const expectedUri = expectedFor(origin);
+    const now = clock();
     const decision = authorize(identity, {
       side: 'client',
       origin,
-      now: clock(),
+      now,
       ...(expectedUri ? { expectedUri } : {}),
     });
-    if (decision.allow) return undefined;
+    const refusal = decision.allow
+      ? peerTrustRefusal(identity, now, { side: 'client', credentials, logger, metrics, sample }, socket)
+      : decision;
+    if (!refusal) return undefined;
     const rejection: Rejection = {
       side: 'client',
-      reason: decision.reason,
-      detail: decision.detail,
+      reason: refusal.reason,
+      detail: refusal.detail,
       peer: describePeer(identity),
+      ...('serial' in refusal && refusal.serial ? { serial: refusal.serial } : {}),
     };
     recordRejection(rejection, logger, metrics, sample);
     options.onRejected?.(rejection);
-    return new PeerRejectedError(decision.reason, `${origin}: ${decision.detail}`);
+    return new PeerRejectedError(refusal.reason, `${origin}: ${refusal.detail}`);
   };
 
+  const origins = new WeakMap<TLSSocket, { origin: string; identity: PeerIdentity }>();
+
+  const pooled = new LiveConnections<TLSSocket>({
+    check: (socket) => {
+      const entry = origins.get(socket);
+      if (!entry || !judge(entry.origin, entry.identity, socket)) return true;
+      socket.destroy();
+      return false;
+    },
+    credentials,
+    clock,
+    timers: options.timers,
+  });
   // OpenSSL refused the server's chain (untrusted, expired, wrong purpose…) before our check ran: the same
   // refusal as ours, counted with its reason, so a client sees one kind of error whatever refused the server.
   const verifyRefusal = (error: Error, origin: string): PeerRejectedError | undefined => {
@@ -111,14 +138,24 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
       }
       const origin = originOf(connectOptions.protocol, connectOptions.hostname, connectOptions.port);
       // A connector per connection: the identity check needs the origin, which checkServerIdentity is not given.
+      let identity: PeerIdentity | undefined;
       const connect = buildConnector({
         secureContext: context,
         timeout: options.connectTimeoutMs ?? 10_000,
-        checkServerIdentity: (_host, cert) => checkServer(origin, cert),
+        checkServerIdentity: (_host, cert) => {
+          identity = peerIdentityFromDer(cert.raw);
+          options.expiry?.observePeer(identity);
+          return judge(origin, identity);
+        },
         keepAlive: true,
       });
       connect(connectOptions, (error, socket) => {
         if (error) return callback(verifyRefusal(error, origin) ?? error, null);
+        const tlsSocket = socket as unknown as TLSSocket;
+        if (identity) {
+          origins.set(tlsSocket, { origin, identity });
+          pooled.add(tlsSocket, identity);
+        }
         callback(null, socket as NonNullable<typeof socket>);
       });
     },
@@ -129,10 +166,12 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
   const destroy = agent.destroy.bind(agent) as (...args: unknown[]) => unknown;
   agent.close = ((...args: unknown[]) => {
     stop();
+    pooled.close();
     return close(...args);
   }) as Agent['close'];
   agent.destroy = ((...args: unknown[]) => {
     stop();
+    pooled.close();
     return destroy(...args);
   }) as Agent['destroy'];
   return agent;

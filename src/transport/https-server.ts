@@ -4,7 +4,7 @@ import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 
 import type { TLSSocket, TlsOptions } from 'node:tls';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Authorizer } from '../tls/authorize.ts';
-import type { Clock } from '../tls/clock.ts';
+import type { Clock, Timers } from '../tls/clock.ts';
 import type { CredentialSource } from '../tls/credential-source.ts';
 import type { ExpiryMonitor } from '../tls/expiry.ts';
 import { followCredentials } from '../tls/follow.ts';
@@ -27,6 +27,8 @@ export interface MtlsServerOptions {
   clock?: Clock;
   logger?: Logger;
   expiry?: ExpiryMonitor;
+  /** Timers for the per-connection deadlines (peer notAfter, CRL nextUpdate); default Node's. */
+  timers?: Timers;
   /** Where handshake refusals are counted; default a private registry. */
   metrics?: TlsMetrics;
   /** Passed to fastify (logger, bodyLimit, …); `https` is owned by this adapter. */
@@ -56,6 +58,9 @@ export function createMtlsServer(options: MtlsServerOptions): MtlsServer {
   const stop = followCredentials(credentials, (material) =>
     app.server.setSecureContext(serverTlsOptions(material)),
   );
-  app.addHook('onClose', async () => stop());
+  app.addHook('onClose', async () => {
+    stop();
+    peerGate.close();
+  });
   return Object.assign(app, { peerGate });
 }

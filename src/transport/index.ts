@@ -26,6 +26,7 @@ export {
 export * from './grpc/index.ts';
 export { createMtlsAgent, type MtlsAgentOptions, originOf } from './http-client.ts';
 export { createMtlsServer, type MtlsServer, type MtlsServerOptions } from './https-server.ts';
+export { type ClosableConnection, LiveConnections, type LiveConnectionsOptions } from './live-connections.ts';
 export { PeerGate, type PeerGateOptions } from './peer-gate.ts';
 export { type ProbeOptions, type ProbeResult, probe } from './probe.ts';
 export type { Rejection } from './rejections.ts';

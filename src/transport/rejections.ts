@@ -12,6 +12,8 @@ export interface Rejection {
   /** Who the peer claimed to be (first URI SAN or fingerprint), when a certificate was seen. */
   peer?: string;
   remoteAddress?: string | undefined;
+  /** The revoked certificate's serial (reason cert_revoked). */
+  serial?: string;
 }
 
 const VERIFY_REASONS: Record<string, string> = {

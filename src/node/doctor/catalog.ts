@@ -125,6 +125,31 @@ export const CATALOG = {
     "a certificate's notBefore is in the future, beyond 5 minutes of skew",
     "check this host's clock and the issuer's (NTP), or wait until notBefore",
   ),
+  TLS_CRL_INVALID: material(
+    'error',
+    'a file of `TESSERA_TLS_CRL_PATH` is not a CRL (no `X509 CRL` PEM block and not DER, or it cannot be parsed): start-up refuses the material, and a reload keeps the old material',
+    'replace the file with the CRL your CA publishes (`openssl crl -in <file> -noout -text` must read it), or remove it from the CRL path',
+  ),
+  TLS_CRL_ISSUER_UNKNOWN: material(
+    'error',
+    'a CRL is issued by a CA that is not in our CA bundle: nobody we trust vouches for it, so it is refused (start-up fails, a reload keeps the old material)',
+    'add that CA to the bundle if its leaves are peers, else remove the CRL from `TESSERA_TLS_CRL_PATH`',
+  ),
+  TLS_CRL_SIGNATURE: material(
+    'error',
+    "a CRL names a CA of our bundle as issuer, but that CA's key did not sign it (forged, corrupted, or from a CA of the same name): refused like bad material",
+    'fetch the CRL again from the CA (`tessera pki crl` for the dev CA); after a CA key rotation, check that the bundle holds the new CA',
+  ),
+  TLS_CRL_STALE: material(
+    'error',
+    'a CRL is past its nextUpdate: with `TESSERA_TLS_CRL_STALE=fail` (default) every peer of that CA is refused (`crl_stale`); with `warn` they are accepted and `tessera_tls_crl_stale_accepted_total` counts them',
+    'deploy the newer CRL from the CA (the node picks it up without a restart), or fix the job that publishes it; `warn` only as a stopgap',
+  ),
+  TLS_CRL_NEAR_STALE: material(
+    'warning',
+    "a CRL's nextUpdate is inside the expiry warning window: when it passes, peers of that CA are refused (`crl_stale`) unless the stale policy is `warn`",
+    'check that the job which publishes the next CRL runs, and deploy its output before nextUpdate',
+  ),
   TLS_LIFETIME_TOO_SHORT: material(
     'error',
     'our certificate has less time left than `TESSERA_TLS_MIN_REMAINING_LIFETIME`: start-up refuses it, and a reload keeps the old material',
@@ -225,9 +250,14 @@ export const CATALOG = {
     'cert_invalid',
   ),
   PEER_CERT_REVOKED: peer(
-    "the peer's certificate is revoked",
-    'intended; the peer needs a new certificate',
+    "the peer's certificate serial is on a CRL of its CA (`TESSERA_TLS_CRL_PATH`): refused at the handshake, and open connections are closed when the CRL arrives",
+    'intended; the peer needs a new certificate (a new serial); if revoked by mistake, deploy a CRL without that serial',
     'cert_revoked',
+  ),
+  PEER_CRL_STALE: peer(
+    "the CRL of the peer's CA is past its nextUpdate and the stale policy is `fail`: no current revocation data, so the peer is refused (closed on open connections too)",
+    'deploy a current CRL for that CA (`TESSERA_TLS_CRL_PATH`); `TESSERA_TLS_CRL_STALE=warn` accepts such peers meanwhile',
+    'crl_stale',
   ),
   PEER_CERT_EXPIRED: peer(
     "the peer's certificate (or its chain) is past its notAfter",

@@ -5,20 +5,24 @@
 // counted with their reason; the reason also reaches the failed call's details.
 // grpc-js's own createCertificateProviderChannelCredentials builds its context without minVersion or the
 // policy's suites, so this implements the same SecureConnector contract with the policy's context.
+// Servers are also checked against their CRLs, and open connections stay under watch (live-connections.ts):
+// a reload that revokes the server or drops its CA, or its notAfter, closes them.
 import type { Socket } from 'node:net';
-import { connect, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
+import { connect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { CallCredentials, ChannelCredentials, type ChannelOptions, experimental } from '@grpc/grpc-js';
 import { type Authorizer, allOf, declaredIdentity, peerCertificateRules } from '../../tls/authorize.ts';
-import { type Clock, systemClock } from '../../tls/clock.ts';
+import { type Clock, systemClock, type Timers } from '../../tls/clock.ts';
 import type { CredentialSource } from '../../tls/credential-source.ts';
 import { PeerRejectedError } from '../../tls/errors.ts';
 import type { ExpiryMonitor } from '../../tls/expiry.ts';
 import { followCredentials } from '../../tls/follow.ts';
-import { describePeer, peerIdentityFromDer } from '../../tls/identity.ts';
+import { describePeer, type PeerIdentity, peerIdentityFromDer } from '../../tls/identity.ts';
 import { createLogSampler } from '../../tls/log-sampler.ts';
 import { defaultLogger, type Logger } from '../../tls/logger.ts';
 import { createTlsMetrics, type TlsMetrics } from '../../tls/metrics.ts';
 import { clientTlsOptions } from '../../tls/policy.ts';
+import { LiveConnections } from '../live-connections.ts';
+import { peerTrustRefusal } from '../peer-trust.ts';
 import { type Rejection, reasonForVerifyError, recordRejection } from '../rejections.ts';
 
 export interface MtlsChannelCredentialsOptions {
@@ -31,6 +35,8 @@ export interface MtlsChannelCredentialsOptions {
   /** Replaces the default `declaredIdentity()` check; the certificate rules always apply. */
   authorize?: Authorizer;
   clock?: Clock;
+  /** Timers for the open connections' deadlines (server notAfter, CRL nextUpdate); default Node's. */
+  timers?: Timers;
   logger?: Logger;
   expiry?: ExpiryMonitor;
   /** Where refusals are counted; default a private registry. */
@@ -38,7 +44,7 @@ export interface MtlsChannelCredentialsOptions {
   onRejected?: (rejection: Rejection) => void;
 }
 
-/** grpc-js ChannelCredentials plus `close()`, which stops following the credential source. */
+/** grpc-js ChannelCredentials plus `close()`, which stops following the credential source (and watching connections). */
 export interface MtlsChannelCredentials extends ChannelCredentials {
   close(): void;
 }
@@ -73,6 +79,8 @@ class TesseraChannelCredentials extends ChannelCredentials implements MtlsChanne
   readonly #logger: Logger;
   readonly #metrics: TlsMetrics;
   readonly #sample = createLogSampler();
+  readonly #live: LiveConnections<TLSSocket>;
+  readonly #connections = new WeakMap<TLSSocket, { authority: string; identity: PeerIdentity }>();
 
   constructor(options: MtlsChannelCredentialsOptions) {
     super();
@@ -87,10 +95,22 @@ class TesseraChannelCredentials extends ChannelCredentials implements MtlsChanne
       },
       { initial: true },
     );
+    this.#live = new LiveConnections<TLSSocket>({
+      check: (socket) => {
+        const entry = this.#connections.get(socket);
+        if (!entry || !this.#judge(entry.authority, entry.identity, socket)) return true;
+        socket.destroy();
+        return false;
+      },
+      credentials: options.credentials,
+      clock: options.clock ?? systemClock,
+      timers: options.timers,
+    });
   }
 
   close(): void {
     this.#stop();
+    this.#live.close();
   }
 
   override _isSecure(): boolean {
@@ -118,6 +138,7 @@ class TesseraChannelCredentials extends ChannelCredentials implements MtlsChanne
   }
 
   #connect(socket: Socket, authority: string, host: string): Promise<experimental.SecureConnectResult> {
+    let identity: PeerIdentity | undefined;
     return new Promise((resolve, reject) => {
       const tlsSocket = connect(
         {
@@ -127,10 +148,18 @@ class TesseraChannelCredentials extends ChannelCredentials implements MtlsChanne
           // SNI carries names only; an IP literal is not sent (RFC 6066 3).
           ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
           rejectUnauthorized: true,
-          checkServerIdentity: (_name, cert) => this.#checkServer(authority, cert),
+          checkServerIdentity: (_name, cert) => {
+            identity = peerIdentityFromDer(cert.raw);
+            this.#options.expiry?.observePeer(identity);
+            return this.#judge(authority, identity);
+          },
         },
         () => {
           tlsSocket.off('error', onError);
+          if (identity) {
+            this.#connections.set(tlsSocket, { authority, identity });
+            this.#live.add(tlsSocket, identity);
+          }
           resolve({ socket: tlsSocket, secure: true });
         },
       );
@@ -147,25 +176,40 @@ class TesseraChannelCredentials extends ChannelCredentials implements MtlsChanne
     });
   }
 
-  #checkServer(authority: string, cert: PeerCertificate): Error | undefined {
-    const identity = peerIdentityFromDer(cert.raw);
-    this.#options.expiry?.observePeer(identity);
+  /** The server judged: authorizer, then CRLs (and, on an open connection, its chain to the current bundle). */
+  #judge(authority: string, identity: PeerIdentity, socket?: TLSSocket): PeerRejectedError | undefined {
     const lookup = this.#options.expectedUri;
     const expectedUri = typeof lookup === 'function' ? lookup(authority) : lookup;
+    const now = (this.#options.clock ?? systemClock)();
     const decision = this.#authorize(identity, {
       side: 'client',
       origin: authority,
-      now: (this.#options.clock ?? systemClock)(),
+      now,
       ...(expectedUri ? { expectedUri } : {}),
     });
-    if (decision.allow) return undefined;
+    const refusal = decision.allow
+      ? peerTrustRefusal(
+          identity,
+          now,
+          {
+            side: 'client',
+            credentials: this.#options.credentials,
+            logger: this.#logger,
+            metrics: this.#metrics,
+            sample: this.#sample,
+          },
+          socket,
+        )
+      : decision;
+    if (!refusal) return undefined;
     this.#reject({
       side: 'client',
-      reason: decision.reason,
-      detail: decision.detail,
+      reason: refusal.reason,
+      detail: refusal.detail,
       peer: describePeer(identity),
+      ...('serial' in refusal && refusal.serial ? { serial: refusal.serial } : {}),
     });
-    return new PeerRejectedError(decision.reason, `${authority}: ${decision.detail}`);
+    return new PeerRejectedError(refusal.reason, `${authority}: ${refusal.detail}`);
   }
 
   #reject(rejection: Rejection): void {

@@ -13,7 +13,7 @@ import {
   ServerCredentials,
 } from '@grpc/grpc-js';
 import type { Authorizer } from '../../tls/authorize.ts';
-import type { Clock } from '../../tls/clock.ts';
+import type { Clock, Timers } from '../../tls/clock.ts';
 import type { CredentialSource } from '../../tls/credential-source.ts';
 import type { ExpiryMonitor } from '../../tls/expiry.ts';
 import { followCredentials } from '../../tls/follow.ts';
@@ -34,6 +34,8 @@ export interface MtlsGrpcServerOptions {
    */
   callRules?: Record<string, Authorizer>;
   clock?: Clock;
+  /** Timers for the per-connection deadlines (peer notAfter, CRL nextUpdate); default Node's. */
+  timers?: Timers;
   logger?: Logger;
   expiry?: ExpiryMonitor;
   /** Where handshake and call refusals are counted; default a private registry. */
@@ -89,6 +91,8 @@ export function createMtlsGrpcServer(options: MtlsGrpcServerOptions): MtlsGrpcSe
   tls.on('secureConnection', (socket: TLSSocket) => injector.injectConnection(socket));
   const peerGate = new PeerGate(tls, {
     ...shared,
+    credentials,
+    ...(options.timers ? { timers: options.timers } : {}),
     authorize: options.authorize,
     ...(options.expiry ? { expiry: options.expiry } : {}),
   });
@@ -114,6 +118,7 @@ export function createMtlsGrpcServer(options: MtlsGrpcServerOptions): MtlsGrpcSe
     },
     async close(graceMs = 0) {
       stop();
+      peerGate.close();
       const closed = new Promise<void>((resolve) => tls.close(() => resolve()));
       if (graceMs > 0) {
         // GOAWAY now (no new calls), cancel what is still running at the deadline. grpc-js's tryShutdown

@@ -1,0 +1,61 @@
+// The trust check of the core (src/tls/revocation.ts) as adapters run it: against the current material,
+// with the stale-CRL warning logged (sampled) and counted when the policy is `warn`, and the chain the peer
+// presented read off its socket when trust is re-evaluated on an open connection.
+import type { TLSSocket } from 'node:tls';
+import type { CredentialFeed } from '../tls/follow.ts';
+import type { PeerIdentity } from '../tls/identity.ts';
+import type { LogSampler } from '../tls/log-sampler.ts';
+import type { Logger } from '../tls/logger.ts';
+import type { TlsMetrics } from '../tls/metrics.ts';
+import { checkPeerTrust, type TrustRefusal } from '../tls/revocation.ts';
+
+export interface PeerTrustContext {
+  side: 'server' | 'client';
+  credentials: CredentialFeed | undefined;
+  logger: Logger;
+  metrics: TlsMetrics;
+  sample: LogSampler;
+}
+
+/** null: trusted. `socket` given (re-evaluation): the chain it presented is re-checked against the bundle. */
+export function peerTrustRefusal(
+  identity: PeerIdentity,
+  now: Date,
+  context: PeerTrustContext,
+  socket?: TLSSocket,
+): TrustRefusal | null {
+  const material = context.credentials?.material;
+  if (!material) return null;
+  return checkPeerTrust(identity, material, now, {
+    ...(socket ? { presented: presentedChain(socket) } : {}),
+    onStaleAccepted: (crl) => {
+      context.metrics.crlStaleAccepted.inc({ side: context.side });
+      const decision = context.sample(`${context.side}:crl_stale_accepted`);
+      if (decision.log)
+        context.logger.warn(
+          {
+            event: 'tls_crl_stale_accepted',
+            side: context.side,
+            issuer: crl.issuer,
+            file: crl.file,
+            nextUpdate: crl.nextUpdate?.toISOString(),
+            ...(decision.suppressed ? { suppressed: decision.suppressed } : {}),
+          },
+          `peer accepted although the CRL of ${crl.issuer} is past nextUpdate (TESSERA_TLS_CRL_STALE=warn)`,
+        );
+    },
+  });
+}
+
+/** The certificates the peer sent on this connection, leaf first (DER). */
+export function presentedChain(socket: TLSSocket): Uint8Array[] {
+  const chain: Uint8Array[] = [];
+  let cert = socket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (cert?.raw && !seen.has(cert.fingerprint256) && chain.length < 10) {
+    seen.add(cert.fingerprint256);
+    chain.push(cert.raw);
+    cert = cert.issuerCertificate;
+  }
+  return chain;
+}
