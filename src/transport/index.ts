@@ -2,7 +2,8 @@
  * `tessera/transport`: thin adapters that carry the TLS identity core onto real protocols: the peer gate
  * for any `tls.Server`, an HTTPS server on fastify, an HTTP client on undici, a one-handshake probe, and
  * database TLS for pg (PostgreSQL) and mysql2 (MariaDB, MySQL) without importing either driver, and gRPC
- * (@grpc/grpc-js): an mTLS server, channel credentials, per-call authorizers and a certificate provider.
+ * (@grpc/grpc-js): an mTLS server, channel credentials, per-call authorizers and a certificate provider,
+ * and the framed TCP wire (4-byte length-prefixed frames over mTLS: server, client, limits).
  * Builds on src/tls (and on src/pki's certificate inspector for the probe's chain report).
  */
 export type { DatabaseTlsOptions } from './db-tls.ts';
@@ -23,6 +24,7 @@ export {
   pgSslOptions,
   recyclePgPool,
 } from './db-tls-pg.ts';
+export * from './framed/index.ts';
 export * from './grpc/index.ts';
 export { createMtlsAgent, type MtlsAgentOptions, originOf } from './http-client.ts';
 export { createMtlsServer, type MtlsServer, type MtlsServerOptions } from './https-server.ts';
