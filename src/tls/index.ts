@@ -51,3 +51,9 @@ export {
   TLS_VERSION,
 } from './policy.ts';
 export { selfHandshake } from './self-handshake.ts';
+export {
+  type PeerVerdict,
+  type RevocationCheck,
+  type VerifyPeerOptions,
+  verifyPeerCertificate,
+} from './verify-peer.ts';

@@ -2,7 +2,8 @@
  * `tessera/transport`: thin adapters that carry the TLS identity core onto real protocols: the peer gate
  * for any `tls.Server`, an HTTPS server on fastify, an HTTP client on undici, a one-handshake probe, and
  * database TLS for pg (PostgreSQL) and mysql2 (MariaDB, MySQL) without importing either driver, and gRPC
- * (@grpc/grpc-js): an mTLS server, channel credentials, per-call authorizers and a certificate provider.
+ * (@grpc/grpc-js): an mTLS server, channel credentials, per-call authorizers and a certificate provider,
+ * and proxy-terminated mTLS (a trusted proxy's forwarded client certificate, XFCC or RFC 9440).
  * Builds on src/tls (and on src/pki's certificate inspector for the probe's chain report).
  */
 export type { DatabaseTlsOptions } from './db-tls.ts';
@@ -28,4 +29,5 @@ export { createMtlsAgent, type MtlsAgentOptions, originOf } from './http-client.
 export { createMtlsServer, type MtlsServer, type MtlsServerOptions } from './https-server.ts';
 export { PeerGate, type PeerGateOptions } from './peer-gate.ts';
 export { type ProbeOptions, type ProbeResult, probe } from './probe.ts';
+export * from './proxy/index.ts';
 export type { Rejection } from './rejections.ts';
