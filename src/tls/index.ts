@@ -67,3 +67,9 @@ export {
   type TrustRefusal,
 } from './revocation.ts';
 export { selfHandshake } from './self-handshake.ts';
+export {
+  type PeerVerdict,
+  type RevocationCheck,
+  type VerifyPeerOptions,
+  verifyPeerCertificate,
+} from './verify-peer.ts';

@@ -3,7 +3,8 @@
  * for any `tls.Server`, an HTTPS server on fastify, an HTTP client on undici, a one-handshake probe, and
  * database TLS for pg (PostgreSQL) and mysql2 (MariaDB, MySQL) without importing either driver, and gRPC
  * (@grpc/grpc-js): an mTLS server, channel credentials, per-call authorizers and a certificate provider,
- * and the framed TCP wire (4-byte length-prefixed frames over mTLS: server, client, limits).
+ * the framed TCP wire (4-byte length-prefixed frames over mTLS: server, client, limits), and
+ * proxy-terminated mTLS (a trusted proxy's forwarded client certificate, XFCC or RFC 9440).
  * Builds on src/tls (and on src/pki's certificate inspector for the probe's chain report).
  */
 export type { DatabaseTlsOptions } from './db-tls.ts';
@@ -31,4 +32,5 @@ export { createMtlsServer, type MtlsServer, type MtlsServerOptions } from './htt
 export { type ClosableConnection, LiveConnections, type LiveConnectionsOptions } from './live-connections.ts';
 export { PeerGate, type PeerGateOptions } from './peer-gate.ts';
 export { type ProbeOptions, type ProbeResult, probe } from './probe.ts';
+export * from './proxy/index.ts';
 export type { Rejection } from './rejections.ts';
