@@ -20,7 +20,6 @@ export {
   type FramedLimitReason,
   type FramedMetrics,
   type FrameLimits,
-  type Timers,
 } from './limits.ts';
 export {
   createFramedServer,

@@ -25,17 +25,10 @@ export interface FramedLimitEvent {
   remoteAddress?: string | undefined;
 }
 
-/** Timer functions, injectable so tests can drive deadlines by hand. */
-export interface Timers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+// The core's injectable timers (tls/clock.ts), re-exported for this wire's files.
+import type { Timers } from '../../tls/clock.ts';
 
-/** The global timers, unref'd: a deadline never keeps a process alive on its own. */
-export const systemTimers: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+export { systemTimers, type Timers } from '../../tls/clock.ts';
 
 /** Limits of one framed connection (server and client alike). */
 export interface FrameLimits {
