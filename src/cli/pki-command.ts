@@ -13,6 +13,7 @@ import {
   formatInspection,
   initCa,
   inspectCertificates,
+  issueCrl,
   issueLeaf,
   KEY_ALGOS,
   type KeyAlgo,
@@ -184,7 +185,81 @@ export function pkiCommand(): Command {
       },
     );
 
+  pki
+    .command('crl')
+    .description(
+      'issue a CRL signed by the CA, revoking the given certificate files and/or serials; write it where nodes read ' +
+        "TESSERA_TLS_CRL_PATH (written atomically: a watching node reloads it and closes revoked peers' connections)",
+    )
+    .requiredOption('--ca-dir <dir>', 'directory holding ca.crt and ca.key')
+    .requiredOption('--out <file>', 'CRL file to write (PEM unless --der)')
+    .option(
+      '--revoke <cert-file...>',
+      'certificate file(s) to revoke (PEM or DER; must be issued by this CA)',
+    )
+    .option('--serial <hex...>', 'serial(s) to revoke, hex (colons allowed)')
+    .option('--merge', 'also keep every serial the CRL already at --out revokes', false)
+    .addOption(
+      new Option(
+        '--next-update <when>',
+        "when the next CRL is due: a duration from now (`12h`, `7d`) or an ISO 8601 date-time; past it nodes refuse this CA's peers (TESSERA_TLS_CRL_STALE=fail)",
+      )
+        .argParser(parseNextUpdate)
+        .default(undefined, '7d'),
+    )
+    .option('--der', 'write DER instead of PEM', false)
+    .option('--json', 'print JSON: {crl_path, issuer, this_update, next_update, revoked_serials}')
+    .action(
+      async (opts: {
+        caDir: string;
+        out: string;
+        revoke?: string[];
+        serial?: string[];
+        merge: boolean;
+        nextUpdate?: Date;
+        der: boolean;
+        json?: boolean;
+      }) => {
+        const crl = await issueCrl({
+          caDir: opts.caDir,
+          outPath: opts.out,
+          certFiles: opts.revoke ?? [],
+          serials: opts.serial ?? [],
+          merge: opts.merge,
+          der: opts.der,
+          ...(opts.nextUpdate ? { nextUpdate: opts.nextUpdate } : {}),
+        });
+        if (opts.json)
+          return printJson({
+            crl_path: crl.path,
+            issuer: crl.issuer,
+            this_update: crl.thisUpdate.toISOString(),
+            next_update: crl.nextUpdate.toISOString(),
+            revoked_serials: crl.serials,
+          });
+        print(
+          `wrote ${crl.path} (CRL of ${crl.issuer})`,
+          `revoked serials: ${crl.serials.length > 0 ? crl.serials.join(', ') : 'none'}`,
+          `next update due ${crl.nextUpdate.toISOString()}: publish a newer CRL before then`,
+        );
+      },
+    );
+
   return pki;
+}
+
+/** `12h`, `7d` (from now), or an ISO 8601 date-time (a past one makes a stale CRL, e.g. to test the policy). */
+function parseNextUpdate(value: string): Date {
+  const relative = /^([0-9]{1,5})([hd])$/.exec(value);
+  if (relative) {
+    const ms = Number(relative[1]) * (relative[2] === 'h' ? 3_600_000 : 86_400_000);
+    if (ms > 0) return new Date(Date.now() + ms);
+  } else if (/^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value))) {
+    return new Date(value);
+  }
+  throw new InvalidArgumentError(
+    '--next-update must be a duration from now (`12h`, `7d`) or an ISO 8601 date-time (2026-12-31T00:00:00Z).',
+  );
 }
 
 function algoOption(): Option {

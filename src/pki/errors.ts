@@ -14,7 +14,9 @@ export type PkiErrorCode =
   | 'PKI_INVALID_TRUST_DOMAIN'
   | 'PKI_INVALID_URI'
   | 'PKI_KEY_INVALID'
-  | 'PKI_NOT_A_CERTIFICATE';
+  | 'PKI_NOT_A_CERTIFICATE'
+  | 'PKI_INVALID_SERIAL'
+  | 'PKI_WRONG_ISSUER';
 
 export class PkiError extends Error {
   override readonly name = 'PkiError';

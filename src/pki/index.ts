@@ -17,6 +17,15 @@ export {
 } from './ca.ts';
 export { buildCertificate, type CertificateSpec, type IssuedCertificate } from './certificate.ts';
 export {
+  buildCrl,
+  type CrlSpec,
+  DEFAULT_CRL_NEXT_UPDATE_MS,
+  type IssueCrlOptions,
+  type IssuedCrl,
+  type IssuedCrlFile,
+  issueCrl,
+} from './crl.ts';
+export {
   createDevPki,
   DEFAULT_TRUST_DOMAIN,
   type DevPkiOptions,

@@ -1,5 +1,6 @@
 // Rule 6: expiry gauges for our leaf, the served chain's minimum, every CA in the bundle and the peers we
-// have seen, plus warning / critical events when a certificate enters a configurable window.
+// have seen, plus warning / critical events when a certificate enters a configurable window. Each loaded
+// CRL's nextUpdate is followed the same way (label crl:<issuer CN>): past it, that CA's peers are refused.
 import { EventEmitter } from 'node:events';
 import { type Clock, systemClock } from './clock.ts';
 import type { CredentialSource } from './credential-source.ts';
@@ -45,7 +46,7 @@ interface Tracked {
 
 /** One certificate the monitor follows, as `tracked()` reports it. */
 export interface TrackedCertificate {
-  /** Gauge label: leaf, chain_min, ca:<subject>, peer:<identity>. */
+  /** Gauge label: leaf, chain_min, ca:<subject>, peer:<identity>, crl:<issuer CN> (notAfter = nextUpdate). */
   cert: string;
   subject: string;
   notAfter: Date;
@@ -106,6 +107,10 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
     this.#own.set('leaf', tracked(material.leaf));
     this.#own.set('chain_min', tracked(soonest));
     for (const ca of material.cas) this.#own.set(`ca:${ca.subject}`, tracked(ca));
+    for (const crl of material.crls ?? []) {
+      if (crl.nextUpdate)
+        this.#own.set(crlLabel(crl.issuer), { subject: crl.issuer, notAfter: crl.nextUpdate });
+    }
     return this.check();
   }
 
@@ -177,11 +182,18 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
       level === 'warning' ? this.#logger.warn.bind(this.#logger) : this.#logger.error.bind(this.#logger);
     log(
       { event: 'tls_cert_expiry', ...event },
-      `certificate ${label} expires ${cert.notAfter.toISOString()} (${level})`,
+      label.startsWith('crl:')
+        ? `CRL ${label} is due for renewal ${cert.notAfter.toISOString()} (${level})`
+        : `certificate ${label} expires ${cert.notAfter.toISOString()} (${level})`,
     );
     this.emit('expiry', event);
     return event;
   }
+}
+
+/** The gauge label of a CRL: crl:<issuer CN> (the whole issuer name when it has no CN). */
+export function crlLabel(issuer: string): string {
+  return `crl:${/(?:^|,\s*)CN=([^,]+)/.exec(issuer)?.[1] ?? issuer}`;
 }
 
 function tracked(cert: ParsedCertificate): Tracked {

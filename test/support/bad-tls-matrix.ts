@@ -3,14 +3,19 @@
 // giving a driver: start its server with some material and make one real exchange of its protocol as a
 // client holding a given certificate (server side), or point its client at a TLS server presenting a given
 // certificate (client side). The suite owns the certificates and the expectations, so every wire is held
-// to the same rules.
+// to the same rules. The material handed to a driver carries a `crlPath` (a directory: a CRL of the matrix
+// CA revoking one certificate, and a stale CRL of a second CA of the bundle): the driver must load it as
+// the CRL path of its credentials (openStaticCredentials does) for the cert_revoked and crl_stale cases.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ConnectionOptions, createServer, type TLSSocket } from 'node:tls';
 import { buildCertificate, type IssuedCertificate } from '../../src/pki/certificate.ts';
 import { serverTlsOptions } from '../../src/tls/policy.ts';
+import { writeCrl } from './crl.ts';
 import { createTestCa, DAY_MS, pemOf, type TestCa, tempDir, testUri, writeMaterial } from './pki.ts';
 
 /** A client's certificate (leaf, then any chain) and key, PEM. */
@@ -54,7 +59,9 @@ export type ServerCase =
   | 'uri_mismatch'
   | 'uri_smuggled'
   | 'protocol_version'
-  | 'no_shared_cipher';
+  | 'no_shared_cipher'
+  | 'cert_revoked'
+  | 'crl_stale';
 
 export interface ServerDriver {
   name: string;
@@ -90,11 +97,20 @@ export function serverMatrix(driver: ServerDriver): void {
       keyPem: leaf.keyPem,
     });
 
+    let staleCa: TestCa;
+    let revokedClient: IssuedCertificate;
+
     before(async () => {
       ca = await createTestCa('Matrix CA');
+      staleCa = await createTestCa('Matrix Stale CA');
+      revokedClient = await ca.issue('client');
       const dir = await tempDir({ after }, 'tessera-matrix-');
+      const crlPath = await writeMatrixCrls(dir, ca, revokedClient, staleCa);
       server = await driver.start(
-        await writeMaterial(dir, 'server', await ca.issue('server'), ca.certPem),
+        {
+          ...(await writeMaterial(dir, 'server', await ca.issue('server'), ca.certPem + staleCa.certPem)),
+          crlPath,
+        },
         CLIENT_URI,
       );
     });
@@ -186,6 +202,16 @@ export function serverMatrix(driver: ServerDriver): void {
         async () => asClient(await ca.issue('client')),
         { ciphers: 'TLS_AES_128_CCM_SHA256' },
       ],
+      [
+        'cert_revoked',
+        "a client certificate (expected URI SAN) whose serial is on its CA's CRL",
+        async () => asClient(revokedClient),
+      ],
+      [
+        'crl_stale',
+        'a client of a CA whose CRL is past nextUpdate (stale policy fail)',
+        async () => asClient(await staleCa.issue('client')),
+      ],
     ];
     /** The reason the server must count for each refusal case. */
     const expected: Partial<Record<ServerCase, string>> = {
@@ -210,12 +236,20 @@ export function clientMatrix(driver: ClientDriver): void {
   describe(`bad-TLS matrix, client side: ${driver.name}`, () => {
     let ca: TestCa;
     let client: MatrixMaterial;
+    let staleCa: TestCa;
+    let revokedServer: IssuedCertificate;
     const cleanup: (() => unknown)[] = [];
 
     before(async () => {
       ca = await createTestCa('Matrix CA');
+      staleCa = await createTestCa('Matrix Stale CA');
+      revokedServer = await ca.issue('server');
       const dir = await tempDir({ after: (fn) => cleanup.push(fn) }, 'tessera-matrix-');
-      client = await writeMaterial(dir, 'client', await ca.issue('client'), ca.certPem);
+      const crlPath = await writeMatrixCrls(dir, ca, revokedServer, staleCa);
+      client = {
+        ...(await writeMaterial(dir, 'client', await ca.issue('client'), ca.certPem + staleCa.certPem)),
+        crlPath,
+      };
     });
     after(async () => {
       for (const fn of cleanup) await fn();
@@ -273,6 +307,12 @@ export function clientMatrix(driver: ClientDriver): void {
         'a server certificate whose EKU lacks serverAuth',
         () => ca.issue('server', { extendedKeyUsages: ['clientAuth'] }),
       ],
+      ['cert_revoked', "a server whose certificate's serial is on its CA's CRL", async () => revokedServer],
+      [
+        'crl_stale',
+        'a server of a CA whose CRL is past nextUpdate (stale policy fail)',
+        () => staleCa.issue('server'),
+      ],
     ];
 
     for (const [reason, title, leaf] of cases) {
@@ -291,4 +331,18 @@ export function clientMatrix(driver: ClientDriver): void {
       });
     }
   });
+}
+
+/** The matrix's CRL directory: the matrix CA's CRL revoking `revoked`, and a stale CRL of `staleCa`. */
+async function writeMatrixCrls(
+  dir: string,
+  ca: TestCa,
+  revoked: IssuedCertificate,
+  staleCa: TestCa,
+): Promise<string> {
+  const crlDir = join(dir, 'crls');
+  await mkdir(crlDir);
+  await writeCrl(join(crlDir, 'matrix.crl'), ca, [revoked]);
+  await writeCrl(join(crlDir, 'stale.crl'), staleCa, [], { stale: true });
+  return crlDir;
 }

@@ -3,8 +3,8 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import type { Authorizer } from '../../src/tls/authorize.ts';
-import type { Clock } from '../../src/tls/clock.ts';
-import type { CredentialSource } from '../../src/tls/credential-source.ts';
+import type { Clock, Timers } from '../../src/tls/clock.ts';
+import type { CredentialSource, CredentialSourceOptions } from '../../src/tls/credential-source.ts';
 import type { Logger } from '../../src/tls/logger.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
 import type { GrpcCallRejection } from '../../src/transport/grpc/call-authorizer.ts';
@@ -43,12 +43,17 @@ export interface GrpcTestServer {
 }
 
 export async function startGrpcServer(
-  paths: MaterialPaths,
+  paths: MaterialPaths & { crlPath?: string },
   authorize: Authorizer,
   callRules: Record<string, Authorizer> = {},
-  options: { clock?: Clock; logger?: Logger } = {},
+  options: {
+    clock?: Clock;
+    timers?: Timers;
+    logger?: Logger;
+    credentials?: Partial<Omit<CredentialSourceOptions, keyof MaterialPaths>>;
+  } = {},
 ): Promise<GrpcTestServer> {
-  const credentials = await openStaticCredentials(paths);
+  const credentials = await openStaticCredentials(paths, options.credentials);
   const { registry, metrics } = testMetrics();
   const rejections: Rejection[] = [];
   const callRejections: GrpcCallRejection[] = [];
@@ -60,6 +65,7 @@ export async function startGrpcServer(
     logger: options.logger ?? silentLogger,
     onCallRejected: (rejection) => callRejections.push(rejection),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.timers ? { timers: options.timers } : {}),
   });
   server.peerGate.on('rejected', (rejection) => rejections.push(rejection));
   const echo = echoImplementation();
@@ -93,7 +99,7 @@ export interface GrpcTestClient {
 /** A client of 127.0.0.1:port presenting `paths`, expecting the server to prove `expectedUri`. */
 export async function grpcClient(
   port: number,
-  paths: MaterialPaths,
+  paths: MaterialPaths & { crlPath?: string },
   expectedUri: string,
   options: { credentials?: CredentialSource; channel?: ChannelOptions; authorize?: Authorizer } = {},
 ): Promise<GrpcTestClient> {

@@ -5,6 +5,7 @@ import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { Authorizer } from '../../src/tls/authorize.ts';
+import type { Clock, Timers } from '../../src/tls/clock.ts';
 import { CredentialSource, type CredentialSourceOptions } from '../../src/tls/credential-source.ts';
 import type { Logger } from '../../src/tls/logger.ts';
 import type { MaterialPaths } from '../../src/tls/material.ts';
@@ -14,13 +15,18 @@ import type { Rejection } from '../../src/transport/rejections.ts';
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** Credentials that never reload on their own (no watch, no poll, no SIGHUP): what most tests want. */
+/**
+ * Credentials that never reload on their own (no watch, no poll, no SIGHUP): what most tests want. A
+ * `crlPath` beside the paths (the bad-TLS matrix's material) is loaded as the CRL path.
+ */
 export function openStaticCredentials(
-  paths: MaterialPaths,
+  paths: MaterialPaths & { crlPath?: string },
   options: Partial<Omit<CredentialSourceOptions, keyof MaterialPaths>> = {},
 ): Promise<CredentialSource> {
+  const { crlPath, ...material } = paths;
   return CredentialSource.open({
-    ...paths,
+    ...material,
+    ...(crlPath ? { crlPaths: [crlPath] } : {}),
     watch: false,
     pollIntervalMs: 0,
     sighup: false,
@@ -50,9 +56,17 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  paths: MaterialPaths,
+  paths: MaterialPaths & { crlPath?: string },
   authorize: Authorizer,
-  options: { watch?: boolean; pollIntervalMs?: number; entityUri?: string; logger?: Logger } = {},
+  options: {
+    watch?: boolean;
+    pollIntervalMs?: number;
+    entityUri?: string;
+    logger?: Logger;
+    credentials?: Partial<Omit<CredentialSourceOptions, keyof MaterialPaths>>;
+    clock?: Clock;
+    timers?: Timers;
+  } = {},
 ): Promise<TestServer> {
   const { registry, metrics } = testMetrics();
   const credentials = await openStaticCredentials(paths, {
@@ -60,8 +74,16 @@ export async function startTestServer(
     watch: options.watch ?? false,
     pollIntervalMs: options.pollIntervalMs ?? 0,
     ...(options.entityUri ? { entityUri: options.entityUri } : {}),
+    ...options.credentials,
   });
-  const app = createMtlsServer({ credentials, authorize, logger: options.logger ?? silentLogger, metrics });
+  const app = createMtlsServer({
+    credentials,
+    authorize,
+    logger: options.logger ?? silentLogger,
+    metrics,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.timers ? { timers: options.timers } : {}),
+  });
   const server: TestServer = {
     app,
     registry,

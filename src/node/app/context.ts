@@ -80,6 +80,8 @@ export async function openContext(
           caPath: config.federation.caPath,
           entityUri: config.entityUri,
           minRemainingLifetimeMs: config.tlsMinRemainingLifetimeMs,
+          crlPaths: config.tlsCrl.paths,
+          crlStale: config.tlsCrl.stale,
           logger,
           clock,
           metrics: tlsMetrics,

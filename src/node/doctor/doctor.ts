@@ -2,8 +2,10 @@
 // beside a running one, without touching the network except a `--peer-url` given to it. Each family of
 // checks is its own module; this file runs them in order and groups what they find.
 import { type Clock, systemClock } from '../../tls/clock.ts';
+import type { LoadedCrl } from '../../tls/crl.ts';
 import type { Env, Flags } from '../settings/read.ts';
 import { checkCaBundle } from './ca-bundle-check.ts';
+import { checkCrls } from './crl-check.ts';
 import { checkFiles, expectedOwner } from './files-check.ts';
 import type { DoctorReport, DoctorSection } from './finding.ts';
 import { checkMaterial } from './material-check.ts';
@@ -69,7 +71,25 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     ],
   });
 
-  const peer = { peerUri: options.peerUri, clock };
+  let crls: LoadedCrl[] = [];
+  if (settings.crl.paths.length > 0) {
+    const title = `CRLs (${settings.crl.paths.join(', ')})`;
+    if (cas) {
+      const outcome = await checkCrls(settings.crl.paths, cas, {
+        stale: settings.crl.stale,
+        expiry: settings.expiry,
+        clock,
+      });
+      crls = outcome.crls;
+      sections.push({ title, findings: outcome.findings });
+    } else sections.push({ title, findings: [], note: 'skipped: our CA bundle cannot be used (see above)' });
+  }
+
+  const peer = {
+    peerUri: options.peerUri,
+    clock,
+    ...(crls.length > 0 ? { trust: { crls, crlStale: settings.crl.stale, cas: cas ?? [] } } : {}),
+  };
   if (options.peerCert !== undefined) {
     const title = `peer certificate ${options.peerCert}`;
     sections.push(

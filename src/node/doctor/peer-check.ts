@@ -3,7 +3,8 @@
 // with `--peer-uri` as the entity it must prove). A certificate file is judged against our CA bundle by the
 // core's chain walk; a URL gets one real handshake with our identity (the core's probe), which also tells
 // whether the peer kept the connection once it had seen our certificate. Each refusal carries the core's
-// rejection reason (PEER_<REASON>), the one the node would log and count.
+// rejection reason (PEER_<REASON>), the one the node would log and count. With our CRLs loaded, a revoked
+// peer (PEER_CERT_REVOKED) or one whose CA's CRL is stale (PEER_CRL_STALE) is refused as the node would.
 import { readFile } from 'node:fs/promises';
 import {
   type Authorizer,
@@ -15,6 +16,7 @@ import type { Clock } from '../../tls/clock.ts';
 import { TlsError } from '../../tls/errors.ts';
 import { type PeerIdentity, peerIdentityFromDer } from '../../tls/identity.ts';
 import { chainsTo, type MaterialPaths } from '../../tls/material.ts';
+import { checkPeerTrust, type TrustMaterial } from '../../tls/revocation.ts';
 import { type ParsedCertificate, parseCertificate, pemCertificatesToDer } from '../../tls/x509.ts';
 import { probe } from '../../transport/probe.ts';
 import { reasonForVerifyError } from '../../transport/rejections.ts';
@@ -35,6 +37,8 @@ export interface PeerCheckOptions {
   /** The entity URI the peer must prove (its manifest's `entity_uri`, the URI it was approved as). */
   peerUri: string | undefined;
   clock: Clock;
+  /** Our CRLs and stale policy, when TESSERA_TLS_CRL_PATH is set. */
+  trust?: TrustMaterial;
 }
 
 export interface PeerOutcome {
@@ -57,7 +61,7 @@ export async function checkPeerCertFile(
   }
   const [leaf, ...sent] = certs as [ParsedCertificate, ...ParsedCertificate[]];
   const now = options.clock();
-  const refusals = judgeIdentity(peerIdentityFromDer(leaf.der), options.peerUri, now);
+  const refusals = judgeIdentity(peerIdentityFromDer(leaf.der), options.peerUri, now, options.trust);
   // What OpenSSL would say of the chain, from the core's own walk over the certificates the peer sends.
   const both: Side[] = ['server', 'client'];
   if (!chainsTo(leaf, sent, cas))
@@ -99,7 +103,7 @@ export async function checkPeerUrl(
     return { findings: [connectionFinding(url, error as Error)] };
   }
   const refusals = result.identity
-    ? judgeIdentity(result.identity, options.peerUri, options.clock())
+    ? judgeIdentity(result.identity, options.peerUri, options.clock(), options.trust)
     : [{ reason: 'cert_invalid', detail: 'the peer presented no certificate', sides: ['client' as Side] }];
   if (result.verifyError) {
     const reason = reasonForVerifyError(result.verifyError);
@@ -128,8 +132,15 @@ export async function checkPeerUrl(
 }
 
 /** The node's rules for each side, every refusal collected (not only the first). */
-function judgeIdentity(identity: PeerIdentity, peerUri: string | undefined, now: Date): Refusal[] {
+function judgeIdentity(
+  identity: PeerIdentity,
+  peerUri: string | undefined,
+  now: Date,
+  trust?: TrustMaterial,
+): Refusal[] {
   const refusals: Refusal[] = [];
+  const revoked = trust ? checkPeerTrust(identity, trust, now) : null;
+  if (revoked) refusals.push({ reason: revoked.reason, detail: revoked.detail, sides: ['server', 'client'] });
   const rules: Record<Side, Authorizer[]> = {
     server: [peerCertificateRules, requireUriSan],
     client: [peerCertificateRules],

@@ -22,6 +22,8 @@ export interface SettingsOutcome {
   /** How federation would run; undefined when the settings loader refused. */
   federation: NodeConfig['federation']['mode'] | undefined;
   pidFile: string | undefined;
+  /** CRL files / directories (TESSERA_TLS_CRL_PATH) and the stale policy (fail when invalid: reported already). */
+  crl: { paths: string[]; stale: 'fail' | 'warn' };
 }
 
 const NEEDED = [
@@ -33,6 +35,8 @@ const NEEDED = [
   'expiryCritical',
   'tlsMinRemainingLifetime',
   'pidFile',
+  'tlsCrl',
+  'tlsCrlStale',
 ] as const;
 
 // The insecure gate warns through the logger; doctor reports that as a finding instead.
@@ -75,6 +79,7 @@ export function checkSettings(flags: Flags, env: Env): SettingsOutcome {
     minRemainingLifetimeMs: s.tlsMinRemainingLifetime ?? 0,
     federation: config?.federation.mode,
     pidFile: s.pidFile,
+    crl: { paths: s.tlsCrl ?? [], stale: s.tlsCrlStale ?? 'fail' },
   };
 }
 

@@ -51,6 +51,8 @@ export interface NodeConfig {
   tlsExpiry: { warningMs: number; criticalMs: number };
   /** Validity floor for own TLS material (TESSERA_TLS_MIN_REMAINING_LIFETIME), ms; 0 = off. */
   tlsMinRemainingLifetimeMs: number;
+  /** CRL files or directories (TESSERA_TLS_CRL_PATH) and the stale policy (TESSERA_TLS_CRL_STALE). */
+  tlsCrl: { paths: string[]; stale: 'fail' | 'warn' };
   apiTls: ApiTls;
   /** Plaintext API on a non-loopback address, acknowledged as sitting behind a TLS-terminating proxy. */
   apiBehindTrustedProxy: boolean;
@@ -191,6 +193,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     pidFile: s.pidFile,
     tlsExpiry: { warningMs: warningMs as number, criticalMs: criticalMs as number },
     tlsMinRemainingLifetimeMs: s.tlsMinRemainingLifetime as number,
+    tlsCrl: { paths: s.tlsCrl as string[], stale: s.tlsCrlStale as 'fail' | 'warn' },
     apiTls: s.apiTls as ApiTls,
     apiBehindTrustedProxy: s.apiBehindTrustedProxy as boolean,
     authRequired: s.authRequired as boolean,

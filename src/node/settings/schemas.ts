@@ -1,7 +1,7 @@
 // The zod schemas of the settings table: each parses the trimmed text of an env variable or flag into its
 // value. Messages are written for operators and start where the setting's name ends ("must be …", or
 // ": …" for a sentence of its own); the reader puts the name in front. A secret's schema never quotes it.
-import { resolve } from 'node:path';
+import { delimiter, resolve } from 'node:path';
 import { z } from 'zod';
 
 const got = (value: unknown) => `(got "${String(value)}")`;
@@ -31,6 +31,18 @@ export const optionalPath = z
   .string()
   .transform((value) => resolve(value))
   .optional();
+
+/** Paths separated by `:` (like PATH), each made absolute; unset or blank → none. */
+export const pathList = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(delimiter)
+      .map((part) => part.trim())
+      .filter((part) => part !== '')
+      .map((part) => resolve(part)),
+  );
 
 /** A duration in hours or days (`12h`, `30d`, `1.5d`), as milliseconds, within [0, maxDays]. */
 export function hoursOrDays(maxDays: number) {

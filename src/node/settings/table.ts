@@ -97,6 +97,20 @@ export const SETTINGS = {
     schema: schema.optionalText,
     help: 'CA bundle that peers must chain to (PEM); reloaded without restart',
   }),
+  tlsCrl: setting({
+    env: 'TESSERA_TLS_CRL_PATH',
+    flag: '--tls-crl <paths>',
+    schema: schema.pathList,
+    defaultText: 'none',
+    help: 'CRLs (PEM or DER) of the CAs of the bundle: files or directories, separated by `:`; each must be signed by its CA in the bundle; reloaded with the TLS material, open connections of newly revoked peers are closed (docs/operator/revocation.md)',
+  }),
+  tlsCrlStale: setting({
+    env: 'TESSERA_TLS_CRL_STALE',
+    flag: '--tls-crl-stale <policy>',
+    schema: schema.oneOf(['fail', 'warn'], 'fail or warn'),
+    default: 'fail',
+    help: "a CRL past its nextUpdate: `fail` refuses (and disconnects) that CA's peers (`crl_stale`) | `warn` accepts them with a warning and `tessera_tls_crl_stale_accepted_total`",
+  }),
   databaseUrl: setting({
     env: 'TESSERA_DATABASE_URL',
     schema: schema.optionalText,

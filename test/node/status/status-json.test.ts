@@ -2,12 +2,18 @@
 // served to anyone but hold no data, under a strict CSP; /status.json needs a key with `read` (401
 // without, 403 without the permission) and answers every section: this node, peers, replication,
 // certificates, the refusals of the last hour by reason (the ones this test caused among them), and
-// quotas near their ceiling (a writer who spent its bucket).
+// quotas near their ceiling (a writer who spent its bucket). On an mTLS node with a CRL, the CRL's
+// nextUpdate is on the certificate timeline (kind crl) and in the expiry gauge.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { STATUS_CSP } from '../../../src/node/features/status/assets.ts';
 import type { StatusDocument } from '../../../src/node/features/status/snapshot.ts';
+import { writeCrl } from '../../support/crl.ts';
 import { bearer, FACT, manualClock, NODE_URI, type NodeApp, startNodeApp } from '../../support/node-app.ts';
+import { createTestCa, writeMaterial } from '../../support/pki.ts';
 
 describe('status page over HTTP', () => {
   const time = manualClock();
@@ -120,5 +126,48 @@ describe('status page without keys (TESSERA_AUTH_REQUIRED=false, loopback only)'
     const data = await api.app.inject({ method: 'GET', url: '/status.json' });
     assert.equal(data.statusCode, 200);
     assert.equal(data.json<StatusDocument>().node.entity_uri, NODE_URI);
+  });
+});
+
+describe('status page of an mTLS node with a CRL (TESSERA_TLS_CRL_PATH)', () => {
+  let api: NodeApp;
+  let nextUpdate: Date;
+  before(async () => {
+    const ca = await createTestCa('Status CRL CA');
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-status-crl-'));
+    after(() => rm(dir, { recursive: true, force: true }));
+    const paths = await writeMaterial(dir, 'node', await ca.issue('node', { uris: [NODE_URI] }), ca.certPem);
+    nextUpdate = new Date(Date.now() + 10 * 86_400_000);
+    await writeCrl(join(dir, 'ca.crl'), ca, [], { nextUpdate });
+    api = await startNodeApp({
+      clock: manualClock(new Date().toISOString()).clock,
+      env: {
+        TESSERA_AUTH_REQUIRED: 'false',
+        TESSERA_FEDERATION_INSECURE: 'false',
+        TESSERA_TLS_CERT_PATH: paths.certPath,
+        TESSERA_TLS_KEY_PATH: paths.keyPath,
+        TESSERA_TLS_CA_BUNDLE: paths.caPath,
+        TESSERA_TLS_CRL_PATH: join(dir, 'ca.crl'),
+      },
+    });
+  });
+  after(() => api?.close());
+
+  test("the CRL's nextUpdate is on the certificate timeline (kind crl), in crls, and in the expiry gauge", async () => {
+    const data = await api.app.inject({ method: 'GET', url: '/status.json' });
+    assert.equal(data.statusCode, 200, data.body);
+    const { certificates } = data.json<StatusDocument>();
+    const due = new Date(Math.floor(nextUpdate.getTime() / 1000) * 1000).toISOString();
+    const entry = certificates.entries.find((e) => e.kind === 'crl');
+    assert.equal(entry?.name, 'crl:Status CRL CA');
+    assert.equal(entry?.subject, 'CN=Status CRL CA');
+    assert.equal(entry?.not_after, due);
+    assert.equal(entry?.level, 'warning', 'ten days left: inside the 30-day warning window, outside the 7-day critical one');
+    assert.deepEqual(certificates.crls, [{ issuer: 'CN=Status CRL CA', next_update: due, level: 'warning' }]);
+    const gauge = await api.node.metrics.getSingleMetric('tessera_tls_cert_expiry_timestamp_seconds')?.get();
+    assert.equal(
+      gauge?.values.find((v) => v.labels.cert === 'crl:Status CRL CA')?.value,
+      Date.parse(due) / 1000,
+    );
   });
 });

@@ -267,7 +267,9 @@ function renderCertificates(certs, nowMs) {
       'p',
       { class: 'muted' },
       `Warning inside ${duration(certs.warning_seconds)}, critical inside ${duration(certs.critical_seconds)}. `,
-      certs.crls.length === 0 ? 'No CRLs are loaded on this node.' : '',
+      certs.crls.length === 0
+        ? 'No CRLs are loaded on this node.'
+        : `${certs.crls.length} CRL${certs.crls.length === 1 ? '' : 's'} loaded (kind crl: due for renewal at the date shown).`,
     ),
     el('ol', { class: 'timeline' }, items),
   );
