@@ -68,7 +68,8 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
       request.principal = ANONYMOUS;
       return;
     }
-    const address = request.ip;
+    // Behind a trusted proxy, the client's forwarded address (src/node/app/trusted-proxy.ts).
+    const address = request.clientIp;
     const wait = options.failureLimiter?.waitMs(address) ?? 0;
     if (wait > 0) {
       options.countFailure?.({ reason: 'too_many_failures' });
