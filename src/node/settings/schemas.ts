@@ -136,32 +136,38 @@ export const ed25519Seed = z
   .optional();
 
 /** Comma-separated CIDR networks or addresses (empty: none), each checked. */
-export const cidrList = z.string().transform((value, ctx) => {
-  const entries = value
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean);
-  try {
-    return parseCidrs(entries).networks as string[];
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `: ${(error as Error).message}` });
-    return z.NEVER;
-  }
-});
-
-/** Comma-separated identity URIs (empty: none). */
-export const uriList = z.string().transform((value, ctx) => {
-  const entries = value
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean);
-  for (const entry of entries)
-    if (!URL.canParse(entry) || /\s/.test(entry)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be URIs such as spiffe://example.org/proxy ${got(entry)}`,
-      });
+export const cidrList = z
+  .string()
+  .transform((value, ctx) => {
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    try {
+      return parseCidrs(entries).networks as string[];
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `: ${(error as Error).message}` });
       return z.NEVER;
     }
-  return entries;
-});
+  })
+  .optional();
+
+/** Comma-separated identity URIs (empty: none). */
+export const uriList = z
+  .string()
+  .transform((value, ctx) => {
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    for (const entry of entries)
+      if (!URL.canParse(entry) || /\s/.test(entry)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be URIs such as spiffe://example.org/proxy ${got(entry)}`,
+        });
+        return z.NEVER;
+      }
+    return entries;
+  })
+  .optional();
