@@ -31,7 +31,7 @@ export async function createApiListener(
   const { config } = ctx;
   const app = createApp(ctx);
   // Any client certificate of our CA bundle, as on the mTLS API; the API key still decides what it may do.
-  installTrustedProxy(app, ctx, () => allow);
+  installTrustedProxy(app, ctx, () => allow, config.apiTls === 'mtls');
   capConnections(app, config.connections);
   installErrorHandler(app);
   installStrictJson(app);

@@ -67,7 +67,7 @@ export async function createFederationListener(
   app.addHook('onClose', async () => {
     ctx.events.off('peer_revoked', onRevoked);
   });
-  installTrustedProxy(app, ctx, admission);
+  installTrustedProxy(app, ctx, admission, true);
   capConnections(app, bounds);
   installErrorHandler(app);
   installStrictJson(app);

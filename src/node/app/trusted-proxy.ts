@@ -8,7 +8,16 @@ import { installForwardedIdentity } from '../../transport/proxy/forwarded-identi
 import { TrustedProxies } from '../../transport/proxy/trusted-proxies.ts';
 import type { NodeContext } from './context.ts';
 
-export function installTrustedProxy(app: FastifyInstance, ctx: NodeContext, authorize: Authorizer): void {
+/**
+ * `requireCertificate`: the listener asks every client for a certificate (federation, the mTLS API), so a
+ * trusted proxy's request without a forwarded one is refused (no_client_certificate), as at a handshake.
+ */
+export function installTrustedProxy(
+  app: FastifyInstance,
+  ctx: NodeContext,
+  authorize: Authorizer,
+  requireCertificate: boolean,
+): void {
   const settings = ctx.config.trustedProxies;
   const { credentials } = ctx;
   const proxies = new TrustedProxies({
@@ -21,6 +30,7 @@ export function installTrustedProxy(app: FastifyInstance, ctx: NodeContext, auth
     proxies,
     cas: () => credentials?.material.cas ?? [],
     authorize,
+    requireCertificate,
     // TODO(crl): pass the core's revocation check of forwarded certificates here (`revoked`).
     clock: ctx.clock,
     logger: ctx.logger,
