@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import type { Feature } from '../../../src/node/app/feature.ts';
+import { thumbprintOfPem } from '../../../src/node/features/auth/cert-binding.ts';
 import type { IssuedCertificate } from '../../../src/pki/certificate.ts';
 import { pemCertificatesToDer } from '../../../src/tls/x509.ts';
 import { counterValue } from '../../support/metrics.ts';
@@ -235,6 +236,35 @@ describe('nginx → API listener: X-Forwarded-Client-Cert', {
       headers: { 'x-forwarded-client-cert': `Cert="${'A'.repeat(70_000)}"` },
     });
     assert.equal(huge.status, 431);
+  });
+
+  test('an API key bound to a client certificate works with it through nginx and is refused without it', async () => {
+    const created = await node.api<{ key: string; cnf: { 'x5t#S256': string } }>(
+      'POST',
+      '/v1/admin/api-keys',
+      {
+        entity_uri: 'urn:test:bound-reader',
+        permissions: ['read'],
+        cnf: { 'x5t#S256': thumbprintOfPem(client.certPem) },
+      },
+    );
+    assert.equal(created.body.cnf['x5t#S256'], thumbprintOfPem(client.certPem));
+    const read = (target: string, options: Partial<CallOptions>) =>
+      call<{ error?: string }>(`${target}/v1/facts`, {
+        ca: ca.certPem,
+        ...options,
+        headers: { ...options.headers, authorization: `Bearer ${created.body.key}` },
+      });
+    assert.equal((await read(base, { cert: client, localAddress: '127.0.0.7' })).status, 200);
+    const otherCert = await read(base, { cert: admin, localAddress: '127.0.0.8' });
+    assert.deepEqual([otherCert.status, otherCert.body.error], [401, 'certificate_binding_mismatch']);
+    const noCert = await read(direct, { localAddress: '127.0.0.9' });
+    assert.deepEqual([noCert.status, noCert.body.error], [401, 'certificate_binding_mismatch']);
+    const spoofed = await read(direct, {
+      localAddress: '127.0.0.10',
+      headers: { 'x-forwarded-client-cert': xfccOf(client) },
+    });
+    assert.equal(spoofed.status, 401, 'a forwarded certificate from an untrusted address binds nothing');
   });
 
   test('failed authentications are limited per client address behind nginx, not per proxy', async () => {
