@@ -1,9 +1,11 @@
 // `tessera keys bootstrap`: the first admin API key, written straight into the node's store (SQLite in the
 // data dir, safe while the node runs: WAL; or its PostgreSQL database) and printed once. Further keys are made through the admin API with this one.
 // It refuses when an active admin key exists already, unless --force (e.g. the last admin key was lost).
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { AuditLog } from '../node/features/audit/audit-log.ts';
 import { ApiKeys } from '../node/features/auth/api-keys.ts';
+import { thumbprintOfPem } from '../node/features/auth/cert-binding.ts';
 import { PERMISSIONS, type Permission } from '../node/features/auth/permissions.ts';
 import { systemClock } from '../tls/clock.ts';
 import { openExistingState, STATE_SETTINGS, stateSettings } from './node-state.ts';
@@ -18,6 +20,7 @@ interface BootstrapFlags {
   description: string;
   force?: boolean;
   json?: boolean;
+  bindCert?: string;
 }
 
 function parsePermissions(list: string): Permission[] {
@@ -45,6 +48,7 @@ function checkEntityUri(value: string): void {
 async function bootstrap(flags: BootstrapFlags): Promise<void> {
   checkEntityUri(flags.entityUri);
   const permissions = parsePermissions(flags.permissions);
+  const certSha256 = flags.bindCert ? await boundThumbprint(flags.bindCert) : undefined;
   const state = await openExistingState(stateSettings(flags), { create: true });
   const { store, where: file } = state;
   try {
@@ -57,6 +61,7 @@ async function bootstrap(flags: BootstrapFlags): Promise<void> {
       entityUri: flags.entityUri,
       permissions,
       description: flags.description,
+      certSha256,
     });
     // The key's creation is evidence like any other: audited before the secret is shown.
     await new AuditLog({ store, clock: systemClock }).record(
@@ -67,6 +72,7 @@ async function bootstrap(flags: BootstrapFlags): Promise<void> {
         entity_uri: key.entityUri,
         permissions: key.permissions,
         forced: flags.force === true,
+        ...(certSha256 ? { cnf: { 'x5t#S256': certSha256 } } : {}),
       },
     );
     const view = {
@@ -77,6 +83,7 @@ async function bootstrap(flags: BootstrapFlags): Promise<void> {
       expires_at: key.expiresAt,
       description: key.description,
       created_at: key.createdAt,
+      ...(certSha256 ? { cnf: { 'x5t#S256': certSha256 } } : {}),
     };
     process.stdout.write(
       flags.json
@@ -96,6 +103,21 @@ async function bootstrap(flags: BootstrapFlags): Promise<void> {
   }
 }
 
+/** The `x5t#S256` of the certificate file given to --bind-cert. */
+export async function boundThumbprint(file: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`--bind-cert: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`);
+  }
+  try {
+    return thumbprintOfPem(pem);
+  } catch {
+    throw new Error(`--bind-cert: ${file} holds no PEM certificate`);
+  }
+}
+
 export function keysCommand(): Command {
   const keys = new Command('keys').description('managed API keys').exitOverride();
   addSettingOptions(keys.command('bootstrap'), STATE_SETTINGS)
@@ -106,6 +128,10 @@ export function keysCommand(): Command {
       '--description <text>',
       'shown when keys are listed',
       'bootstrap admin key (tessera keys bootstrap)',
+    )
+    .option(
+      '--bind-cert <file>',
+      'bind the key to this client certificate (PEM, RFC 8705 cnf x5t#S256): refused on any request without it',
     )
     .option('--force', 'create another admin key even though one exists')
     .option('--json', 'print JSON')

@@ -37,6 +37,21 @@ export const ERROR_CATALOG = {
   // API authentication, permissions and quotas.
   unauthorized: spec(401, 'UNAUTHENTICATED', 'no valid API key was presented'),
   forbidden: spec(403, 'PERMISSION_DENIED', 'the API key lacks the permission this route needs'),
+  certificate_binding_mismatch: spec(
+    401,
+    'UNAUTHENTICATED',
+    'the credential is bound to a client certificate (cnf x5t#S256) the request did not present',
+  ),
+  forwarded_cert_invalid: spec(
+    400,
+    'INVALID_ARGUMENT',
+    "a trusted proxy's forwarded client-certificate header is malformed (the detail names what)",
+  ),
+  forwarded_cert_rejected: spec(
+    403,
+    'PERMISSION_DENIED',
+    'the client certificate a trusted proxy forwarded was refused (chain, validity, purpose or authorizer)',
+  ),
   too_many_auth_failures: spec(
     429,
     'RESOURCE_EXHAUSTED',

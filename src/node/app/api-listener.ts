@@ -16,6 +16,7 @@ import type { NodeContext } from './context.ts';
 import { type Feature, mountFeatures } from './feature.ts';
 import { capConnections, listenerOptions, serverBounds } from './http-options.ts';
 import type { Listener } from './lifecycle.ts';
+import { installTrustedProxy } from './trusted-proxy.ts';
 
 export interface ApiListener extends Listener {
   readonly app: FastifyInstance;
@@ -29,6 +30,8 @@ export async function createApiListener(
 ): Promise<ApiListener> {
   const { config } = ctx;
   const app = createApp(ctx);
+  // Any client certificate of our CA bundle, as on the mTLS API; the API key still decides what it may do.
+  installTrustedProxy(app, ctx, () => allow, config.apiTls === 'mtls');
   capConnections(app, config.connections);
   installErrorHandler(app);
   installStrictJson(app);

@@ -14,6 +14,7 @@ import { type Feature, mountFeatures } from './feature.ts';
 import { requireUriSan } from './federation-admission.ts';
 import { capConnections, listenerOptions, serverBounds } from './http-options.ts';
 import type { Listener } from './lifecycle.ts';
+import { installTrustedProxy } from './trusted-proxy.ts';
 
 export interface FederationListener extends Listener {
   readonly app: FastifyInstance;
@@ -28,13 +29,15 @@ export async function createFederationListener(
   const options = listenerOptions(logger, 'federation', bounds);
   let app: FastifyInstance;
   let gate: PeerGate | null = null;
+  // A direct peer at the handshake, and a peer's certificate forwarded by a trusted proxy, alike.
+  const admission = allOf(
+    denyList(() => peers.revoked()),
+    requireUriSan,
+  );
   if (credentials) {
     const server: MtlsServer = createMtlsServer({
       credentials,
-      authorize: allOf(
-        denyList(() => peers.revoked()),
-        requireUriSan,
-      ),
+      authorize: admission,
       logger,
       clock,
       ...(ctx.expiry ? { expiry: ctx.expiry } : {}),
@@ -64,6 +67,7 @@ export async function createFederationListener(
   app.addHook('onClose', async () => {
     ctx.events.off('peer_revoked', onRevoked);
   });
+  installTrustedProxy(app, ctx, admission, true);
   capConnections(app, bounds);
   installErrorHandler(app);
   installStrictJson(app);

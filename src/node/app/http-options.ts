@@ -2,7 +2,7 @@
 // request id on every line a request logs. Per-request lines appear at debug; warnings and errors always.
 import { randomUUID } from 'node:crypto';
 import type { ServerOptions } from 'node:https';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { NODE_HTTP_OPTIONS } from '../http/error-handler.ts';
 import type { ConnectionBounds } from '../settings/config.ts';
@@ -16,12 +16,26 @@ export function listenerOptions(
   const verbose = ['debug', 'trace'].includes(logger.level);
   return {
     ...NODE_HTTP_OPTIONS,
-    loggerInstance: logger.child({ listener }, { level: verbose ? logger.level : 'warn' }),
+    loggerInstance: logger.child(
+      { listener },
+      { level: verbose ? logger.level : 'warn', serializers: { req: requestLine } },
+    ),
     genReqId: () => randomUUID(),
     requestTimeout: bounds.requestTimeoutMs,
     keepAliveTimeout: bounds.keepAliveTimeoutMs,
     http: serverBounds(bounds),
   } as FastifyServerOptions;
+}
+
+/** A request on a log line; its address is the client's, behind a trusted proxy too (request.clientIp). */
+function requestLine(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: request.url,
+    host: request.host,
+    remoteAddress: request.clientIp ?? request.ip,
+    remotePort: request.socket?.remotePort,
+  };
 }
 
 /**

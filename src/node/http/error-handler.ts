@@ -10,6 +10,7 @@ import type {
   FastifyServerOptions,
 } from 'fastify';
 import { StoreError, StoreInputError } from '../../store/errors.ts';
+import { ForwardedCertError } from '../../transport/proxy/errors.ts';
 import { type ErrorCode, httpStatusOf, NodeError } from '../errors.ts';
 
 export interface ErrorBody {
@@ -28,6 +29,12 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 /** The catalog code and detail of an error, or null when it is unexpected (a 500). */
 export function describeError(error: unknown): { code: ErrorCode; detail: string; extra?: object } | null {
   if (error instanceof NodeError) return { code: error.code, detail: error.message, extra: error.extra };
+  // The forwarded-identity hook (trusted proxies): a malformed header (400) or a refused certificate (403).
+  if (error instanceof ForwardedCertError)
+    return {
+      code: error.code,
+      detail: error.syntax ? `${error.syntax}: ${error.message}` : error.message,
+    };
   // Matched by class: every store implementation throws the store's own StoreInputError.
   if (error instanceof StoreInputError)
     return {

@@ -6,6 +6,7 @@ import { databasePath } from '../../store/sqlite/paths.ts';
 import { TlsError } from '../../tls/errors.ts';
 import { evaluateFederationSecurity, type FederationSecurity, isLoopbackHost } from '../../tls/insecure.ts';
 import type { Logger } from '../../tls/logger.ts';
+import type { ForwardedCertHeader } from '../../transport/proxy/trusted-proxies.ts';
 import type { QuotaSettings } from '../features/quotas/quotas.ts';
 import { tlogPath } from '../features/rotation/tlog.ts';
 import { aliasOf } from './aliases.ts';
@@ -15,6 +16,14 @@ import { standaloneSecurity } from './standalone.ts';
 import { SERVE_SETTINGS, SETTINGS, type Setting } from './table.ts';
 
 export type ApiTls = 'off' | 'tls' | 'mtls';
+
+export interface TrustedProxySettings {
+  /** CIDR networks of trusted proxies. */
+  proxies: string[];
+  /** URI SANs of the proxies' own certificates; empty: the address decides alone. */
+  identities: string[];
+  header: ForwardedCertHeader;
+}
 
 export interface ConnectionBounds {
   handshakeTimeoutMs: number;
@@ -56,6 +65,8 @@ export interface NodeConfig {
   apiTls: ApiTls;
   /** Plaintext API on a non-loopback address, acknowledged as sitting behind a TLS-terminating proxy. */
   apiBehindTrustedProxy: boolean;
+  /** Proxies that terminate mTLS in front of either listener (empty `proxies`: none). */
+  trustedProxies: TrustedProxySettings;
   authRequired: boolean;
   /** The static bootstrap admin key (optional; managed keys are the normal path); never logged. */
   apiKey: string | undefined;
@@ -147,6 +158,14 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
         `=false is allowed only when the API listener is loopback (it is ${apiHost})`,
       ),
     );
+  const trustedProxies = s.trustedProxies as string[] | undefined;
+  if (trustedProxies && trustedProxies.length > 0 && federation && federation.mode !== 'mtls')
+    problems.push(
+      problem(
+        SETTINGS.trustedProxies,
+        ": forwarded client certificates are verified against the node's CA bundle: set TESSERA_TLS_CERT_PATH, _KEY_PATH and _CA_BUNDLE",
+      ),
+    );
   // Node refuses a server whose headers may take longer than the whole request.
   const headers = s.headersTimeout as number | undefined;
   const whole = s.requestTimeout as number | undefined;
@@ -196,6 +215,11 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     tlsCrl: { paths: s.tlsCrl as string[], stale: s.tlsCrlStale as 'fail' | 'warn' },
     apiTls: s.apiTls as ApiTls,
     apiBehindTrustedProxy: s.apiBehindTrustedProxy as boolean,
+    trustedProxies: {
+      proxies: (s.trustedProxies as string[] | undefined) ?? [],
+      identities: (s.trustedProxyIdentities as string[] | undefined) ?? [],
+      header: s.forwardedCertHeader as ForwardedCertHeader,
+    },
     authRequired: s.authRequired as boolean,
     apiKey,
     authFailuresPerHour: s.authFailures as number,

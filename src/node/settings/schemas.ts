@@ -3,6 +3,7 @@
 // ": …" for a sentence of its own); the reader puts the name in front. A secret's schema never quotes it.
 import { delimiter, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseCidrs } from '../../transport/proxy/cidr.ts';
 
 const got = (value: unknown) => `(got "${String(value)}")`;
 
@@ -143,5 +144,42 @@ export const ed25519Seed = z
   .string()
   .refine((value) => /^[A-Za-z0-9_-]{43}=?$/.test(value), {
     error: ': must be a base64url-encoded 32-byte Ed25519 seed (43 characters)',
+  })
+  .optional();
+
+/** Comma-separated CIDR networks or addresses (empty: none), each checked. */
+export const cidrList = z
+  .string()
+  .transform((value, ctx) => {
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    try {
+      return parseCidrs(entries).networks as string[];
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  })
+  .optional();
+
+/** Comma-separated identity URIs (empty: none). */
+export const uriList = z
+  .string()
+  .transform((value, ctx) => {
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    for (const entry of entries)
+      if (!URL.canParse(entry) || /\s/.test(entry)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be URIs such as spiffe://example.org/proxy ${got(entry)}`,
+        });
+        return z.NEVER;
+      }
+    return entries;
   })
   .optional();

@@ -160,6 +160,27 @@ export const SETTINGS = {
     default: 'false',
     help: 'allow a plaintext API on a non-loopback address (a TLS-terminating proxy is in front)',
   }),
+  trustedProxies: setting({
+    env: 'TESSERA_TRUSTED_PROXIES',
+    flag: '--trusted-proxies <cidrs>',
+    schema: schema.cidrList,
+    defaultText: 'none',
+    help: 'comma-separated CIDR networks of proxies that terminate mTLS and forward the client certificate (and address); empty: none. From any other address the forwarded headers are removed and counted',
+  }),
+  trustedProxyIdentities: setting({
+    env: 'TESSERA_TRUSTED_PROXY_IDENTITIES',
+    flag: '--trusted-proxy-identities <uris>',
+    schema: schema.uriList,
+    defaultText: 'none',
+    help: "comma-separated URI SANs of the proxies' own client certificates (the proxy-to-node hop is mTLS); when set, a trusted proxy needs one of them as well as its address",
+  }),
+  forwardedCertHeader: setting({
+    env: 'TESSERA_FORWARDED_CERT_HEADER',
+    flag: '--forwarded-cert-header <format>',
+    schema: schema.oneOf(['xfcc', 'client-cert'], 'xfcc or client-cert'),
+    default: 'xfcc',
+    help: 'the header trusted proxies forward the client certificate in: `xfcc` (X-Forwarded-Client-Cert: nginx, Envoy, Caddy) | `client-cert` (RFC 9440 Client-Cert / Client-Cert-Chain: HAProxy); the other is never read',
+  }),
   authRequired: setting({
     env: 'TESSERA_AUTH_REQUIRED',
     flag: '--auth-required <bool>',

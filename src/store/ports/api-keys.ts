@@ -14,6 +14,11 @@ export interface ApiKeyRecord {
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
+  /**
+   * RFC 8705 certificate binding (`cnf` `x5t#S256`): base64url SHA-256 of the DER client certificate the
+   * key may only be used with. Absent: the key is a plain bearer key.
+   */
+  certSha256?: string;
 }
 
 export interface ApiKeyStore {

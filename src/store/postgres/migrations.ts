@@ -180,6 +180,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE quota_buckets SET UNLOGGED;
   `,
+  // 6: certificate-bound API keys, as SQLite's step 7 (RFC 8705 `cnf` `x5t#S256`, base64url SHA-256 of the
+  // client certificate's DER; NULL for a plain bearer key).
+  `
+  ALTER TABLE api_keys ADD COLUMN cert_sha256 ${TEXT};
+  `,
 ];
 
 /** The table that records applied steps (one row per version). */

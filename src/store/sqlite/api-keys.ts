@@ -6,7 +6,7 @@ import { type ApiKeyRecord, type ApiKeyStore, PERMISSIONS, type Permission } fro
 import { namedParams, type Run, type Stmt, sqliteCode } from './sql.ts';
 
 export const API_KEY_COLUMNS =
-  'id, entity_uri, permissions, secret_hash, description, created_at, expires_at, revoked_at';
+  'id, entity_uri, permissions, secret_hash, description, created_at, expires_at, revoked_at, cert_sha256';
 
 export interface ApiKeyRow {
   id: string;
@@ -17,6 +17,7 @@ export interface ApiKeyRow {
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+  cert_sha256: string | null;
 }
 
 export function apiKeyToRow(key: ApiKeyRecord): ApiKeyRow {
@@ -29,6 +30,7 @@ export function apiKeyToRow(key: ApiKeyRecord): ApiKeyRow {
     created_at: key.createdAt,
     expires_at: key.expiresAt ?? null,
     revoked_at: key.revokedAt ?? null,
+    cert_sha256: key.certSha256 ?? null,
   };
 }
 
@@ -42,6 +44,7 @@ export function apiKeyFromRow(row: ApiKeyRow): ApiKeyRecord {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
+    ...(row.cert_sha256 ? { certSha256: row.cert_sha256 } : {}),
   };
 }
 

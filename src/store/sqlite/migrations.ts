@@ -182,6 +182,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (level, idx)
   ) WITHOUT ROWID;
   `,
+  // 7: certificate-bound API keys (RFC 8705 `cnf` `x5t#S256`): the base64url SHA-256 of the client
+  // certificate a key may only be used with; NULL for a plain bearer key.
+  `
+  ALTER TABLE api_keys ADD COLUMN cert_sha256 TEXT;
+  `,
 ];
 
 function userVersion(db: Database.Database): number {

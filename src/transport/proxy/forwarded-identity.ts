@@ -36,6 +36,12 @@ export interface ForwardedIdentityOptions {
   cas: () => readonly ParsedCertificate[];
   /** The listener's authorizer, as for a direct connection (after the core's certificate rules). */
   authorize: Authorizer;
+  /**
+   * A request from a trusted proxy without a forwarded certificate is refused (403, reason
+   * no_client_certificate), as a direct connection without one is at the handshake. Default false: the
+   * request goes on with no peer.
+   */
+  requireCertificate?: boolean;
   /** Revocation of forwarded certificates. TODO(crl): the node passes the core's CRL check here. */
   revoked?: RevocationCheck;
   clock?: Clock;
@@ -102,7 +108,17 @@ export function installForwardedIdentity(app: FastifyInstance, options: Forwarde
       // Handlers never read the raw headers: the verified identity is `request.peer`.
       for (const name of FORWARDED_CERT_HEADERS) delete request.headers[name];
     }
-    if (!forwarded) return;
+    if (!forwarded) {
+      if (!options.requireCertificate) return;
+      reject(request, {
+        reason: 'no_client_certificate',
+        detail: 'the trusted proxy forwarded no client certificate',
+      });
+      throw new ForwardedCertError(
+        'no_client_certificate',
+        'a client certificate is required: the proxy forwarded none',
+      );
+    }
     const now = clock();
     const verdict = verifyPeerCertificate(forwarded.leaf, forwarded.chain, {
       cas: options.cas(),

@@ -47,6 +47,22 @@ export function apiKeyContract(open: OpenStore): void {
     }
   });
 
+  test('a certificate-bound key keeps its binding (x5t#S256) across reopen; an unbound key has none', async () => {
+    const t = await open();
+    try {
+      const bound = apiKey({ certSha256: 'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg' });
+      const plain = apiKey();
+      await t.store.addApiKey(bound);
+      await t.store.addApiKey(plain);
+      assert.deepEqual(await t.store.getApiKey(bound.id), bound);
+      assert.equal('certSha256' in ((await t.store.getApiKey(plain.id)) ?? {}), false);
+      const store = await t.reopen();
+      assert.deepEqual(await store.getApiKey(bound.id), bound);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test('a second key with the same id is refused with api_key_exists and leaves the first unchanged', async () => {
     const t = await open();
     try {

@@ -11,6 +11,7 @@ import { parseInput } from '../../validate.ts';
 import { isRfc3339DateTime } from '../facts/rfc3339.ts';
 import { KEY_ID } from './api-key-token.ts';
 import { type ApiKeys, keyStatus, type PublicApiKey } from './api-keys.ts';
+import { THUMBPRINT } from './cert-binding.ts';
 import { ANONYMOUS, PERMISSIONS, type Principal } from './permissions.ts';
 
 function isEntityUri(value: string): boolean {
@@ -35,6 +36,17 @@ const createBody = z.strictObject({
     .nullable()
     .optional(),
   description: z.string().max(500).nullable().optional(),
+  cnf: z
+    .strictObject({
+      'x5t#S256': z
+        .string()
+        .regex(THUMBPRINT, 'must be the base64url SHA-256 of a DER certificate (43 characters)'),
+    })
+    .optional()
+    .meta({
+      description:
+        'Bind the key to a client certificate (RFC 8705): it is then refused (401 certificate_binding_mismatch) on any request without that certificate, direct or forwarded by a trusted proxy.',
+    }),
 });
 
 const apiKeySchema = component(
@@ -48,6 +60,10 @@ const apiKeySchema = component(
     created_at: z.string(),
     revoked_at: z.string().nullable(),
     status: z.enum(['active', 'expired', 'revoked']),
+    cnf: z
+      .strictObject({ 'x5t#S256': z.string() })
+      .optional()
+      .meta({ description: 'Present when the key is bound to a client certificate.' }),
   }),
 );
 const createdKeySchema = apiKeySchema
@@ -148,6 +164,7 @@ export function apiKeyView(key: PublicApiKey, nowMs: number) {
     created_at: key.createdAt,
     revoked_at: key.revokedAt,
     status: keyStatus(key, nowMs),
+    ...(key.certSha256 ? { cnf: { 'x5t#S256': key.certSha256 } } : {}),
   };
 }
 
@@ -177,14 +194,24 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDeps
       permissions: body.permissions,
       expiresAt: body.expires_at ?? null,
       description: body.description ?? null,
+      certSha256: body.cnf?.['x5t#S256'],
     });
     deps.onKeyCreated?.(key, request.principal ?? ANONYMOUS);
     // The one place the token exists outside the client: not cacheable anywhere.
     reply.header('cache-control', 'no-store');
-    const { id, entity_uri, permissions, expires_at, description, created_at } = apiKeyView(key, now());
+    const { id, entity_uri, permissions, expires_at, description, created_at, cnf } = apiKeyView(key, now());
     return reply
       .status(201)
-      .send({ id, key: token, entity_uri, permissions, expires_at, description, created_at });
+      .send({
+        id,
+        key: token,
+        entity_uri,
+        permissions,
+        expires_at,
+        description,
+        created_at,
+        ...(cnf ? { cnf } : {}),
+      });
   });
 
   app.get('/v1/admin/api-keys', { config: { ...ADMIN, openapi: listKeysDoc } }, async () => ({

@@ -16,7 +16,14 @@ import { type Derive, DUMMY_HASH, hashSecret, scryptDerive, verifySecret } from 
 /** An API key as it may be shown: everything but the hash. */
 export type PublicApiKey = Omit<ApiKeyRecord, 'secretHash'>;
 
-export type AuthFailure = 'missing' | 'malformed' | 'unknown_key' | 'bad_secret' | 'expired' | 'revoked';
+export type AuthFailure =
+  | 'missing'
+  | 'malformed'
+  | 'unknown_key'
+  | 'bad_secret'
+  | 'expired'
+  | 'revoked'
+  | 'cert_binding_mismatch';
 
 export type Verification =
   | { ok: true; principal: Principal }
@@ -27,6 +34,8 @@ export interface NewApiKey {
   permissions: readonly Permission[];
   expiresAt?: string | null;
   description?: string | null;
+  /** Bind the key to a client certificate: base64url SHA-256 of its DER (`x5t#S256`). */
+  certSha256?: string | undefined;
 }
 
 export interface ApiKeysOptions {
@@ -89,6 +98,7 @@ export class ApiKeys {
       createdAt: this.#clock().toISOString(),
       expiresAt: input.expiresAt ? new Date(input.expiresAt).toISOString() : null,
       revokedAt: null,
+      ...(input.certSha256 ? { certSha256: input.certSha256 } : {}),
     };
     await this.#store.addApiKey(record);
     return { key: publicKey(record), token };
@@ -144,6 +154,7 @@ export class ApiKeys {
       keyId: record.id,
       entityUri: record.entityUri,
       permissions: Object.freeze([...record.permissions]),
+      ...(record.certSha256 ? { certSha256: record.certSha256 } : {}),
     });
     const keyExpiry = record.expiresAt ? Date.parse(record.expiresAt) : Number.POSITIVE_INFINITY;
     this.#remember(cacheKey, { principal, untilMs: Math.min(now + this.#ttlMs, keyExpiry) });

@@ -8,6 +8,7 @@ import { NodeError } from '../../errors.ts';
 import { accessOf } from '../../http/route-config.ts';
 import { parseToken } from './api-key-token.ts';
 import type { ApiKeys, AuthFailure } from './api-keys.ts';
+import { bindingRefusal } from './cert-binding.ts';
 import type { FailureLimiter } from './failure-limiter.ts';
 import { ANONYMOUS, forbiddenDetail, type Permission, type Principal, STATIC_ADMIN } from './permissions.ts';
 
@@ -41,6 +42,7 @@ const DETAIL: Record<AuthFailure, string> = {
   bad_secret: 'the API key is not valid',
   expired: 'the API key has expired',
   revoked: 'the API key has been revoked',
+  cert_binding_mismatch: 'the API key is bound to another client certificate',
 };
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -68,7 +70,8 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
       request.principal = ANONYMOUS;
       return;
     }
-    const address = request.ip;
+    // Behind a trusted proxy, the client's forwarded address (src/node/app/trusted-proxy.ts).
+    const address = request.clientIp;
     const wait = options.failureLimiter?.waitMs(address) ?? 0;
     if (wait > 0) {
       options.countFailure?.({ reason: 'too_many_failures' });
@@ -96,6 +99,15 @@ export function installApiAuth(app: FastifyInstance, options: ApiAuthOptions): v
         throw unauthorized(reply, result.reason);
       }
       principal = result.principal;
+    }
+    const unbound = bindingRefusal(principal.certSha256, request.peer);
+    if (unbound) {
+      // A bound key without its certificate: a stolen key, or a misrouted client. Counted as a failure.
+      options.failureLimiter?.failed(address);
+      options.countFailure?.({ reason: 'cert_binding_mismatch' });
+      options.onAuthFailed?.('cert_binding_mismatch', principal.keyId);
+      reply.header('www-authenticate', 'Bearer realm="tessera", error="invalid_token"');
+      throw new NodeError('certificate_binding_mismatch', unbound);
     }
     request.principal = principal;
     if (need !== 'authenticated' && !principal.permissions.includes(need)) {

@@ -12,6 +12,8 @@ export interface Principal {
   /** Who the key acts as: quotas and audit entries are per entity URI. */
   entityUri: string;
   permissions: readonly Permission[];
+  /** The key is bound to this client certificate (base64url SHA-256 of its DER, RFC 8705 `x5t#S256`). */
+  certSha256?: string;
 }
 
 /** TESSERA_API_KEY: the bootstrap path that predates managed keys; it may do everything. */
