@@ -57,6 +57,7 @@ export function serveCommand(): Command {
         entity_uri: node.entityUri,
         api_url: node.apiUrl,
         federation_url: federationUrl,
+        ...(node.grpcEndpoint ? { grpc_endpoint: node.grpcEndpoint } : {}),
         ...(config.pidFile ? { pid_file: config.pidFile, pid: process.pid } : {}),
       },
       `node ${node.entityUri} ready: API ${node.apiUrl}, federation ${federationUrl ?? 'disabled'}`,

@@ -9,7 +9,14 @@ export function createNodeMetrics(registry: Registry, now: () => number = Date.n
   const registers = [registry];
   /** When each peer's feed was last drained completely (ms), for the replication lag gauge. */
   const caughtUpAt = new Map<string, number>();
+  let sendBufferedMax = 0;
   return {
+    /** One gRPC stream holds this many unsent pages now: raises the high-water gauge if it is a new high. */
+    noteSendBuffered(pages: number): void {
+      if (pages <= sendBufferedMax) return;
+      sendBufferedMax = pages;
+      this.grpcSendBufferedMax.set(pages);
+    },
     markCaughtUp(peer: string, atMs: number): void {
       caughtUpAt.set(peer, atMs);
     },
@@ -80,6 +87,34 @@ export function createNodeMetrics(registry: Registry, now: () => number = Date.n
       name: 'tessera_federation_peer_clock_skew_seconds',
       help: "A peer's clock minus ours (positive: the peer is ahead), from the Date of its answers or the iat of its tokens",
       labelNames: ['peer'] as const,
+      registers,
+    }),
+    grpcStreams: new Gauge({
+      name: 'tessera_federation_grpc_streams',
+      help: 'Open gRPC replication streams: role="sender" (peers subscribed to this node), "receiver" (this node subscribed to peers)',
+      labelNames: ['role'] as const,
+      registers,
+    }),
+    grpcStreamEnds: new Counter({
+      name: 'tessera_federation_grpc_stream_ends_total',
+      help: 'gRPC replication streams ended, by role and reason (stalled, idle, cancelled, peer_revoked, shutdown, error, unavailable …)',
+      labelNames: ['role', 'reason'] as const,
+      registers,
+    }),
+    grpcSendBuffered: new Gauge({
+      name: 'tessera_federation_grpc_send_buffered_pages',
+      help: 'Feed pages written to gRPC streams and not yet handed to the connection, summed over streams (each stream is capped by TESSERA_FEDERATION_GRPC_SEND_BUFFER_PAGES)',
+      registers,
+    }),
+    grpcSendBufferedMax: new Gauge({
+      name: 'tessera_federation_grpc_send_buffered_pages_max',
+      help: 'The most feed pages one gRPC stream has held unsent at once since start (at most the cap)',
+      registers,
+    }),
+    grpcFallbacks: new Counter({
+      name: 'tessera_federation_grpc_fallbacks_total',
+      help: 'Pulls that used HTTPS because the peer offers gRPC but its stream could not be opened, by reason',
+      labelNames: ['peer', 'reason'] as const,
       registers,
     }),
     federationRejections: new Counter({

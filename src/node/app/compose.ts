@@ -30,6 +30,7 @@ import { createApiListener } from './api-listener.ts';
 import { type NodeContext, openContext } from './context.ts';
 import type { Feature } from './feature.ts';
 import { createFederationListener } from './federation-listener.ts';
+import { createGrpcFederationListener } from './grpc-federation-listener.ts';
 import { Lifecycle } from './lifecycle.ts';
 
 export interface StartNodeOptions {
@@ -46,6 +47,8 @@ export interface TesseraNode {
   entityUri: string;
   apiUrl: string;
   federationUrl: string;
+  /** The advertised gRPC federation endpoint (`host:port`); null without a gRPC listener. */
+  readonly grpcEndpoint: string | null;
   store: Store;
   peers: PeerDirectory;
   puller: Puller;
@@ -89,6 +92,7 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
         (peer) => rotation.refreshPeerKeys(peer),
         () => factLog.catchUp(),
       ],
+      manifest: () => identity.signer.manifest(),
     });
     const features: Feature[] = [
       healthFeature(ctx), // request metrics first: refused requests are counted too
@@ -115,6 +119,12 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       ? await createFederationListener(ctx, features)
       : null;
     if (federationListener) lifecycle.holds(() => federationListener.app.close());
+    // TESSERA_FEDERATION_GRPC_PORT: replication streams to peers that offer gRPC too.
+    const grpcListener =
+      federationListener && config.grpc && federation.grpc
+        ? createGrpcFederationListener(ctx, config.grpc, federation.grpc)
+        : null;
+    if (grpcListener) lifecycle.holds(() => grpcListener.close());
     const apiListener = await createApiListener(ctx, features);
     lifecycle.holds(() => apiListener.app.close());
     const node: TesseraNode = {
@@ -124,6 +134,9 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       },
       get federationUrl() {
         return ctx.nodeUrl;
+      },
+      get grpcEndpoint() {
+        return ctx.grpcEndpoint;
       },
       store: ctx.store,
       peers: ctx.peers,
@@ -135,7 +148,11 @@ export async function buildNode(config: NodeConfig, options: StartNodeOptions) {
       close: () => lifecycle.close(),
     };
     // Federation listens first: a port-0 bind fixes the URL the manifest and well-known documents advertise.
-    lifecycle.assembled(features, federationListener ? [federationListener, apiListener] : [apiListener]);
+    lifecycle.assembled(features, [
+      ...(federationListener ? [federationListener] : []),
+      ...(grpcListener ? [grpcListener] : []),
+      apiListener,
+    ]);
     return { node, start: () => lifecycle.start() };
   });
 }

@@ -44,6 +44,8 @@ export interface NodeContext {
   readonly metrics: NodeMetrics;
   /** The advertised federation URL; a port-0 bind is filled in once the federation listener listens. */
   nodeUrl: string;
+  /** The advertised gRPC federation endpoint (`host:port`) once that listener listens; null when off. */
+  grpcEndpoint: string | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -166,5 +168,6 @@ export async function openContext(
     tlsMetrics,
     metrics,
     nodeUrl: config.nodeUrl,
+    grpcEndpoint: null,
   };
 }

@@ -7,6 +7,8 @@ import type { PeerRecord } from '../../store/ports/peers.ts';
 export interface NodeEventMap {
   /** A fact was written through the API. */
   fact_written: [];
+  /** Facts from a peer were stored (a re-forwarding node serves them on: its gRPC streams push them). */
+  facts_ingested: [];
   /** A capability this node issued was revoked (peers pull revocations with the facts). */
   capability_revoked: [];
   /** The node key changed (the manifest must be re-fetched by peers). */

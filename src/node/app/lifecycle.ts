@@ -10,7 +10,7 @@
 import type { Feature } from './feature.ts';
 
 export interface Listener {
-  readonly name: 'api' | 'federation';
+  readonly name: 'api' | 'federation' | 'grpc';
   listen(): Promise<void>;
   close(): Promise<void>;
 }

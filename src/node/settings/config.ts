@@ -33,6 +33,17 @@ export interface ConnectionBounds {
   maxConnections: number;
 }
 
+export interface GrpcFederationSettings {
+  host: string;
+  port: number;
+  /** The `host:port` published in the manifest; undefined = the bind host and the bound port. */
+  advertise: string | undefined;
+  /** Pages a stream may have written but not yet handed to the connection (the sender's buffer cap). */
+  sendBufferPages: number;
+  /** Nothing moved on a stream for this long: it is cut (and resumed from the stored cursor). */
+  stallTimeoutMs: number;
+}
+
 export interface NodeConfig {
   dataDir: string;
   entityUri: string;
@@ -42,6 +53,8 @@ export interface NodeConfig {
   nodeUrlFromBind: boolean;
   federationHost: string;
   federationPort: number;
+  /** The gRPC federation listener (TESSERA_FEDERATION_GRPC_PORT); null when off (the default). */
+  grpc: GrpcFederationSettings | null;
   apiHost: string;
   apiPort: number;
   /** `none`: federation is off (TESSERA_FEDERATION_ENABLED=false) and no TLS material is given. */
@@ -192,6 +205,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
       `${name(SETTINGS.expiryCritical)} must not be longer than ${name(SETTINGS.expiryWarning)} (critical comes after warning)`,
     );
   const database = databaseSettingsFrom(s, problems);
+  const grpc = grpcSettings(s, federation, federationEnabled, problems);
 
   if (problems.length === 1 && gateError) throw gateError;
   if (problems.length > 0) throw new ConfigError(problems);
@@ -202,6 +216,7 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
     nodeUrlFromBind: !s.nodeUrl,
     federationHost: s.federationHost as string,
     federationPort: s.federationPort as number,
+    grpc,
     apiHost,
     apiPort: s.apiPort as number,
     federation: federation as NodeConfig['federation'],
@@ -251,6 +266,34 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
 }
 
 type Values = ReturnType<typeof readSettings<(typeof SERVE_SETTINGS)[number]>>;
+
+/** The gRPC listener is off unless its port is set, and it is mutual TLS only (no insecure gRPC). */
+function grpcSettings(
+  s: Values,
+  federation: NodeConfig['federation'] | undefined,
+  federationEnabled: boolean,
+  problems: string[],
+): GrpcFederationSettings | null {
+  if (s.federationGrpcPort === undefined) return null;
+  const name = settingName(SETTINGS.federationGrpcPort);
+  if (!federationEnabled) {
+    problems.push(`${name} needs federation (${SETTINGS.federationEnabled.env} is false)`);
+    return null;
+  }
+  if (federation && federation.mode !== 'mtls') {
+    problems.push(
+      `${name} needs the node's TLS material (TESSERA_TLS_CERT_PATH, _KEY_PATH, _CA_BUNDLE): gRPC federation is mutual TLS only`,
+    );
+    return null;
+  }
+  return {
+    host: s.federationGrpcHost || (s.federationHost as string),
+    port: s.federationGrpcPort as number,
+    advertise: s.federationGrpcAdvertise,
+    sendBufferPages: s.grpcSendBufferPages as number,
+    stallTimeoutMs: s.grpcStallTimeout as number,
+  };
+}
 
 /** Write and read at 0 switch every quota off, and only together and with the ACK. */
 function quotaSettings(s: Values, problems: string[]): QuotaSettings | undefined {

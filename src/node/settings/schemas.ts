@@ -71,6 +71,21 @@ export function wholeNumber(min: number, max: number, describe = 'a whole number
 
 export const port = wholeNumber(0, 65535, 'a port number');
 
+/** A port that may be unset (the listener is off). */
+export const optionalPort = port.optional();
+
+/** `host:port` (a name, an IPv4 address or a bracketed IPv6 address) that may be unset. */
+export const optionalHostPort = z
+  .string()
+  .refine(
+    (value) =>
+      /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value) && Number(value.split(':').pop()) <= 65535,
+    {
+      error: (issue) => `must be host:port ${got(issue.input)}`,
+    },
+  )
+  .optional();
+
 /** Decimal seconds within [min, max], as whole milliseconds. */
 export function seconds(min: number, max: number) {
   return z

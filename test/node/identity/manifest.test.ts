@@ -92,6 +92,7 @@ describe('node manifest', () => {
       rotation_events: [{ note: 'injected' }],
       issuer_key_id: other.keyId,
       issuer_public_key: other.publicKeyB64,
+      endpoints: { grpc: 'mallory.example:8766' },
     };
     for (const [field, value] of Object.entries(tampered)) {
       const error = expectCode(

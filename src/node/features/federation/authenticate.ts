@@ -51,6 +51,12 @@ export function peerOf(request: FastifyRequest): PeerRecord {
   return request.federationPeer;
 }
 
+/** What a federation call carries, whatever the wire: its Authorization value and its certificate's URI SANs. */
+export interface PeerCall {
+  authorization: string | undefined;
+  peerUris: readonly string[];
+}
+
 /** The gate's checks, with the little state they keep per node (parsed keys, unknown key ids tried). */
 export class PeerAuthenticator {
   readonly #keys = new PublicKeyCache();
@@ -59,18 +65,26 @@ export class PeerAuthenticator {
 
   constructor(private readonly deps: FederationAuthDeps) {}
 
-  async authenticate(request: FastifyRequest): Promise<PeerRecord> {
+  authenticate(request: FastifyRequest): Promise<PeerRecord> {
+    return this.authenticateCall({
+      authorization: request.headers.authorization,
+      peerUris: request.peer?.uris ?? [],
+    });
+  }
+
+  /** The same checks for any wire (the gRPC listener passes the call's metadata and certificate). */
+  async authenticateCall(call: PeerCall): Promise<PeerRecord> {
     try {
-      return await this.#check(request);
+      return await this.#check(call);
     } catch (error) {
       if (error instanceof PeerTokenError) this.deps.onRejected?.(error.code, error.message);
       throw error;
     }
   }
 
-  async #check(request: FastifyRequest): Promise<PeerRecord> {
+  async #check(call: PeerCall): Promise<PeerRecord> {
     const deps = this.deps;
-    const header = request.headers.authorization ?? '';
+    const header = call.authorization ?? '';
     const token = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header)?.[1];
     if (!token)
       throw new PeerTokenError(
@@ -79,7 +93,7 @@ export class PeerAuthenticator {
       );
     const issuer = claimedIssuer(token);
     if (deps.requireMtls) {
-      const uris = request.peer?.uris ?? [];
+      const uris = call.peerUris;
       if (!uris.includes(issuer))
         throw new PeerTokenError(
           'token_binding_mismatch',

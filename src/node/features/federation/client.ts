@@ -3,7 +3,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../../../tls/clock.ts';
 import { mintPeerToken } from './peer-token.ts';
-import type { FeedRequest, PeerAddress, PeerTransport } from './peer-transport.ts';
+import type { FeedRequest, FeedSubscription, PeerAddress, PeerTransport } from './peer-transport.ts';
 
 export interface FederationClientOptions {
   transport: PeerTransport;
@@ -25,6 +25,13 @@ export class FederationClient {
 
   async pullRevocations(peer: PeerAddress, request: FeedRequest): Promise<unknown> {
     return this.options.transport.pullRevocations(peer, await this.#token(peer), request);
+  }
+
+  /** A live feed from the peer, or null when the transport has none to it (pull pages then). */
+  async subscribeFacts(peer: PeerAddress, request: FeedRequest): Promise<FeedSubscription | null> {
+    const { transport } = this.options;
+    if (!transport.subscribeFacts) return null;
+    return transport.subscribeFacts(peer, await this.#token(peer), request);
   }
 
   async wake(peer: PeerAddress): Promise<void> {

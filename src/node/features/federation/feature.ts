@@ -8,11 +8,14 @@ import { createLogSampler } from '../../../tls/log-sampler.ts';
 import type { NodeContext } from '../../app/context.ts';
 import { subscribe } from '../../app/events.ts';
 import type { Feature } from '../../app/feature.ts';
+import { NodeError } from '../../errors.ts';
 import type { FactService } from '../facts/service.ts';
+import type { SignedManifest } from '../identity/manifest.ts';
 import { quotaExceeded } from '../quotas/quota-hook.ts';
 import type { Quotas } from '../quotas/quotas.ts';
 import type { PeerKeyTrust } from '../rotation/peer-key-trust.ts';
-import { type FederationAuthDeps, installPeerAuth } from './authenticate.ts';
+import { type FederationAuthDeps, installPeerAuth, PeerAuthenticator } from './authenticate.ts';
+import { createGrpcFederationService, type GrpcFederationService } from './grpc/grpc-federation-service.ts';
 import { OriginVerifier } from './origin-verifier.ts';
 import { Puller } from './puller.ts';
 import { registerFederationRoutes } from './routes.ts';
@@ -29,12 +32,14 @@ export interface FederationFeatureDeps {
   trust: PeerKeyTrust;
   /** Run after each complete pull from a peer (revocations, manifest refresh); errors are logged only. */
   afterPull: ((peer: PeerRecord) => Promise<void>)[];
+  /** The signed manifest (served by the gRPC listener's Manifest call). */
+  manifest(): SignedManifest;
 }
 
 export function federationFeature(
   ctx: NodeContext,
   deps: FederationFeatureDeps,
-): Feature & { puller: Puller; auth: FederationAuthDeps } {
+): Feature & { puller: Puller; auth: FederationAuthDeps; grpc: GrpcFederationService | null } {
   const { config, store, peers, logger, clock, audit, sample, events } = ctx;
   const { client } = deps.wire;
   const puller = new Puller({
@@ -67,6 +72,8 @@ export function federationFeature(
     afterCycle: async (peer) => {
       for (const after of deps.afterPull) await after(peer);
     },
+    onIngested: () => events.emit('facts_ingested'),
+    onStream: (delta) => ctx.metrics.grpcStreams.inc({ role: 'receiver' }, delta),
   });
   const sampleLog = createLogSampler();
   const waker = new Waker({ peers, client, debounceMs: config.wakeDebounceMs, logger });
@@ -91,6 +98,31 @@ export function federationFeature(
         );
     },
   };
+  // Through the store, so the replica that pulls from this peer hears it whichever replica the peer
+  // reached (NOTIFY on PostgreSQL; this process on SQLite). If that fails, at least this one pulls.
+  const onWake = (peerId: string) => void store.notify(WAKE_CHANNEL, peerId).catch(() => puller.wake(peerId));
+  const grpc = config.grpc
+    ? createGrpcFederationService({
+        auth: new PeerAuthenticator(auth),
+        feed: { store, reforward: config.reforward, selfEntityUri: config.entityUri },
+        peers,
+        events,
+        manifest: deps.manifest,
+        onWake,
+        takeQuota: async (peerEntityUri) => {
+          const decision = await deps.quotas.takeFederationPull(peerEntityUri);
+          if (!decision.allowed)
+            throw new NodeError(
+              'quota_exceeded',
+              `federation pull quota spent; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s`,
+            );
+        },
+        sendBufferPages: config.grpc.sendBufferPages,
+        stallTimeoutMs: config.grpc.stallTimeoutMs,
+        metrics: ctx.metrics,
+        logger,
+      })
+    : null;
   // Push (TESSERA_FEDERATION_PUSH_ENABLED): without it peers learn of changes on their pull interval.
   const wake = config.pushEnabled ? () => waker.notify() : () => {};
   const onApproved = (peer: PeerRecord) => {
@@ -109,14 +141,13 @@ export function federationFeature(
     name: 'federation',
     puller,
     auth,
+    grpc,
     federationHooks: (app) => installPeerAuth(app, auth),
     federation: async (app) =>
       registerFederationRoutes(app, {
         ...auth,
         reforward: config.reforward,
-        // Through the store, so the replica that pulls from this peer hears it whichever replica the peer
-        // reached (NOTIFY on PostgreSQL; this process on SQLite). If that fails, at least this one pulls.
-        onWake: (peerId) => void store.notify(WAKE_CHANNEL, peerId).catch(() => puller.wake(peerId)),
+        onWake,
         takeQuota: async (peerEntityUri, reply) => {
           const decision = await deps.quotas.takeFederationPull(peerEntityUri);
           if (!decision.allowed) throw quotaExceeded(decision, reply);
@@ -146,6 +177,7 @@ export function federationFeature(
       unsubscribe();
       unsubscribeWakes();
       waker.close();
+      grpc?.close();
       await puller.stop();
     },
     close: () => deps.wire.transport.close(),

@@ -27,6 +27,17 @@ export interface FeedRequest {
   limit: number;
 }
 
+/** A live feed from a peer: its pages as they come (catch-up first, then as facts commit there). */
+export interface FeedSubscription {
+  /**
+   * The pages, unvalidated (each the shape of a `pullFacts` answer), in order; ends only by throwing a
+   * NodeError `peer_call_failed` (the stream broke, stalled or the peer ended it) or after `close()`.
+   */
+  pages(): AsyncIterable<unknown>;
+  /** Ends the stream (the puller stops, the peer is revoked). */
+  close(): void;
+}
+
 export interface PeerTransport {
   /** Fetches the manifest of the node at `federationUrl` on one fresh connection. Throws ManifestError. */
   fetchManifest(federationUrl: string): Promise<ManifestResponse>;
@@ -34,6 +45,12 @@ export interface PeerTransport {
   pullFacts(peer: PeerAddress, token: string, request: FeedRequest): Promise<unknown>;
   /** One page of the peer's capability revocations, unvalidated. */
   pullRevocations(peer: PeerAddress, token: string, request: FeedRequest): Promise<unknown>;
+  /**
+   * Subscribes to the peer's feed after `request.cursor` (optional: only transports with streams have it).
+   * Resolves null when this transport has no stream to this peer now (the caller pulls pages instead);
+   * rejects with NodeError `peer_call_failed` when the peer refused the subscription.
+   */
+  subscribeFacts?(peer: PeerAddress, token: string, request: FeedRequest): Promise<FeedSubscription | null>;
   /** Asks the peer to pull from us now. */
   wake(peer: PeerAddress, token: string): Promise<void>;
   close(): Promise<void>;

@@ -14,6 +14,7 @@ import type { NodeMetrics } from '../../metrics.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
 import type { FederationClient } from './client.ts';
 import type { OriginProof, OriginVerifier } from './origin-verifier.ts';
+import type { FeedSubscription } from './peer-transport.ts';
 
 export interface FederationFeedPage {
   facts: FactRecord[];
@@ -62,6 +63,10 @@ export interface PullerOptions {
   onHealth?(peer: PeerRecord, reason: string | null): void;
   /** The peer's clock skew as last measured (ms, positive = ahead of ours), to explain certificate-time refusals. */
   peerSkewMs?(entityUri: string): number | undefined;
+  /** Facts from a peer were stored (a re-forwarding node's streams push them on). */
+  onIngested?(count: number): void;
+  /** A live stream from a peer opened (+1) or closed (-1). */
+  onStream?(delta: 1 | -1): void;
 }
 
 /** How replication from one peer is going, for `tessera peers list` and the status page. Times are ms. */
@@ -129,6 +134,10 @@ interface PeerState {
   lastError: PeerReplication['lastError'];
   nextPullAt: number | null;
   factsBehind: number | null;
+  /** The live stream from this peer, while one is open. */
+  subscription: FeedSubscription | undefined;
+  /** Resolves once the open stream has delivered everything the peer had (its first page without `more`). */
+  caughtUp: Promise<void> | undefined;
 }
 
 export const FEED_PAGE_SIZE = 500;
@@ -164,6 +173,11 @@ export class Puller {
   /** Runs one complete cycle now and resolves when it ends (used by tests and the demo). */
   async pullNow(peerId: string): Promise<void> {
     const state = this.#state(peerId);
+    // A live stream pulls all the time: "now" is once it has caught up.
+    if (state.subscription) {
+      await state.caughtUp;
+      return;
+    }
     if (state.running) {
       state.again = true;
       await state.running;
@@ -188,6 +202,7 @@ export class Puller {
   forget(peerId: string): void {
     const state = this.#states.get(peerId);
     if (state) clearTimeout(state.timer);
+    state?.subscription?.close();
     this.#states.delete(peerId);
     const peer = this.options.peers.get(peerId);
     if (peer) this.options.metrics.forgetPeer(peer.entityUri);
@@ -195,7 +210,10 @@ export class Puller {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const state of this.#states.values()) clearTimeout(state.timer);
+    for (const state of this.#states.values()) {
+      clearTimeout(state.timer);
+      state.subscription?.close();
+    }
     await Promise.allSettled([...this.#states.values()].map((s) => s.running));
   }
 
@@ -214,6 +232,8 @@ export class Puller {
         lastError: null,
         nextPullAt: null,
         factsBehind: null,
+        subscription: undefined,
+        caughtUp: undefined,
       };
       this.#states.set(peerId, state);
     }
@@ -253,9 +273,10 @@ export class Puller {
             this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'leased_elsewhere' });
             break;
           }
-          let capped: boolean;
+          let capped = false;
           try {
-            capped = await this.#cycle(peer, state);
+            // A live stream when the transport has one to this peer (it runs until it breaks); pages otherwise.
+            if (!(await this.#stream(peer, state))) capped = await this.#cycle(peer, state);
           } finally {
             await lease.release().catch(() => undefined);
           }
@@ -349,6 +370,12 @@ export class Puller {
         throw this.#pageRefused(peer, why, (error as Error).message);
       throw error;
     }
+    return this.#checkPage(peer, page, limit);
+  }
+
+  /** A page that is not a feed page (or holds more than `limit` facts) is refused as a whole. */
+  #checkPage(peer: PeerRecord, raw: unknown, limit: number): FederationFeedPage {
+    const page = raw as FederationFeedPage | null;
     if (!page || !Array.isArray(page.facts) || typeof page.cursor !== 'string' || page.facts.length > limit)
       throw this.#pageRefused(peer, 'malformed_page', `${peer.entityUri} sent a malformed feed page`);
     return page;
@@ -382,9 +409,107 @@ export class Puller {
       );
   }
 
+  /**
+   * Ingests one page: every record is checked and its origin proven before the write transaction (a bad one
+   * is refused alone with its reason, and signature checks never hold the lock), then the accepted ones
+   * are stored with the page's cursor in one transaction (a crash loses nothing and duplicates nothing).
+   */
+  async #ingest(peer: PeerRecord, page: FederationFeedPage, refused: Map<string, number>): Promise<number> {
+    const { store, facts } = this.options;
+    // Every record is checked and its origin proven before the write transaction: a bad one is refused
+    // alone with its reason, and signature checks (and an origin's manifest refresh) never hold the lock.
+    const accepted: { record: FactRecord; proof: OriginProof }[] = [];
+    for (const raw of page.facts) {
+      try {
+        // Facts that claim to have originated here are not the peer's to send: refused, never re-served as ours.
+        if ((raw as { origin_node_id?: unknown })?.origin_node_id === this.options.selfEntityUri)
+          throw new NodeError(
+            'origin_spoofed',
+            `a fact claiming to originate at ${this.options.selfEntityUri}`,
+          );
+        const record = facts.checkRemote(raw);
+        accepted.push({ record, proof: await this.options.origins.verify(record) });
+      } catch (error) {
+        this.#refuse(peer, error, refused);
+      }
+    }
+    const inserted = await store.tx(async (tx) => {
+      let count = 0;
+      for (const { record, proof } of accepted) {
+        try {
+          if ((await facts.storeRemote(tx, record, peer.entityUri, proof)).inserted) count++;
+        } catch (error) {
+          // id_conflict: the id is held by other content here; the stored fact stays, this one is refused.
+          this.#refuse(peer, error, refused);
+        }
+      }
+      await tx.setPullCursor(peer.id, page.cursor);
+      return count;
+    });
+    this.options.metrics.factsReplicated.inc({ peer: peer.entityUri }, inserted);
+    if (inserted > 0) this.options.onIngested?.(inserted);
+    return inserted;
+  }
+
+  /**
+   * Replication over a live stream, when the transport has one to this peer (false otherwise: pull pages).
+   * Subscribes from the stored cursor; each page is checked and ingested exactly as a pulled page, its
+   * cursor saved with it, so a broken stream resumes from the last stored page with nothing lost or
+   * doubled. Each page without `more` is the peer's present: the cycle's end-work runs then. The stream
+   * runs until it breaks (thrown: a failed cycle, backoff, then a new subscription), the puller stops, or
+   * the peer is revoked.
+   */
+  async #stream(peer: PeerRecord, state: PeerState): Promise<boolean> {
+    const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
+    const cursor = await this.options.store.getPullCursor(peer.id);
+    const subscription = await this.options.client.subscribeFacts(peer, {
+      limit,
+      ...(cursor ? { cursor } : {}),
+    });
+    if (!subscription) return false;
+    let markCaughtUp = () => {};
+    state.caughtUp = new Promise((resolve) => {
+      markCaughtUp = resolve;
+    });
+    state.subscription = subscription;
+    this.options.onStream?.(1);
+    let last = cursor;
+    let received = 0;
+    try {
+      for await (const raw of subscription.pages()) {
+        if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) break;
+        const page = this.#checkPage(peer, raw, limit);
+        const refused = new Map<string, number>();
+        received += await this.#ingest(peer, page, refused);
+        state.factsBehind = factsBehind(page);
+        if (page.more && page.cursor === last)
+          throw new PeerMisbehaved(
+            'cursor_stalled',
+            `${peer.entityUri} sent more: true without advancing its cursor`,
+          );
+        last = page.cursor;
+        if (page.more && refused.size === 0) continue;
+        await this.#finish(peer, refused, false, received);
+        received = 0;
+        // Healthy and caught up: a stream that breaks later starts its backoff afresh.
+        state.failures = 0;
+        state.lastSuccessAt = this.#now();
+        this.#setHealth(peer, state, null);
+        markCaughtUp();
+      }
+    } finally {
+      subscription.close();
+      state.subscription = undefined;
+      markCaughtUp();
+      state.caughtUp = undefined;
+      this.options.onStream?.(-1);
+    }
+    return true;
+  }
+
   /** One cycle; true when it ended at its page or time cap with more waiting. */
   async #cycle(peer: PeerRecord, state: PeerState): Promise<boolean> {
-    const { store, facts } = this.options;
+    const { store } = this.options;
     const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
     const now = this.options.now ?? Date.now;
     const started = now();
@@ -399,38 +524,8 @@ export class Puller {
       if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return false;
       const cursor = await store.getPullCursor(peer.id);
       const page = await this.#fetchPage(peer, limit, cursor);
-      // Every record is checked and its origin proven before the write transaction: a bad one is refused
-      // alone with its reason, and signature checks (and an origin's manifest refresh) never hold the lock.
-      const accepted: { record: FactRecord; proof: OriginProof }[] = [];
-      for (const raw of page.facts) {
-        try {
-          // Facts that claim to have originated here are not the peer's to send: refused, never re-served as ours.
-          if ((raw as { origin_node_id?: unknown })?.origin_node_id === this.options.selfEntityUri)
-            throw new NodeError(
-              'origin_spoofed',
-              `a fact claiming to originate at ${this.options.selfEntityUri}`,
-            );
-          const record = facts.checkRemote(raw);
-          accepted.push({ record, proof: await this.options.origins.verify(record) });
-        } catch (error) {
-          this.#refuse(peer, error, refused);
-        }
-      }
-      const inserted = await store.tx(async (tx) => {
-        let count = 0;
-        for (const { record, proof } of accepted) {
-          try {
-            if ((await facts.storeRemote(tx, record, peer.entityUri, proof)).inserted) count++;
-          } catch (error) {
-            // id_conflict: the id is held by other content here; the stored fact stays, this one is refused.
-            this.#refuse(peer, error, refused);
-          }
-        }
-        await tx.setPullCursor(peer.id, page.cursor);
-        return count;
-      });
+      const inserted = await this.#ingest(peer, page, refused);
       received += inserted;
-      this.options.metrics.factsReplicated.inc({ peer: peer.entityUri }, inserted);
       state.factsBehind = factsBehind(page);
       pages++;
       if (!page.more) break;
@@ -447,6 +542,16 @@ export class Puller {
         break;
       }
     }
+    await this.#finish(peer, refused, capped, received);
+    return capped;
+  }
+
+  /**
+   * The end of a cycle (or of a stream's catch-up to the peer's present): revocations and the manifest
+   * refresh ride along, refused facts make it a failure, else it counts as a success.
+   */
+  async #finish(peer: PeerRecord, refused: Map<string, number>, capped: boolean, received: number) {
+    const now = this.options.now ?? Date.now;
     // Revocations and the manifest refresh ride along; their failure is logged, not a failed facts pull.
     await this.options.afterCycle?.(peer).catch((error: Error) => {
       this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'after_cycle_failure' });
@@ -474,6 +579,5 @@ export class Puller {
         { event: 'federation_pulled', peer: peer.entityUri, facts: received },
         'facts replicated',
       );
-    return capped;
   }
 }

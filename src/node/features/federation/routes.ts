@@ -1,5 +1,4 @@
 // The federation API (served only on the federation listener): the feed a peer pulls and the wake it sends.
-import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { FEDERATION_REMAINING_CAP } from '../../../store/ports/facts.ts';
@@ -8,6 +7,7 @@ import { describeRoute } from '../../http/openapi/route-doc.ts';
 import { parseInput } from '../../validate.ts';
 import { factRecordSchema } from '../facts/schema.ts';
 import { type FederationAuthDeps, peerOf } from './authenticate.ts';
+import { readFeedPage } from './feed.ts';
 import { FEDERATION_PATHS } from './https/paths.ts';
 import { FEED_PAGE_SIZE } from './puller.ts';
 
@@ -74,44 +74,14 @@ export interface FederationRouteDeps extends FederationAuthDeps {
   takeQuota?(peerEntityUri: string, reply: FastifyReply): void | Promise<void>;
 }
 
-// The feed's format version is part of the tag: after an upgrade that changed what the feed carries
-// (v2: origin signatures, ids derived from CIDs) every peer reads the feed once more from the start.
-const FEED_VERSION = 'v2';
-
-function scopeTag(scopes: string[]): string {
-  return createHash('sha256')
-    .update(`${FEED_VERSION}:${[...scopes].sort().join(',')}`)
-    .digest('hex')
-    .slice(0, 8);
-}
-
-function splitCursor(cursor: string | undefined): [string | undefined, string | undefined] {
-  if (!cursor) return [undefined, undefined];
-  const dot = cursor.lastIndexOf('.');
-  return dot < 0 ? [cursor, undefined] : [cursor.slice(0, dot), cursor.slice(dot + 1)];
-}
-
 const PEER = { access: 'peer' } as const;
 
 export function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): void {
   app.get(FEDERATION_PATHS.facts, { config: { ...PEER, openapi: feedDoc } }, async (request, reply) => {
     const peer = peerOf(request);
     await deps.takeQuota?.(peer.entityUri, reply);
-    const parsed = { data: parseInput(feedQuery, request.query, 'query') };
-    // `local` never leaves the node, whatever was configured for the peer.
-    const scopes = peer.allowedScopes.filter((scope) => scope !== 'local');
-    // The feed cursor skips facts the peer may not receive, so it is only valid for the scope set it was
-    // made under: when an operator widens the scopes, the peer starts over (ingest is idempotent).
-    const tag = scopeTag(scopes);
-    const [storeCursor, cursorTag] = splitCursor(parsed.data.cursor);
-    const page = await deps.store.federationPage({
-      ...(storeCursor && cursorTag === tag ? { after: storeCursor } : {}),
-      limit: parsed.data.limit,
-      scopes,
-      ...(deps.reforward ? {} : { originNodeId: deps.selfEntityUri }),
-      excludeOrigin: peer.entityUri,
-    });
-    return { ...page, cursor: `${page.cursor}.${tag}` };
+    const query = parseInput(feedQuery, request.query, 'query');
+    return readFeedPage(deps, peer, query.cursor, query.limit);
   });
 
   app.post(FEDERATION_PATHS.wake, { config: { ...PEER, openapi: wakeDoc } }, async (request, reply) => {

@@ -18,6 +18,8 @@ export function identityFeature(ctx: NodeContext): Feature & { signer: ManifestS
     entityUri: config.entityUri,
     ...(credentials ? { credentials } : {}),
     clock,
+    // Published only with a gRPC listener: a node without one signs the same manifest as before.
+    endpoints: () => (ctx.grpcEndpoint ? { https: ctx.nodeUrl, grpc: ctx.grpcEndpoint } : undefined),
   });
   const sources: WellKnownSources = {
     getInfo: () => ({

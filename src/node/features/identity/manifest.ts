@@ -65,6 +65,20 @@ const rfc3339 = z.iso.datetime({ offset: true });
 export const RotationEventSchema = z.record(z.string(), component('JsonValue', z.json()));
 export type RotationEvent = z.infer<typeof RotationEventSchema>;
 
+/**
+ * Where the node can be reached, by wire, when it offers more than its federation URL (a gRPC listener).
+ * Signed like every field; older nodes and nodes without gRPC send none.
+ */
+export const ManifestEndpointsSchema = z.strictObject({
+  https: z.string().max(2048).refine(URL.canParse, 'must be an absolute URL').optional(),
+  grpc: z
+    .string()
+    .max(300)
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port')
+    .optional(),
+});
+export type ManifestEndpoints = z.infer<typeof ManifestEndpointsSchema>;
+
 export const UnsignedManifestSchema = z.strictObject({
   entity_uri: z.string().min(1).max(2048).refine(URL.canParse, 'must be an absolute URI'),
   key_id: z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 lower-case hex digits'),
@@ -89,6 +103,7 @@ export const UnsignedManifestSchema = z.strictObject({
     .regex(/^[0-9a-f]{16}$/, 'must be 16 lower-case hex digits')
     .optional(),
   issuer_public_key: base64url(32).optional(),
+  endpoints: ManifestEndpointsSchema.optional(),
 });
 
 export const SignedManifestSchema = component(
@@ -113,6 +128,8 @@ export interface BuildManifestOptions {
   rotationEvents?: RotationEvent[];
   /** The capability issuer key to publish, if any. */
   issuerKey?: { keyId: string; publicKeyB64: string };
+  /** The node's endpoints by wire, when it offers more than HTTPS. */
+  endpoints?: ManifestEndpoints;
 }
 
 export function buildManifest(options: BuildManifestOptions): SignedManifest {
@@ -131,6 +148,7 @@ export function buildManifest(options: BuildManifestOptions): SignedManifest {
     ...(options.issuerKey
       ? { issuer_key_id: options.issuerKey.keyId, issuer_public_key: options.issuerKey.publicKeyB64 }
       : {}),
+    ...(options.endpoints ? { endpoints: options.endpoints } : {}),
   };
   return { ...unsigned, signature: signCanonical(unsigned, options.nodeKey.privateKey) };
 }

@@ -12,6 +12,7 @@ import { FEDERATION_PATHS } from '../federation/https/paths.ts';
 import {
   buildManifest,
   DEFAULT_MANIFEST_TTL_SECONDS,
+  type ManifestEndpoints,
   opensslFingerprint,
   type RotationEvent,
   type SignedManifest,
@@ -118,6 +119,8 @@ export interface ManifestSignerOptions {
   rotationEvents?: RotationEvent[] | (() => RotationEvent[]);
   /** The capability issuer key to publish (a getter, so it follows an issuer key rotation). */
   issuerKey?: () => { keyId: string; publicKeyB64: string } | undefined;
+  /** The endpoints to publish (a getter: a port-0 gRPC bind is known only once listening). */
+  endpoints?: () => ManifestEndpoints | undefined;
 }
 
 export class ManifestSigner {
@@ -144,6 +147,7 @@ export class ManifestSigner {
     const nodeKey =
       typeof this.options.nodeKey === 'function' ? this.options.nodeKey() : this.options.nodeKey;
     const issuerKey = this.options.issuerKey?.();
+    const endpoints = this.options.endpoints?.();
     const stale =
       !this.#cached ||
       this.#cached.tls_spki_sha256 !== spki ||
@@ -151,6 +155,7 @@ export class ManifestSigner {
       this.#cached.tls_cert_fingerprint !== (certSha256 && opensslFingerprint(certSha256)) ||
       this.#cached.key_id !== nodeKey.keyId ||
       this.#cached.issuer_key_id !== issuerKey?.keyId ||
+      JSON.stringify(this.#cached.endpoints) !== JSON.stringify(endpoints) ||
       now.getTime() - this.#signedAt >= this.#ttlMs / 2 ||
       now.getTime() < this.#signedAt; // the clock went back: do not serve a manifest from the future
     if (stale) {
@@ -164,6 +169,7 @@ export class ManifestSigner {
         ttlSeconds: this.#ttlMs / 1000,
         rotationEvents: (typeof events === 'function' ? events() : events) ?? [],
         ...(issuerKey ? { issuerKey } : {}),
+        ...(endpoints ? { endpoints } : {}),
       });
       this.#signedAt = now.getTime();
     }
