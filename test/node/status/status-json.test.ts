@@ -162,7 +162,11 @@ describe('status page of an mTLS node with a CRL (TESSERA_TLS_CRL_PATH)', () => 
     assert.equal(entry?.name, 'crl:Status CRL CA');
     assert.equal(entry?.subject, 'CN=Status CRL CA');
     assert.equal(entry?.not_after, due);
-    assert.equal(entry?.level, 'warning', 'ten days left: inside the 30-day warning window, outside the 7-day critical one');
+    assert.equal(
+      entry?.level,
+      'warning',
+      'ten days left: inside the 30-day warning window, outside the 7-day critical one',
+    );
     assert.deepEqual(certificates.crls, [{ issuer: 'CN=Status CRL CA', next_update: due, level: 'warning' }]);
     const gauge = await api.node.metrics.getSingleMetric('tessera_tls_cert_expiry_timestamp_seconds')?.get();
     assert.equal(
