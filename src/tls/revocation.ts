@@ -85,11 +85,23 @@ export function nextTrustDeadline(identity: PeerIdentity, material: TrustMateria
   return new Date(deadline);
 }
 
+/** The bundle's CAs decoded once per bundle: a reload re-checks every open connection against the same one. */
+const decodedAnchors = new WeakMap<readonly { der: Buffer }[], X509Certificate[]>();
+
+function anchorsOf(cas: readonly { der: Buffer }[]): X509Certificate[] {
+  let anchors = decodedAnchors.get(cas);
+  if (!anchors) {
+    anchors = cas.map((c) => new X509Certificate(c.der));
+    decodedAnchors.set(cas, anchors);
+  }
+  return anchors;
+}
+
 /** Walks leaf → issuer by signature through what the peer presented until a CA of the bundle is reached. */
 function presentedChainTrusted(presented: readonly Uint8Array[], cas: readonly { der: Buffer }[]): boolean {
   const [leafDer, ...rest] = presented;
   if (!leafDer) return false;
-  const anchors = cas.map((c) => new X509Certificate(c.der));
+  const anchors = anchorsOf(cas);
   const candidates = [...rest.map((der) => new X509Certificate(der)), ...anchors];
   let current = new X509Certificate(leafDer);
   for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {

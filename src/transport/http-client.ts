@@ -62,7 +62,11 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
     { initial: true },
   );
 
-  /** The server's certificate judged: authorizer, then CRLs (and, on an open connection, the chain again). */
+  /**
+   * The server judged: the certificate rules and authorizer, then CRLs. On an open connection (`socket`
+   * given: trust changed or a deadline came) the identity the authorizer accepted has not changed, so only
+   * the certificate rules, the CRLs and the chain to the current bundle run again.
+   */
   const judge = (
     origin: string,
     identity: PeerIdentity,
@@ -70,7 +74,7 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
   ): PeerRejectedError | undefined => {
     const expectedUri = expectedFor(origin);
     const now = clock();
-    const decision = authorize(identity, {
+    const decision = (socket ? peerCertificateRules : authorize)(identity, {
       side: 'client',
       origin,
       now,

@@ -29,6 +29,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A deadline reached whose check still passes (clock skew between the clock and the timers) is retried after this. */
 const RETRY_MS = 1000;
 
+/**
+ * Open, trusted connections under watch: `add` each admitted one; every credential reload (and each call
+ * of `reevaluate()`) re-runs `check` on all of them, and each has a timer at its next trust deadline.
+ */
 export class LiveConnections<S extends ClosableConnection> {
   readonly #entries = new Map<S, { identity: PeerIdentity; timer: unknown }>();
   readonly #options: LiveConnectionsOptions<S>;

@@ -3,7 +3,7 @@
 // its TLS_CRL_* code and, on reload, the old material stays (counted by reason). checkPeerTrust: a revoked
 // serial → cert_revoked naming it; a CRL past nextUpdate → crl_stale (fail) or accepted with a call (warn).
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { TlsError } from '../../src/tls/errors.ts';
@@ -13,6 +13,7 @@ import { pemCertificatesToDer } from '../../src/tls/x509.ts';
 import { serialOf, writeCrl } from '../support/crl.ts';
 import { counterValue } from '../support/metrics.ts';
 import { createTestCa, DAY_MS, tempDir, writeMaterial } from '../support/pki.ts';
+import { until } from '../support/reload.ts';
 import { openStaticCredentials, testMetrics } from '../support/tls-peers.ts';
 
 const identityOf = (pem: string) => peerIdentityFromDer(pemCertificatesToDer(pem)[0] as Buffer);
@@ -37,7 +38,7 @@ describe('loading CRLs with the material', () => {
     assert.ok(der.material.crls[0]?.revoked.has(serialOf(bob)));
 
     const crlDir = join(dir, 'crls');
-    await import('node:fs/promises').then((fs) => fs.mkdir(crlDir));
+    await mkdir(crlDir);
     const other = await createTestCa('Second CA');
     await writeFile(join(dir, 'ca.crt'), ca.certPem + other.certPem);
     await writeCrl(join(crlDir, 'a.pem'), ca, [bob]);
@@ -183,4 +184,19 @@ describe('checkPeerTrust', () => {
     );
     assert.equal(nextTrustDeadline(alice, warn.material).getTime(), alice.notAfter.getTime());
   });
+});
+
+test('a CRL directory is watched: a CRL renamed into it is loaded without a manual reload', async (t) => {
+  const ca = await createTestCa('CRL CA');
+  const dir = await tempDir(t);
+  const paths = await writeMaterial(dir, 'node', await ca.issue('node'), ca.certPem);
+  const crlDir = join(dir, 'crls');
+  await mkdir(crlDir);
+  await writeCrl(join(crlDir, 'ca.crl'), ca, []);
+  const source = await openStaticCredentials({ ...paths, crlPath: crlDir }, { watch: true, debounceMs: 20 });
+  t.after(() => source.close());
+  const bob = await ca.issue('bob');
+  await writeCrl(join(crlDir, 'ca.crl'), ca, [bob]);
+  // Polled (the watcher and its debounce timer do not hold the event loop open on their own).
+  await until('the new CRL to be loaded', () => source.material.crls[0]?.revoked.has(serialOf(bob)));
 });

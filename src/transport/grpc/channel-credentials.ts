@@ -176,12 +176,16 @@ class TesseraChannelCredentials extends ChannelCredentials implements MtlsChanne
     });
   }
 
-  /** The server judged: authorizer, then CRLs (and, on an open connection, its chain to the current bundle). */
+  /**
+   * The server judged: the certificate rules and authorizer, then CRLs. On an open connection (`socket`
+   * given: trust changed or a deadline came) the identity the authorizer accepted has not changed, so only
+   * the certificate rules, the CRLs and the chain to the current bundle run again.
+   */
   #judge(authority: string, identity: PeerIdentity, socket?: TLSSocket): PeerRejectedError | undefined {
     const lookup = this.#options.expectedUri;
     const expectedUri = typeof lookup === 'function' ? lookup(authority) : lookup;
     const now = (this.#options.clock ?? systemClock)();
-    const decision = this.#authorize(identity, {
+    const decision = (socket ? peerCertificateRules : this.#authorize)(identity, {
       side: 'client',
       origin: authority,
       now,

@@ -118,7 +118,6 @@ export function createMtlsGrpcServer(options: MtlsGrpcServerOptions): MtlsGrpcSe
     },
     async close(graceMs = 0) {
       stop();
-      peerGate.close();
       const closed = new Promise<void>((resolve) => tls.close(() => resolve()));
       if (graceMs > 0) {
         // GOAWAY now (no new calls), cancel what is still running at the deadline. grpc-js's tryShutdown
@@ -129,6 +128,7 @@ export function createMtlsGrpcServer(options: MtlsGrpcServerOptions): MtlsGrpcSe
       injector.destroy();
       grpc.forceShutdown();
       for (const socket of peerGate.connections) socket.destroy();
+      peerGate.close();
       await closed;
     },
   };

@@ -3,7 +3,9 @@
 // listener's secure context and the channel credentials follow; nothing is rebuilt). The open stream KEEPS
 // going on its existing connection (its TLS session, and the identities both sides saw, are unchanged);
 // every NEW connection presents the new certificates, and each side sees the other's new fingerprint.
-// The same holds through a CA rotation (old+new bundle, new leaves, then the old CA dropped).
+// The same holds through a CA rotation (old+new bundle, new leaves) until the old CA is dropped: then the
+// stream still running on old-CA leaves no longer chains to the bundle and its connection is closed
+// (cert_untrusted, docs/operator/revocation.md), while new connections on new-CA leaves work.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClientReadableStream } from '@grpc/grpc-js';
@@ -95,7 +97,7 @@ test('rotation on both sides mid-stream: the stream is kept, new connections use
   assert.deepEqual(server.rejections, []);
 });
 
-test('CA rotation: both sides trust old+new, move their leaves to the new CA; the stream is kept, then the old CA is dropped', async (t) => {
+test('CA rotation: both sides trust old+new and move their leaves: the stream is kept; dropping the old CA closes it', async (t) => {
   const oldCa = await createTestCa('Old CA');
   const newCa = await createTestCa('New CA');
   const dir = await tempDir(t);
@@ -126,14 +128,19 @@ test('CA rotation: both sides trust old+new, move their leaves to the new CA; th
   await writeMaterial(clientDir, 'alice', clientV2, both);
   assert.equal((await server.credentials.reload()).result, 'success');
   assert.equal((await clientCredentials.reload()).result, 'success');
-  // Step 2: drop the old CA everywhere.
+  server.echo.push();
+  assert.equal((await nextTick(stream)).n, before.n + 1, 'the stream opened under the old CA keeps going');
+
+  // Step 2: drop the old CA everywhere: the connection still on old-CA leaves is closed at the reload.
+  const ended = new Promise<Error>((resolve) => stream.once('error', resolve));
   await writeMaterial(dir, 'server', await newCa.issue('server'), newCa.certPem);
   await writeMaterial(clientDir, 'alice', clientV2, newCa.certPem);
   assert.equal((await server.credentials.reload()).result, 'success');
   assert.equal((await clientCredentials.reload()).result, 'success');
-
-  server.echo.push();
-  assert.equal((await nextTick(stream)).n, before.n + 1, 'the stream opened under the old CA keeps going');
+  assert.match(String(await ended), /UNAVAILABLE/);
+  assert.equal(server.rejections.at(-1)?.reason, 'cert_untrusted');
+  assert.equal(server.rejections.at(-1)?.peer, testUri('alice'));
+  const closedOnReload = server.rejections.length;
   const second = await grpcClient(server.port, clientPaths, testUri('server'), {
     credentials: clientCredentials,
   });
@@ -148,6 +155,6 @@ test('CA rotation: both sides trust old+new, move their leaves to the new CA; th
   );
   t.after(() => stale.close());
   await assert.rejects(call(stale.client, 'WhoAmI'));
-  await until('the server to record the refusal', () => server.rejections.length > 0);
+  await until('the server to record the refusal', () => server.rejections.length > closedOnReload);
   assert.equal(server.rejections.at(-1)?.reason, 'cert_untrusted');
 });

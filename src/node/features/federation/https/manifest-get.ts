@@ -1,13 +1,14 @@
 // The HTTPS half of a manifest fetch: GET /.well-known/tessera-manifest.json on one fresh node:https
 // connection (agent: false), recording the certificate the peer presented on that very connection so the
-// federation code can bind the manifest to it. Only the generic certificate rules apply here; which entity
-// the peer must be is decided by the caller from the manifest.
+// federation code can bind the manifest to it. Only the generic certificate rules and our CRLs apply here;
+// which entity the peer must be is decided by the caller from the manifest.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { peerCertificateRules } from '../../../../tls/authorize.ts';
 import { PeerRejectedError } from '../../../../tls/errors.ts';
 import { type PeerIdentity, peerIdentityFromDer } from '../../../../tls/identity.ts';
 import { clientTlsOptions, type PemMaterial } from '../../../../tls/policy.ts';
+import { checkPeerTrust, type TrustMaterial } from '../../../../tls/revocation.ts';
 import { ManifestError } from '../../identity/manifest.ts';
 import type { ManifestResponse } from '../peer-transport.ts';
 import { FEDERATION_PATHS } from './paths.ts';
@@ -16,7 +17,7 @@ const MAX_MANIFEST_BYTES = 64 * 1024;
 
 export interface GetManifestOptions {
   /** Our TLS material; needed for https:// URLs. */
-  credentials: { readonly material: PemMaterial } | null;
+  credentials: { readonly material: PemMaterial & Partial<TrustMaterial> } | null;
   /** The insecure dev mode: http:// URLs allowed (no TLS, so no certificate binding is possible). */
   insecure: boolean;
   timeoutMs: number;
@@ -84,7 +85,9 @@ function get(target: URL, options: GetManifestOptions, now: Date): Promise<RawRe
         checkServerIdentity: (_host, cert) => {
           identity = peerIdentityFromDer(cert.raw);
           const decision = peerCertificateRules(identity, { side: 'client', origin, now });
-          return decision.allow ? undefined : new PeerRejectedError(decision.reason, decision.detail);
+          if (!decision.allow) return new PeerRejectedError(decision.reason, decision.detail);
+          const revoked = hasTrust(material) ? checkPeerTrust(identity, material, now) : null;
+          return revoked ? new PeerRejectedError(revoked.reason, revoked.detail) : undefined;
         },
       });
     } else {
@@ -176,4 +179,9 @@ function toManifestError(error: unknown, origin: string): ManifestError {
       ? ' (the peer may have refused our certificate)'
       : '';
   return new ManifestError('peer_unreachable', `${origin}: ${message}${hint}`);
+}
+
+/** Material from a CredentialSource carries the CRLs and stale policy; bare PEM material has none. */
+function hasTrust(material: PemMaterial & Partial<TrustMaterial>): material is PemMaterial & TrustMaterial {
+  return material.crls !== undefined && material.crlStale !== undefined && material.cas !== undefined;
 }
