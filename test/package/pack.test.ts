@@ -198,6 +198,8 @@ describe('the packed package', { timeout: 300_000 }, () => {
           'probe',
           'createMtlsGrpcServer',
           'createMtlsChannelCredentials',
+          'createFramedServer',
+          'createFramedClient',
         ],
         'tessera/pki': ['createDevPki', 'initCa', 'issueLeaf', 'inspectCertificates'],
         'tessera/node': ['startNode', 'loadConfig'],

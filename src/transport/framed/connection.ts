@@ -22,9 +22,10 @@ import {
 
 /**
  * Why a connection ended: a limit (see FramedLimitReason), `closed` (close() or destroy() here), or
- * `peer_closed` (the peer, or the network, ended it; also a live revalidation by the server's peer gate).
+ * `socket_closed` (the socket closed otherwise: the peer ended it, the network failed, or the server's
+ * peer gate refused the peer on `revalidate()`).
  */
-export type FramedCloseReason = Exclude<FramedLimitReason, 'admission_cap'> | 'closed' | 'peer_closed';
+export type FramedCloseReason = Exclude<FramedLimitReason, 'admission_cap'> | 'closed' | 'socket_closed';
 
 export interface FramedConnectionEvents {
   /** A complete frame (its body; may be empty). */
@@ -99,7 +100,7 @@ export class FramedConnection
     this.#closed = new Promise((resolve) => {
       socket.once('close', () => {
         this.#stopTimers();
-        this.#closeReason = this.#pendingReason ?? 'peer_closed';
+        this.#closeReason = this.#pendingReason ?? 'socket_closed';
         this.emit('close', this.#closeReason);
         resolve();
       });
@@ -313,7 +314,7 @@ export class FramedConnection
 
   #closedError(): FramedConnectionClosedError {
     return new FramedConnectionClosedError(
-      `framed connection to ${describePeer(this.peer)} is closed (${this.#pendingReason ?? this.#closeReason ?? 'peer_closed'})`,
+      `framed connection to ${describePeer(this.peer)} is closed (${this.#pendingReason ?? this.#closeReason ?? 'socket_closed'})`,
     );
   }
 }

@@ -118,6 +118,9 @@ export class FramedServer extends EventEmitter<FramedServerEvents> {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.expiry ? { expiry: options.expiry } : {}),
     });
+    // After the gate has classified and counted it: Node reports a handshake timeout with 'tlsClientError'
+    // but leaves the socket open, so every failed handshake is closed here.
+    this.#tls.on('tlsClientError', (_error: Error, socket: TLSSocket) => socket.destroy());
     // New handshakes use the new material; established connections keep their session.
     this.#stop = followCredentials(options.credentials, (material) =>
       this.#tls.setSecureContext(serverTlsOptions(material)),

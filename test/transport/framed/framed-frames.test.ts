@@ -2,7 +2,6 @@
 // one byte over refused from its header alone (connection closed, `frame_too_large` counted), headers split
 // across TCP chunks and frames coalesced into one, identities on both sides, and async iteration.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { exactUri } from '../../../src/tls/authorize.ts';
 import type { MaterialPaths } from '../../../src/tls/material.ts';
@@ -66,7 +65,7 @@ test('a frame one byte over the maximum closes the connection from its header (f
   const serverSide = await server.nextConnection();
   // Only the header goes out: the server must refuse without waiting for a body.
   connection.socket.write(frameHeader(max + 1));
-  await once(connection, 'close');
+  await connection.closed;
   assert.equal(connection.closeReason, 'socket_closed');
   await serverSide.closed;
   assert.equal(serverSide.closeReason, 'frame_too_large');
