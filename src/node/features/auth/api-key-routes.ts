@@ -200,18 +200,16 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDeps
     // The one place the token exists outside the client: not cacheable anywhere.
     reply.header('cache-control', 'no-store');
     const { id, entity_uri, permissions, expires_at, description, created_at, cnf } = apiKeyView(key, now());
-    return reply
-      .status(201)
-      .send({
-        id,
-        key: token,
-        entity_uri,
-        permissions,
-        expires_at,
-        description,
-        created_at,
-        ...(cnf ? { cnf } : {}),
-      });
+    return reply.status(201).send({
+      id,
+      key: token,
+      entity_uri,
+      permissions,
+      expires_at,
+      description,
+      created_at,
+      ...(cnf ? { cnf } : {}),
+    });
   });
 
   app.get('/v1/admin/api-keys', { config: { ...ADMIN, openapi: listKeysDoc } }, async () => ({
