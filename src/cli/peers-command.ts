@@ -91,20 +91,37 @@ export function peersCommand(): Command {
       "the peer's key fingerprint, as its operator read it to you",
     )
     .option('--scopes <list>', 'scopes this peer may receive (comma-separated; default company,public)')
+    .option(
+      '--allowed-cidrs <list>',
+      'CIDR networks its federation requests must come from (comma-separated; "" removes the allowlist)',
+    )
     .exitOverride()
-    .action(async (id: string, flags: ClientFlags & { fingerprint: string; scopes?: string }) => {
-      const body = {
-        fingerprint: flags.fingerprint,
-        ...(flags.scopes ? { allowed_scopes: flags.scopes.split(',').map((s) => s.trim()) } : {}),
-      };
-      const peer = await apiCall<PeerView>(
-        target(flags),
-        'POST',
-        `/v1/admin/peers/${encodeURIComponent(id)}/approve`,
-        body,
-      );
-      print(flags.json, peer, show(peer));
-    });
+    .action(
+      async (
+        id: string,
+        flags: ClientFlags & { fingerprint: string; scopes?: string; allowedCidrs?: string },
+      ) => {
+        const body = {
+          fingerprint: flags.fingerprint,
+          ...(flags.scopes ? { allowed_scopes: flags.scopes.split(',').map((s) => s.trim()) } : {}),
+          ...(flags.allowedCidrs !== undefined
+            ? {
+                allowed_cidrs: flags.allowedCidrs
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean),
+              }
+            : {}),
+        };
+        const peer = await apiCall<PeerView>(
+          target(flags),
+          'POST',
+          `/v1/admin/peers/${encodeURIComponent(id)}/approve`,
+          body,
+        );
+        print(flags.json, peer, show(peer));
+      },
+    );
 
   withApi(peers.command('list'))
     .description('list peers')

@@ -111,6 +111,11 @@ export const ERROR_CATALOG = {
   ),
   peer_not_approved: spec(403, 'PERMISSION_DENIED', 'the peer is not approved on this node'),
   peer_revoked: spec(403, 'PERMISSION_DENIED', 'the peer was revoked'),
+  peer_address_not_allowed: spec(
+    403,
+    'PERMISSION_DENIED',
+    "the request comes from an address outside the peer's allowlist (allowed_cidrs)",
+  ),
   // Signed manifests (a peer's, fetched and verified).
   manifest_malformed: spec(502, 'UNAVAILABLE', 'the manifest is not a well-formed signed manifest'),
   signature_invalid: spec(502, 'UNAVAILABLE', "the manifest's signature does not verify"),

@@ -50,11 +50,17 @@ export function verifyPeerCertificate(
     return { ok: false, reason: 'cert_invalid', detail: 'the certificate cannot be parsed as X.509' };
   }
   const fail = (reason: string, detail: string): PeerVerdict => ({ ok: false, reason, detail, identity });
-  const path = pathToAnchor(leaf, chain, options.cas);
+  let path: ParsedCertificate[] | null;
+  let self = false;
+  try {
+    path = pathToAnchor(leaf, chain, options.cas);
+    self = !path && leaf.selfIssued && !options.cas.some((ca) => ca.der.equals(leaf.der)) && selfSigned(leaf);
+  } catch {
+    // Decoded by one parser, refused by OpenSSL's (found by fuzzing forwarded headers): not a certificate.
+    return fail('cert_invalid', 'the certificate cannot be parsed by OpenSSL');
+  }
   if (!path) {
-    const anchored = options.cas.some((ca) => ca.der.equals(leaf.der));
-    if (leaf.selfIssued && !anchored && selfSigned(leaf))
-      return fail('cert_self_signed', `self-signed certificate ${leaf.subject}`);
+    if (self) return fail('cert_self_signed', `self-signed certificate ${leaf.subject}`);
     return fail('cert_untrusted', `${leaf.subject} (issuer ${leaf.issuer}) does not chain to the CA bundle`);
   }
   const now = options.now.getTime();

@@ -2,13 +2,14 @@
 // holds open at the same time (as a running node does): the key is printed once and works, the database
 // holds only its hash, a second bootstrap is refused unless --force, and bad arguments fail clearly.
 import assert from 'node:assert/strict';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ApiKeys } from '../../src/node/features/auth/api-keys.ts';
+import { thumbprintOfPem } from '../../src/node/features/auth/cert-binding.ts';
 import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 import { runCli } from '../support/child.ts';
-import { tempDir } from '../support/pki.ts';
+import { createTestCa, tempDir } from '../support/pki.ts';
 
 describe('tessera keys bootstrap', () => {
   test('prints a working admin key once; refuses a second bootstrap; --force adds another', async (t) => {
@@ -96,5 +97,44 @@ describe('tessera keys bootstrap', () => {
       assert.match(result.stderr, message);
       assert.equal(result.stdout, '');
     }
+  });
+
+  test('--bind-cert binds the key to a certificate (cnf x5t#S256); a file without one is refused', async (t) => {
+    const dataDir = await tempDir(t, 'tessera-keys-bind-');
+    const ca = await createTestCa('Bind CA');
+    const ops = await ca.issue('ops');
+    const certFile = join(dataDir, 'ops.crt');
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(certFile, ops.certPem);
+    const made = await runCli([
+      'keys',
+      'bootstrap',
+      '--data-dir',
+      dataDir,
+      '--bind-cert',
+      certFile,
+      '--json',
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const view = JSON.parse(made.stdout) as { key: string; cnf: { 'x5t#S256': string } };
+    assert.equal(view.cnf['x5t#S256'], thumbprintOfPem(ops.certPem));
+    const store = await openSqliteStore(join(dataDir, 'tessera.db'));
+    t.after(() => store.close());
+    const verified = await new ApiKeys({ store }).verify(view.key);
+    assert.equal(verified.ok && verified.principal.certSha256, thumbprintOfPem(ops.certPem));
+
+    const notPem = join(dataDir, 'not.crt');
+    await writeFile(notPem, 'hello');
+    const refused = await runCli([
+      'keys',
+      'bootstrap',
+      '--data-dir',
+      dataDir,
+      '--force',
+      '--bind-cert',
+      notPem,
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--bind-cert: .*not\.crt holds no PEM certificate/);
   });
 });

@@ -349,6 +349,16 @@ export const CATALOG = {
     'use `https://` and a client certificate',
     'plaintext_http',
   ),
+  PEER_FORWARDED_CERT_UNTRUSTED_SOURCE: peer(
+    'a client that is not a trusted proxy sent X-Forwarded-Client-Cert / Client-Cert: the headers were removed',
+    'harmless when it is a probe or an attack; when it is your proxy, add its address to `TESSERA_TRUSTED_PROXIES` (and its URI SAN to `TESSERA_TRUSTED_PROXY_IDENTITIES` when set)',
+    'forwarded_cert_untrusted_source',
+  ),
+  PEER_FORWARDED_CERT_MALFORMED: peer(
+    "a trusted proxy's forwarded-certificate header cannot be read (400 forwarded_cert_invalid; the detail names what)",
+    'fix the proxy configuration: see docs/wires/proxy-terminated-mtls.md (`TESSERA_FORWARDED_CERT_HEADER` must match the header the proxy writes)',
+    'forwarded_cert_malformed',
+  ),
   PEER_NOT_TLS: peer(
     'our mTLS client was asked to dial an `http://` origin (it never speaks plaintext)',
     "give the peer's `https://` URL",

@@ -179,6 +179,15 @@ export function loadConfig(flags: Flags, env: Env, logger?: Logger): NodeConfig 
         ": forwarded client certificates are verified against the node's CA bundle: set TESSERA_TLS_CERT_PATH, _KEY_PATH and _CA_BUNDLE",
       ),
     );
+  // Trusting every address lets anyone on the network claim any client certificate.
+  const everyone = trustedProxies?.find((network) => network.endsWith('/0'));
+  if (everyone)
+    problems.push(
+      problem(
+        SETTINGS.trustedProxies,
+        `: ${everyone} trusts every address to forward client certificates; list the proxies' own addresses`,
+      ),
+    );
   // Node refuses a server whose headers may take longer than the whole request.
   const headers = s.headersTimeout as number | undefined;
   const whole = s.requestTimeout as number | undefined;

@@ -20,6 +20,11 @@ export interface PeerRecord {
   status: PeerStatus;
   /** Scopes this peer may receive from us; default ['company', 'public']; never 'local'. */
   allowedScopes: Scope[];
+  /**
+   * CIDR networks the peer's federation requests must come from (the client address: the socket's, or the
+   * one a trusted proxy forwarded). Absent: any address. An empty list in an update clears it.
+   */
+  allowedCidrs?: string[];
   createdAt: string;
   updatedAt: string;
 }

@@ -185,6 +185,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE api_keys ADD COLUMN cert_sha256 ${TEXT};
   `,
+  // 7: per-peer address allowlists, as SQLite's step 8 (JSON array of CIDR networks; NULL: any address).
+  `
+  ALTER TABLE peers ADD COLUMN allowed_cidrs ${TEXT};
+  `,
 ];
 
 /** The table that records applied steps (one row per version). */

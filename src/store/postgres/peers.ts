@@ -25,10 +25,11 @@ const PEER_FIELDS = [
   'allowed_scopes',
   'created_at',
   'updated_at',
+  'allowed_cidrs',
 ] as const satisfies readonly (keyof PeerRow)[];
 const PEER_COLUMNS = PEER_FIELDS.join(', ');
 
-const values = (row: PeerRow): string[] => PEER_FIELDS.map((field) => row[field]);
+const values = (row: PeerRow): (string | null)[] => PEER_FIELDS.map((field) => row[field]);
 
 const SET_CURSOR = prepared(
   'tessera_pull_cursor_set',
@@ -107,7 +108,8 @@ export class PgPeers {
         throw new StoreInputError('peer_exists', `another peer has entity URI ${updated.entityUri}`);
       throw error;
     }
-    return updated;
+    // As it reads back (an emptied allowlist is absent).
+    return peerFromRow(peerToRow(updated));
   }
 
   async getPullCursor(peerId: string): Promise<string | null> {

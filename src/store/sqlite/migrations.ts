@@ -187,6 +187,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE api_keys ADD COLUMN cert_sha256 TEXT;
   `,
+  // 8: per-peer address allowlists: the CIDR networks an approved peer's federation requests must come from
+  // (JSON array); NULL: any address.
+  `
+  ALTER TABLE peers ADD COLUMN allowed_cidrs TEXT;
+  `,
 ];
 
 function userVersion(db: Database.Database): number {

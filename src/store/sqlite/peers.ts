@@ -6,7 +6,7 @@ import type { PeerRecord, PeerStatus, PeerStore } from '../ports/peers.ts';
 import { namedParams, type Run, type Stmt, sqliteCode } from './sql.ts';
 
 const PEER_COLUMNS =
-  'id, entity_uri, federation_url, public_key, key_id, fingerprint, tls_spki_sha256, status, allowed_scopes, created_at, updated_at';
+  'id, entity_uri, federation_url, public_key, key_id, fingerprint, tls_spki_sha256, status, allowed_scopes, created_at, updated_at, allowed_cidrs';
 
 export interface PeerRow {
   id: string;
@@ -20,6 +20,8 @@ export interface PeerRow {
   allowed_scopes: string;
   created_at: string;
   updated_at: string;
+  /** JSON array of CIDR networks; NULL: any address. */
+  allowed_cidrs: string | null;
 }
 
 export function peerToRow(peer: PeerRecord): PeerRow {
@@ -35,6 +37,7 @@ export function peerToRow(peer: PeerRecord): PeerRow {
     allowed_scopes: JSON.stringify(peer.allowedScopes),
     created_at: peer.createdAt,
     updated_at: peer.updatedAt,
+    allowed_cidrs: peer.allowedCidrs?.length ? JSON.stringify(peer.allowedCidrs) : null,
   };
 }
 
@@ -51,6 +54,7 @@ export function peerFromRow(row: PeerRow): PeerRecord {
     allowedScopes: JSON.parse(row.allowed_scopes) as Scope[],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    ...(row.allowed_cidrs ? { allowedCidrs: JSON.parse(row.allowed_cidrs) as string[] } : {}),
   };
 }
 
@@ -133,7 +137,8 @@ export class SqlitePeers {
         throw new StoreInputError('peer_exists', `another peer has entity URI ${updated.entityUri}`);
       throw error;
     }
-    return updated;
+    // As it reads back (an emptied allowlist is absent).
+    return peerFromRow(peerToRow(updated));
   }
 
   getPullCursor(peerId: string): string | null {

@@ -161,4 +161,40 @@ describe('federation over a non-HTTPS peer transport', () => {
     assert.ok(wires.b.calls.includes(`GET ${FEDERATION_PATHS.facts}`), 'the feed came over the port');
     assert.ok(wires.b.calls.includes(`GET ${FEDERATION_PATHS.revocations}`), 'revocations too');
   });
+
+  test("a peer's address allowlist (allowed_cidrs): its requests from elsewhere are refused (peer_address_not_allowed)", async () => {
+    const bOnA = a.node.peers.byEntityUri(B.uri);
+    const aOnB = b.node.peers.byEntityUri(A.uri)?.id;
+    assert.ok(bOnA && aOnB);
+    const allow = async (cidrs: string[]) => {
+      const approved = await a.app.inject({
+        method: 'POST',
+        url: `/v1/admin/peers/${bOnA.id}/approve`,
+        headers: { ...bearer(adminA), 'content-type': 'application/json' },
+        payload: JSON.stringify({ fingerprint: bOnA.fingerprint, allowed_cidrs: cidrs }),
+      });
+      assert.equal(approved.statusCode, 200, approved.body);
+      return approved.json<{ allowed_cidrs?: string[] }>();
+    };
+    const refusals = () =>
+      counterValue(a.node.metrics, 'tessera_federation_rejections_total', {
+        reason: 'peer_address_not_allowed',
+      });
+    assert.deepEqual((await allow(['10.0.0.0/8'])).allowed_cidrs, ['10.0.0.0/8']);
+    await b.node.puller.pullNow(aOnB);
+    assert.equal(await refusals(), 1, "b's pull (from 127.0.0.1) is refused");
+    // inject requests come from 127.0.0.1: allowed once listed.
+    assert.deepEqual((await allow(['127.0.0.1'])).allowed_cidrs, ['127.0.0.1/32']);
+    await b.node.puller.pullNow(aOnB);
+    assert.equal(await refusals(), 1, 'allowed now');
+    assert.equal((await allow([])).allowed_cidrs, undefined, '[] removes the allowlist');
+    const bad = await a.app.inject({
+      method: 'POST',
+      url: `/v1/admin/peers/${bOnA.id}/approve`,
+      headers: { ...bearer(adminA), 'content-type': 'application/json' },
+      payload: JSON.stringify({ fingerprint: bOnA.fingerprint, allowed_cidrs: ['10.0.0.0/40'] }),
+    });
+    assert.equal(bad.statusCode, 422);
+    assert.equal(bad.json<{ error: string }>().error, 'validation_failed');
+  });
 });

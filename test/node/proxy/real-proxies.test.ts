@@ -267,6 +267,43 @@ describe('nginx → API listener: X-Forwarded-Client-Cert', {
     assert.equal(spoofed.status, 401, 'a forwarded certificate from an untrusted address binds nothing');
   });
 
+  test('a capability bound to a client certificate verifies only on a request presenting it', async () => {
+    const issued = await node.api<{ token: string; cnf: { 'x5t#S256': string } }>(
+      'POST',
+      '/v1/capabilities',
+      {
+        subject: testUri('client'),
+        verb: 'read',
+        object: 'facts:ops',
+        cnf: { 'x5t#S256': thumbprintOfPem(client.certPem) },
+      },
+    );
+    assert.equal(issued.status, 201);
+    const verify = async (target: string, cert?: IssuedCertificate) => {
+      const dispatcher = new Agent({
+        connect: {
+          ca: ca.certPem,
+          ...(cert ? { cert: cert.chainPem, key: cert.keyPem } : {}),
+          checkServerIdentity: () => undefined,
+        },
+      });
+      try {
+        const response = await request(`${target}/v1/capabilities/verify`, {
+          dispatcher,
+          method: 'POST',
+          headers: { authorization: `Bearer ${node.identity.apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ token: issued.body.token }),
+        });
+        return (await response.body.json()) as { valid: boolean; reason?: string };
+      } finally {
+        await dispatcher.close();
+      }
+    };
+    assert.deepEqual(await verify(base, client).then((v) => v.valid), true);
+    assert.equal((await verify(base, admin)).reason, 'certificate_binding_mismatch');
+    assert.equal((await verify(direct)).reason, 'certificate_binding_mismatch');
+  });
+
   test('failed authentications are limited per client address behind nginx, not per proxy', async () => {
     const failWith = async (localAddress: string) =>
       (

@@ -41,6 +41,23 @@ export function peerContract(open: OpenStore): void {
     }
   });
 
+  test('a peer address allowlist round-trips, and an empty list clears it', async () => {
+    const t = await open({ now: () => CLOCK });
+    try {
+      const a = peer({ allowedCidrs: ['10.0.0.0/8', '2001:db8::/32'] });
+      await t.store.addPeer(a);
+      assert.deepEqual(await t.store.getPeer(a.id), a);
+      const cleared = await t.store.updatePeer(a.id, { allowedCidrs: [] });
+      assert.equal(cleared && 'allowedCidrs' in cleared, false);
+      assert.equal('allowedCidrs' in ((await t.store.getPeer(a.id)) ?? {}), false);
+      const set = await t.store.updatePeer(a.id, { allowedCidrs: ['192.0.2.1/32'] });
+      const store = await t.reopen();
+      assert.deepEqual(await store.getPeer(a.id), set);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test('a second peer with the same id or entity URI is refused with peer_exists', async () => {
     const t = await open();
     try {

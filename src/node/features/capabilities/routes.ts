@@ -7,6 +7,7 @@ import type { CapabilityStore } from '../../../store/ports/capabilities.ts';
 import { component } from '../../http/openapi/components.ts';
 import { describeRoute } from '../../http/openapi/route-doc.ts';
 import { parseInput } from '../../validate.ts';
+import { THUMBPRINT, thumbprintOf } from '../auth/cert-binding.ts';
 import { FEDERATION_PATHS } from '../federation/https/paths.ts';
 import {
   REVOCATION_PAGE_SIZE,
@@ -27,6 +28,17 @@ const IssueBody = z.strictObject({
   object: text(2048),
   expires_at: z.iso.datetime({ offset: true }).optional(),
   ttl_seconds: z.number().int().positive().optional(),
+  cnf: z
+    .strictObject({
+      'x5t#S256': z
+        .string()
+        .regex(THUMBPRINT, 'must be the base64url SHA-256 of a DER certificate (43 characters)'),
+    })
+    .optional()
+    .meta({
+      description:
+        'Bind the capability to a client certificate (RFC 8705): verifying it then needs that certificate on the verify request (direct or forwarded by a trusted proxy).',
+    }),
 });
 const VerifyBody = z.strictObject({
   token: z.string().min(1).max(8192),
@@ -45,6 +57,10 @@ const capabilitySchema = component(
     object: z.string(),
     issued_at: z.string().meta({ format: 'date-time' }),
     expires_at: z.string().meta({ format: 'date-time' }),
+    cnf: z
+      .strictObject({ 'x5t#S256': z.string() })
+      .optional()
+      .meta({ description: 'Present when the capability is bound to a client certificate.' }),
   }),
 );
 const verdictSchema = z.union([
@@ -186,6 +202,7 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
         object: body.object,
         ...(body.expires_at !== undefined ? { expires_at: body.expires_at } : {}),
         ...(body.ttl_seconds !== undefined ? { ttl_seconds: body.ttl_seconds } : {}),
+        ...(body.cnf ? { cert_sha256: body.cnf['x5t#S256'] } : {}),
       },
       request.principal?.entityUri,
     );
@@ -200,10 +217,15 @@ export function registerCapabilityRoutes(app: FastifyInstance, deps: CapabilityR
     { config: { access: 'read', quota: 'fact_read', openapi: verifyDoc } },
     async (request) => {
       const body = parseInput(VerifyBody, request.body ?? {});
-      return service.verify(body.token, {
-        ...(body.verb !== undefined ? { verb: body.verb } : {}),
-        ...(body.object !== undefined ? { object: body.object } : {}),
-      });
+      // The client certificate of this request (direct, or forwarded by a trusted proxy and verified).
+      return service.verify(
+        body.token,
+        {
+          ...(body.verb !== undefined ? { verb: body.verb } : {}),
+          ...(body.object !== undefined ? { object: body.object } : {}),
+        },
+        request.peer ? thumbprintOf(request.peer) : null,
+      );
     },
   );
 

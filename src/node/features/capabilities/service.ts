@@ -25,6 +25,8 @@ export interface IssueRequest {
   /** RFC 3339; or ttl_seconds; default 1 day. At most 90 days from now. */
   expires_at?: string;
   ttl_seconds?: number;
+  /** Bind the capability to a client certificate (base64url SHA-256 of its DER, `cnf` `x5t#S256`). */
+  cert_sha256?: string;
 }
 
 export interface IssuedCapability extends Capability {
@@ -57,6 +59,7 @@ export class CapabilityService {
       object: request.object,
       issuedAt: now,
       expiresAt,
+      certSha256: request.cert_sha256,
     });
     const capability = capabilityOf(claims);
     await this.options.store.addCapability({
@@ -73,8 +76,16 @@ export class CapabilityService {
     return { ...capability, token };
   }
 
-  /** Never throws for a bad token: the verdict says why it is refused. */
-  async verify(token: string, expect: { verb?: string; object?: string } = {}): Promise<CapabilityVerdict> {
+  /**
+   * Never throws for a bad token: the verdict says why it is refused. `presentedCert`: the `x5t#S256` of the
+   * client certificate the token arrived with (null: none); a bound capability needs it to match. Left out
+   * (offline checks such as `tessera capability verify`), the binding is shown but not checked.
+   */
+  async verify(
+    token: string,
+    expect: { verb?: string; object?: string } = {},
+    presentedCert?: string | null,
+  ): Promise<CapabilityVerdict> {
     const now = this.options.clock();
     const claimed = unverifiedClaims(token);
     if ('problem' in claimed) return { valid: false, reason: 'malformed', detail: claimed.problem };
@@ -96,6 +107,16 @@ export class CapabilityService {
         valid: false,
         reason: 'revoked',
         detail: `capability ${claims.jti} was revoked at ${revoked.revoked_at}`,
+        capability: verdict.capability,
+      };
+    const bound = verdict.capability.cnf?.['x5t#S256'];
+    if (bound && presentedCert !== undefined && presentedCert !== bound)
+      return {
+        valid: false,
+        reason: 'certificate_binding_mismatch',
+        detail: presentedCert
+          ? 'the capability is bound to another client certificate than the one presented'
+          : 'the capability is bound to a client certificate, and the request presented none',
         capability: verdict.capability,
       };
     for (const field of ['verb', 'object'] as const) {

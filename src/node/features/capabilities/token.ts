@@ -38,6 +38,12 @@ export const CapabilityClaimsSchema = z.object({
   iat: z.number().int().nonnegative(),
   exp: z.number().int().positive(),
   jti: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be 8 to 128 characters of [A-Za-z0-9_-]'),
+  /** RFC 8705 confirmation: the capability may only be presented with this client certificate. */
+  cnf: z
+    .strictObject({
+      'x5t#S256': z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url SHA-256 (43 characters)'),
+    })
+    .optional(),
 });
 export type CapabilityClaims = z.infer<typeof CapabilityClaimsSchema>;
 
@@ -50,6 +56,8 @@ export interface Capability {
   object: string;
   issued_at: string;
   expires_at: string;
+  /** Present when the capability is bound to a client certificate (RFC 8705 `x5t#S256`). */
+  cnf?: { 'x5t#S256': string };
 }
 
 export function capabilityOf(claims: CapabilityClaims): Capability {
@@ -61,6 +69,7 @@ export function capabilityOf(claims: CapabilityClaims): Capability {
     object: claims.object,
     issued_at: new Date(claims.iat * 1000).toISOString(),
     expires_at: new Date(claims.exp * 1000).toISOString(),
+    ...(claims.cnf ? { cnf: { 'x5t#S256': claims.cnf['x5t#S256'] } } : {}),
   };
 }
 
@@ -73,6 +82,8 @@ export async function mintCapabilityToken(options: {
   issuedAt: Date;
   expiresAt: Date;
   id?: string;
+  /** Bind to a client certificate: base64url SHA-256 of its DER. */
+  certSha256?: string | undefined;
 }): Promise<{ token: string; claims: CapabilityClaims }> {
   const claims = CapabilityClaimsSchema.parse({
     iss: options.issuer,
@@ -82,10 +93,15 @@ export async function mintCapabilityToken(options: {
     iat: Math.floor(options.issuedAt.getTime() / 1000),
     exp: Math.floor(options.expiresAt.getTime() / 1000),
     jti: options.id ?? randomUUID(),
+    ...(options.certSha256 ? { cnf: { 'x5t#S256': options.certSha256 } } : {}),
   });
   if (claims.exp - claims.iat > MAX_CAPABILITY_TTL_S || claims.exp <= claims.iat)
     throw new RangeError(`a capability lives more than 0 s and at most ${MAX_CAPABILITY_TTL_S} s`);
-  const token = await new SignJWT({ verb: claims.verb, object: claims.object })
+  const token = await new SignJWT({
+    verb: claims.verb,
+    object: claims.object,
+    ...(claims.cnf ? { cnf: claims.cnf } : {}),
+  })
     .setProtectedHeader({ alg: 'EdDSA', typ: CAPABILITY_TOKEN_TYPE, kid: options.issuerKey.keyId })
     .setIssuer(claims.iss)
     .setSubject(claims.sub)
@@ -105,6 +121,7 @@ export const CAPABILITY_REFUSALS = [
   'expired',
   'revoked',
   'mismatch',
+  'certificate_binding_mismatch',
 ] as const;
 export type CapabilityRefusal = (typeof CAPABILITY_REFUSALS)[number];
 

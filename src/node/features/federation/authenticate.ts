@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { Store } from '../../../store/store.ts';
 import type { Clock } from '../../../tls/clock.ts';
+import { type CidrSet, parseCidrs } from '../../../transport/proxy/cidr.ts';
 import { accessOf } from '../../http/route-config.ts';
 import { PublicKeyCache } from '../identity/public-key-cache.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
@@ -55,6 +56,8 @@ export function peerOf(request: FastifyRequest): PeerRecord {
 export interface PeerCall {
   authorization: string | undefined;
   peerUris: readonly string[];
+  /** The caller's address (behind a trusted proxy, the forwarded one): per-peer allowlists judge it. */
+  clientIp: string | undefined;
 }
 
 /** The gate's checks, with the little state they keep per node (parsed keys, unknown key ids tried). */
@@ -62,6 +65,8 @@ export class PeerAuthenticator {
   readonly #keys = new PublicKeyCache();
   /** The last unknown key id each peer presented (one entry per peer). */
   readonly #triedKids = new Map<string, string>();
+  /** Parsed peer allowlists, by their text (as many as peers with one). */
+  readonly #allowlists = new Map<string, CidrSet>();
 
   constructor(private readonly deps: FederationAuthDeps) {}
 
@@ -69,6 +74,7 @@ export class PeerAuthenticator {
     return this.authenticateCall({
       authorization: request.headers.authorization,
       peerUris: request.peer?.uris ?? [],
+      clientIp: request.clientIp,
     });
   }
 
@@ -80,6 +86,17 @@ export class PeerAuthenticator {
       if (error instanceof PeerTokenError) this.deps.onRejected?.(error.code, error.message);
       throw error;
     }
+  }
+
+  #allowlist(cidrs: readonly string[]): CidrSet {
+    const key = cidrs.join(',');
+    let set = this.#allowlists.get(key);
+    if (!set) {
+      if (this.#allowlists.size > 1024) this.#allowlists.clear();
+      set = parseCidrs(cidrs);
+      this.#allowlists.set(key, set);
+    }
+    return set;
   }
 
   async #check(call: PeerCall): Promise<PeerRecord> {
@@ -104,6 +121,15 @@ export class PeerAuthenticator {
     if (!peer || peer.status === 'pending')
       throw new PeerTokenError('peer_not_approved', `${issuer} is not an approved peer of this node`);
     if (peer.status === 'revoked') throw new PeerTokenError('peer_revoked', `${issuer} has been revoked`);
+    // The client address: the socket's, or behind a trusted proxy the forwarded one (app/trusted-proxy.ts).
+    if (
+      peer.allowedCidrs?.length &&
+      (call.clientIp === undefined || !this.#allowlist(peer.allowedCidrs).has(call.clientIp))
+    )
+      throw new PeerTokenError(
+        'peer_address_not_allowed',
+        `${issuer} may call from ${peer.allowedCidrs.join(', ')} only, not from ${call.clientIp ?? 'an unknown address'}`,
+      );
     const now = deps.clock();
     const kid = tokenKeyId(token);
     if (deps.trust && kid && !deps.trust.knowsNodeKey(peer, kid, now)) {

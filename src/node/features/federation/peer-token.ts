@@ -39,6 +39,7 @@ export type PeerTokenErrorCode = Extract<
   | 'token_binding_mismatch'
   | 'peer_not_approved'
   | 'peer_revoked'
+  | 'peer_address_not_allowed'
 >;
 
 /** A refused federation request: counted and audited by its code before it is answered. */

@@ -2,10 +2,12 @@
 // manifest is signed by the key it advertises, and the TLS certificate it presented on that very
 // connection carries the manifest's entity URI. Approval needs the operator to confirm the key
 // fingerprint out of band; revocation takes effect on open connections at once.
+
 import { randomUUID } from 'node:crypto';
 import { SCOPES, type Scope } from '../../../store/ports/facts.ts';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { Clock } from '../../../tls/clock.ts';
+import { parseCidrs } from '../../../transport/proxy/cidr.ts';
 import { NodeError } from '../../errors.ts';
 import { describePublicKey } from '../identity/node-key.ts';
 import type { PeerDirectory } from './peer-directory.ts';
@@ -78,7 +80,8 @@ export class PeerService {
     return peer;
   }
 
-  async approve(id: string, fingerprint: string, scopes?: string[]): Promise<PeerRecord> {
+  /** `cidrs`: the addresses its federation requests must come from (undefined: unchanged; []: any). */
+  async approve(id: string, fingerprint: string, scopes?: string[], cidrs?: string[]): Promise<PeerRecord> {
     const peer = this.#get(id);
     if (peer.status === 'revoked')
       throw new NodeError('peer_revoked', `peer ${id} was revoked; a revoked peer cannot be approved again`);
@@ -88,9 +91,16 @@ export class PeerService {
         `the fingerprint given does not match the key of ${peer.entityUri}; compare it with the peer operator again`,
       );
     const allowedScopes = scopes === undefined ? peer.allowedScopes : parseScopes(scopes);
+    let allowedCidrs: string[] | undefined;
+    try {
+      allowedCidrs = cidrs === undefined ? undefined : [...parseCidrs(cidrs).networks];
+    } catch (error) {
+      throw new NodeError('validation_failed', `allowed_cidrs: ${(error as Error).message}`);
+    }
     const updated = await this.options.peers.update(id, {
       status: 'approved',
       allowedScopes,
+      ...(allowedCidrs ? { allowedCidrs } : {}),
       updatedAt: this.options.clock().toISOString(),
     });
     this.options.onApproved(updated as PeerRecord);

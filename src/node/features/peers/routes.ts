@@ -16,6 +16,10 @@ const addBody = z.strictObject({ url: z.string().min(1).max(2048) });
 const approveBody = z.strictObject({
   fingerprint: z.string().min(1).max(200),
   allowed_scopes: z.array(z.string()).max(4).optional(),
+  allowed_cidrs: z.array(z.string().max(64)).max(64).optional().meta({
+    description:
+      'CIDR networks its federation requests must come from (the client address; behind a trusted proxy, the forwarded one); [] removes the allowlist.',
+  }),
 });
 
 const peerSchema = component(
@@ -29,6 +33,10 @@ const peerSchema = component(
     tls_spki_sha256: z.string(),
     status: z.enum(['pending', 'approved', 'revoked']),
     allowed_scopes: z.array(z.enum(SCOPES)).meta({ description: 'What it may receive from this node.' }),
+    allowed_cidrs: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Where its federation requests must come from; absent: anywhere.' }),
     created_at: z.string(),
     updated_at: z.string(),
     replication: z
@@ -186,6 +194,7 @@ export function peerView(peer: PeerRecord, replication?: PeerReplication, clock?
     tls_spki_sha256: peer.tlsSpkiSha256,
     status: peer.status,
     allowed_scopes: peer.allowedScopes,
+    ...(peer.allowedCidrs ? { allowed_cidrs: peer.allowedCidrs } : {}),
     created_at: peer.createdAt,
     updated_at: peer.updatedAt,
     ...(replication ? { replication: replicationView(replication) } : {}),
@@ -263,7 +272,14 @@ export function registerPeerRoutes(
     { config: { ...audited(200, 'peer_approved'), openapi: approvePeerDoc } },
     async (request) => {
       const body = parseInput(approveBody, request.body ?? {});
-      return peerView(await deps.service.approve(request.params.id, body.fingerprint, body.allowed_scopes));
+      return peerView(
+        await deps.service.approve(
+          request.params.id,
+          body.fingerprint,
+          body.allowed_scopes,
+          body.allowed_cidrs,
+        ),
+      );
     },
   );
   app.post<{ Params: { id: string } }>(

@@ -67,12 +67,20 @@ function authorization(metadata: Metadata): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** grpc-js's peer string (`1.2.3.4:5`, `[::1]:5`, or with an `ipv4:`/`ipv6:` prefix) → the address alone. */
+function addressOf(peer: string): string | undefined {
+  const bare = peer.replace(/^ipv[46]:/, '');
+  const match = /^\[([^\]]+)\]:\d+$/.exec(bare) ?? /^([^:]+):\d+$/.exec(bare);
+  return match?.[1];
+}
+
 export function createGrpcFederationService(options: GrpcFederationServiceOptions): GrpcFederationService {
   const streams = new Set<SubscriptionStream>();
   const authenticate = (call: SubscribeCall | ServerUnaryCall<unknown, unknown>) =>
     options.auth.authenticateCall({
       authorization: authorization(call.metadata),
       peerUris: grpcPeer(call)?.uris ?? [],
+      clientIp: addressOf(call.getPeer()),
     });
   const handlers: UntypedServiceImplementation = {
     Manifest(_call: ServerUnaryCall<unknown, unknown>, reply: sendUnaryData<unknown>) {
