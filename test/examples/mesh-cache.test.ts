@@ -1,14 +1,18 @@
 // examples/mesh-cache as three real processes (plus an intruder), peered over framed mTLS with a dev PKI:
 // a put on one node is read on the others, a delete and a purge by prefix reach every node, entries expire
-// at their TTL everywhere, and a node holding a certificate from another CA is refused both ways.
+// at their TTL everywhere, a member sending a malformed operation is disconnected, and a node holding a
+// certificate from another CA is refused both ways.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { meshTogether, type NodeProcess, startNodeProcess } from '../../examples/mesh-cache/launch.ts';
 import { createDevPki } from '../../src/pki/dev.ts';
+import { CredentialSource } from '../../src/tls/credential-source.ts';
+import { createFramedClient } from '../../src/transport/framed/client.ts';
 import { tempDir } from '../support/pki.ts';
 import { until } from '../support/reload.ts';
+import { silentLogger } from '../support/tls-peers.ts';
 
 describe('examples/mesh-cache: three nodes over framed mTLS', () => {
   const cleanup: (() => unknown)[] = [];
@@ -88,6 +92,38 @@ describe('examples/mesh-cache: three nodes over framed mTLS', () => {
       assert.equal(await node.command('GET p:2'), 'MISS', `p:2 on ${node.name}`);
       assert.equal(await node.command('GET q:1'), 'VALUE other', `q:1 on ${node.name}`);
     }
+  });
+
+  test('a peer that sends a frame that is not an operation is disconnected, and the node keeps serving', async (t) => {
+    // A real mesh member (b's certificate) turned hostile, speaking the wire through the library client.
+    const credentials = await CredentialSource.open({
+      certPath: join(dir, 'mesh', 'b.crt'),
+      keyPath: join(dir, 'mesh', 'b.key'),
+      caPath: join(dir, 'mesh', 'ca.crt'),
+      watch: false,
+      pollIntervalMs: 0,
+      sighup: false,
+      logger: silentLogger,
+    });
+    const client = createFramedClient({ credentials, logger: silentLogger });
+    t.after(() => {
+      client.close();
+      credentials.close();
+    });
+    const connection = await client.connect({
+      host: '127.0.0.1',
+      port: a.meshPort,
+      expectedUri: 'spiffe://example.org/node/a',
+    });
+    const seen = a.events.length;
+    await connection.send(new TextEncoder().encode('{"op":"put","key":"x","value":42}'));
+    await connection.closed;
+    const refused = await a.waitFor((event) => event.event === 'op_refused');
+    assert.equal(refused.reason, 'bad_value');
+    assert.ok(!a.events.slice(seen).some((event) => event.event === 'applied'), 'nothing was applied');
+    assert.equal(await a.command('GET x'), 'MISS');
+    assert.equal(await a.command('PUT still 0 ok'), 'OK');
+    await applied(b, { key: 'still' });
   });
 
   test('a node with a certificate from another CA is refused both ways, and its writes never land', async () => {

@@ -159,7 +159,7 @@ test('over maxConnections a socket is destroyed at accept, before any handshake 
   assert.equal((await roundTrip(four, Buffer.from('in'))).toString(), 'in');
 });
 
-test('a stalled TLS client and a garbage client do not delay a good one; the stalled one meets the handshake deadline', async (t) => {
+test('a stalled TLS client and a garbage client do not delay a good one; stalled and dripping ones meet the handshake deadline', async (t) => {
   const server = await startFramedServer(serverPaths, admitAlice, { handshakeTimeoutMs: 60_000 });
   t.after(() => server.close());
   // Stalled: the first bytes of a ClientHello, then nothing.
@@ -192,6 +192,15 @@ test('a stalled TLS client and a garbage client do not delay a good one; the sta
   await until('the timeout to be recorded', () => quick.rejections.length > 0);
   assert.equal(quick.rejections[0]?.reason, 'handshake_failed');
   assert.equal(quick.rejections[0]?.detail, 'ERR_TLS_HANDSHAKE_TIMEOUT');
+
+  // The deadline is absolute: a client dripping its ClientHello a byte at a time does not extend it.
+  const drip = await tcp(quick.port);
+  drip.write(Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00));
+  const dripping = setInterval(() => drip.destroyed || drip.write(Uint8Array.of(0x01)), 50);
+  t.after(() => clearInterval(dripping));
+  await once(drip, 'close');
+  await until('the second timeout to be recorded', () => quick.rejections.length > 1);
+  assert.equal(quick.rejections[1]?.detail, 'ERR_TLS_HANDSHAKE_TIMEOUT');
 });
 
 test('the client gives up on a server that never finishes the handshake (FramedHandshakeTimeoutError)', async (t) => {
