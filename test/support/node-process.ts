@@ -16,6 +16,8 @@ export interface NodeProcess {
   entityUri: string;
   apiUrl: string;
   federationUrl: string;
+  /** The advertised gRPC federation endpoint (`host:port`) when the node runs that listener. */
+  grpcEndpoint: string | undefined;
   apiKey: string;
   dataDir: string;
   tls: MaterialPaths;
@@ -95,6 +97,7 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
     entityUri,
     apiUrl,
     federationUrl: ready.federation_url as string,
+    grpcEndpoint: ready.grpc_endpoint as string | undefined,
     apiKey,
     dataDir,
     tls,

@@ -34,6 +34,11 @@ export class FederationClient {
     return transport.subscribeFacts(peer, await this.#token(peer), request);
   }
 
+  /** After a subscription fell back to pages: how soon a stream may be tried again (ms), if at all. */
+  streamRetryAfterMs(peer: PeerAddress): number | undefined {
+    return this.options.transport.streamRetryAfterMs?.(peer);
+  }
+
   async wake(peer: PeerAddress): Promise<void> {
     await this.options.transport.wake(peer, await this.#token(peer));
   }

@@ -51,6 +51,11 @@ export interface PeerTransport {
    * rejects with NodeError `peer_call_failed` when the peer refused the subscription.
    */
   subscribeFacts?(peer: PeerAddress, token: string, request: FeedRequest): Promise<FeedSubscription | null>;
+  /**
+   * After `subscribeFacts` resolved null because the peer's stream was unavailable: how soon (ms) a stream
+   * may be tried again (the puller's next cycle comes no later). Undefined: no stream to retry.
+   */
+  streamRetryAfterMs?(peer: PeerAddress): number | undefined;
   /** Asks the peer to pull from us now. */
   wake(peer: PeerAddress, token: string): Promise<void>;
   close(): Promise<void>;

@@ -138,6 +138,10 @@ interface PeerState {
   subscription: FeedSubscription | undefined;
   /** Resolves once the open stream has delivered everything the peer had (its first page without `more`). */
   caughtUp: Promise<void> | undefined;
+  /** The last run was a stream that delivered pages and then broke: reconnect soon, not after the interval. */
+  streamBroke: boolean;
+  /** The last run pulled pages because the peer's stream was unavailable: try it again after this (ms). */
+  streamRetryMs: number | undefined;
 }
 
 export const FEED_PAGE_SIZE = 500;
@@ -234,6 +238,8 @@ export class Puller {
         factsBehind: null,
         subscription: undefined,
         caughtUp: undefined,
+        streamBroke: false,
+        streamRetryMs: undefined,
       };
       this.#states.set(peerId, state);
     }
@@ -274,9 +280,14 @@ export class Puller {
             break;
           }
           let capped = false;
+          state.streamBroke = false;
+          state.streamRetryMs = undefined;
           try {
             // A live stream when the transport has one to this peer (it runs until it breaks); pages otherwise.
-            if (!(await this.#stream(peer, state))) capped = await this.#cycle(peer, state);
+            if (!(await this.#stream(peer, state))) {
+              state.streamRetryMs = this.options.client.streamRetryAfterMs(peer);
+              capped = await this.#cycle(peer, state);
+            }
           } finally {
             await lease.release().catch(() => undefined);
           }
@@ -319,7 +330,7 @@ export class Puller {
     })().finally(() => {
       state.running = undefined;
       if (!this.#stopped && this.options.peers.get(peerId)?.status === 'approved')
-        this.#schedule(peerId, this.#delay(state.failures));
+        this.#schedule(peerId, this.#delay(state));
     });
     return state.running;
   }
@@ -343,9 +354,17 @@ export class Puller {
     this.options.onHealth?.(peer, reason);
   }
 
-  #delay(failures: number): number {
+  #delay(state: PeerState): number {
+    const { failures } = state;
     const { intervalMs } = this.options;
-    if (failures === 0) return intervalMs;
+    // A stream that worked and broke (the peer restarted, a connection dropped) is resumed within seconds.
+    if (state.streamBroke)
+      return Math.round(
+        Math.min(1000 * 2 ** Math.min(failures - 1, 5), intervalMs) *
+          (0.5 + 0.5 * (this.options.random ?? Math.random)()),
+      );
+    if (failures === 0)
+      return state.streamRetryMs === undefined ? intervalMs : Math.min(intervalMs, state.streamRetryMs + 100);
     const max = this.options.maxBackoffMs ?? Math.min(10 * intervalMs, 15 * 60_000);
     const base = Math.min(max, Math.max(intervalMs, 1000) * 2 ** Math.min(failures - 1, 20));
     // Jitter (50–100 % of the step) keeps a fleet of nodes from retrying a recovering peer in lockstep.
@@ -481,6 +500,8 @@ export class Puller {
         const page = this.#checkPage(peer, raw, limit);
         const refused = new Map<string, number>();
         received += await this.#ingest(peer, page, refused);
+        // The stream worked: if it breaks now (the peer restarted, a connection dropped) it is resumed soon.
+        state.streamBroke = true;
         state.factsBehind = factsBehind(page);
         if (page.more && page.cursor === last)
           throw new PeerMisbehaved(
@@ -491,7 +512,7 @@ export class Puller {
         if (page.more && refused.size === 0) continue;
         await this.#finish(peer, refused, false, received);
         received = 0;
-        // Healthy and caught up: a stream that breaks later starts its backoff afresh.
+        // Healthy and caught up: a stream that breaks later starts its backoff afresh, from a second.
         state.failures = 0;
         state.lastSuccessAt = this.#now();
         this.#setHealth(peer, state, null);
@@ -502,6 +523,8 @@ export class Puller {
       state.subscription = undefined;
       markCaughtUp();
       state.caughtUp = undefined;
+      // Ended without breaking (the puller stops, the peer was revoked): nothing to resume quickly.
+      if (this.#stopped || this.options.peers.get(peer.id)?.status !== 'approved') state.streamBroke = false;
       this.options.onStream?.(-1);
     }
     return true;

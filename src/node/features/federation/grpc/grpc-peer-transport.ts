@@ -255,16 +255,18 @@ export class GrpcPeerTransport implements PeerTransport {
   }
 
   /**
-   * Waits until the channel is connected, within the connect timeout; fails at once when the last attempt
-   * failed (the peer is down, or we refused its certificate): the caller falls back to HTTPS at once.
+   * Waits until the channel is connected, within the connect timeout (grpc-js reconnects on its own
+   * meanwhile, so a peer that is restarting is found); fails at once when we refused the peer's
+   * certificate (that does not heal by waiting): the caller falls back to HTTPS.
    */
   async #ready(peer: PeerAddress, channel: PeerChannel): Promise<void> {
     const grpcChannel = channel.client.getChannel();
     const deadline = Date.now() + (this.options.connectTimeoutMs ?? 10_000);
+    channel.lastRejection = undefined;
     for (;;) {
       const state = grpcChannel.getConnectivityState(true);
       if (state === connectivityState.READY) return;
-      if (state === connectivityState.TRANSIENT_FAILURE || state === connectivityState.SHUTDOWN) {
+      if (channel.lastRejection || state === connectivityState.SHUTDOWN) {
         const reason = channel.lastRejection ?? 'unavailable';
         throw unavailable(peer, reason, `cannot connect over gRPC (${reason})`);
       }
@@ -297,8 +299,9 @@ export class GrpcPeerTransport implements PeerTransport {
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.enable_retries': 0,
+      // A restarted peer is found again within seconds (each try is one TCP connect and handshake).
       'grpc.initial_reconnect_backoff_ms': 1000,
-      'grpc.max_reconnect_backoff_ms': 30_000,
+      'grpc.max_reconnect_backoff_ms': 5000,
       ...this.options.channel,
     };
   }

@@ -87,6 +87,12 @@ export class PreferGrpcTransport implements PeerTransport {
     }
   }
 
+  streamRetryAfterMs(peer: PeerAddress): number | undefined {
+    const until = this.#downUntil.get(peer.entityUri);
+    if (until === undefined) return undefined;
+    return Math.max(0, until - (this.options.now ?? Date.now)());
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([this.options.grpc.close(), this.options.https.close()]);
   }
