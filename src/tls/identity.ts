@@ -80,7 +80,9 @@ const identityCache = new WeakMap<TLSSocket, PeerIdentity | null>();
 /** The identity of the certificate the peer presented on this socket, parsed once per socket. */
 export function peerIdentityOf(socket: TLSSocket): PeerIdentity | null {
   if (identityCache.has(socket)) return identityCache.get(socket) ?? null;
-  const raw = socket.getPeerX509Certificate()?.raw;
+  // Not getPeerX509Certificate(): on Node 20 a client socket then answers getPeerCertificate() (and itself)
+  // with nothing ever after, and the live re-checks read the presented chain with getPeerCertificate(true).
+  const raw: Buffer | undefined = socket.getPeerCertificate()?.raw;
   const identity = raw ? peerIdentityFromDer(raw) : null;
   identityCache.set(socket, identity);
   return identity;

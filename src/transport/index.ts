@@ -33,4 +33,4 @@ export { type ClosableConnection, LiveConnections, type LiveConnectionsOptions }
 export { PeerGate, type PeerGateOptions } from './peer-gate.ts';
 export { type ProbeOptions, type ProbeResult, probe } from './probe.ts';
 export * from './proxy/index.ts';
-export type { Rejection } from './rejections.ts';
+export { classifyClientHandshakeError, type Rejection } from './rejections.ts';

@@ -74,6 +74,9 @@ export class PeerGate extends EventEmitter<PeerGateEvents> {
     });
     server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
       const { reason, detail } = classifyHandshakeError(error, socket);
+      const remoteAddress = socket.remoteAddress;
+      // Node leaves a socket whose handshake timed out open: it would hold a connection slot forever.
+      socket.destroy();
       if (reason === PEER_ABORTED) {
         this.#logger.debug(
           { event: 'tls_handshake_aborted', detail },
@@ -81,7 +84,7 @@ export class PeerGate extends EventEmitter<PeerGateEvents> {
         );
         return;
       }
-      this.#reject({ side: 'server', reason, detail, remoteAddress: socket.remoteAddress });
+      this.#reject({ side: 'server', reason, detail, remoteAddress });
     });
   }
 

@@ -90,3 +90,21 @@ export function recordRejection(
     `TLS peer rejected (${rejection.side} side): ${rejection.reason}`,
   );
 }
+
+const CLIENT_HANDSHAKE_REASONS: Record<string, string> = {
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'protocol_version',
+  ERR_SSL_UNSUPPORTED_PROTOCOL: 'protocol_version',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'protocol_version',
+  ERR_SSL_NO_PROTOCOLS_AVAILABLE: 'protocol_version',
+  ERR_SSL_NO_SHARED_CIPHER: 'no_shared_cipher',
+  ERR_SSL_NO_CIPHERS_AVAILABLE: 'no_shared_cipher',
+};
+
+/** A client-side handshake error → reason; null when the peer just hung up (nothing of ours to count). */
+export function classifyClientHandshakeError(error: NodeJS.ErrnoException): string | null {
+  const code = error.code ?? '';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED') return null;
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))
+    return CLIENT_HANDSHAKE_REASONS[code] ?? 'handshake_failed';
+  return code ? reasonForVerifyError(code) : 'handshake_failed';
+}

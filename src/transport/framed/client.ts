@@ -3,20 +3,27 @@
 // the core's authorizers in checkServerIdentity, i.e. after the handshake and before a single frame byte is
 // written. Refusals, ours and OpenSSL's, are counted and logged with the same reasons as the HTTPS and gRPC
 // clients, and reported as PeerRejectedError.
-import { connect, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
+import {
+  connect,
+  createSecureContext,
+  type PeerCertificate,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
 import { type Authorizer, allOf, declaredIdentity, peerCertificateRules } from '../../tls/authorize.ts';
 import { type Clock, systemClock } from '../../tls/clock.ts';
 import type { CredentialSource } from '../../tls/credential-source.ts';
 import { PeerRejectedError } from '../../tls/errors.ts';
 import type { ExpiryMonitor } from '../../tls/expiry.ts';
 import { followCredentials } from '../../tls/follow.ts';
-import { describePeer, peerIdentityFromDer, peerIdentityOf } from '../../tls/identity.ts';
+import { describePeer, type PeerIdentity, peerIdentityFromDer, peerIdentityOf } from '../../tls/identity.ts';
 import { createLogSampler } from '../../tls/log-sampler.ts';
 import { defaultLogger, type Logger } from '../../tls/logger.ts';
 import { createTlsMetrics, type TlsMetrics } from '../../tls/metrics.ts';
 import { clientTlsOptions } from '../../tls/policy.ts';
-import { classifyClientHandshakeError } from '../grpc/channel-credentials.ts';
-import { type Rejection, recordRejection } from '../rejections.ts';
+import { LiveConnections } from '../live-connections.ts';
+import { peerTrustRefusal } from '../peer-trust.ts';
+import { classifyClientHandshakeError, type Rejection, recordRejection } from '../rejections.ts';
 import { FramedConnection } from './connection.ts';
 import {
   createFramedMetrics,
@@ -64,7 +71,7 @@ export interface FramedClient {
    * FramedHandshakeTimeoutError at the deadline, or with the socket's error.
    */
   connect(dial: FramedDialOptions): Promise<FramedConnection>;
-  /** Stops following the credentials; open connections stay open. */
+  /** Stops following the credentials and watching open connections; they stay open. */
   close(): void;
 }
 
@@ -92,23 +99,58 @@ export function createFramedClient(options: FramedClientOptions): FramedClient {
     return new PeerRejectedError(rejection.reason, rejection.detail);
   };
 
+  /**
+   * The server judged: the certificate rules and authorizer, then CRLs. On an open connection (`socket`
+   * given: trust changed or a deadline came) the identity the authorizer accepted has not changed, so only
+   * the certificate rules, the CRLs and the chain to the current bundle run again.
+   */
+  const judge = (
+    target: string,
+    identity: PeerIdentity,
+    expectedUri: string | undefined,
+    socket?: TLSSocket,
+  ): PeerRejectedError | undefined => {
+    const now = clock();
+    const decision = (socket ? peerCertificateRules : authorize)(identity, {
+      side: 'client',
+      origin: target,
+      now,
+      ...(expectedUri ? { expectedUri } : {}),
+    });
+    const refusal = decision.allow
+      ? peerTrustRefusal(
+          identity,
+          now,
+          { side: 'client', credentials: options.credentials, logger, metrics, sample },
+          socket,
+        )
+      : decision;
+    if (!refusal) return undefined;
+    return reject({
+      side: 'client',
+      reason: refusal.reason,
+      detail: `${target}: ${refusal.detail}`,
+      peer: describePeer(identity),
+      ...('serial' in refusal && refusal.serial ? { serial: refusal.serial } : {}),
+    });
+  };
   const checkServer = (dial: FramedDialOptions, target: string, cert: PeerCertificate) => {
     const identity = peerIdentityFromDer(cert.raw);
     options.expiry?.observePeer(identity);
-    const decision = authorize(identity, {
-      side: 'client',
-      origin: target,
-      now: clock(),
-      ...(dial.expectedUri ? { expectedUri: dial.expectedUri } : {}),
-    });
-    if (decision.allow) return undefined;
-    return reject({
-      side: 'client',
-      reason: decision.reason,
-      detail: `${target}: ${decision.detail}`,
-      peer: describePeer(identity),
-    });
+    return judge(target, identity, dial.expectedUri);
   };
+  // Open connections stay under watch: re-checked on every reload (CRLs, CA bundle) and at notAfter.
+  const targets = new WeakMap<TLSSocket, string>();
+  const live = new LiveConnections<TLSSocket>({
+    check: (socket, identity) => {
+      if (!judge(targets.get(socket) ?? 'server', identity, undefined, socket)) return true;
+      socket.destroy();
+      return false;
+    },
+    credentials: options.credentials,
+    clock,
+    timers: options.timers,
+  });
 
   return {
     connect(dial) {
@@ -151,6 +193,8 @@ export function createFramedClient(options: FramedClientOptions): FramedClient {
             socket.destroy();
             return rejectConnect(new Error(`${target}: the server presented no certificate`));
           }
+          targets.set(socket, target);
+          live.add(socket, peer);
           resolve(
             new FramedConnection(socket, {
               ...options,
@@ -164,6 +208,9 @@ export function createFramedClient(options: FramedClientOptions): FramedClient {
         });
       });
     },
-    close: stop,
+    close() {
+      stop();
+      live.close();
+    },
   };
 }

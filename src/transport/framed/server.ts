@@ -111,16 +111,16 @@ export class FramedServer extends EventEmitter<FramedServerEvents> {
       connection.once('close', () => this.#open.delete(connection));
       this.emit('connection', peer, connection);
     });
+    // The gate also closes sockets whose handshake failed or timed out, and (following the credentials)
+    // re-checks open connections on every reload: CRLs, the chain to the bundle, notAfter.
     this.peerGate = new PeerGate(this.#tls, {
       authorize: options.authorize,
+      credentials: options.credentials,
       logger,
       metrics,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.expiry ? { expiry: options.expiry } : {}),
     });
-    // After the gate has classified and counted it: Node reports a handshake timeout with 'tlsClientError'
-    // but leaves the socket open, so every failed handshake is closed here.
-    this.#tls.on('tlsClientError', (_error: Error, socket: TLSSocket) => socket.destroy());
     // New handshakes use the new material; established connections keep their session.
     this.#stop = followCredentials(options.credentials, (material) =>
       this.#tls.setSecureContext(serverTlsOptions(material)),
@@ -156,6 +156,7 @@ export class FramedServer extends EventEmitter<FramedServerEvents> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stop();
+      this.peerGate.close();
       const stopped = new Promise<void>((resolve) => this.#tls.close(() => resolve()));
       await Promise.all([...this.#open].map((connection) => connection.close()));
       // What is left is still handshaking (or a peer that would not finish closing).

@@ -23,7 +23,7 @@ import { createTlsMetrics, type TlsMetrics } from '../../tls/metrics.ts';
 import { clientTlsOptions } from '../../tls/policy.ts';
 import { LiveConnections } from '../live-connections.ts';
 import { peerTrustRefusal } from '../peer-trust.ts';
-import { type Rejection, reasonForVerifyError, recordRejection } from '../rejections.ts';
+import { classifyClientHandshakeError, type Rejection, recordRejection } from '../rejections.ts';
 
 export interface MtlsChannelCredentialsOptions {
   credentials: CredentialSource;
@@ -47,24 +47,6 @@ export interface MtlsChannelCredentialsOptions {
 /** grpc-js ChannelCredentials plus `close()`, which stops following the credential source (and watching connections). */
 export interface MtlsChannelCredentials extends ChannelCredentials {
   close(): void;
-}
-
-const CLIENT_HANDSHAKE_REASONS: Record<string, string> = {
-  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'protocol_version',
-  ERR_SSL_UNSUPPORTED_PROTOCOL: 'protocol_version',
-  ERR_SSL_WRONG_VERSION_NUMBER: 'protocol_version',
-  ERR_SSL_NO_PROTOCOLS_AVAILABLE: 'protocol_version',
-  ERR_SSL_NO_SHARED_CIPHER: 'no_shared_cipher',
-  ERR_SSL_NO_CIPHERS_AVAILABLE: 'no_shared_cipher',
-};
-
-/** A client-side handshake error → reason; null when the peer just hung up (nothing of ours to count). */
-export function classifyClientHandshakeError(error: NodeJS.ErrnoException): string | null {
-  const code = error.code ?? '';
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED') return null;
-  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))
-    return CLIENT_HANDSHAKE_REASONS[code] ?? 'handshake_failed';
-  return code ? reasonForVerifyError(code) : 'handshake_failed';
 }
 
 export function createMtlsChannelCredentials(options: MtlsChannelCredentialsOptions): MtlsChannelCredentials {

@@ -6,7 +6,6 @@ export {
 } from './call-authorizer.ts';
 export { CredentialSourceCertificateProvider } from './certificate-provider.ts';
 export {
-  classifyClientHandshakeError,
   createMtlsChannelCredentials,
   type MtlsChannelCredentials,
   type MtlsChannelCredentialsOptions,

@@ -67,7 +67,7 @@ export class TrustedProxies {
     if (!this.networks.has(socket.remoteAddress)) return false;
     if (this.identities.size === 0) return true;
     const tls = socket as TLSSocket;
-    if (typeof tls.getPeerX509Certificate !== 'function' || !tls.authorized) return false;
+    if (typeof tls.getPeerCertificate !== 'function' || !tls.authorized) return false;
     const identity = peerIdentityOf(tls);
     return identity?.uris.some((uri) => this.identities.has(uri)) ?? false;
   }
