@@ -4,11 +4,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PeerRecord } from '../../../store/ports/peers.ts';
 import type { Store } from '../../../store/store.ts';
 import type { Clock } from '../../../tls/clock.ts';
+import { type CidrSet, parseCidrs } from '../../../transport/proxy/cidr.ts';
 import { accessOf } from '../../http/route-config.ts';
 import { PublicKeyCache } from '../identity/public-key-cache.ts';
 import type { PeerDirectory } from '../peers/peer-directory.ts';
 import { type PeerKeyTrust, tokenKeyId } from '../rotation/peer-key-trust.ts';
-import { PeerAddressCheck } from './peer-address.ts';
 import { claimedIssuer, PeerTokenError, verifyPeerToken } from './peer-token.ts';
 
 export interface FederationAuthDeps {
@@ -39,14 +39,10 @@ declare module 'fastify' {
  */
 export function installPeerAuth(app: FastifyInstance, deps: FederationAuthDeps): void {
   const authenticator = new PeerAuthenticator(deps);
-  const addresses = new PeerAddressCheck(deps.onRejected);
   app.decorateRequest('federationPeer', null);
   app.addHook('onRequest', async (request) => {
     if (request.is404 || accessOf(request) === 'open') return;
-    const peer = await authenticator.authenticate(request);
-    // Its address allowlist, if it has one (the client address; forwarded behind a trusted proxy).
-    addresses.check(peer, request.clientIp);
-    request.federationPeer = peer;
+    request.federationPeer = await authenticator.authenticate(request);
   });
 }
 
@@ -61,6 +57,8 @@ export class PeerAuthenticator {
   readonly #keys = new PublicKeyCache();
   /** The last unknown key id each peer presented (one entry per peer). */
   readonly #triedKids = new Map<string, string>();
+  /** Parsed peer allowlists, by their text (as many as peers with one). */
+  readonly #allowlists = new Map<string, CidrSet>();
 
   constructor(private readonly deps: FederationAuthDeps) {}
 
@@ -71,6 +69,17 @@ export class PeerAuthenticator {
       if (error instanceof PeerTokenError) this.deps.onRejected?.(error.code, error.message);
       throw error;
     }
+  }
+
+  #allowlist(cidrs: readonly string[]): CidrSet {
+    const key = cidrs.join(',');
+    let set = this.#allowlists.get(key);
+    if (!set) {
+      if (this.#allowlists.size > 1024) this.#allowlists.clear();
+      set = parseCidrs(cidrs);
+      this.#allowlists.set(key, set);
+    }
+    return set;
   }
 
   async #check(request: FastifyRequest): Promise<PeerRecord> {
@@ -95,6 +104,12 @@ export class PeerAuthenticator {
     if (!peer || peer.status === 'pending')
       throw new PeerTokenError('peer_not_approved', `${issuer} is not an approved peer of this node`);
     if (peer.status === 'revoked') throw new PeerTokenError('peer_revoked', `${issuer} has been revoked`);
+    // The client address: the socket's, or behind a trusted proxy the forwarded one (app/trusted-proxy.ts).
+    if (peer.allowedCidrs?.length && !this.#allowlist(peer.allowedCidrs).has(request.clientIp))
+      throw new PeerTokenError(
+        'peer_address_not_allowed',
+        `${issuer} may call from ${peer.allowedCidrs.join(', ')} only, not from ${request.clientIp}`,
+      );
     const now = deps.clock();
     const kid = tokenKeyId(token);
     if (deps.trust && kid && !deps.trust.knowsNodeKey(peer, kid, now)) {
