@@ -31,7 +31,8 @@ export function installTrustedProxy(
     cas: () => credentials?.material.cas ?? [],
     authorize,
     requireCertificate,
-    // TODO(crl): pass the core's revocation check of forwarded certificates here (`revoked`).
+    // TODO(crl): once src/tls has CRLs (main: src/tls/revocation.ts), forwarded certificates get them too:
+    //   trustCheck: (identity, now) => (credentials ? checkPeerTrust(identity, credentials.material, now) : null),
     clock: ctx.clock,
     logger: ctx.logger,
     metrics: ctx.tlsMetrics,

@@ -42,8 +42,13 @@ export interface ForwardedIdentityOptions {
    * request goes on with no peer.
    */
   requireCertificate?: boolean;
-  /** Revocation of forwarded certificates. TODO(crl): the node passes the core's CRL check here. */
+  /** Revocation of each certificate of the path, inside verifyPeerCertificate. */
   revoked?: RevocationCheck;
+  /**
+   * A trust check on the verified identity (revocation lists, staleness), after the chain and before the
+   * authorizer; null when trusted. The node passes the core's CRL check here (TODO(crl) in trusted-proxy.ts).
+   */
+  trustCheck?: (identity: PeerIdentity, now: Date) => { reason: string; detail: string } | null;
   clock?: Clock;
   logger?: Logger;
   /** Where refusals are counted (the handshake rejection counter, side "server"). */
@@ -132,6 +137,14 @@ export function installForwardedIdentity(app: FastifyInstance, options: Forwarde
       const peer = verdict.identity ? describePeer(verdict.identity) : undefined;
       reject(request, { reason: verdict.reason, detail: verdict.detail, ...(peer ? { peer } : {}) });
       throw new ForwardedCertError(verdict.reason, `forwarded client certificate refused: ${verdict.reason}`);
+    }
+    const distrust = options.trustCheck?.(identity, now);
+    if (distrust) {
+      reject(request, { reason: distrust.reason, detail: distrust.detail, peer: describePeer(identity) });
+      throw new ForwardedCertError(
+        distrust.reason,
+        `forwarded client certificate refused: ${distrust.reason}`,
+      );
     }
     const context: AuthzContext = { side: 'server', now };
     const decision = authorize(identity, context);

@@ -321,6 +321,64 @@ describe('nginx → API listener: X-Forwarded-Client-Cert', {
   });
 });
 
+describe('nginx → federation listener over mTLS (proxy_ssl_certificate): X-Forwarded-Client-Cert', {
+  ...('skip' in nginx ? { skip: nginx.skip } : {}),
+}, () => {
+  let node: TlsNode;
+  let proxy: RunningProxy;
+  let base: string;
+
+  before(async () => {
+    node = await startTlsNode({
+      name: 'node-xf',
+      ca,
+      root: dir,
+      features: [whoami],
+      env: { TESSERA_TRUSTED_PROXIES: '127.0.0.1', TESSERA_TRUSTED_PROXY_IDENTITIES: testUri('proxy') },
+    });
+    const port = await freePort();
+    proxy = await startNginx(
+      'path' in nginx ? nginx.path : '',
+      await tempDir({ after }, 'tessera-nginx-fed-'),
+      `
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${join(dir, 'proxy.crt')};
+    ssl_certificate_key ${join(dir, 'proxy.key')};
+    ssl_protocols TLSv1.3;
+    ssl_client_certificate ${join(dir, 'clients-ca.pem')};
+    ssl_verify_client on;
+    location / {
+      proxy_pass ${node.node.federationUrl};
+      proxy_ssl_certificate ${join(dir, 'proxy.crt')};
+      proxy_ssl_certificate_key ${join(dir, 'proxy.key')};
+      proxy_ssl_trusted_certificate ${join(dir, 'ca.pem')};
+      proxy_ssl_verify on;
+      proxy_ssl_name localhost;
+      proxy_ssl_protocols TLSv1.3;
+      proxy_set_header X-Forwarded-Client-Cert "Cert=\\"$ssl_client_escaped_cert\\"";
+    }
+  }`,
+      port,
+    );
+    base = `https://127.0.0.1:${port}`;
+  });
+  after(async () => {
+    await proxy?.stop();
+    await node?.close();
+  });
+
+  test('the client behind nginx is the peer on the federation listener; another CA is refused', async () => {
+    const good = await call<Whoami>(`${base}/test/whoami`, { ca: ca.certPem, cert: client });
+    assert.equal(good.status, 200);
+    assert.deepEqual(good.body.uris, [testUri('client')]);
+    const before = await rejections(node, 'cert_untrusted');
+    const other = await call<{ error: string }>(`${base}/test/whoami`, { ca: ca.certPem, cert: stranger });
+    assert.deepEqual([other.status, other.body.error], [403, 'forwarded_cert_rejected']);
+    assert.equal(await rejections(node, 'cert_untrusted'), before + 1);
+  });
+});
+
 const haproxy = proxyBinary('haproxy');
 describe('HAProxy → federation listener over mTLS: RFC 9440 Client-Cert', {
   ...('skip' in haproxy ? { skip: haproxy.skip } : {}),
