@@ -16,8 +16,8 @@ export interface VerifyPeerOptions {
   side: 'server' | 'client';
   now: Date;
   /**
-   * Applied to each certificate of the path once it chains.
-   * TODO(crl): the node passes the core's CRL check here once src/tls has CRLs (TESSERA_TLS_CRL_PATH).
+   * Applied to each certificate of the path once it chains (a caller's own revocation source; the core's
+   * CRLs are checked with checkPeerTrust, as the forwarded-identity hook's `trustCheck` does).
    */
   revoked?: RevocationCheck;
 }

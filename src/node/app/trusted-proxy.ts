@@ -4,6 +4,7 @@
 // and `request.clientIp` (auth-failure limits, logs) is always the right address.
 import type { FastifyInstance } from 'fastify';
 import type { Authorizer } from '../../tls/authorize.ts';
+import { checkPeerTrust } from '../../tls/revocation.ts';
 import { installForwardedIdentity } from '../../transport/proxy/forwarded-identity.ts';
 import { TrustedProxies } from '../../transport/proxy/trusted-proxies.ts';
 import type { NodeContext } from './context.ts';
@@ -31,8 +32,8 @@ export function installTrustedProxy(
     cas: () => credentials?.material.cas ?? [],
     authorize,
     requireCertificate,
-    // TODO(crl): once src/tls has CRLs (main: src/tls/revocation.ts), forwarded certificates get them too:
-    //   trustCheck: (identity, now) => (credentials ? checkPeerTrust(identity, credentials.material, now) : null),
+    // Forwarded certificates are held to the node's CRLs too (cert_revoked, crl_stale), as direct peers are.
+    trustCheck: (identity, now) => (credentials ? checkPeerTrust(identity, credentials.material, now) : null),
     clock: ctx.clock,
     logger: ctx.logger,
     metrics: ctx.tlsMetrics,

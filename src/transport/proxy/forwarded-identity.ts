@@ -46,7 +46,7 @@ export interface ForwardedIdentityOptions {
   revoked?: RevocationCheck;
   /**
    * A trust check on the verified identity (revocation lists, staleness), after the chain and before the
-   * authorizer; null when trusted. The node passes the core's CRL check here (TODO(crl) in trusted-proxy.ts).
+   * authorizer; null when trusted. The node passes the core's CRL check here (checkPeerTrust).
    */
   trustCheck?: (identity: PeerIdentity, now: Date) => { reason: string; detail: string } | null;
   clock?: Clock;

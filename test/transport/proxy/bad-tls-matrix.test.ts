@@ -3,7 +3,7 @@
 // accepts any (the worst proxy: it judges nothing), which forwards the certificate it saw as
 // X-Forwarded-Client-Cert to a fastify server behind the forwarded-identity hook, from a trusted address.
 // Every judgement is then the server's: the same reasons as a direct mTLS connection. TLS version and
-// cipher cases are the proxy's handshake, not the server's: not applicable.
+// cipher cases are the proxy's handshake, not the server's: not applicable. CRLs are the server's (trustCheck).
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -12,12 +12,12 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import Fastify from 'fastify';
 import { exactUri } from '../../../src/tls/authorize.ts';
-import { parseCertificate, pemCertificatesToDer } from '../../../src/tls/x509.ts';
+import { checkPeerTrust } from '../../../src/tls/revocation.ts';
 import { installForwardedIdentity } from '../../../src/transport/proxy/forwarded-identity.ts';
 import { TrustedProxies } from '../../../src/transport/proxy/trusted-proxies.ts';
 import type { Rejection } from '../../../src/transport/rejections.ts';
 import { serverMatrix } from '../../support/bad-tls-matrix.ts';
-import { rawTlsAttempt, silentLogger } from '../../support/tls-peers.ts';
+import { openStaticCredentials, rawTlsAttempt, silentLogger } from '../../support/tls-peers.ts';
 
 serverMatrix({
   name: 'proxy-forwarded identity (X-Forwarded-Client-Cert from a trusted proxy)',
@@ -26,14 +26,16 @@ serverMatrix({
     no_shared_cipher: "the cipher suite is negotiated with the proxy, not the server (the proxy's policy)",
   },
   async start(material, clientUri) {
+    // The server's credentials as the node holds them: the CA bundle and any CRLs of the case.
     const caPem = await readFile(material.caPath, 'utf8');
-    const cas = pemCertificatesToDer(caPem).map((der) => parseCertificate(der));
+    const credentials = await openStaticCredentials(material);
     const rejections: Rejection[] = [];
     const app = Fastify();
     app.decorateRequest('peer', null);
     installForwardedIdentity(app, {
       proxies: new TrustedProxies({ proxies: ['127.0.0.1'], header: 'xfcc' }),
-      cas: () => cas,
+      cas: () => credentials.material.cas,
+      trustCheck: (identity, now) => checkPeerTrust(identity, credentials.material, now),
       authorize: exactUri(clientUri),
       requireCertificate: true,
       logger: silentLogger,
@@ -89,6 +91,7 @@ serverMatrix({
       async close() {
         proxy.close();
         await app.close();
+        credentials.close();
       },
     };
   },
