@@ -26,8 +26,11 @@ export function peerTrustRefusal(
 ): TrustRefusal | null {
   const material = context.credentials?.material;
   if (!material) return null;
+  // A socket already closing has no certificate left to read: its chain is not judged again (it is going
+  // anyway), or a connection that just ended would be reported as untrusted.
+  const presented = socket ? presentedChain(socket) : [];
   return checkPeerTrust(identity, material, now, {
-    ...(socket ? { presented: presentedChain(socket) } : {}),
+    ...(presented.length > 0 ? { presented } : {}),
     onStaleAccepted: (crl) => {
       context.metrics.crlStaleAccepted.inc({ side: context.side });
       const decision = context.sample(`${context.side}:crl_stale_accepted`);
