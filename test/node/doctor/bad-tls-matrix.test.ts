@@ -2,14 +2,15 @@
 // really dials a server that admits peers as the federation listener does (the core's rules, then a URI
 // SAN), and `tessera doctor --peer-cert` on the same certificate must name the reason that server logged.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { requireUriSan } from '../../../src/node/app/federation-admission.ts';
 import { runDoctor } from '../../../src/node/doctor/doctor.ts';
 import { toJson } from '../../../src/node/doctor/finding.ts';
-import { buildCertificate } from '../../../src/pki/certificate.ts';
+import { buildCertificate, type IssuedCertificate } from '../../../src/pki/certificate.ts';
+import { writeCrl } from '../../support/crl.ts';
 import { createTestCa, DAY_MS, type TestCa, testUri, writeMaterial } from '../../support/pki.ts';
 import { rawTlsAttempt, startTestServer, type TestServer } from '../../support/tls-peers.ts';
 
@@ -17,22 +18,34 @@ type Peer = { chainPem: string; keyPem: string };
 
 describe('doctor --peer-cert names the reason a federation listener logs for each broken peer', () => {
   let ca: TestCa;
+  let staleCa: TestCa;
+  let revokedPeer: IssuedCertificate;
   let dir: string;
   let server: TestServer;
   let env: Record<string, string>;
 
   before(async () => {
     ca = await createTestCa('Matrix CA');
+    staleCa = await createTestCa('Stale CRL CA');
+    revokedPeer = await ca.issue('peer');
     // Not tempDir(): an after() registered inside this hook would run as soon as the hook ends.
     dir = await mkdtemp(join(tmpdir(), 'tessera-doctor-matrix-'));
-    const paths = await writeMaterial(dir, 'server', await ca.issue('server'), ca.certPem);
-    server = await startTestServer(paths, requireUriSan);
+    // Two CAs in the bundle, each with its CRL: Matrix CA's revokes one peer, Stale CRL CA's is past due.
+    const paths = await writeMaterial(dir, 'server', await ca.issue('server'), ca.certPem + staleCa.certPem);
+    const crlDir = join(dir, 'crls');
+    await mkdir(crlDir);
+    await writeCrl(join(crlDir, 'matrix.crl'), ca, [revokedPeer], {
+      nextUpdate: new Date(Date.now() + 60 * DAY_MS),
+    });
+    await writeCrl(join(crlDir, 'stale.crl'), staleCa, [], { stale: true });
+    server = await startTestServer({ ...paths, crlPath: crlDir }, requireUriSan);
     env = {
       TESSERA_DATA_DIR: join(dir, 'data'),
       TESSERA_ENTITY_URI: testUri('server'),
       TESSERA_TLS_CERT_PATH: paths.certPath,
       TESSERA_TLS_KEY_PATH: paths.keyPath,
       TESSERA_TLS_CA_BUNDLE: paths.caPath,
+      TESSERA_TLS_CRL_PATH: crlDir,
     };
   });
   after(async () => {
@@ -91,19 +104,26 @@ describe('doctor --peer-cert names the reason a federation listener logs for eac
     ],
     ['self-signed', () => buildCertificate({ subjectCN: 'peer', uris: [testUri('peer')] })],
     ['without a URI SAN', () => ca.issue('peer', { uris: [] })],
+    ['revoked by its CA’s CRL', async () => revokedPeer],
+    ['of a CA whose CRL is past nextUpdate', () => staleCa.issue('peer')],
   ];
 
   for (const [name, make] of cases) {
     test(`a peer certificate ${name}`, async () => {
-      const { recorded, doctor, all } = await both(name.replaceAll(' ', '-'), await make());
+      const { recorded, doctor, all } = await both(name.replaceAll(/[^a-z]+/gi, '-'), await make());
       assert.ok(recorded !== null, 'the server refused it');
       assert.deepEqual(doctor, [`PEER_${recorded.toUpperCase()}`], JSON.stringify(all, null, 1));
     });
   }
 
   test('a good peer certificate: admitted by the server, no finding from doctor', async () => {
-    const { recorded, all } = await both('good', await ca.issue('peer'));
+    const { recorded, doctor, all } = await both('good', await ca.issue('peer'));
     assert.equal(recorded, null);
-    assert.deepEqual(all, []);
+    assert.deepEqual(doctor, []);
+    // Only the finding this setup made on purpose: our own stale CRL of the second CA.
+    assert.deepEqual(
+      all.map((f) => f.code),
+      ['TLS_CRL_STALE'],
+    );
   });
 });
