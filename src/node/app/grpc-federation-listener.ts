@@ -53,6 +53,14 @@ export function createGrpcFederationListener(
         listener: 'grpc',
       });
   });
+  service.setConnectionCutter((remote) => {
+    for (const socket of server.peerGate.connections)
+      if (
+        remote === `${socket.remoteAddress}:${socket.remotePort}` ||
+        remote === `[${socket.remoteAddress}]:${socket.remotePort}`
+      )
+        socket.destroy();
+  });
   const onRevoked = () => server.peerGate.revalidate();
   let closed: Promise<void> | undefined;
   return {

@@ -51,6 +51,11 @@ export interface GrpcFederationService {
   readonly openStreams: number;
   /** Ends every stream (UNAVAILABLE, the node is shutting down): subscribers resume elsewhere or later. */
   close(): void;
+  /**
+   * How the listener drops a connection (by the call's peer address). A stalled stream cannot carry its
+   * status (it would queue behind the unsent pages), so its connection is closed.
+   */
+  setConnectionCutter(cut: (remote: string) => void): void;
 }
 
 type SubscribeCall = ServerWritableStream<SubscribeRequestMessage, FeedPageMessage>;
@@ -76,6 +81,7 @@ function addressOf(peer: string): string | undefined {
 
 export function createGrpcFederationService(options: GrpcFederationServiceOptions): GrpcFederationService {
   const streams = new Set<SubscriptionStream>();
+  const cutter = { cut: (_remote: string) => {} };
   const authenticate = (call: SubscribeCall | ServerUnaryCall<unknown, unknown>) =>
     options.auth.authenticateCall({
       authorization: authorization(call.metadata),
@@ -107,7 +113,7 @@ export function createGrpcFederationService(options: GrpcFederationServiceOption
           call.emit('error', statusOf(error));
           return;
         }
-        const stream = new SubscriptionStream(call, peer, request, options);
+        const stream = new SubscriptionStream(call, peer, request, options, cutter);
         streams.add(stream);
         options.metrics.grpcStreams.inc({ role: 'sender' });
         try {
@@ -126,6 +132,9 @@ export function createGrpcFederationService(options: GrpcFederationServiceOption
     },
     close() {
       for (const stream of streams) stream.end('shutdown', status.UNAVAILABLE, 'the node is shutting down');
+    },
+    setConnectionCutter(cut) {
+      cutter.cut = cut;
     },
   };
 }
@@ -158,6 +167,7 @@ class SubscriptionStream {
     private readonly peer: PeerRecord,
     private readonly request: { cursor: string | undefined; limit: number },
     private readonly options: GrpcFederationServiceOptions,
+    private readonly cutter: { cut(remote: string): void },
   ) {
     this.#cursor = request.cursor;
   }
@@ -168,6 +178,8 @@ class SubscriptionStream {
     this.#ended = true;
     this.options.metrics.grpcStreamEnds.inc({ role: 'sender', reason });
     if (reason !== 'cancelled') this.call.emit('error', { code, details: `${reason}: ${details}` });
+    // Behind unsent pages the status would never leave: the peer's connection is closed instead.
+    if (reason === 'stalled') this.cutter.cut(this.call.getPeer());
     this.#wakeUp?.();
   }
 
