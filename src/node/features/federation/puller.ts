@@ -542,28 +542,42 @@ export class Puller {
     let pages = 0;
     let capped = false;
     const refused = new Map<string, number>();
-    for (;;) {
-      // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
-      if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return false;
-      const cursor = await store.getPullCursor(peer.id);
-      const page = await this.#fetchPage(peer, limit, cursor);
-      const inserted = await this.#ingest(peer, page, refused);
-      received += inserted;
-      state.factsBehind = factsBehind(page);
-      pages++;
-      if (!page.more) break;
-      // An unchanged cursor with `more` would loop forever: the cycle ends and the peer is flagged.
-      if (page.cursor === cursor)
-        throw new PeerMisbehaved(
-          'cursor_stalled',
-          `${peer.entityUri} answered more: true without advancing its cursor`,
-        );
-      // A feed that never ends (or a slow one) gets a bounded share: the rest waits for the next cycle.
-      if (pages >= maxPages || now() - started >= maxCycleMs) {
-        this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'capped' });
-        capped = true;
-        break;
+    let cursor = await store.getPullCursor(peer.id);
+    // Pipelined: the next page is requested as soon as this one arrives, and travels while this one is
+    // checked and stored. Its cursor is this page's, which is stored with this page; if storing fails, or
+    // the cycle stops, the page in flight is dropped unread and the stored cursor is where the next starts.
+    let inFlight: Promise<FederationFeedPage> | null = null;
+    try {
+      for (;;) {
+        // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
+        if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return false;
+        const page = await (inFlight ?? this.#fetchPage(peer, limit, cursor));
+        inFlight = null;
+        pages++;
+        // An unchanged cursor with `more` would loop forever: the cycle ends and the peer is flagged.
+        const stalled = page.more && page.cursor === cursor;
+        // A feed that never ends (or a slow one) gets a bounded share: the rest waits for the next cycle.
+        const capReached = pages >= maxPages || now() - started >= maxCycleMs;
+        if (page.more && !stalled && !capReached) inFlight = this.#fetchPage(peer, limit, page.cursor);
+        const inserted = await this.#ingest(peer, page, refused);
+        received += inserted;
+        state.factsBehind = factsBehind(page);
+        if (!page.more) break;
+        if (stalled)
+          throw new PeerMisbehaved(
+            'cursor_stalled',
+            `${peer.entityUri} answered more: true without advancing its cursor`,
+          );
+        if (capReached) {
+          this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'capped' });
+          capped = true;
+          break;
+        }
+        cursor = page.cursor;
       }
+    } finally {
+      // A page still travelling when the cycle ends is not waited for; its failure is nobody's.
+      inFlight?.catch(() => undefined);
     }
     await this.#finish(peer, refused, capped, received);
     return capped;
