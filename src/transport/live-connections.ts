@@ -3,11 +3,13 @@
 // and every connection is re-checked at once when trust changes (a credential reload brings a new CRL or
 // CA bundle; a deny-list change calls reevaluate()). The adapter's `check` decides, and on a refusal
 // records the reason and destroys the socket; connections still trusted are left untouched.
+import type { TLSSocket } from 'node:tls';
 import { type Clock, systemTimers, type Timers } from '../tls/clock.ts';
 import type { CredentialFeed } from '../tls/follow.ts';
 import { followCredentials } from '../tls/follow.ts';
 import type { PeerIdentity } from '../tls/identity.ts';
 import { nextTrustDeadline } from '../tls/revocation.ts';
+import { rememberPresentedChain } from './peer-trust.ts';
 
 /** What a tracked connection must offer: Node's sockets do. */
 export interface ClosableConnection {
@@ -57,6 +59,9 @@ export class LiveConnections<S extends ClosableConnection> {
 
   add(socket: S, identity: PeerIdentity): void {
     if (socket.destroyed || this.#entries.has(socket)) return;
+    // TLS sockets: the chain is read now, while it surely can be, for the re-checks to come.
+    if (typeof (socket as unknown as Partial<TLSSocket>).getPeerCertificate === 'function')
+      rememberPresentedChain(socket as unknown as TLSSocket);
     this.#entries.set(socket, { identity, timer: undefined });
     socket.once('close', () => this.#remove(socket));
     this.#schedule(socket);

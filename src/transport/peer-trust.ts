@@ -26,11 +26,12 @@ export function peerTrustRefusal(
 ): TrustRefusal | null {
   const material = context.credentials?.material;
   if (!material) return null;
-  // A socket already closing has no certificate left to read: its chain is not judged again (it is going
-  // anyway), or a connection that just ended would be reported as untrusted.
-  const presented = socket ? presentedChain(socket) : [];
+  // The chain as remembered when the connection was admitted (rememberPresentedChain); a socket closing
+  // by itself is not judged again (it is going anyway, and has no certificate left to read).
+  const presented = socket ? (remembered.get(socket) ?? presentedChain(socket)) : [];
+  if (socket && presented.length === 0 && (socket.destroyed || socket.readyState !== 'open')) return null;
   return checkPeerTrust(identity, material, now, {
-    ...(presented.length > 0 ? { presented } : {}),
+    ...(socket ? { presented } : {}),
     onStaleAccepted: (crl) => {
       context.metrics.crlStaleAccepted.inc({ side: context.side });
       const decision = context.sample(`${context.side}:crl_stale_accepted`);
@@ -48,6 +49,19 @@ export function peerTrustRefusal(
         );
     },
   });
+}
+
+/** Chains read when each connection was admitted: later reads can come back empty (see identity.ts). */
+const remembered = new WeakMap<TLSSocket, Uint8Array[]>();
+
+/**
+ * Reads and keeps the chain the peer presented on this connection, for every later re-check: called when a
+ * connection is admitted (LiveConnections.add), before anything else can empty the socket's certificate.
+ */
+export function rememberPresentedChain(socket: TLSSocket): void {
+  if (remembered.has(socket)) return;
+  const chain = presentedChain(socket);
+  if (chain.length > 0) remembered.set(socket, chain);
 }
 
 /** The certificates the peer sent on this connection, leaf first (DER). */

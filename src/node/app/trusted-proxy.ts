@@ -4,7 +4,8 @@
 // and `request.clientIp` (auth-failure limits, logs) is always the right address.
 import type { FastifyInstance } from 'fastify';
 import type { Authorizer } from '../../tls/authorize.ts';
-import { checkPeerTrust } from '../../tls/revocation.ts';
+import { createLogSampler } from '../../tls/log-sampler.ts';
+import { peerTrustRefusal } from '../../transport/peer-trust.ts';
 import { installForwardedIdentity } from '../../transport/proxy/forwarded-identity.ts';
 import { TrustedProxies } from '../../transport/proxy/trusted-proxies.ts';
 import type { NodeContext } from './context.ts';
@@ -21,6 +22,7 @@ export function installTrustedProxy(
 ): void {
   const settings = ctx.config.trustedProxies;
   const { credentials } = ctx;
+  const staleSampler = createLogSampler();
   const proxies = new TrustedProxies({
     // Without a CA bundle nothing forwarded could be verified: config.ts refuses proxies then.
     proxies: credentials ? settings.proxies : [],
@@ -33,7 +35,15 @@ export function installTrustedProxy(
     authorize,
     requireCertificate,
     // Forwarded certificates are held to the node's CRLs too (cert_revoked, crl_stale), as direct peers are.
-    trustCheck: (identity, now) => (credentials ? checkPeerTrust(identity, credentials.material, now) : null),
+    // Through the adapters' own wrapper, so a stale CRL accepted under `warn` is counted and logged too.
+    trustCheck: (identity, now) =>
+      peerTrustRefusal(identity, now, {
+        side: 'server',
+        credentials: credentials ?? undefined,
+        logger: ctx.logger,
+        metrics: ctx.tlsMetrics,
+        sample: staleSampler,
+      }),
     clock: ctx.clock,
     logger: ctx.logger,
     metrics: ctx.tlsMetrics,

@@ -3,6 +3,8 @@
 // same identities); every new connection presents the new certificates. A peer that the authorizer refuses
 // later is closed by peerGate.revalidate(), and the other connections are untouched.
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { allOf, denyList, exactUri, uriPrefix } from '../../../src/tls/authorize.ts';
 import { framedClient, roundTrip, startFramedServer } from '../../support/framed-peers.ts';
@@ -94,5 +96,42 @@ test('peerGate.revalidate() closes the connections of a peer now refused; the ot
       await roundTrip(again, Buffer.from('x'));
     })(),
     'a new connection from the denied peer is refused too',
+  );
+});
+
+test('a client that drops the server’s CA from its bundle closes its open connection (cert_untrusted), even after the app read the certificate', async (t) => {
+  const oldCa = await createTestCa('Old CA');
+  const newCa = await createTestCa('New CA');
+  const dir = await tempDir(t);
+  const both = oldCa.certPem + newCa.certPem;
+  // The server still holds an old-CA leaf; the client's own leaf is already from the new CA.
+  const serverPaths = await writeMaterial(dir, 'server', await oldCa.issue('server'), both);
+  const server = await startFramedServer(serverPaths, exactUri(testUri('alice')));
+  t.after(() => server.close());
+  const clientDir = join(dir, 'client');
+  await mkdir(clientDir);
+  const clientPaths = await writeMaterial(clientDir, 'alice', await newCa.issue('alice'), both);
+  const credentials = await openStaticCredentials(clientPaths);
+  t.after(() => credentials.close());
+  const client = await framedClient(server.port, clientPaths, testUri('server'), { credentials });
+  t.after(() => client.close());
+  const connection = await client.connect();
+  t.after(() => connection.destroy());
+  assert.equal((await roundTrip(connection, Buffer.from('before'))).toString(), 'before');
+  // On Node 20 this empties the socket's certificate for every later read: the re-check must not care.
+  assert.ok(connection.socket.getPeerX509Certificate());
+
+  // A reload that still trusts the server's CA (a third CA added) re-checks the connection and keeps it.
+  await writeFile(clientPaths.caPath, both + (await createTestCa('Third CA')).certPem);
+  assert.equal((await credentials.reload()).result, 'success');
+  assert.equal((await roundTrip(connection, Buffer.from('kept'))).toString(), 'kept');
+  assert.equal(client.rejections.length, 0, 'nothing refused');
+
+  await writeFile(clientPaths.caPath, newCa.certPem);
+  assert.equal((await credentials.reload()).result, 'success');
+  await connection.closed;
+  assert.deepEqual(
+    client.rejections.map((rejection) => rejection.reason),
+    ['cert_untrusted'],
   );
 });

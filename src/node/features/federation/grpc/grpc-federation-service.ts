@@ -72,11 +72,18 @@ function authorization(metadata: Metadata): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** grpc-js's peer string (`1.2.3.4:5`, `[::1]:5`, or with an `ipv4:`/`ipv6:` prefix) → the address alone. */
-function addressOf(peer: string): string | undefined {
+/**
+ * grpc-js's peer string → the address alone. grpc-js writes `${address}:${port}` without brackets, so an
+ * IPv6 or IPv4-mapped address (`::ffff:10.0.0.5:5555`) ends at the last colon; an `ipv4:`/`ipv6:` prefix or
+ * `[v6]:port` form is accepted too.
+ */
+export function addressOfGrpcPeer(peer: string): string | undefined {
   const bare = peer.replace(/^ipv[46]:/, '');
-  const match = /^\[([^\]]+)\]:\d+$/.exec(bare) ?? /^([^:]+):\d+$/.exec(bare);
-  return match?.[1];
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(bare);
+  if (bracketed) return bracketed[1];
+  const colon = bare.lastIndexOf(':');
+  if (colon <= 0 || !/^\d+$/.test(bare.slice(colon + 1))) return undefined;
+  return bare.slice(0, colon);
 }
 
 export function createGrpcFederationService(options: GrpcFederationServiceOptions): GrpcFederationService {
@@ -86,7 +93,7 @@ export function createGrpcFederationService(options: GrpcFederationServiceOption
     options.auth.authenticateCall({
       authorization: authorization(call.metadata),
       peerUris: grpcPeer(call)?.uris ?? [],
-      clientIp: addressOf(call.getPeer()),
+      clientIp: addressOfGrpcPeer(call.getPeer()),
     });
   const handlers: UntypedServiceImplementation = {
     Manifest(_call: ServerUnaryCall<unknown, unknown>, reply: sendUnaryData<unknown>) {
