@@ -4,6 +4,10 @@
 //  3. replication latency with push wake: p50 / p99 from the write on A to the fact being readable on B
 //  0. handshakes (handshakes.ts): new mTLS handshakes per server CPU-second, the federation listener beside
 //     a bare node:tls server with the same policy
+//  5. grpc: replication throughput and wake-to-visible p50 / p99 over a gRPC stream, beside the same
+//     figures over HTTPS (both nodes with TESSERA_FEDERATION_GRPC_PORT; BENCH_GRPC_REPLICATED,
+//     BENCH_GRPC_LATENCY_SAMPLES; `BENCH_SECTIONS=grpc BENCH_GRPC_REPLICATED=2000 BENCH_GRPC_LATENCY_SAMPLES=20`
+//     is a quick run)
 //  4. scale-out (scale-out.ts): writes and replication on SQLite, on PostgreSQL with 1 and with 2 replicas,
 //     per second and per CPU-second of the node's processes
 // BENCH_SECTIONS (e.g. `scale-out`, or `writes,latency`) runs some of them only.
@@ -26,12 +30,22 @@ const SCALE_WRITES = Number(process.env.BENCH_SCALE_WRITES ?? 3000);
 const SCALE_CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 32);
 const SCALE_REPLICATED = Number(process.env.BENCH_SCALE_REPLICATED ?? 10_000);
 const HANDSHAKES = Number(process.env.BENCH_HANDSHAKES ?? 2000);
+const GRPC_REPLICATED = Number(process.env.BENCH_GRPC_REPLICATED ?? 20_000);
+const GRPC_LATENCY_SAMPLES = Number(process.env.BENCH_GRPC_LATENCY_SAMPLES ?? 100);
 const SECTIONS = new Set(
-  (process.env.BENCH_SECTIONS ?? 'handshakes,writes,replication,latency,scale-out')
+  (process.env.BENCH_SECTIONS ?? 'handshakes,writes,replication,latency,grpc,scale-out')
     .split(',')
     .map((s) => s.trim()),
 );
 const SLOW_PULL = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600' };
+/** Both nodes run the gRPC listener: replication is a stream (pushes; no wakes needed, none sent). */
+const GRPC = {
+  ...SLOW_PULL,
+  TESSERA_FEDERATION_GRPC_PORT: '0',
+  TESSERA_FEDERATION_PUSH_ENABLED: 'false',
+};
+
+type Wire = 'https' | 'grpc';
 
 const total = async (node: NodeProcess) =>
   (await node.api<{ total: number }>('GET', '/v1/facts?limit=1')).body.total;
@@ -64,34 +78,49 @@ async function writeRate(ca: TestCa, root: string): Promise<number> {
   }
 }
 
-async function replicationRate(ca: TestCa, root: string, insecure: boolean): Promise<number> {
-  const tag = insecure ? 'insecure' : 'mtls';
+async function replicationRate(
+  ca: TestCa,
+  root: string,
+  insecure: boolean,
+  wire: Wire = 'https',
+  count = REPLICATED,
+): Promise<number> {
+  const tag = `${insecure ? 'insecure' : 'mtls'}-${wire}-${count}`;
   const [nameA, nameB] = [`${tag}-a`, `${tag}-b`];
-  await seedFacts(join(root, nameA), testUri(nameA), REPLICATED);
-  const a = await startNodeProcess({ name: nameA, ca, root, env: SLOW_PULL, insecure });
-  const b = await startNodeProcess({ name: nameB, ca, root, env: SLOW_PULL, insecure });
+  const env = wire === 'grpc' ? GRPC : SLOW_PULL;
+  await seedFacts(join(root, nameA), testUri(nameA), count);
+  const a = await startNodeProcess({ name: nameA, ca, root, env, insecure });
+  const b = await startNodeProcess({ name: nameB, ca, root, env, insecure });
   try {
     await addAndApprove(a, b);
     const started = performance.now();
     await addAndApprove(b, a); // B's approval of A starts B's pull
-    await until('replication to finish', async () => (await total(b)) === REPLICATED, {
+    await until('replication to finish', async () => (await total(b)) === count, {
       timeoutMs: 600_000,
       intervalMs: 20,
     });
-    return REPLICATED / ((performance.now() - started) / 1000);
+    return count / ((performance.now() - started) / 1000);
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }
 }
 
-async function wakeLatency(ca: TestCa, root: string): Promise<number[]> {
-  const a = await startNodeProcess({ name: 'lat-a', ca, root, env: SLOW_PULL });
-  const b = await startNodeProcess({ name: 'lat-b', ca, root, env: SLOW_PULL });
+async function wakeLatency(
+  ca: TestCa,
+  root: string,
+  wire: Wire = 'https',
+  count = LATENCY_SAMPLES,
+): Promise<number[]> {
+  const env = wire === 'grpc' ? GRPC : SLOW_PULL;
+  const a = await startNodeProcess({ name: `lat-${wire}-${count}-a`, ca, root, env });
+  const b = await startNodeProcess({ name: `lat-${wire}-${count}-b`, ca, root, env });
   try {
     await addAndApprove(a, b);
     await addAndApprove(b, a);
     const samples: number[] = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    // Over gRPC, wait for the stream to be open first (B's approval of A opens it).
+    if (wire === 'grpc') await until('the stream', async () => (await total(b)) === 0 && streamsOpen(b));
+    for (let i = 0; i < count; i++) {
       const started = performance.now();
       const written = await a.api<{ cid: string }>('POST', '/v1/facts', fact(`bench:lat/${i}`));
       await until(
@@ -108,6 +137,12 @@ async function wakeLatency(ca: TestCa, root: string): Promise<number[]> {
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }
+}
+
+/** B holds a receiving gRPC stream (from its /metrics). */
+async function streamsOpen(node: NodeProcess): Promise<boolean> {
+  const response = await request(new URL('/metrics', node.apiUrl));
+  return /^tessera_federation_grpc_streams\{role="receiver"\} 1$/m.test(await response.body.text());
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -164,6 +199,20 @@ try {
     console.log(
       `replication latency with wake (${latency.length} facts):   p50 ${percentile(latency, 0.5).toFixed(1)} ms, p99 ${percentile(latency, 0.99).toFixed(1)} ms`,
     );
+  }
+  if (SECTIONS.has('grpc')) {
+    const overHttps = await replicationRate(ca, root, false, 'https', GRPC_REPLICATED);
+    const overGrpc = await replicationRate(ca, root, false, 'grpc', GRPC_REPLICATED);
+    console.log(
+      `replication of ${GRPC_REPLICATED} facts A→B, HTTPS pages:   ${overHttps.toFixed(0)} facts/s`,
+    );
+    console.log(`replication of ${GRPC_REPLICATED} facts A→B, gRPC stream:   ${overGrpc.toFixed(0)} facts/s`);
+    const wakeHttps = await wakeLatency(ca, root, 'https', GRPC_LATENCY_SAMPLES);
+    const wakeGrpc = await wakeLatency(ca, root, 'grpc', GRPC_LATENCY_SAMPLES);
+    const line = (sorted: number[]) =>
+      `p50 ${percentile(sorted, 0.5).toFixed(1)} ms, p99 ${percentile(sorted, 0.99).toFixed(1)} ms`;
+    console.log(`write-to-visible on B, HTTPS with wake (${wakeHttps.length}):  ${line(wakeHttps)}`);
+    console.log(`write-to-visible on B, gRPC stream push (${wakeGrpc.length}): ${line(wakeGrpc)}`);
   }
   if (SECTIONS.has('scale-out')) await scaleOut(ca, root);
 } finally {

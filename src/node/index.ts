@@ -8,8 +8,10 @@ export type { NodeContext } from './app/context.ts';
 export type { NodeEventMap } from './app/events.ts';
 export type { Feature } from './app/feature.ts';
 export { ERROR_CATALOG, type ErrorCode, type ErrorSpec, NodeError } from './errors.ts';
+export { FEDERATION_PROTO_PATH, FEDERATION_SERVICE } from './features/federation/grpc/proto.ts';
 export type {
   FeedRequest,
+  FeedSubscription,
   ManifestResponse,
   PeerAddress,
   PeerTransport,

@@ -142,6 +142,9 @@ interface PeerState {
   streamBroke: boolean;
   /** The last run pulled pages because the peer's stream was unavailable: try it again after this (ms). */
   streamRetryMs: number | undefined;
+  /** A live stream's end-work (revocations, manifest refresh) in progress, and whether to run it again. */
+  afterRunning: Promise<void> | undefined;
+  afterAgain: boolean;
 }
 
 export const FEED_PAGE_SIZE = 500;
@@ -240,6 +243,8 @@ export class Puller {
         caughtUp: undefined,
         streamBroke: false,
         streamRetryMs: undefined,
+        afterRunning: undefined,
+        afterAgain: false,
       };
       this.#states.set(peerId, state);
     }
@@ -510,7 +515,7 @@ export class Puller {
           );
         last = page.cursor;
         if (page.more && refused.size === 0) continue;
-        await this.#finish(peer, refused, false, received);
+        await this.#finish(peer, refused, false, received, state);
         received = 0;
         // Healthy and caught up: a stream that breaks later starts its backoff afresh, from a second.
         state.failures = 0;
@@ -520,6 +525,7 @@ export class Puller {
       }
     } finally {
       subscription.close();
+      await state.afterRunning;
       state.subscription = undefined;
       markCaughtUp();
       state.caughtUp = undefined;
@@ -528,6 +534,32 @@ export class Puller {
       this.options.onStream?.(-1);
     }
     return true;
+  }
+
+  #afterCycle(peer: PeerRecord): Promise<void> {
+    return (this.options.afterCycle?.(peer) ?? Promise.resolve()).catch((error: Error) => {
+      this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'after_cycle_failure' });
+      this.options.logger.warn(
+        { event: 'federation_after_cycle_failed', peer: peer.entityUri, error: error.message },
+        'revocation pull or manifest refresh failed; facts were replicated',
+      );
+    });
+  }
+
+  /** The end-work of a live stream's page: runs now, or once more after the one in progress. */
+  #afterInBackground(peer: PeerRecord, state: PeerState): void {
+    if (state.afterRunning) {
+      state.afterAgain = true;
+      return;
+    }
+    state.afterRunning = (async () => {
+      do {
+        state.afterAgain = false;
+        await this.#afterCycle(peer);
+      } while (state.afterAgain && !this.#stopped);
+    })().finally(() => {
+      state.afterRunning = undefined;
+    });
   }
 
   /** One cycle; true when it ended at its page or time cap with more waiting. */
@@ -587,16 +619,18 @@ export class Puller {
    * The end of a cycle (or of a stream's catch-up to the peer's present): revocations and the manifest
    * refresh ride along, refused facts make it a failure, else it counts as a success.
    */
-  async #finish(peer: PeerRecord, refused: Map<string, number>, capped: boolean, received: number) {
+  async #finish(
+    peer: PeerRecord,
+    refused: Map<string, number>,
+    capped: boolean,
+    received: number,
+    live?: PeerState,
+  ) {
     const now = this.options.now ?? Date.now;
     // Revocations and the manifest refresh ride along; their failure is logged, not a failed facts pull.
-    await this.options.afterCycle?.(peer).catch((error: Error) => {
-      this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'after_cycle_failure' });
-      this.options.logger.warn(
-        { event: 'federation_after_cycle_failed', peer: peer.entityUri, error: error.message },
-        'revocation pull or manifest refresh failed; facts were replicated',
-      );
-    });
+    // On a live stream they run beside it (one at a time), so they never hold up the next page.
+    if (live) this.#afterInBackground(peer, live);
+    else await this.#afterCycle(peer);
     // Bad facts were refused one by one and the good ones kept; a peer that keeps sending them backs off.
     if (refused.size > 0) {
       const [reason] = [...refused.entries()].sort((a, b) => b[1] - a[1])[0] as [string, number];

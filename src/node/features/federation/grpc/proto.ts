@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { loadPackageDefinition, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
-/** Where the shipped federation.proto is (for operators generating their own clients). */
+/** The path of the shipped `federation.proto` (`tessera.federation.v1`), for generating other clients. */
 export const FEDERATION_PROTO_PATH = fileURLToPath(new URL('./assets/federation.proto', import.meta.url));
 
+/** The federation service's full name in that proto. */
 export const FEDERATION_SERVICE = 'tessera.federation.v1.Federation';
 
 export interface SubscribeRequestMessage {
@@ -22,6 +23,7 @@ export interface FeedPageMessage {
   heartbeat: boolean;
 }
 
+// A memo of an immutable definition (parsing the .proto once per process), not node state.
 let loaded: ServiceClientConstructor | undefined;
 
 /** The generated client constructor; its `.service` is the server's ServiceDefinition. */
