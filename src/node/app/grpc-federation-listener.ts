@@ -13,6 +13,9 @@ import type { NodeContext } from './context.ts';
 import { requireUriSan } from './federation-admission.ts';
 import type { Listener } from './lifecycle.ts';
 
+/** Concurrent calls (streams) one connection may hold open. */
+const MAX_STREAMS_PER_CONNECTION = 16;
+
 /** What a peer may send us in one message: a cursor and a limit. */
 const MAX_REQUEST_BYTES = 64 * 1024;
 
@@ -41,6 +44,8 @@ export function createGrpcFederationListener(
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.keepalive_permit_without_calls': 1,
+      // A peer needs one stream and a few unary calls at a time; more per connection is refused by HTTP/2.
+      'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
     },
   });
   server.grpc.addService(federationServiceDefinition(), service.handlers);

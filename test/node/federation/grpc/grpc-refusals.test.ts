@@ -151,6 +151,44 @@ describe('gRPC federation refusals', () => {
     assert.match(none.details, /^token_missing: /);
   });
 
+  test('server: one live subscription per peer: a newer one ends the older (ABORTED superseded)', async () => {
+    // B's own puller holds a subscription to A; a second one under B's identity replaces it, and when B's
+    // puller subscribes again (after its backoff) it replaces this one: never two at a time.
+    const before = await scrape(a, 'tessera_federation_grpc_stream_ends_total', {
+      role: 'sender',
+      reason: 'superseded',
+    });
+    const credentials = await openStaticCredentials(b.tls);
+    opened.push(credentials);
+    const Ctor = federationClientConstructor();
+    const client = new Ctor(
+      a.grpcEndpoint as string,
+      createMtlsChannelCredentials({ credentials, expectedUri: a.entityUri, logger: silentLogger }),
+      ONE_CONNECTION_ATTEMPT,
+    ) as unknown as Subscriber;
+    try {
+      const metadata = new Metadata();
+      metadata.set('authorization', `Bearer ${await peerToken(b.dataDir, b.entityUri, a.entityUri)}`);
+      const call = client.Subscribe({ cursor: '', limit: 10 }, metadata);
+      const ended = new Promise<ServiceError>((resolve) => call.on('error', resolve));
+      call.on('data', () => {});
+      const error = await ended;
+      assert.equal(error.code, status.ABORTED);
+      assert.match(error.details, /^superseded: /);
+      const superseded = await scrape(a, 'tessera_federation_grpc_stream_ends_total', {
+        role: 'sender',
+        reason: 'superseded',
+      });
+      assert.ok(superseded >= before + 2, 'B’s stream, then this one');
+      assert.ok(
+        (await scrape(a, 'tessera_federation_grpc_streams', { role: 'sender' })) <= 1,
+        'one stream for B',
+      );
+    } finally {
+      client.close();
+    }
+  });
+
   // The client side: the node's gRPC transport refuses a server that does not prove the peer identity.
   {
     const impostor = async (issuer: TestCa, uri: string) => {

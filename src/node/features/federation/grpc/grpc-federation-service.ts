@@ -88,6 +88,7 @@ export function addressOfGrpcPeer(peer: string): string | undefined {
 
 export function createGrpcFederationService(options: GrpcFederationServiceOptions): GrpcFederationService {
   const streams = new Set<SubscriptionStream>();
+  const bySubscriber = new Map<string, SubscriptionStream>();
   const cutter = { cut: (_remote: string) => {} };
   const authenticate = (call: SubscribeCall | ServerUnaryCall<unknown, unknown>) =>
     options.auth.authenticateCall({
@@ -120,13 +121,22 @@ export function createGrpcFederationService(options: GrpcFederationServiceOption
           call.emit('error', statusOf(error));
           return;
         }
+        // Gone while it was being authenticated: nothing to serve (its writes would never complete).
+        if (call.cancelled) return;
+        // One live subscription per peer: a new one (the peer reconnected, or is opening streams in a loop)
+        // ends the older, so a peer cannot multiply the feed reads every commit triggers.
+        bySubscriber
+          .get(peer.id)
+          ?.end('superseded', status.ABORTED, 'a newer subscription of this peer replaced this one');
         const stream = new SubscriptionStream(call, peer, request, options, cutter);
         streams.add(stream);
+        bySubscriber.set(peer.id, stream);
         options.metrics.grpcStreams.inc({ role: 'sender' });
         try {
           await stream.run();
         } finally {
           streams.delete(stream);
+          if (bySubscriber.get(peer.id) === stream) bySubscriber.delete(peer.id);
           options.metrics.grpcStreams.dec({ role: 'sender' });
         }
       })();
