@@ -155,10 +155,12 @@ describe('the packed package', { timeout: 300_000 }, () => {
       'package/package.json',
     ]);
     const dist = files.filter((file) => file.startsWith('package/dist/'));
-    // Besides code and types, only the status page's files (read at run time, copied by the build).
+    // Besides code and types, only the status page's files and the gRPC federation proto (read at run time,
+    // copied by the build).
     assert.deepEqual(
       dist.filter((file) => !/\.(js|d\.ts)$/.test(file)),
       [
+        'package/dist/node/features/federation/grpc/assets/federation.proto',
         'package/dist/node/features/status/assets/status.css',
         'package/dist/node/features/status/assets/status.html',
         'package/dist/node/features/status/assets/status.svg',
