@@ -175,17 +175,18 @@ export class GrpcPeerTransport implements PeerTransport {
         const iterator = call[Symbol.asyncIterator]() as AsyncIterator<FeedPageMessage>;
         for (;;) {
           let timer: NodeJS.Timeout | undefined;
+          // Settled on its own (never an unhandled rejection when the stall timer wins and the call is cancelled).
+          const message = iterator.next().catch((error: ServiceError) => {
+            if (closed) return { done: true as const, value: undefined };
+            throw callFailed(peer, error, channel);
+          });
+          message.catch(() => undefined);
           const next = await Promise.race([
-            iterator.next(),
+            message,
             new Promise<'stalled'>((resolve) => {
               timer = setTimeout(() => resolve('stalled'), stallMs);
             }),
-          ])
-            .catch((error: ServiceError) => {
-              if (closed) return { done: true as const, value: undefined };
-              throw callFailed(peer, error, channel);
-            })
-            .finally(() => clearTimeout(timer));
+          ]).finally(() => clearTimeout(timer));
           if (next === 'stalled') {
             subscription.close();
             throw new NodeError(
