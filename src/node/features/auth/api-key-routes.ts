@@ -11,7 +11,7 @@ import { parseInput } from '../../validate.ts';
 import { isRfc3339DateTime } from '../facts/rfc3339.ts';
 import { KEY_ID } from './api-key-token.ts';
 import { type ApiKeys, keyStatus, type PublicApiKey } from './api-keys.ts';
-import { THUMBPRINT } from './cert-binding.ts';
+import { confirmationSchema } from './cert-binding.ts';
 import { ANONYMOUS, PERMISSIONS, type Principal } from './permissions.ts';
 
 function isEntityUri(value: string): boolean {
@@ -36,17 +36,9 @@ const createBody = z.strictObject({
     .nullable()
     .optional(),
   description: z.string().max(500).nullable().optional(),
-  cnf: z
-    .strictObject({
-      'x5t#S256': z
-        .string()
-        .regex(THUMBPRINT, 'must be the base64url SHA-256 of a DER certificate (43 characters)'),
-    })
-    .optional()
-    .meta({
-      description:
-        'Bind the key to a client certificate (RFC 8705): it is then refused (401 certificate_binding_mismatch) on any request without that certificate, direct or forwarded by a trusted proxy.',
-    }),
+  cnf: confirmationSchema(
+    'Bind the key to a client certificate (RFC 8705): it is then refused (401 certificate_binding_mismatch) on any request without that certificate, direct or forwarded by a trusted proxy.',
+  ),
 });
 
 const apiKeySchema = component(

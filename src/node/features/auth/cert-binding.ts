@@ -3,6 +3,7 @@
 // certificate is that one: the connection's own, or the one a trusted proxy forwarded and the node verified
 // (request.peer). A stolen bound key is useless without the certificate's private key.
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { PeerIdentity } from '../../../tls/identity.ts';
 import { pemCertificatesToDer } from '../../../tls/x509.ts';
 
@@ -20,6 +21,18 @@ export function thumbprintOfPem(pem: string): string {
 
 /** `x5t#S256` as it appears on the wire: 43 base64url characters (a SHA-256). */
 export const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+/** The optional `cnf` member of a request that binds a credential to a certificate; `what` says its effect. */
+export function confirmationSchema(what: string) {
+  return z
+    .strictObject({
+      'x5t#S256': z
+        .string()
+        .regex(THUMBPRINT, 'must be the base64url SHA-256 of a DER certificate (43 characters)'),
+    })
+    .optional()
+    .meta({ description: what });
+}
 
 /** Null when the credential may be used on this request; otherwise why not. */
 export function bindingRefusal(bound: string | undefined, peer: PeerIdentity | null): string | null {

@@ -7,7 +7,7 @@ import type { CapabilityStore } from '../../../store/ports/capabilities.ts';
 import { component } from '../../http/openapi/components.ts';
 import { describeRoute } from '../../http/openapi/route-doc.ts';
 import { parseInput } from '../../validate.ts';
-import { THUMBPRINT, thumbprintOf } from '../auth/cert-binding.ts';
+import { confirmationSchema, thumbprintOf } from '../auth/cert-binding.ts';
 import { FEDERATION_PATHS } from '../federation/https/paths.ts';
 import {
   REVOCATION_PAGE_SIZE,
@@ -28,17 +28,9 @@ const IssueBody = z.strictObject({
   object: text(2048),
   expires_at: z.iso.datetime({ offset: true }).optional(),
   ttl_seconds: z.number().int().positive().optional(),
-  cnf: z
-    .strictObject({
-      'x5t#S256': z
-        .string()
-        .regex(THUMBPRINT, 'must be the base64url SHA-256 of a DER certificate (43 characters)'),
-    })
-    .optional()
-    .meta({
-      description:
-        'Bind the capability to a client certificate (RFC 8705): verifying it then needs that certificate on the verify request (direct or forwarded by a trusted proxy).',
-    }),
+  cnf: confirmationSchema(
+    'Bind the capability to a client certificate (RFC 8705): verifying it then needs that certificate on the verify request (direct or forwarded by a trusted proxy).',
+  ),
 });
 const VerifyBody = z.strictObject({
   token: z.string().min(1).max(8192),
