@@ -12,13 +12,13 @@ import type { CredentialSource } from '../tls/credential-source.ts';
 import { PeerRejectedError } from '../tls/errors.ts';
 import type { ExpiryMonitor } from '../tls/expiry.ts';
 import { followCredentials } from '../tls/follow.ts';
-import { describePeer, type PeerIdentity, peerIdentityFromDer } from '../tls/identity.ts';
+import { type PeerIdentity, peerIdentityFromDer } from '../tls/identity.ts';
 import { createLogSampler } from '../tls/log-sampler.ts';
 import { defaultLogger, type Logger } from '../tls/logger.ts';
 import { createTlsMetrics, type TlsMetrics } from '../tls/metrics.ts';
 import { clientTlsOptions } from '../tls/policy.ts';
 import { LiveConnections } from './live-connections.ts';
-import { peerTrustRefusal } from './peer-trust.ts';
+import { serverRefusal } from './peer-trust.ts';
 import { isVerifyError, type Rejection, reasonForVerifyError, recordRejection } from './rejections.ts';
 
 export interface MtlsAgentOptions {
@@ -62,38 +62,24 @@ export function createMtlsAgent(options: MtlsAgentOptions): Agent {
     { initial: true },
   );
 
-  /**
-   * The server judged: the certificate rules and authorizer, then CRLs. On an open connection (`socket`
-   * given: trust changed or a deadline came) the identity the authorizer accepted has not changed, so only
-   * the certificate rules, the CRLs and the chain to the current bundle run again.
-   */
+  /** The server judged (serverRefusal); a refusal is recorded and returned as the connection's error. */
   const judge = (
     origin: string,
     identity: PeerIdentity,
     socket?: TLSSocket,
   ): PeerRejectedError | undefined => {
-    const expectedUri = expectedFor(origin);
-    const now = clock();
-    const decision = (socket ? peerCertificateRules : authorize)(identity, {
-      side: 'client',
+    const rejection = serverRefusal(identity, {
+      authorize,
       origin,
-      now,
-      ...(expectedUri ? { expectedUri } : {}),
+      expectedUri: expectedFor(origin),
+      now: clock(),
+      trust: { side: 'client', credentials, logger, metrics, sample },
+      socket,
     });
-    const refusal = decision.allow
-      ? peerTrustRefusal(identity, now, { side: 'client', credentials, logger, metrics, sample }, socket)
-      : decision;
-    if (!refusal) return undefined;
-    const rejection: Rejection = {
-      side: 'client',
-      reason: refusal.reason,
-      detail: refusal.detail,
-      peer: describePeer(identity),
-      ...('serial' in refusal && refusal.serial ? { serial: refusal.serial } : {}),
-    };
+    if (!rejection) return undefined;
     recordRejection(rejection, logger, metrics, sample);
     options.onRejected?.(rejection);
-    return new PeerRejectedError(refusal.reason, `${origin}: ${refusal.detail}`);
+    return new PeerRejectedError(rejection.reason, `${origin}: ${rejection.detail}`);
   };
 
   const origins = new WeakMap<TLSSocket, { origin: string; identity: PeerIdentity }>();

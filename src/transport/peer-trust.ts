@@ -2,12 +2,14 @@
 // with the stale-CRL warning logged (sampled) and counted when the policy is `warn`, and the chain the peer
 // presented read off its socket when trust is re-evaluated on an open connection.
 import type { TLSSocket } from 'node:tls';
+import { type Authorizer, peerCertificateRules } from '../tls/authorize.ts';
 import type { CredentialFeed } from '../tls/follow.ts';
-import type { PeerIdentity } from '../tls/identity.ts';
+import { describePeer, type PeerIdentity } from '../tls/identity.ts';
 import type { LogSampler } from '../tls/log-sampler.ts';
 import type { Logger } from '../tls/logger.ts';
 import type { TlsMetrics } from '../tls/metrics.ts';
 import { checkPeerTrust, type TrustRefusal } from '../tls/revocation.ts';
+import type { Rejection } from './rejections.ts';
 
 export interface PeerTrustContext {
   side: 'server' | 'client';
@@ -75,4 +77,40 @@ export function presentedChain(socket: TLSSocket): Uint8Array[] {
     cert = cert.issuerCertificate;
   }
   return chain;
+}
+
+export interface ServerJudgement {
+  authorize: Authorizer;
+  /** Where we dialled (`https://host:port`, `host:port`): the authorizers' origin. */
+  origin: string;
+  expectedUri?: string | undefined;
+  now: Date;
+  trust: PeerTrustContext;
+  /** Given: an open connection judged again (see serverRefusal). */
+  socket?: TLSSocket | undefined;
+}
+
+/**
+ * A client's verdict on a server, shared by every client adapter: the certificate rules and authorizer,
+ * then CRLs. On an open connection (`socket` given: trust changed or a deadline came) the identity the
+ * authorizer accepted has not changed, so only the certificate rules, the CRLs and the chain to the current
+ * bundle run again. Null when trusted; otherwise the rejection to record.
+ */
+export function serverRefusal(identity: PeerIdentity, judgement: ServerJudgement): Rejection | null {
+  const { now, socket, expectedUri } = judgement;
+  const decision = (socket ? peerCertificateRules : judgement.authorize)(identity, {
+    side: 'client',
+    origin: judgement.origin,
+    now,
+    ...(expectedUri ? { expectedUri } : {}),
+  });
+  const refusal = decision.allow ? peerTrustRefusal(identity, now, judgement.trust, socket) : decision;
+  if (!refusal) return null;
+  return {
+    side: 'client',
+    reason: refusal.reason,
+    detail: refusal.detail,
+    peer: describePeer(identity),
+    ...('serial' in refusal && refusal.serial ? { serial: refusal.serial } : {}),
+  };
 }

@@ -16,13 +16,13 @@ import type { CredentialSource } from '../../tls/credential-source.ts';
 import { PeerRejectedError } from '../../tls/errors.ts';
 import type { ExpiryMonitor } from '../../tls/expiry.ts';
 import { followCredentials } from '../../tls/follow.ts';
-import { describePeer, type PeerIdentity, peerIdentityFromDer, peerIdentityOf } from '../../tls/identity.ts';
+import { type PeerIdentity, peerIdentityFromDer, peerIdentityOf } from '../../tls/identity.ts';
 import { createLogSampler } from '../../tls/log-sampler.ts';
 import { defaultLogger, type Logger } from '../../tls/logger.ts';
 import { createTlsMetrics, type TlsMetrics } from '../../tls/metrics.ts';
 import { clientTlsOptions } from '../../tls/policy.ts';
 import { LiveConnections } from '../live-connections.ts';
-import { peerTrustRefusal } from '../peer-trust.ts';
+import { serverRefusal } from '../peer-trust.ts';
 import { classifyClientHandshakeError, type Rejection, recordRejection } from '../rejections.ts';
 import { FramedConnection } from './connection.ts';
 import {
@@ -99,40 +99,22 @@ export function createFramedClient(options: FramedClientOptions): FramedClient {
     return new PeerRejectedError(rejection.reason, rejection.detail);
   };
 
-  /**
-   * The server judged: the certificate rules and authorizer, then CRLs. On an open connection (`socket`
-   * given: trust changed or a deadline came) the identity the authorizer accepted has not changed, so only
-   * the certificate rules, the CRLs and the chain to the current bundle run again.
-   */
+  /** The server judged (serverRefusal); a refusal is recorded and returned as the connection's error. */
   const judge = (
     target: string,
     identity: PeerIdentity,
     expectedUri: string | undefined,
     socket?: TLSSocket,
   ): PeerRejectedError | undefined => {
-    const now = clock();
-    const decision = (socket ? peerCertificateRules : authorize)(identity, {
-      side: 'client',
+    const rejection = serverRefusal(identity, {
+      authorize,
       origin: target,
-      now,
-      ...(expectedUri ? { expectedUri } : {}),
+      expectedUri,
+      now: clock(),
+      trust: { side: 'client', credentials: options.credentials, logger, metrics, sample },
+      socket,
     });
-    const refusal = decision.allow
-      ? peerTrustRefusal(
-          identity,
-          now,
-          { side: 'client', credentials: options.credentials, logger, metrics, sample },
-          socket,
-        )
-      : decision;
-    if (!refusal) return undefined;
-    return reject({
-      side: 'client',
-      reason: refusal.reason,
-      detail: `${target}: ${refusal.detail}`,
-      peer: describePeer(identity),
-      ...('serial' in refusal && refusal.serial ? { serial: refusal.serial } : {}),
-    });
+    return rejection ? reject({ ...rejection, detail: `${target}: ${rejection.detail}` }) : undefined;
   };
   const checkServer = (dial: FramedDialOptions, target: string, cert: PeerCertificate) => {
     const identity = peerIdentityFromDer(cert.raw);

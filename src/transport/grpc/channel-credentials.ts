@@ -16,13 +16,13 @@ import type { CredentialSource } from '../../tls/credential-source.ts';
 import { PeerRejectedError } from '../../tls/errors.ts';
 import type { ExpiryMonitor } from '../../tls/expiry.ts';
 import { followCredentials } from '../../tls/follow.ts';
-import { describePeer, type PeerIdentity, peerIdentityFromDer } from '../../tls/identity.ts';
+import { type PeerIdentity, peerIdentityFromDer } from '../../tls/identity.ts';
 import { createLogSampler } from '../../tls/log-sampler.ts';
 import { defaultLogger, type Logger } from '../../tls/logger.ts';
 import { createTlsMetrics, type TlsMetrics } from '../../tls/metrics.ts';
 import { clientTlsOptions } from '../../tls/policy.ts';
 import { LiveConnections } from '../live-connections.ts';
-import { peerTrustRefusal } from '../peer-trust.ts';
+import { serverRefusal } from '../peer-trust.ts';
 import { classifyClientHandshakeError, type Rejection, recordRejection } from '../rejections.ts';
 
 export interface MtlsChannelCredentialsOptions {
@@ -158,44 +158,26 @@ class TesseraChannelCredentials extends ChannelCredentials implements MtlsChanne
     });
   }
 
-  /**
-   * The server judged: the certificate rules and authorizer, then CRLs. On an open connection (`socket`
-   * given: trust changed or a deadline came) the identity the authorizer accepted has not changed, so only
-   * the certificate rules, the CRLs and the chain to the current bundle run again.
-   */
+  /** The server judged (serverRefusal); a refusal is recorded and returned as the connection's error. */
   #judge(authority: string, identity: PeerIdentity, socket?: TLSSocket): PeerRejectedError | undefined {
     const lookup = this.#options.expectedUri;
-    const expectedUri = typeof lookup === 'function' ? lookup(authority) : lookup;
-    const now = (this.#options.clock ?? systemClock)();
-    const decision = (socket ? peerCertificateRules : this.#authorize)(identity, {
-      side: 'client',
+    const rejection = serverRefusal(identity, {
+      authorize: this.#authorize,
       origin: authority,
-      now,
-      ...(expectedUri ? { expectedUri } : {}),
+      expectedUri: typeof lookup === 'function' ? lookup(authority) : lookup,
+      now: (this.#options.clock ?? systemClock)(),
+      trust: {
+        side: 'client',
+        credentials: this.#options.credentials,
+        logger: this.#logger,
+        metrics: this.#metrics,
+        sample: this.#sample,
+      },
+      socket,
     });
-    const refusal = decision.allow
-      ? peerTrustRefusal(
-          identity,
-          now,
-          {
-            side: 'client',
-            credentials: this.#options.credentials,
-            logger: this.#logger,
-            metrics: this.#metrics,
-            sample: this.#sample,
-          },
-          socket,
-        )
-      : decision;
-    if (!refusal) return undefined;
-    this.#reject({
-      side: 'client',
-      reason: refusal.reason,
-      detail: refusal.detail,
-      peer: describePeer(identity),
-      ...('serial' in refusal && refusal.serial ? { serial: refusal.serial } : {}),
-    });
-    return new PeerRejectedError(refusal.reason, `${authority}: ${refusal.detail}`);
+    if (!rejection) return undefined;
+    this.#reject(rejection);
+    return new PeerRejectedError(rejection.reason, `${authority}: ${rejection.detail}`);
   }
 
   #reject(rejection: Rejection): void {
