@@ -49,7 +49,10 @@ export function installCleanup(): void {
 
 /** Registers a process started elsewhere (a `tessera serve` child): killed by pid on exit. */
 export function track(pid: number | undefined, group = false): void {
-  if (pid !== undefined) tracked.set(pid, { pid, group });
+  if (pid === undefined) return;
+  tracked.set(pid, { pid, group });
+  // BENCH_VERBOSE=1: the pids, so a test can check that an interrupted run leaves none behind.
+  if (process.env.BENCH_VERBOSE === '1') process.stderr.write(`bench: started pid ${pid}\n`);
 }
 
 export function untrack(pid: number | undefined): void {
