@@ -1,6 +1,7 @@
 // Tessera nodes and reference servers for the benchmark: each started process is tracked (stopped on exit,
 // error or Ctrl-C, bench/procs.ts) and pinned to the server core. With BENCH_PROFILE_DIR set, every
-// `tessera serve` writes a V8 CPU profile there when it stops (`node --cpu-prof`, through NODE_OPTIONS).
+// `tessera serve` writes a V8 CPU profile there when it stops (bench/cpu-profile-preload.mjs, through
+// NODE_OPTIONS), and so does each reference server of this folder.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -14,6 +15,28 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const TSX = import.meta.resolve('tsx');
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
+const profiled = new Set<number>();
+
+/** The environment that makes a Node process profile itself into PROFILE_DIR/<name>. */
+function profileEnv(name: string): Record<string, string> {
+  const preload = new URL('cpu-profile-preload.mjs', import.meta.url).href;
+  return {
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim(),
+    BENCH_CPU_PROF_DIR: join(PROFILE_DIR as string, name),
+  };
+}
+
+/** Restarts the profiles of the given servers (those profiled): what follows is the measured load. */
+export function restartProfiles(pids: number[]): void {
+  for (const pid of pids)
+    if (profiled.has(pid))
+      try {
+        process.kill(pid, 'SIGUSR2');
+      } catch {
+        // gone
+      }
+}
+
 /** Pulls only when woken (or approved): the periodic pull would blur the figures. */
 export const SLOW_PULL = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600' };
 
@@ -21,13 +44,12 @@ export const SLOW_PULL = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600' };
 export async function startNode(spec: NodeSpec & { profile?: string }): Promise<NodeProcess> {
   const { profile, ...rest } = spec;
   const env: Record<string, string> = { ...SLOW_PULL, ...rest.env };
-  if (PROFILE_DIR && profile)
-    env.NODE_OPTIONS =
-      `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${join(PROFILE_DIR, profile)}`.trim();
+  if (PROFILE_DIR && profile) Object.assign(env, profileEnv(profile));
   const node = await startNodeProcess({ ...rest, env });
   const pid = node.proc.child.pid;
   track(pid);
   pinServer(pid);
+  if (PROFILE_DIR && profile && pid !== undefined) profiled.add(pid);
   return {
     ...node,
     async stop() {
@@ -42,7 +64,9 @@ export async function startReference(
   file: string,
   args: string[],
 ): Promise<{ port: number; server: Spawned }> {
-  const server = spawnServer(process.execPath, ['--import', TSX, here(file), ...args]);
+  const env = PROFILE_DIR ? { ...process.env, ...profileEnv(file.replace(/\.ts$/, '')) } : process.env;
+  const server = spawnServer(process.execPath, ['--import', TSX, here(file), ...args], env);
+  if (PROFILE_DIR) profiled.add(server.pid);
   try {
     return { port: Number(await server.firstLine), server };
   } catch (error) {

@@ -16,7 +16,7 @@ import {
   type LoadResult,
   mtlsAgent,
 } from './load.ts';
-import { startNginx, startNode, startReference } from './nodes.ts';
+import { restartProfiles, startNginx, startNode, startReference } from './nodes.ts';
 
 /** One round's figure: operations per server CPU-second and per wall-second. */
 export interface Sample {
@@ -31,6 +31,7 @@ export const median = (values: number[]) =>
 
 /** Runs `load` once, metering the CPU of the server processes `pids`. */
 async function sample(pids: number[], load: () => Promise<LoadResult>): Promise<Sample> {
+  restartProfiles(pids);
   const cpu = cpuMeter(() => pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0));
   const result = await load();
   // The server may still be finishing its side of the last operations (a closing handshake).
