@@ -69,6 +69,10 @@ const skipped = (path: string, reference: string, target: string, why: string): 
 });
 
 const rows: Row[] = [];
+const t0 = performance.now();
+/** Progress on stderr (the table alone goes to stdout). */
+const step = (what: string) =>
+  console.error(`bench: +${((performance.now() - t0) / 1000).toFixed(0)} s ${what}`);
 const results: Record<string, unknown> = {};
 
 async function apiAndHandshakes(ca: TestCa, root: string): Promise<void> {
@@ -81,6 +85,7 @@ async function apiAndHandshakes(ca: TestCa, root: string): Promise<void> {
   const { node, client } = await startServerNode(ca, root);
   try {
     if (wants.handshakes) {
+      step('handshakes');
       const hs = await handshakeRounds(node, client, root, counts);
       results.handshakes = hs;
       const [t, r] = [perCpu(hs.tessera), perCpu(hs.raw)];
@@ -94,6 +99,7 @@ async function apiAndHandshakes(ca: TestCa, root: string): Promise<void> {
       });
     }
     if (wants.writes || wants.reads) {
+      step('API rows');
       const api = await apiRounds(node, client, root, counts, wants);
       results.api = api;
       if (wants.writes) {
@@ -127,6 +133,7 @@ async function replication(ca: TestCa, root: string): Promise<void> {
   const mtls: Replication[] = [];
   const insecure: Replication[] = [];
   for (let i = 0; i < counts.rounds; i++) {
+    step(`replication round ${i + 1}/${counts.rounds}`);
     mtls.push(await replicate(ca, root, `rep${i}-mtls`, counts.replicated, false, seconds * 20));
     insecure.push(await replicate(ca, root, `rep${i}-insecure`, counts.replicated, true, seconds * 20));
   }
@@ -148,6 +155,7 @@ async function million(ca: TestCa, root: string): Promise<void> {
     if (quick) rows.push(skipped(path, '—', target, 'quick mode'));
     return;
   }
+  step('1M row');
   const run = await replicate(ca, root, 'million', counts.million, false, 1800, true);
   results.million = run;
   const disk = run.onDisk!;
@@ -164,6 +172,7 @@ async function million(ca: TestCa, root: string): Promise<void> {
 
 async function latency(ca: TestCa, root: string): Promise<void> {
   if (!SECTIONS.has('latency')) return;
+  step('wake latency');
   const sorted = await wakeLatency(ca, root, counts.latencySamples, seconds * 10);
   results.latency = sorted;
   rows.push({
