@@ -266,6 +266,8 @@ export async function replicate(
   }
 }
 
+const IDLE_MS = 150;
+
 /** Wake-to-visible: from the 201 of a write on A to the fact being readable on B, idle nodes, one at a time. */
 export async function wakeLatency(
   ca: TestCa,
@@ -281,6 +283,9 @@ export async function wakeLatency(
     await addAndApprove(b, a);
     const out: number[] = [];
     for (let i = 0; i < samples && performance.now() < deadline; i++) {
+      // Idle nodes: longer than the wake debounce (50 ms) since the last write, or this write would only
+      // join the previous write's coalescing window and wait for its end.
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
       const started = performance.now();
       const written = await a.api<{ cid: string }>('POST', '/v1/facts', fact(`bench:lat/${i}`));
       await until(
