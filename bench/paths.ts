@@ -3,6 +3,7 @@
 // per CPU-second of the server process (utime + stime from /proc/<pid>/stat), and per wall-second beside.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { request as send } from 'undici';
 import { addAndApprove, fact, type NodeProcess } from '../test/support/node-process.ts';
 import { type TestCa, testUri, writeMaterial } from '../test/support/pki.ts';
 import { until } from '../test/support/reload.ts';
@@ -157,7 +158,6 @@ export async function apiRounds(
     }));
   // What the reference answers: Tessera's own answers, byte for byte in size.
   const request = async (method: 'GET' | 'POST', path: string, body?: string) => {
-    const { request: send } = await import('undici');
     const response = await send(new URL(path, node.apiUrl), {
       method,
       dispatcher: agent,
