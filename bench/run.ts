@@ -1,154 +1,197 @@
-// `npm run bench`: federation figures on this machine (not a test; nothing here passes or fails).
-//  1. fact write rate over keep-alive HTTP (API, 16 concurrent requests)
-//  2. replication throughput A→B over mTLS and in the insecure dev mode, and their ratio
-//  3. replication latency with push wake: p50 / p99 from the write on A to the fact being readable on B
-//  0. handshakes (handshakes.ts): new mTLS handshakes per server CPU-second, the federation listener beside
-//     a bare node:tls server with the same policy
-//  5. grpc: replication throughput and wake-to-visible p50 / p99 over a gRPC stream, beside the same
-//     figures over HTTPS (both nodes with TESSERA_FEDERATION_GRPC_PORT; BENCH_GRPC_REPLICATED,
-//     BENCH_GRPC_LATENCY_SAMPLES; `BENCH_SECTIONS=grpc BENCH_GRPC_REPLICATED=2000 BENCH_GRPC_LATENCY_SAMPLES=20`
-//     is a quick run)
-//  4. scale-out (scale-out.ts): writes and replication on SQLite, on PostgreSQL with 1 and with 2 replicas,
-//     per second and per CPU-second of the node's processes
-// BENCH_SECTIONS (e.g. `scale-out`, or `writes,latency`) runs some of them only.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+// `npm run bench` (full) and `npm run bench -- --quick` (about a minute; CI runs it): the table of issue 14,
+// Tessera beside its reference in the same run, each figure per server CPU-second. Servers are pinned to
+// core 0 and this process (the load generator) to core 1 when `taskset` exists; rounds alternate Tessera and
+// the reference and the medians are printed; the JSON of every round goes to bench/results/<timestamp>.json.
+// Every process started is stopped on exit, error or Ctrl-C (bench/procs.ts); every load loop is bounded in
+// count and time (bench/load.ts).
+//
+// BENCH_SECTIONS (comma-separated) runs some rows only: handshakes, writes, reads, replication, million,
+// latency, grpc (federation over a gRPC stream beside HTTPS: replication facts/s, write-to-visible p50/p99;
+// after the table, full mode by default) and scale-out (SQLite vs PostgreSQL with 1 and 2 replicas; full
+// mode only, bench/scale-out.ts).
+// Counts: BENCH_ROUNDS, BENCH_HANDSHAKES, BENCH_WRITES, BENCH_READS, BENCH_CONNECTIONS, BENCH_REPLICATED,
+// BENCH_MILLION, BENCH_LATENCY_SAMPLES, BENCH_SECONDS (time bound of one load loop). BENCH_PROFILE_DIR: CPU
+// profiles of every `tessera serve` (see docs/performance.md).
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
-import { addAndApprove, fact, type NodeProcess, startNodeProcess } from '../test/support/node-process.ts';
-import { createTestCa, type TestCa, testUri } from '../test/support/pki.ts';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import type { NodeProcess } from '../test/support/node-process.ts';
+import { createTestCa, type TestCa } from '../test/support/pki.ts';
 import { startPrivatePostgres } from '../test/support/private-postgres.ts';
 import { until } from '../test/support/reload.ts';
-import { seedFacts } from '../test/support/seed.ts';
-import { handshakeFigures } from './handshakes.ts';
+import {
+  apiRounds,
+  type Counts,
+  handshakeRounds,
+  median,
+  percentile,
+  type Replication,
+  replicate,
+  type Sample,
+  startServerNode,
+  wakeLatency,
+} from './paths.ts';
+import { installCleanup, killAll, pinLoad, pinning } from './procs.ts';
 import { formatFigures, replicationFigures, writeFigures } from './scale-out.ts';
+import { formatTable, int, type Row, times } from './table.ts';
 
-const WRITES = Number(process.env.BENCH_WRITES ?? 5000);
-const REPLICATED = Number(process.env.BENCH_REPLICATED ?? 50_000);
-const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
-const SCALE_WRITES = Number(process.env.BENCH_SCALE_WRITES ?? 3000);
-const SCALE_CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 32);
-const SCALE_REPLICATED = Number(process.env.BENCH_SCALE_REPLICATED ?? 10_000);
-const HANDSHAKES = Number(process.env.BENCH_HANDSHAKES ?? 2000);
-const GRPC_REPLICATED = Number(process.env.BENCH_GRPC_REPLICATED ?? 20_000);
-const GRPC_LATENCY_SAMPLES = Number(process.env.BENCH_GRPC_LATENCY_SAMPLES ?? 100);
+const quick = process.argv.includes('--quick');
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const seconds = env('BENCH_SECONDS', quick ? 8 : 30);
+const counts: Counts = {
+  rounds: env('BENCH_ROUNDS', quick ? 1 : 3),
+  handshakes: { count: env('BENCH_HANDSHAKES', quick ? 300 : 3000), seconds },
+  writes: { count: env('BENCH_WRITES', quick ? 1500 : 20_000), seconds },
+  reads: { count: env('BENCH_READS', quick ? 3000 : 40_000), seconds },
+  connections: env('BENCH_CONNECTIONS', 50),
+  replicated: env('BENCH_REPLICATED', quick ? 2000 : 50_000),
+  million: env('BENCH_MILLION', 1_000_000),
+  latencySamples: env('BENCH_LATENCY_SAMPLES', quick ? 20 : 200),
+};
+const TABLE_SECTIONS = ['handshakes', 'writes', 'reads', 'replication', 'million', 'latency'];
 const SECTIONS = new Set(
-  (process.env.BENCH_SECTIONS ?? 'handshakes,writes,replication,latency,grpc,scale-out')
+  (
+    process.env.BENCH_SECTIONS ??
+    (quick ? TABLE_SECTIONS.filter((s) => s !== 'million') : [...TABLE_SECTIONS, 'grpc', 'scale-out']).join(
+      ',',
+    )
+  )
     .split(',')
     .map((s) => s.trim()),
 );
-const SLOW_PULL = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600' };
-/** Both nodes run the gRPC listener: replication is a stream (pushes; no wakes needed, none sent). */
-const GRPC = {
-  ...SLOW_PULL,
-  TESSERA_FEDERATION_GRPC_PORT: '0',
-  TESSERA_FEDERATION_PUSH_ENABLED: 'false',
-};
+const SCALE_WRITES = env('BENCH_SCALE_WRITES', 3000);
+const SCALE_CONCURRENCY = env('BENCH_SCALE_CONCURRENCY', 32);
+const SCALE_REPLICATED = env('BENCH_SCALE_REPLICATED', 10_000);
 
-type Wire = 'https' | 'grpc';
+const perCpu = (samples: Sample[]) => median(samples.map((s) => s.perCpu));
+const perWall = (samples: Sample[]) => median(samples.map((s) => s.perWall));
+const skipped = (path: string, reference: string, target: string, why: string): Row => ({
+  path,
+  reference,
+  tessera: `not run (${why})`,
+  ratio: '—',
+  target,
+});
 
-const total = async (node: NodeProcess) =>
-  (await node.api<{ total: number }>('GET', '/v1/facts?limit=1')).body.total;
+const rows: Row[] = [];
+const t0 = performance.now();
+/** Progress on stderr (the table alone goes to stdout). */
+const step = (what: string) =>
+  console.error(`bench: +${((performance.now() - t0) / 1000).toFixed(0)} s ${what}`);
+const results: Record<string, unknown> = {};
 
-async function writeRate(ca: TestCa, root: string): Promise<number> {
-  const node = await startNodeProcess({ name: 'writer', ca, root, env: SLOW_PULL });
-  const agent = new Agent({ connections: 16, keepAliveTimeout: 30_000 });
+async function apiAndHandshakes(ca: TestCa, root: string): Promise<void> {
+  const wants = {
+    handshakes: SECTIONS.has('handshakes'),
+    writes: SECTIONS.has('writes'),
+    reads: SECTIONS.has('reads'),
+  };
+  if (!wants.handshakes && !wants.writes && !wants.reads) return;
+  const { node, client } = await startServerNode(ca, root);
   try {
-    let next = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < WRITES) {
-          const i = next++;
-          const response = await request(new URL('/v1/facts', node.apiUrl), {
-            method: 'POST',
-            dispatcher: agent,
-            headers: { authorization: `Bearer ${node.apiKey}`, 'content-type': 'application/json' },
-            body: JSON.stringify(fact(`bench:w/${i}`)),
-          });
-          await response.body.dump();
-          if (response.statusCode !== 201) throw new Error(`write ${i}: ${response.statusCode}`);
-        }
-      }),
-    );
-    return WRITES / ((performance.now() - started) / 1000);
+    if (wants.handshakes) {
+      step('handshakes');
+      const hs = await handshakeRounds(node, client, root, counts);
+      results.handshakes = hs;
+      const [t, r] = [perCpu(hs.tessera), perCpu(hs.raw)];
+      const n = hs.nginx ? perCpu(hs.nginx) : Number.NaN;
+      rows.push({
+        path: 'new mTLS 1.3 handshakes (Ed25519, no resumption), federation listener',
+        reference: `raw Node \`tls\` ${int(r)}/CPU-s${hs.nginx ? ` (nginx ${int(n)})` : ' (nginx not installed)'}`,
+        tessera: `${int(t)}/CPU-s`,
+        ratio: `${times(t / r)}${hs.nginx ? ` (${times(t / n)} nginx)` : ''}`,
+        target: '≥ 0.95× raw Node',
+      });
+    }
+    if (wants.writes || wants.reads) {
+      step('API rows');
+      const api = await apiRounds(node, client, root, counts, wants);
+      results.api = api;
+      if (wants.writes) {
+        const { tessera: t, raw: r } = api.writes;
+        rows.push({
+          path: `\`POST /v1/facts\`, keep-alive mTLS, ${counts.connections} connections`,
+          reference: `raw Node \`https\` POST of the same body ${int(perCpu(r))}/CPU-s`,
+          tessera: `${int(perCpu(t))}/CPU-s (${int(perWall(t))} writes/s)`,
+          ratio: times(perCpu(t) / perCpu(r)),
+          target: '≥ 0.5×, and ≥ 10,000 writes/s on one core',
+        });
+      }
+      if (wants.reads) {
+        const { tessera: t, raw: r, bodyBytes } = api.reads;
+        rows.push({
+          path: '`GET /v1/facts?entity=`',
+          reference: `raw Node \`https\` GET (${bodyBytes}-byte JSON) ${int(perCpu(r))}/CPU-s`,
+          tessera: `${int(perCpu(t))}/CPU-s (${int(perWall(t))}/s)`,
+          ratio: times(perCpu(t) / perCpu(r)),
+          target: '≥ 0.5×',
+        });
+      }
+    }
   } finally {
-    await agent.close();
     await node.stop();
   }
 }
 
-async function replicationRate(
-  ca: TestCa,
-  root: string,
-  insecure: boolean,
-  wire: Wire = 'https',
-  count = REPLICATED,
-): Promise<number> {
-  const tag = `${insecure ? 'insecure' : 'mtls'}-${wire}-${count}`;
-  const [nameA, nameB] = [`${tag}-a`, `${tag}-b`];
-  const env = wire === 'grpc' ? GRPC : SLOW_PULL;
-  await seedFacts(join(root, nameA), testUri(nameA), count);
-  const a = await startNodeProcess({ name: nameA, ca, root, env, insecure });
-  const b = await startNodeProcess({ name: nameB, ca, root, env, insecure });
-  try {
-    await addAndApprove(a, b);
-    const started = performance.now();
-    await addAndApprove(b, a); // B's approval of A starts B's pull
-    await until('replication to finish', async () => (await total(b)) === count, {
-      timeoutMs: 600_000,
-      intervalMs: 20,
-    });
-    return count / ((performance.now() - started) / 1000);
-  } finally {
-    await Promise.all([a.stop(), b.stop()]);
+async function replication(ca: TestCa, root: string): Promise<void> {
+  if (!SECTIONS.has('replication')) return;
+  const mtls: Replication[] = [];
+  const insecure: Replication[] = [];
+  for (let i = 0; i < counts.rounds; i++) {
+    step(`replication round ${i + 1}/${counts.rounds}`);
+    mtls.push(await replicate(ca, root, `rep${i}-mtls`, counts.replicated, false, seconds * 20));
+    insecure.push(await replicate(ca, root, `rep${i}-insecure`, counts.replicated, true, seconds * 20));
   }
+  results.replication = { mtls, insecure };
+  const [wm, wi, cm, ci] = [perWall(mtls), perWall(insecure), perCpu(mtls), perCpu(insecure)];
+  rows.push({
+    path: `replication A→B over mTLS, ${int(counts.replicated)} facts`,
+    reference: `same code, insecure mode: ${int(wi)}/s, ${int(ci)}/CPU-s`,
+    tessera: `${int(wm)}/s, ${int(cm)}/CPU-s`,
+    ratio: `${times(wm / wi)} wall, ${times(cm / ci)} per CPU-s`,
+    target: '≥ 0.9× both, and ≥ 50,000 facts/s',
+  });
 }
 
-async function wakeLatency(
-  ca: TestCa,
-  root: string,
-  wire: Wire = 'https',
-  count = LATENCY_SAMPLES,
-): Promise<number[]> {
-  const env = wire === 'grpc' ? GRPC : SLOW_PULL;
-  const a = await startNodeProcess({ name: `lat-${wire}-${count}-a`, ca, root, env });
-  const b = await startNodeProcess({ name: `lat-${wire}-${count}-b`, ca, root, env });
-  try {
-    await addAndApprove(a, b);
-    await addAndApprove(b, a);
-    const samples: number[] = [];
-    // Over gRPC, wait for the stream to be open first (B's approval of A opens it).
-    if (wire === 'grpc') await until('the stream', async () => (await total(b)) === 0 && streamsOpen(b));
-    for (let i = 0; i < count; i++) {
-      const started = performance.now();
-      const written = await a.api<{ cid: string }>('POST', '/v1/facts', fact(`bench:lat/${i}`));
-      await until(
-        'the fact on B',
-        async () => (await b.api('GET', `/v1/facts/${written.body.cid}`)).status === 200,
-        {
-          timeoutMs: 60_000,
-          intervalMs: 2,
-        },
-      );
-      samples.push(performance.now() - started);
-    }
-    return samples.sort((x, y) => x - y);
-  } finally {
-    await Promise.all([a.stop(), b.stop()]);
+async function million(ca: TestCa, root: string): Promise<void> {
+  const path = `${int(counts.million)} facts A→B`;
+  const target = '≤ 30 s, no loss, no duplicate';
+  if (!SECTIONS.has('million')) {
+    if (quick) rows.push(skipped(path, '—', target, 'quick mode'));
+    return;
   }
+  step('1M row');
+  const run = await replicate(ca, root, 'million', counts.million, false, 1800, true);
+  results.million = run;
+  const disk = run.onDisk!;
+  const loss = counts.million - disk.distinctCids;
+  const dup = disk.rows - disk.distinctCids;
+  rows.push({
+    path,
+    reference: '—',
+    tessera: `${run.seconds.toFixed(1)} s (${int(run.perWall)}/s, ${int(run.perCpu)}/CPU-s), ${loss === 0 ? 'no loss' : `${loss} lost`}, ${dup === 0 ? 'no duplicate' : `${dup} duplicates`}`,
+    ratio: '—',
+    target,
+  });
 }
 
-/** B holds a receiving gRPC stream (from its /metrics). */
-async function streamsOpen(node: NodeProcess): Promise<boolean> {
-  const response = await request(new URL('/metrics', node.apiUrl));
-  return /^tessera_federation_grpc_streams\{role="receiver"\} 1$/m.test(await response.body.text());
+async function latency(ca: TestCa, root: string): Promise<void> {
+  if (!SECTIONS.has('latency')) return;
+  step('wake latency');
+  const sorted = await wakeLatency(ca, root, counts.latencySamples, seconds * 10);
+  results.latency = sorted;
+  rows.push({
+    path: `wake-to-visible latency, idle nodes (${sorted.length} writes)`,
+    reference: '—',
+    tessera: `p50 ${percentile(sorted, 0.5).toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms`,
+    ratio: '—',
+    target: 'p99 ≤ 50 ms',
+  });
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-
-/** Section 4: a private PostgreSQL with durable commits, over verified mutual TLS (`hostssl … cert`). */
+/** The scale-out figures (PostgreSQL over verified mTLS with durable commits), printed after the table. */
 async function scaleOut(ca: TestCa, root: string): Promise<void> {
   const db = await startPrivatePostgres({
     serverCert: await ca.issue('db-server'),
@@ -158,11 +201,13 @@ async function scaleOut(ca: TestCa, root: string): Promise<void> {
   try {
     const spec = { ca, root, db };
     const writes = await writeFigures(spec, { writes: SCALE_WRITES, concurrency: SCALE_CONCURRENCY });
-    const title = `fact writes, ${SCALE_CONCURRENCY} concurrent (spread over the replicas), ${SCALE_WRITES} writes:`;
-    console.log(formatFigures(title, 'facts', writes).join('\n'));
-    const one = writes[1]?.rate ?? Number.NaN;
-    const two = writes[2]?.rate ?? Number.NaN;
-    console.log(`  2 replicas / 1 replica on writes: ${(two / one).toFixed(2)}`);
+    console.log(
+      formatFigures(
+        `fact writes, ${SCALE_CONCURRENCY} concurrent, ${SCALE_WRITES} writes:`,
+        'facts',
+        writes,
+      ).join('\n'),
+    );
     const replicated = await replicationFigures(spec, SCALE_REPLICATED);
     console.log(
       formatFigures(
@@ -171,50 +216,95 @@ async function scaleOut(ca: TestCa, root: string): Promise<void> {
         replicated,
       ).join('\n'),
     );
+    results.scaleOut = { writes, replicated };
   } finally {
     await db.stop();
   }
 }
 
+/** Both nodes run the gRPC listener: replication is a stream (pushes; no wakes needed, none sent). */
+const GRPC = { TESSERA_FEDERATION_GRPC_PORT: '0', TESSERA_FEDERATION_PUSH_ENABLED: 'false' };
+
+/** B holds a receiving gRPC stream (from its /metrics). */
+async function streamOpen(node: NodeProcess): Promise<void> {
+  await until('the gRPC stream', async () => {
+    const response = await request(new URL('/metrics', node.apiUrl));
+    return /^tessera_federation_grpc_streams\{role="receiver"\} 1$/m.test(await response.body.text());
+  });
+}
+
+/** Federation over gRPC beside HTTPS (issue 11): replication facts/s and write-to-visible p50 / p99. */
+async function grpc(ca: TestCa, root: string): Promise<void> {
+  if (!SECTIONS.has('grpc')) return;
+  step('gRPC federation beside HTTPS');
+  const overHttps = await replicate(ca, root, 'grpc-cmp-https', counts.replicated, false, seconds * 20);
+  const overGrpc = await replicate(
+    ca,
+    root,
+    'grpc-cmp-grpc',
+    counts.replicated,
+    false,
+    seconds * 20,
+    false,
+    GRPC,
+  );
+  const https = await wakeLatency(ca, root, counts.latencySamples, seconds * 10, { tag: 'lat-https' });
+  const stream = await wakeLatency(ca, root, counts.latencySamples, seconds * 10, {
+    tag: 'lat-grpc',
+    env: GRPC,
+    ready: streamOpen,
+  });
+  results.grpc = { overHttps, overGrpc, https, stream };
+  const line = (sorted: number[]) =>
+    `p50 ${percentile(sorted, 0.5).toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms`;
+  console.log(
+    `federation over gRPC beside HTTPS (${int(counts.replicated)} facts, ${stream.length} writes):`,
+  );
+  console.log(`  replication A→B, HTTPS pages:  ${int(overHttps.perWall)}/s, ${int(overHttps.perCpu)}/CPU-s`);
+  console.log(`  replication A→B, gRPC stream:  ${int(overGrpc.perWall)}/s, ${int(overGrpc.perCpu)}/CPU-s`);
+  console.log(`  write-to-visible, HTTPS + wake: ${line(https)}`);
+  console.log(`  write-to-visible, gRPC stream:  ${line(stream)}\n`);
+}
+
+installCleanup();
+pinLoad();
+const started = new Date();
 const root = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
+const machine = {
+  node: process.version,
+  cores: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  loadavg: loadavg().map((l) => Number(l.toFixed(2))),
+  pinning: pinning
+    ? 'servers on core 0, load generator on core 1 (taskset)'
+    : 'none (no taskset or one core)',
+};
+console.log(
+  `tessera bench${quick ? ' --quick' : ''}: node ${machine.node}, ${machine.cores} cores, load ${machine.loadavg.join(' ')}, pinning: ${machine.pinning}; ${counts.rounds} round(s), medians`,
+);
+let failed = false;
 try {
   const ca = await createTestCa('Tessera Bench CA');
-  console.log(
-    `tessera bench (node ${process.version}, ${cpus().length} cores, ${WRITES} writes, ${REPLICATED} replicated facts)`,
+  await apiAndHandshakes(ca, root);
+  await replication(ca, root);
+  await million(ca, root);
+  await latency(ca, root);
+  console.log(`\n${formatTable(rows)}\n`);
+  await grpc(ca, root);
+  if (SECTIONS.has('scale-out') && !quick) await scaleOut(ca, root);
+  const dir = fileURLToPath(new URL('results/', import.meta.url));
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(
+    file,
+    `${JSON.stringify({ started: started.toISOString(), quick, machine, counts, rows, results }, null, 2)}\n`,
   );
-  if (SECTIONS.has('handshakes')) console.log((await handshakeFigures(ca, root, HANDSHAKES)).join('\n'));
-  if (SECTIONS.has('writes')) {
-    const writes = await writeRate(ca, root);
-    console.log(`fact writes, keep-alive HTTP, 16 concurrent:   ${writes.toFixed(0)} facts/s`);
-  }
-  if (SECTIONS.has('replication')) {
-    const mtls = await replicationRate(ca, root, false);
-    console.log(`replication A→B over mTLS:                    ${mtls.toFixed(0)} facts/s`);
-    const insecure = await replicationRate(ca, root, true);
-    console.log(`replication A→B insecure (dev mode):          ${insecure.toFixed(0)} facts/s`);
-    console.log(`mTLS / insecure throughput ratio:             ${(mtls / insecure).toFixed(2)}`);
-  }
-  if (SECTIONS.has('latency')) {
-    const latency = await wakeLatency(ca, root);
-    console.log(
-      `replication latency with wake (${latency.length} facts):   p50 ${percentile(latency, 0.5).toFixed(1)} ms, p99 ${percentile(latency, 0.99).toFixed(1)} ms`,
-    );
-  }
-  if (SECTIONS.has('grpc')) {
-    const overHttps = await replicationRate(ca, root, false, 'https', GRPC_REPLICATED);
-    const overGrpc = await replicationRate(ca, root, false, 'grpc', GRPC_REPLICATED);
-    console.log(
-      `replication of ${GRPC_REPLICATED} facts A→B, HTTPS pages:   ${overHttps.toFixed(0)} facts/s`,
-    );
-    console.log(`replication of ${GRPC_REPLICATED} facts A→B, gRPC stream:   ${overGrpc.toFixed(0)} facts/s`);
-    const wakeHttps = await wakeLatency(ca, root, 'https', GRPC_LATENCY_SAMPLES);
-    const wakeGrpc = await wakeLatency(ca, root, 'grpc', GRPC_LATENCY_SAMPLES);
-    const line = (sorted: number[]) =>
-      `p50 ${percentile(sorted, 0.5).toFixed(1)} ms, p99 ${percentile(sorted, 0.99).toFixed(1)} ms`;
-    console.log(`write-to-visible on B, HTTPS with wake (${wakeHttps.length}):  ${line(wakeHttps)}`);
-    console.log(`write-to-visible on B, gRPC stream push (${wakeGrpc.length}): ${line(wakeGrpc)}`);
-  }
-  if (SECTIONS.has('scale-out')) await scaleOut(ca, root);
+  console.log(`results: ${file}`);
+} catch (error) {
+  failed = true;
+  console.error(error);
 } finally {
+  killAll('SIGKILL');
   await rm(root, { recursive: true, force: true });
 }
+process.exit(failed ? 1 : 0);

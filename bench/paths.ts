@@ -1,0 +1,313 @@
+// The measured paths of the benchmark table (bench/run.ts prints them): each takes Tessera and its reference
+// in the same run, alternates them round by round (A, B, A, B…) and keeps every round's figure; rates are
+// per CPU-second of the server process (utime + stime from /proc/<pid>/stat), and per wall-second beside.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request as send } from 'undici';
+import { addAndApprove, fact, type NodeProcess } from '../test/support/node-process.ts';
+import { type TestCa, testUri, writeMaterial } from '../test/support/pki.ts';
+import { until } from '../test/support/reload.ts';
+import { countOnDisk, seedFacts } from '../test/support/seed.ts';
+import { cpuMeter, processCpuSeconds } from './cpu.ts';
+import {
+  type Bound,
+  type ClientMaterial,
+  handshakeLoad,
+  httpLoad,
+  type LoadResult,
+  mtlsAgent,
+} from './load.ts';
+import { restartProfiles, startNginx, startNode, startReference } from './nodes.ts';
+
+/** One round's figure: operations per server CPU-second and per wall-second. */
+export interface Sample {
+  perCpu: number;
+  perWall: number;
+  cpuSeconds: number;
+  done: number;
+}
+
+export const median = (values: number[]) =>
+  values.length ? ([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number) : Number.NaN;
+
+/** Runs `load` once, metering the CPU of the server processes `pids`. */
+async function sample(pids: number[], load: () => Promise<LoadResult>): Promise<Sample> {
+  restartProfiles(pids);
+  const cpu = cpuMeter(() => pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0));
+  const result = await load();
+  // The server may still be finishing its side of the last operations (a closing handshake).
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const cpuSeconds = Math.max(cpu.stop(), 0.01);
+  return {
+    perCpu: result.done / cpuSeconds,
+    perWall: result.done / result.wallSeconds,
+    cpuSeconds,
+    done: result.done,
+  };
+}
+
+export interface Counts {
+  rounds: number;
+  handshakes: Bound;
+  writes: Bound;
+  reads: Bound;
+  connections: number;
+  replicated: number;
+  million: number;
+  latencySamples: number;
+}
+
+/** The node every API and handshake row runs against: mTLS on both listeners, plus a client certificate. */
+export async function startServerNode(
+  ca: TestCa,
+  root: string,
+): Promise<{ node: NodeProcess; client: ClientMaterial }> {
+  const node = await startNode({
+    name: 'server',
+    ca,
+    root,
+    env: { TESSERA_API_TLS: 'mtls' },
+    profile: 'server',
+  });
+  await mkdir(join(root, 'bench-client'), { recursive: true });
+  const material = await writeMaterial(
+    join(root, 'bench-client'),
+    'client',
+    await ca.issue('bench-client'),
+    ca.certPem,
+  );
+  const client = {
+    cert: await readFile(material.certPath, 'utf8'),
+    key: await readFile(material.keyPath, 'utf8'),
+    ca: ca.certPem,
+  };
+  return { node, client };
+}
+
+export interface HandshakeFigures {
+  tessera: Sample[];
+  raw: Sample[];
+  nginx: Sample[] | null;
+}
+
+export async function handshakeRounds(
+  node: NodeProcess,
+  client: ClientMaterial,
+  root: string,
+  counts: Counts,
+): Promise<HandshakeFigures> {
+  const raw = await startReference('raw-tls-server.ts', [
+    node.tls.certPath,
+    node.tls.keyPath,
+    node.tls.caPath,
+  ]);
+  const nginxDir = join(root, 'nginx');
+  await mkdir(nginxDir, { recursive: true });
+  const nginx = await startNginx(nginxDir, node.tls).catch((error: Error) => {
+    console.error(`bench: nginx not used: ${error.message}`);
+    return undefined;
+  });
+  const tesseraPort = Number(new URL(node.federationUrl).port);
+  const servers = [
+    { port: tesseraPort, pid: node.proc.child.pid as number, into: [] as Sample[] },
+    { port: raw.port, pid: raw.server.pid, into: [] as Sample[] },
+    ...(nginx ? [{ port: nginx.port, pid: nginx.server.pid, into: [] as Sample[] }] : []),
+  ];
+  try {
+    for (const s of servers) await handshakeLoad(s.port, client, { count: 50, seconds: 20 }); // warm-up
+    for (let i = 0; i < counts.rounds; i++)
+      for (const s of servers)
+        s.into.push(await sample([s.pid], () => handshakeLoad(s.port, client, counts.handshakes)));
+    return { tessera: servers[0]!.into, raw: servers[1]!.into, nginx: nginx ? servers[2]!.into : null };
+  } finally {
+    await raw.server.stop();
+    await nginx?.server.stop();
+  }
+}
+
+export interface ApiFigures {
+  writes: { tessera: Sample[]; raw: Sample[] };
+  reads: { tessera: Sample[]; raw: Sample[]; bodyBytes: number };
+}
+
+const READ_ENTITY = 'bench:read/entity';
+
+/** POST /v1/facts and GET /v1/facts?entity= on the node's mTLS API beside a bare node:https server. */
+export async function apiRounds(
+  node: NodeProcess,
+  client: ClientMaterial,
+  root: string,
+  counts: Counts,
+  which: { writes: boolean; reads: boolean },
+): Promise<ApiFigures> {
+  const agent = mtlsAgent(client, counts.connections);
+  const tessera = { url: node.apiUrl, apiKey: node.apiKey };
+  const pid = node.proc.child.pid as number;
+  let serial = 0;
+  const writeBody = () => JSON.stringify(fact(`bench:w/${serial++}`));
+  const post = (target: typeof tessera, bound: Bound) =>
+    httpLoad(agent, target, bound, counts.connections, 201, () => ({
+      method: 'POST',
+      path: '/v1/facts',
+      body: writeBody(),
+    }));
+  const get = (target: typeof tessera, bound: Bound) =>
+    httpLoad(agent, target, bound, counts.connections, 200, () => ({
+      method: 'GET',
+      path: `/v1/facts?entity=${encodeURIComponent(READ_ENTITY)}`,
+    }));
+  // What the reference answers: Tessera's own answers, byte for byte in size.
+  const request = async (method: 'GET' | 'POST', path: string, body?: string) => {
+    const response = await send(new URL(path, node.apiUrl), {
+      method,
+      dispatcher: agent,
+      headers: {
+        authorization: `Bearer ${node.apiKey}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body ? { body } : {}),
+    });
+    return response.body.text();
+  };
+  const postReply = await request('POST', '/v1/facts', writeBody());
+  for (let i = 0; i < 10; i++)
+    await request(
+      'POST',
+      '/v1/facts',
+      JSON.stringify(fact(READ_ENTITY, 'company', { value: { type: 'number', v: i } })),
+    );
+  const getReply = await request('GET', `/v1/facts?entity=${encodeURIComponent(READ_ENTITY)}`);
+  const dir = join(root, 'raw-https');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'post.json'), postReply);
+  await writeFile(join(dir, 'get.json'), getReply);
+  const raw = await startReference('raw-https-server.ts', [
+    node.tls.certPath,
+    node.tls.keyPath,
+    node.tls.caPath,
+    join(dir, 'post.json'),
+    join(dir, 'get.json'),
+  ]);
+  const reference = { url: `https://127.0.0.1:${raw.port}`, apiKey: 'unused' };
+  const figures: ApiFigures = {
+    writes: { tessera: [], raw: [] },
+    reads: { tessera: [], raw: [], bodyBytes: Buffer.byteLength(getReply) },
+  };
+  try {
+    const warm = { count: 200, seconds: 20 };
+    if (which.writes) {
+      await post(tessera, warm);
+      await post(reference, warm);
+      for (let i = 0; i < counts.rounds; i++) {
+        figures.writes.tessera.push(await sample([pid], () => post(tessera, counts.writes)));
+        figures.writes.raw.push(await sample([raw.server.pid], () => post(reference, counts.writes)));
+      }
+    }
+    if (which.reads) {
+      await get(tessera, warm);
+      await get(reference, warm);
+      for (let i = 0; i < counts.rounds; i++) {
+        figures.reads.tessera.push(await sample([pid], () => get(tessera, counts.reads)));
+        figures.reads.raw.push(await sample([raw.server.pid], () => get(reference, counts.reads)));
+      }
+    }
+    return figures;
+  } finally {
+    await agent.close();
+    await raw.server.stop();
+  }
+}
+
+const total = async (node: NodeProcess) =>
+  (await node.api<{ total: number }>('GET', '/v1/facts?limit=1')).body.total;
+
+export interface Replication extends Sample {
+  seconds: number;
+  /** Only for the 1M row: rows, distinct CIDs and distinct ids on B's disk once B stopped. */
+  onDisk?: { rows: number; distinctCids: number; distinctIds: number };
+}
+
+/** `facts` seeded on A, pulled by B from B's approval of A until B holds them all (bounded by `timeoutS`). */
+export async function replicate(
+  ca: TestCa,
+  root: string,
+  tag: string,
+  facts: number,
+  insecure: boolean,
+  timeoutS: number,
+  checkDisk = false,
+  env: Record<string, string> = {},
+): Promise<Replication> {
+  const [nameA, nameB] = [`${tag}-a`, `${tag}-b`];
+  await seedFacts(join(root, nameA), testUri(nameA), facts);
+  const profile = insecure ? undefined : 'replication';
+  const a = await startNode({ name: nameA, ca, root, insecure, env, ...(profile ? { profile } : {}) });
+  const b = await startNode({ name: nameB, ca, root, insecure, env, ...(profile ? { profile } : {}) });
+  let stopped = false;
+  try {
+    await addAndApprove(a, b);
+    const pids = [a.proc.child.pid as number, b.proc.child.pid as number];
+    let seconds = 0;
+    const s = await sample(pids, async () => {
+      const started = performance.now();
+      await addAndApprove(b, a); // B's approval of A starts B's pull
+      await until('replication to finish', async () => (await total(b)) >= facts, {
+        timeoutMs: timeoutS * 1000,
+        intervalMs: 20,
+      });
+      seconds = (performance.now() - started) / 1000;
+      return { done: facts, wallSeconds: seconds };
+    });
+    if (!checkDisk) return { ...s, seconds };
+    await Promise.all([a.stop(), b.stop()]);
+    stopped = true;
+    return { ...s, seconds, onDisk: countOnDisk(b.dataDir) };
+  } finally {
+    if (!stopped) await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+const IDLE_MS = 150;
+
+/** Wake-to-visible: from the 201 of a write on A to the fact being readable on B, idle nodes, one at a time. */
+export async function wakeLatency(
+  ca: TestCa,
+  root: string,
+  samples: number,
+  timeoutS: number,
+  wire: { tag: string; env?: Record<string, string>; ready?: (b: NodeProcess) => Promise<void> } = {
+    tag: 'lat',
+  },
+): Promise<number[]> {
+  const a = await startNode({ name: `${wire.tag}-a`, ca, root, env: wire.env ?? {} });
+  const b = await startNode({ name: `${wire.tag}-b`, ca, root, env: wire.env ?? {} });
+  const deadline = performance.now() + timeoutS * 1000;
+  try {
+    await addAndApprove(a, b);
+    await addAndApprove(b, a);
+    await wire.ready?.(b);
+    const out: number[] = [];
+    for (let i = 0; i < samples && performance.now() < deadline; i++) {
+      // Idle nodes: longer than the wake debounce (50 ms) since the last write, or this write would only
+      // join the previous write's coalescing window and wait for its end.
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      const started = performance.now();
+      const written = await a.api<{ cid: string }>('POST', '/v1/facts', fact(`bench:lat/${i}`));
+      await until(
+        'the fact on B',
+        async () => (await b.api('GET', `/v1/facts/${written.body.cid}`)).status === 200,
+        {
+          timeoutMs: 60_000,
+          intervalMs: 2,
+        },
+      );
+      out.push(performance.now() - started);
+    }
+    return out.sort((x, y) => x - y);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+export const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
