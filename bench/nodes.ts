@@ -4,11 +4,10 @@
 // NODE_OPTIONS), and so does each reference server of this folder.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type NodeProcess, type NodeSpec, startNodeProcess } from '../test/support/node-process.ts';
-import { freePort } from '../test/support/private-server.ts';
+import { acceptsConnections, freePort } from '../test/support/private-server.ts';
 import { pinServer, type Spawned, spawnServer, track, untrack } from './procs.ts';
 
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
@@ -79,15 +78,7 @@ export async function startReference(
 async function listening(port: number, server: Spawned, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await acceptsConnections(port)) return;
     if (server.child.exitCode !== null || Date.now() > deadline)
       throw new Error(`nginx is not listening on ${port}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -4,9 +4,8 @@
 // installs both packages when missing).
 
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { findBinary, launch, type ServerProcess } from './private-server.ts';
+import { acceptsConnections, findBinary, launch, type ServerProcess } from './private-server.ts';
 
 export const REQUIRE_PROXIES = process.env['TESSERA_TEST_PROXIES'] === 'required';
 
@@ -34,15 +33,7 @@ async function listening(port: number, proc: ServerProcess, timeoutMs = 20_000):
     exited = true;
   });
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await acceptsConnections(port)) return;
     if (exited) throw new Error(`the proxy exited before listening:\n${proc.tail(40)}`);
     if (Date.now() > deadline) throw new Error(`the proxy is not listening on ${port}:\n${proc.tail(40)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

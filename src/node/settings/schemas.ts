@@ -162,14 +162,19 @@ export const ed25519Seed = z
   })
   .optional();
 
+/** The non-empty, trimmed entries of a comma-separated setting. */
+function commaEntries(value: string): string[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+}
+
 /** Comma-separated CIDR networks or addresses (empty: none), each checked. */
 export const cidrList = z
   .string()
   .transform((value, ctx) => {
-    const entries = value
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter(Boolean);
+    const entries = commaEntries(value);
     try {
       return parseCidrs(entries).networks as string[];
     } catch (error) {
@@ -183,10 +188,7 @@ export const cidrList = z
 export const uriList = z
   .string()
   .transform((value, ctx) => {
-    const entries = value
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter(Boolean);
+    const entries = commaEntries(value);
     for (const entry of entries)
       if (!URL.canParse(entry) || /\s/.test(entry)) {
         ctx.addIssue({
