@@ -269,7 +269,18 @@ export async function replicate(
 
 const IDLE_MS = 150;
 
-/** Wake-to-visible: from the 201 of a write on A to the fact being readable on B, idle nodes, one at a time. */
+/** One write's latencies (ms), each list sorted. */
+export interface WakeLatency {
+  /** The write on A, request to 201 (its durable commit included). */
+  write: number[];
+  /** Wake-to-visible: from the 201 (the fact is committed on A, the wake on its way) until B serves it. */
+  visible: number[];
+}
+
+/**
+ * Idle nodes, one write at a time: how long the write on A takes, then how long until B serves the fact
+ * (the wake, B's pull and its commit, and the poll that sees it, every 2 ms).
+ */
 export async function wakeLatency(
   ca: TestCa,
   root: string,
@@ -278,7 +289,7 @@ export async function wakeLatency(
   wire: { tag: string; env?: Record<string, string>; ready?: (b: NodeProcess) => Promise<void> } = {
     tag: 'lat',
   },
-): Promise<number[]> {
+): Promise<WakeLatency> {
   const a = await startNode({ name: `${wire.tag}-a`, ca, root, env: wire.env ?? {} });
   const b = await startNode({ name: `${wire.tag}-b`, ca, root, env: wire.env ?? {} });
   const deadline = performance.now() + timeoutS * 1000;
@@ -286,13 +297,15 @@ export async function wakeLatency(
     await addAndApprove(a, b);
     await addAndApprove(b, a);
     await wire.ready?.(b);
-    const out: number[] = [];
+    const write: number[] = [];
+    const visible: number[] = [];
     for (let i = 0; i < samples && performance.now() < deadline; i++) {
       // Idle nodes: longer than the wake debounce (50 ms) since the last write, or this write would only
       // join the previous write's coalescing window and wait for its end.
       await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
       const started = performance.now();
       const written = await a.api<{ cid: string }>('POST', '/v1/facts', fact(`bench:lat/${i}`));
+      const committed = performance.now();
       await until(
         'the fact on B',
         async () => (await b.api('GET', `/v1/facts/${written.body.cid}`)).status === 200,
@@ -301,9 +314,11 @@ export async function wakeLatency(
           intervalMs: 2,
         },
       );
-      out.push(performance.now() - started);
+      visible.push(performance.now() - committed);
+      write.push(committed - started);
     }
-    return out.sort((x, y) => x - y);
+    const sorted = (list: number[]) => list.sort((x, y) => x - y);
+    return { write: sorted(write), visible: sorted(visible) };
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }

@@ -6,7 +6,8 @@
 // count and time (bench/load.ts).
 //
 // BENCH_SECTIONS (comma-separated) runs some rows only: handshakes, writes, reads, replication, million,
-// latency, grpc (federation over a gRPC stream beside HTTPS: replication facts/s, write-to-visible p50/p99;
+// latency, floors (the unavoidable work of each path costed here, beside its target: bench/floors.ts),
+// grpc (federation over a gRPC stream beside HTTPS: replication facts/s, visible-after-the-201 p50/p99;
 // after the table, full mode by default) and scale-out (SQLite vs PostgreSQL with 1 and 2 replicas; full
 // mode only, bench/scale-out.ts).
 // Counts: BENCH_ROUNDS, BENCH_HANDSHAKES, BENCH_WRITES, BENCH_READS, BENCH_CONNECTIONS, BENCH_REPLICATED,
@@ -21,7 +22,9 @@ import type { NodeProcess } from '../test/support/node-process.ts';
 import { createTestCa, type TestCa } from '../test/support/pki.ts';
 import { startPrivatePostgres } from '../test/support/private-postgres.ts';
 import { until } from '../test/support/reload.ts';
+import { floorRows, formatFloors, measureUnitCosts } from './floors.ts';
 import {
+  type ApiFigures,
   apiRounds,
   type Counts,
   handshakeRounds,
@@ -50,7 +53,7 @@ const counts: Counts = {
   million: env('BENCH_MILLION', 1_000_000),
   latencySamples: env('BENCH_LATENCY_SAMPLES', quick ? 20 : 200),
 };
-const TABLE_SECTIONS = ['handshakes', 'writes', 'reads', 'replication', 'million', 'latency'];
+const TABLE_SECTIONS = ['handshakes', 'writes', 'reads', 'replication', 'million', 'latency', 'floors'];
 const SECTIONS = new Set(
   (
     process.env.BENCH_SECTIONS ??
@@ -65,6 +68,9 @@ const SCALE_WRITES = env('BENCH_SCALE_WRITES', 3000);
 const SCALE_CONCURRENCY = env('BENCH_SCALE_CONCURRENCY', 32);
 const SCALE_REPLICATED = env('BENCH_SCALE_REPLICATED', 10_000);
 
+/** p50 and p99 of sorted latencies (ms). */
+const line = (sorted: number[]) =>
+  `p50 ${percentile(sorted, 0.5).toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms`;
 const perCpu = (samples: Sample[]) => median(samples.map((s) => s.perCpu));
 const perWall = (samples: Sample[]) => median(samples.map((s) => s.perWall));
 const skipped = (path: string, reference: string, target: string, why: string): Row => ({
@@ -180,15 +186,32 @@ async function million(ca: TestCa, root: string): Promise<void> {
 async function latency(ca: TestCa, root: string): Promise<void> {
   if (!SECTIONS.has('latency')) return;
   step('wake latency');
-  const sorted = await wakeLatency(ca, root, counts.latencySamples, seconds * 10);
-  results.latency = sorted;
+  const { write, visible } = await wakeLatency(ca, root, counts.latencySamples, seconds * 10);
+  results.latency = { write, visible };
   rows.push({
-    path: `wake-to-visible latency, idle nodes (${sorted.length} writes)`,
-    reference: '—',
-    tessera: `p50 ${percentile(sorted, 0.5).toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms`,
+    path: `wake-to-visible latency, idle nodes (${visible.length} writes)`,
+    reference: `the write itself (request to 201 on A): ${line(write)}`,
+    tessera: line(visible),
     ratio: '—',
     target: 'p99 ≤ 50 ms',
   });
+}
+
+/** The floors: what the unavoidable work of each path costs here, beside its target (bench/floors.ts). */
+async function floors(root: string): Promise<void> {
+  if (!SECTIONS.has('floors')) return;
+  step('floors');
+  const unit = await measureUnitCosts(root, quick ? 6000 : 30_000);
+  const api = results.api as ApiFigures | undefined;
+  const micros = (samples: Sample[] | undefined) =>
+    samples && samples.length > 0 ? 1e6 / perCpu(samples) : undefined;
+  const ref = { post: micros(api?.writes.raw), get: micros(api?.reads.raw) };
+  const floorTable = floorRows(unit, {
+    ...(ref.post !== undefined ? { post: ref.post } : {}),
+    ...(ref.get !== undefined ? { get: ref.get } : {}),
+  });
+  results.floors = { unit, reference: ref, rows: floorTable };
+  console.log(`${formatFloors(unit, floorTable)}\n`);
 }
 
 /** The scale-out figures (PostgreSQL over verified mTLS with durable commits), printed after the table. */
@@ -233,7 +256,7 @@ async function streamOpen(node: NodeProcess): Promise<void> {
   });
 }
 
-/** Federation over gRPC beside HTTPS (issue 11): replication facts/s and write-to-visible p50 / p99. */
+/** Federation over gRPC beside HTTPS (issue 11): replication facts/s and visible-after-the-201 p50 / p99. */
 async function grpc(ca: TestCa, root: string): Promise<void> {
   if (!SECTIONS.has('grpc')) return;
   step('gRPC federation beside HTTPS');
@@ -255,15 +278,13 @@ async function grpc(ca: TestCa, root: string): Promise<void> {
     ready: streamOpen,
   });
   results.grpc = { overHttps, overGrpc, https, stream };
-  const line = (sorted: number[]) =>
-    `p50 ${percentile(sorted, 0.5).toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms`;
   console.log(
-    `federation over gRPC beside HTTPS (${int(counts.replicated)} facts, ${stream.length} writes):`,
+    `federation over gRPC beside HTTPS (${int(counts.replicated)} facts, ${stream.visible.length} writes):`,
   );
   console.log(`  replication A→B, HTTPS pages:  ${int(overHttps.perWall)}/s, ${int(overHttps.perCpu)}/CPU-s`);
   console.log(`  replication A→B, gRPC stream:  ${int(overGrpc.perWall)}/s, ${int(overGrpc.perCpu)}/CPU-s`);
-  console.log(`  write-to-visible, HTTPS + wake: ${line(https)}`);
-  console.log(`  write-to-visible, gRPC stream:  ${line(stream)}\n`);
+  console.log(`  visible on B after the 201, HTTPS + wake: ${line(https.visible)}`);
+  console.log(`  visible on B after the 201, gRPC stream:  ${line(stream.visible)}\n`);
 }
 
 installCleanup();
@@ -290,6 +311,7 @@ try {
   await million(ca, root);
   await latency(ca, root);
   console.log(`\n${formatTable(rows)}\n`);
+  await floors(root);
   await grpc(ca, root);
   if (SECTIONS.has('scale-out') && !quick) await scaleOut(ca, root);
   const dir = fileURLToPath(new URL('results/', import.meta.url));

@@ -116,6 +116,18 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
 
   observePeer(identity: PeerIdentity): void {
     const label = `peer:${describePeer(identity)}`;
+    const known = this.#peers.get(label);
+    if (
+      known &&
+      known.subject === identity.subject &&
+      known.notAfter.getTime() === identity.notAfter.getTime()
+    ) {
+      // The same certificate again (every connection of a peer): only its recency changes. Its gauges were
+      // set when it was first seen, and check() refreshes them on its timer.
+      this.#peers.delete(label);
+      this.#peers.set(label, known);
+      return;
+    }
     this.#peers.delete(label);
     this.#peers.set(label, { subject: identity.subject, notAfter: identity.notAfter });
     if (this.#peers.size > this.#maxPeers) {

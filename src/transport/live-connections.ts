@@ -24,6 +24,13 @@ export interface LiveConnectionsOptions<S> {
   credentials?: CredentialFeed | undefined;
   clock: Clock;
   timers?: Timers | undefined;
+  /**
+   * Read a TLS socket's presented chain when it is added (default true). Client sockets need it: on Node 20
+   * a client socket's certificate can come back empty later (see identity.ts). A server socket keeps its
+   * chain for its whole life, and reading it costs a large share of a handshake (getPeerCertificate(true)
+   * builds every certificate as an object), so servers read it only when a re-check needs it.
+   */
+  readChainOnAdd?: boolean | undefined;
 }
 
 /** setTimeout's ceiling (about 24.8 days): a later deadline is reached in steps. */
@@ -60,7 +67,10 @@ export class LiveConnections<S extends ClosableConnection> {
   add(socket: S, identity: PeerIdentity): void {
     if (socket.destroyed || this.#entries.has(socket)) return;
     // TLS sockets: the chain is read now, while it surely can be, for the re-checks to come.
-    if (typeof (socket as unknown as Partial<TLSSocket>).getPeerCertificate === 'function')
+    if (
+      this.#options.readChainOnAdd !== false &&
+      typeof (socket as unknown as Partial<TLSSocket>).getPeerCertificate === 'function'
+    )
       rememberPresentedChain(socket as unknown as TLSSocket);
     this.#entries.set(socket, { identity, timer: undefined });
     socket.once('close', () => this.#remove(socket));

@@ -60,6 +60,7 @@ export class PeerGate extends EventEmitter<PeerGateEvents> {
       credentials: options.credentials,
       clock: this.#clock,
       timers: options.timers,
+      readChainOnAdd: false,
     });
     // Take over the listeners already attached (the HTTP server's parser) and call them only for admitted peers.
     const downstream = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];

@@ -152,6 +152,27 @@ describe('expiry gauges', () => {
     m.close();
   });
 
+  test('a peer seen again moves to most recent; a renewed certificate updates its gauges', async () => {
+    const { m } = monitor(manualClock(), { maxPeers: 2 });
+    const identity = async (name: string, days: number) =>
+      peerIdentityFromDer(
+        new X509Certificate((await root.issue(name, { notBefore: at(-1), notAfter: at(days) })).certPem).raw,
+      );
+    const [p1, p2, p3] = [await identity('q1', 60), await identity('q2', 60), await identity('q3', 60)];
+    m.observePeer(p1);
+    m.observePeer(p2);
+    m.observePeer(p1); // every connection of q1 observes it again: q2 is now the least recent
+    m.observePeer(p3);
+    const label = (name: string) => `peer:${testUri(name)}`;
+    assert.equal(await gauge(EXPIRY, label('q2')), undefined, 'q2 dropped, not q1');
+    assert.equal(await gauge(EXPIRY, label('q1')), at(60).getTime() / 1000);
+    assert.equal(m.tracked().filter((c) => c.cert === label('q1')).length, 1, 'one entry per peer');
+    m.observePeer(await identity('q1', 90)); // q1 renewed: same label, a later notAfter
+    assert.equal(await gauge(EXPIRY, label('q1')), at(90).getTime() / 1000);
+    assert.equal(await gauge(TTL, label('q1')), 90 * 86_400);
+    m.close();
+  });
+
   test('tracking a credential source follows reloads; series of a replaced CA are removed', async (t) => {
     const ca = await createTestCa('Tracked CA One');
     const dir = await tempDir(t);

@@ -1,0 +1,197 @@
+// The work no implementation of a path can skip, costed on this machine in the same run: Ed25519 origin
+// signatures (OpenSSL, native), the CID (canonical JSON + SHA-256), SQLite's durable insert of one fact
+// and its read back. Beside each target of issue 14 it prints the floor those costs set per core, so a
+// target below the floor is shown to be out of reach by measurement, not by assertion.
+import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { factCid } from '../src/node/features/facts/cid.ts';
+import { factId } from '../src/node/features/facts/fact-id.ts';
+import { HybridClock } from '../src/node/features/facts/hlc.ts';
+import { originSignatureValid, signOrigin } from '../src/node/features/facts/origin-signature.ts';
+import type { NodeKey } from '../src/node/features/identity/node-key.ts';
+import type { FactContent, FactRecord } from '../src/store/ports/facts.ts';
+import { FACT_COLUMNS } from '../src/store/sqlite/facts.ts';
+import { openSqliteStore } from '../src/store/sqlite/open.ts';
+import { median } from './paths.ts';
+
+/** CPU microseconds per operation of each unavoidable step (medians of `rounds` timed loops). */
+export interface UnitCosts {
+  sign: number;
+  verify: number;
+  cid: number;
+  /** One fact's row, its indexes and its share of a 256-member group commit (CPU; the fsync wait is not CPU). */
+  insert: number;
+  /** The 10 rows of one entity read by the entity index as bare arrays (no objects, no JSON parse). */
+  readPage: number;
+}
+
+const cpuMicros = (fn: () => void, n: number): number => {
+  const start = process.cpuUsage();
+  fn();
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / n;
+};
+
+function content(i: number): FactContent {
+  return {
+    entity: `floor:entity/${Math.floor(i / 10)}`,
+    relation: 'floor:seq',
+    value: { type: 'number', v: i },
+    source: 'floor',
+    confidence: 1,
+    scope: 'company',
+  };
+}
+
+/** Measures the unit costs in this process (the load generator's core: same CPU model as the servers'). */
+export async function measureUnitCosts(dir: string, facts: number, rounds = 3): Promise<UnitCosts> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const key = { privateKey, publicKey, keyId: 'floor' } as NodeKey;
+  const hlc = new HybridClock(() => Date.now());
+  const now = new Date().toISOString();
+  const records: FactRecord[] = [];
+  for (let i = 0; i < facts; i++) {
+    const cid = factCid(content(i));
+    const signed = { id: factId(cid), cid, hlc: hlc.now(), origin_node_id: 'https://floor.test' };
+    records.push({
+      ...content(i),
+      ...signed,
+      timestamp: now,
+      valid_until: null,
+      attested: null,
+      received_from: 'https://peer.test',
+      origin_sig: signOrigin(signed, key),
+    });
+  }
+  const n = Math.min(facts, 2000);
+  const costs: Record<keyof UnitCosts, number[]> = {
+    sign: [],
+    verify: [],
+    cid: [],
+    insert: [],
+    readPage: [],
+  };
+  for (let r = 0; r < rounds; r++) {
+    costs.sign.push(cpuMicros(() => records.slice(0, n).forEach((f) => signOrigin(f, key)), n));
+    costs.verify.push(
+      cpuMicros(
+        () => records.slice(0, n).forEach((f) => originSignatureValid(f, f.origin_sig!, publicKey)),
+        n,
+      ),
+    );
+    costs.cid.push(cpuMicros(() => records.slice(0, n).forEach((f) => factCid(f)), n));
+  }
+  const file = join(dir, 'floor.db');
+  const store = await openSqliteStore(file);
+  try {
+    const per = Math.ceil(facts / rounds);
+    for (let r = 0; r < rounds; r++) {
+      const batch = records.slice(r * per, (r + 1) * per);
+      const start = process.cpuUsage();
+      for (let b = 0; b < batch.length; b += 256)
+        await store.tx(async (tx) => {
+          for (const record of batch.slice(b, b + 256)) await tx.insertFact(record);
+        });
+      const used = process.cpuUsage(start);
+      costs.insert.push((used.user + used.system) / batch.length);
+    }
+  } finally {
+    await store.close();
+  }
+  const db = new Database(file, { readonly: true });
+  try {
+    const page = db
+      .prepare(`SELECT ${FACT_COLUMNS} FROM facts WHERE entity = ? AND seq > 0 ORDER BY seq LIMIT 11`)
+      .raw();
+    const entities = Math.floor(facts / 10);
+    for (let r = 0; r < rounds; r++)
+      costs.readPage.push(
+        cpuMicros(() => {
+          for (let i = 0; i < n; i++) page.all(`floor:entity/${i % entities}`);
+        }, n),
+      );
+  } finally {
+    db.close();
+  }
+  return {
+    sign: median(costs.sign),
+    verify: median(costs.verify),
+    cid: median(costs.cid),
+    insert: median(costs.insert),
+    readPage: median(costs.readPage),
+  };
+}
+
+/** Reference per-request CPU costs of this run (µs), when the API rows ran. */
+export interface ReferenceCosts {
+  post?: number;
+  get?: number;
+}
+
+export interface FloorRow {
+  path: string;
+  target: string;
+  work: string;
+  /** The best rate per CPU-second the unavoidable work leaves. */
+  floor: number;
+  /** The rate per CPU-second the target needs. */
+  needed: number;
+}
+
+const us = (n: number) => `${n.toFixed(0)} µs`;
+
+/** One row per path whose target a floor can judge (handshakes and wake latency have none). */
+export function floorRows(unit: UnitCosts, ref: ReferenceCosts): FloorRow[] {
+  const rows: FloorRow[] = [];
+  if (ref.post !== undefined) {
+    const work = ref.post + unit.sign + unit.cid + unit.insert;
+    rows.push({
+      path: '`POST /v1/facts`',
+      target: `≥ 10,000 writes/s on one core and ≥ 0.5× raw (≤ ${us(Math.min(100, 2 * ref.post))} per write)`,
+      work: `raw Node POST ${us(ref.post)} + Ed25519 sign ${us(unit.sign)} + CID ${us(unit.cid)} + SQLite insert ${us(unit.insert)}`,
+      floor: 1e6 / work,
+      needed: Math.max(10_000, 1e6 / (2 * ref.post)),
+    });
+  }
+  if (ref.get !== undefined) {
+    const work = ref.get + unit.readPage;
+    rows.push({
+      path: '`GET /v1/facts?entity=` (10 facts)',
+      target: `≥ 0.5× raw (≤ ${us(2 * ref.get)} per read)`,
+      work: `raw Node GET ${us(ref.get)} + SQLite read of the 10 rows ${us(unit.readPage)}`,
+      floor: 1e6 / work,
+      needed: 1e6 / (2 * ref.get),
+    });
+  }
+  const replicated = unit.verify + unit.cid + unit.insert;
+  rows.push({
+    path: 'replication A→B',
+    target: '≥ 50,000 facts/s (≤ 20 µs per fact)',
+    work: `Ed25519 verify ${us(unit.verify)} + CID ${us(unit.cid)} + SQLite insert ${us(unit.insert)} (receiver only)`,
+    floor: 1e6 / replicated,
+    needed: 50_000,
+  });
+  rows.push({
+    path: '1M facts A→B',
+    target: '≤ 30 s (33,333 facts/s; with both cores ≤ 60 µs of CPU per fact)',
+    work: `as replication: ${us(replicated)} per fact, so ≥ ${(replicated / 2).toFixed(0)} s for 1M facts on both cores`,
+    floor: 1e6 / replicated,
+    needed: 1e6 / 30 / 2,
+  });
+  return rows;
+}
+
+export function formatFloors(unit: UnitCosts, rows: FloorRow[]): string {
+  const lines = [
+    `unavoidable work on this machine (CPU per operation, medians): Ed25519 sign ${unit.sign.toFixed(1)} µs, verify ${unit.verify.toFixed(1)} µs; CID ${unit.cid.toFixed(1)} µs; SQLite insert of one fact ${unit.insert.toFixed(1)} µs; read of a 10-fact page ${unit.readPage.toFixed(1)} µs`,
+    '',
+    '| path | target | unavoidable work per operation | best possible on one core | target reachable |',
+    '|---|---|---|---|---|',
+  ];
+  for (const row of rows)
+    lines.push(
+      `| ${row.path} | ${row.target} | ${row.work} | ${Math.round(row.floor).toLocaleString('en-US')}/CPU-s | ${row.floor >= row.needed ? 'yes' : `no (needs ${Math.round(row.needed).toLocaleString('en-US')}/CPU-s)`} |`,
+    );
+  return lines.join('\n');
+}
