@@ -3,6 +3,7 @@
 // and its read back. Beside each target of issue 14 it prints the floor those costs set per core, so a
 // target below the floor is shown to be out of reach by measurement, not by assertion.
 import { generateKeyPairSync } from 'node:crypto';
+import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { factCid } from '../src/node/features/facts/cid.ts';
@@ -24,6 +25,26 @@ export interface UnitCosts {
   insert: number;
   /** The 10 rows of one entity read by the entity index as bare arrays (no objects, no JSON parse). */
   readPage: number;
+  /** Wall ms of a 4 KiB append + fdatasync in the nodes' temp directory, sorted: what one durable commit waits for. */
+  fsyncMs: number[];
+}
+
+/** `count` appends of 4 KiB, each followed by fdatasync (a WAL commit's wait), in wall ms, sorted. */
+function fsyncLatencies(file: string, count: number): number[] {
+  const fd = openSync(file, 'w');
+  const block = Buffer.alloc(4096, 1);
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const start = performance.now();
+      writeSync(fd, block);
+      fdatasyncSync(fd);
+      out.push(performance.now() - start);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out.sort((a, b) => a - b);
 }
 
 const cpuMicros = (fn: () => void, n: number): number => {
@@ -65,7 +86,7 @@ export async function measureUnitCosts(dir: string, facts: number, rounds = 3): 
     });
   }
   const n = Math.min(facts, 2000);
-  const costs: Record<keyof UnitCosts, number[]> = {
+  const costs: Record<Exclude<keyof UnitCosts, 'fsyncMs'>, number[]> = {
     sign: [],
     verify: [],
     cid: [],
@@ -116,6 +137,7 @@ export async function measureUnitCosts(dir: string, facts: number, rounds = 3): 
     db.close();
   }
   return {
+    fsyncMs: fsyncLatencies(join(dir, 'fsync.probe'), 200),
     sign: median(costs.sign),
     verify: median(costs.verify),
     cid: median(costs.cid),
@@ -183,8 +205,13 @@ export function floorRows(unit: UnitCosts, ref: ReferenceCosts): FloorRow[] {
   return rows;
 }
 
+const at = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+
 export function formatFloors(unit: UnitCosts, rows: FloorRow[]): string {
+  const fsync = `p50 ${at(unit.fsyncMs, 0.5).toFixed(1)} ms, p99 ${at(unit.fsyncMs, 0.99).toFixed(1)} ms`;
   const lines = [
+    `durable commit on this disk (4 KiB + fdatasync, ${unit.fsyncMs.length} samples): ${fsync}; wake-to-visible waits for three in a row (the wake's token id on B, the pull's token id on A, the page on B)`,
     `unavoidable work on this machine (CPU per operation, medians): Ed25519 sign ${unit.sign.toFixed(1)} µs, verify ${unit.verify.toFixed(1)} µs; CID ${unit.cid.toFixed(1)} µs; SQLite insert of one fact ${unit.insert.toFixed(1)} µs; read of a 10-fact page ${unit.readPage.toFixed(1)} µs`,
     '',
     '| path | target | unavoidable work per operation | best possible on one core | target reachable |',

@@ -82,19 +82,50 @@ export interface DenyListEntries {
   serials?: Iterable<string>;
 }
 
+/** A deny-list with every entry normalised, as sets. */
+interface DenySets {
+  uris: Set<string>;
+  spkiSha256: Set<string>;
+  fingerprints256: Set<string>;
+  serials: Set<string>;
+}
+
+/**
+ * Normalised once per entries object when it cannot change (frozen, with frozen arrays: e.g. a source
+ * that returns the same frozen answer until its data changes); anything mutable is read afresh each time.
+ */
+const denySets = new WeakMap<DenyListEntries, DenySets>();
+
+function denySetsOf(entries: DenyListEntries): DenySets {
+  const cached = denySets.get(entries);
+  if (cached) return cached;
+  const normalised = (values: Iterable<string> | undefined, normalise: (v: string) => string) =>
+    new Set([...(values ?? [])].map(normalise));
+  const sets = {
+    uris: new Set(entries.uris ?? []),
+    spkiSha256: normalised(entries.spkiSha256, normaliseHash),
+    fingerprints256: normalised(entries.fingerprints256, normaliseHash),
+    serials: normalised(entries.serials, (s) => s.toLowerCase()),
+  };
+  const lists = [entries.uris, entries.spkiSha256, entries.fingerprints256, entries.serials];
+  if (
+    Object.isFrozen(entries) &&
+    lists.every((list) => list === undefined || (Array.isArray(list) && Object.isFrozen(list)))
+  )
+    denySets.set(entries, sets);
+  return sets;
+}
+
 /** Denies a listed peer (revoked URI, key, certificate or serial); allows everyone else. Combine with allOf. */
 export function denyList(entries: Source<DenyListEntries>): Authorizer {
   return (identity) => {
-    const current = read(entries);
-    const has = (values: Iterable<string> | undefined, value: string, normalise = (v: string) => v) =>
-      [...(values ?? [])].some((v) => normalise(v) === value);
-    const uri = identity.uris.find((u) => has(current.uris, u));
+    const current = denySetsOf(read(entries));
+    const uri = identity.uris.find((u) => current.uris.has(u));
     if (uri) return deny('denied', `URI ${uri} is on the deny-list`);
-    if (has(current.spkiSha256, identity.spkiSha256, normaliseHash))
-      return deny('denied', 'public key is on the deny-list');
-    if (has(current.fingerprints256, identity.fingerprint256, normaliseHash))
+    if (current.spkiSha256.has(identity.spkiSha256)) return deny('denied', 'public key is on the deny-list');
+    if (current.fingerprints256.has(identity.fingerprint256))
       return deny('denied', 'certificate is on the deny-list');
-    if (has(current.serials, identity.serial, (s) => s.toLowerCase()))
+    if (current.serials.has(identity.serial))
       return deny('denied', `serial ${identity.serial} is on the deny-list`);
     return allow;
   };

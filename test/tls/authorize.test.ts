@@ -205,6 +205,22 @@ describe('denyList', () => {
     revoked.uris.add(B);
     denied(authorize(b, server), 'denied');
   });
+  test('a frozen answer is normalised once and reused; a new answer is read again', () => {
+    const frozen = (entries: DenyListEntries): DenyListEntries =>
+      Object.freeze(
+        Object.fromEntries(
+          Object.entries(entries).map(([k, v]) => [k, Object.freeze([...(v as string[])])]),
+        ),
+      );
+    let entries = frozen({ spkiSha256: [`SHA256:${a.spkiSha256.toUpperCase()}`] });
+    const authorize = denyList(() => entries);
+    denied(authorize(a, server), 'denied', /public key is on the deny-list/);
+    denied(authorize(a, server), 'denied', /public key is on the deny-list/);
+    allowed(authorize(b, server));
+    entries = frozen({ uris: [B] });
+    allowed(authorize(a, server));
+    denied(authorize(b, server), 'denied', new RegExp(`URI ${B} is on the deny-list`));
+  });
 });
 
 describe('anyOf / allOf', () => {

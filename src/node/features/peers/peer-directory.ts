@@ -6,13 +6,15 @@ import type { PeerRecord, PeerStore } from '../../../store/ports/peers.ts';
 
 export class PeerDirectory {
   readonly #byId = new Map<string, PeerRecord>();
+  /** revoked()'s answer until the next change: the handshake gate asks on every connection. */
+  #revoked: { uris: string[]; spkiSha256: string[] } | undefined;
 
   private constructor(
     private readonly store: PeerStore,
     peers: PeerRecord[],
     private readonly onChange: ((id: string) => void) | undefined,
   ) {
-    for (const peer of peers) this.#byId.set(peer.id, peer);
+    for (const peer of peers) this.#put(peer);
   }
 
   /** `onChange`: called after each change stored through this directory (an add, an update). */
@@ -27,7 +29,7 @@ export class PeerDirectory {
   async refresh(id: string): Promise<{ before: PeerRecord | undefined; after: PeerRecord | null }> {
     const before = this.#byId.get(id);
     const after = await this.store.getPeer(id);
-    if (after) this.#byId.set(id, after);
+    if (after) this.#put(after);
     return { before, after };
   }
 
@@ -56,13 +58,25 @@ export class PeerDirectory {
 
   /** Revoked identities and keys, for the handshake-level deny-list. */
   revoked(): { uris: string[]; spkiSha256: string[] } {
-    const revoked = this.list().filter((peer) => peer.status === 'revoked');
-    return { uris: revoked.map((p) => p.entityUri), spkiSha256: revoked.map((p) => p.tlsSpkiSha256) };
+    if (!this.#revoked) {
+      const revoked = this.list().filter((peer) => peer.status === 'revoked');
+      // Frozen: one answer is shared by every caller until the next change.
+      this.#revoked = Object.freeze({
+        uris: Object.freeze(revoked.map((p) => p.entityUri)) as string[],
+        spkiSha256: Object.freeze(revoked.map((p) => p.tlsSpkiSha256)) as string[],
+      });
+    }
+    return this.#revoked;
+  }
+
+  #put(peer: PeerRecord): void {
+    this.#byId.set(peer.id, peer);
+    this.#revoked = undefined;
   }
 
   async add(peer: PeerRecord): Promise<void> {
     await this.store.addPeer(peer);
-    this.#byId.set(peer.id, peer);
+    this.#put(peer);
     this.onChange?.(peer.id);
   }
 
@@ -72,7 +86,7 @@ export class PeerDirectory {
   ): Promise<PeerRecord | null> {
     const updated = await this.store.updatePeer(id, changes);
     if (updated) {
-      this.#byId.set(id, updated);
+      this.#put(updated);
       this.onChange?.(id);
     }
     return updated;
