@@ -208,9 +208,7 @@ describe('denyList', () => {
   test('a frozen answer is normalised once and reused; a new answer is read again', () => {
     const frozen = (entries: DenyListEntries): DenyListEntries =>
       Object.freeze(
-        Object.fromEntries(
-          Object.entries(entries).map(([k, v]) => [k, Object.freeze([...(v as string[])])]),
-        ),
+        Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, Object.freeze([...(v as string[])])])),
       );
     let entries = frozen({ spkiSha256: [`SHA256:${a.spkiSha256.toUpperCase()}`] });
     const authorize = denyList(() => entries);
