@@ -1,5 +1,6 @@
-// `npm run bench -- --quick` runs end to end and prints every row of the performance table (no thresholds:
-// figures on a shared CI machine say nothing), and an interrupted benchmark leaves no process behind.
+// `npm run bench -- --quick` runs end to end and prints every row of the performance table and the floors
+// (no thresholds: figures on a shared CI machine say nothing), and an interrupted benchmark leaves no
+// process behind.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -67,9 +68,27 @@ test('bench --quick exits 0 and prints every row of the table', { timeout: 600_0
     );
   const file = /results: (.+\.json)/.exec(out)?.[1];
   assert.ok(file, `no results file named:\n${out}`);
-  const json = JSON.parse(readFileSync(file, 'utf8')) as { rows: unknown[]; quick: boolean };
+  const json = JSON.parse(readFileSync(file, 'utf8')) as {
+    rows: unknown[];
+    quick: boolean;
+    results: { floors?: { unit: Record<string, number | number[]>; rows: { path: string }[] } };
+  };
   assert.equal(json.quick, true);
   assert.equal(json.rows.length, ROWS.length);
+  // The floors: every unit cost measured (positive), and a verdict for writes, reads and replication.
+  assert.match(
+    out,
+    /\| path \| target \| unavoidable work per operation \| best possible on one core \| target reachable \|/,
+  );
+  const floors = json.results.floors;
+  assert.ok(floors, 'no floors in the results');
+  for (const name of ['sign', 'verify', 'cid', 'insert', 'readPage'])
+    assert.ok((floors.unit[name] as number) > 0, `unit cost ${name}: ${floors.unit[name]}`);
+  assert.ok((floors.unit.fsyncMs as number[]).length > 0);
+  assert.deepEqual(
+    floors.rows.map((r) => r.path),
+    ['`POST /v1/facts`', '`GET /v1/facts?entity=` (10 facts)', 'replication A→B', '1M facts A→B'],
+  );
   await rm(file, { force: true });
 });
 
