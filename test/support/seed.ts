@@ -11,6 +11,21 @@ import { HybridClock } from '../../src/node/features/facts/hlc.ts';
 import type { FactContent, FactRecord } from '../../src/store/ports/facts.ts';
 import { openSqliteStore } from '../../src/store/sqlite/open.ts';
 
+/** The content of seeded fact `i` (its CID is factCid of it: callers can look a seeded fact up). */
+export function seededContent(i: number): FactContent {
+  return {
+    entity: `test:item/${i}`,
+    relation: 'test:seq',
+    value: { type: 'number', v: i },
+    source: 'seed',
+    confidence: 1,
+    scope: 'company',
+  };
+}
+
+/** The CID of seeded fact `i`. */
+export const seededCid = (i: number): string => factCid(seededContent(i));
+
 export async function seedFacts(
   dataDir: string,
   origin: string,
@@ -25,14 +40,7 @@ export async function seedFacts(
     for (let start = 0; start < count; start += batch) {
       await store.tx(async (tx) => {
         for (let i = start; i < Math.min(count, start + batch); i++) {
-          const content: FactContent = {
-            entity: `test:item/${i}`,
-            relation: 'test:seq',
-            value: { type: 'number', v: i },
-            source: 'seed',
-            confidence: 1,
-            scope: 'company',
-          };
+          const content = seededContent(i);
           const cid = factCid(content);
           const record: FactRecord = {
             ...content,
