@@ -17,6 +17,11 @@ export interface AuditOnSuccess {
   event: AuditEventType;
   /** The entry's detail from the response body: ids, URIs and fingerprints only, never secrets. */
   detail(body: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * The handler writes this entry itself, in the transaction of the action it records (so both commit or
+   * neither): the listener's audit trail leaves it alone. Declared all the same for the API description.
+   */
+  inTransaction?: true;
 }
 
 declare module 'fastify' {

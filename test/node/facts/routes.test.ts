@@ -5,7 +5,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
+import { AuditLog } from '../../../src/node/features/audit/audit-log.ts';
+import { verifyChain } from '../../../src/node/features/audit/chain.ts';
 import { factCid } from '../../../src/node/features/facts/cid.ts';
 import { factId } from '../../../src/node/features/facts/fact-id.ts';
 import { HybridClock, parseHlc } from '../../../src/node/features/facts/hlc.ts';
@@ -18,6 +21,7 @@ import { openSqliteStore } from '../../../src/store/sqlite/open.ts';
 import type { Store } from '../../../src/store/store.ts';
 
 const NODE = 'spiffe://example.org/node/a';
+const DB_FILE = 'tessera.db';
 const NOW = Date.parse('2026-03-04T05:06:07.089Z');
 
 const nodeKey = generateKey();
@@ -28,7 +32,7 @@ const writes: FactRecord[] = [];
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-facts-routes-'));
-  store = await openSqliteStore(join(dir, 'tessera.db'));
+  store = await openSqliteStore(join(dir, DB_FILE));
   // A larger app-wide limit than the node's, so the 413 below proves the route's own 64 KiB limit.
   app = Fastify({ bodyLimit: 1024 * 1024 });
   installErrorHandler(app);
@@ -39,8 +43,10 @@ before(async () => {
     hlc: new HybridClock(() => NOW),
     now: () => new Date(NOW),
     onWrite: (record) => writes.push(record),
+    transaction: (fn) => store.tx(fn),
   });
-  registerFactRoutes(app, { service, store });
+  const audit = new AuditLog({ store, clock: () => new Date(NOW) });
+  registerFactRoutes(app, { service, store, audit });
   await app.ready();
 });
 
@@ -294,4 +300,51 @@ test('GET /v1/facts/:id: unknown id or CID → 404 not_found; malformed CID → 
   await refused(() => get(`/v1/facts/${'x'.repeat(100)}`), 404, 'not_found');
   await refused(() => get('/v1/facts/sha256:abc'), 422, 'validation_failed', /^id: /);
   await refused(() => get(`/v1/facts/sha256:${'A'.repeat(64)}`), 422, 'validation_failed', /^id: /);
+});
+
+test('a created fact and its fact_write audit entry commit together: no audit entry, no fact', async () => {
+  const content = fact({ entity: 'test:audited' });
+  // The audit table refuses inserts (a second connection's trigger): the whole write must be undone.
+  const side = new Database(join(dir, DB_FILE));
+  side.exec(
+    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit storage gone'); END",
+  );
+  try {
+    const auditBefore = (await store.listAudit({ event_type: 'fact_write' }, 100)).entries.length;
+    await refused(
+      () => post(content),
+      500,
+      'audit_write_failed',
+      /audit entry fact_write could not be written/,
+    );
+    assert.equal((await get(`/v1/facts/${factCid(content as unknown as FactRecord)}`)).statusCode, 404);
+    assert.equal((await store.listAudit({ event_type: 'fact_write' }, 100)).entries.length, auditBefore);
+  } finally {
+    side.exec('DROP TRIGGER refuse_audit');
+    side.close();
+  }
+  // Storage back: the same write is created, with exactly one entry naming it, and the chain still verifies.
+  const response = await post(content);
+  assert.equal(response.statusCode, 201, response.body);
+  const record = response.json() as FactRecord;
+  const entries = (await store.listAudit({ event_type: 'fact_write' }, 100)).entries.filter(
+    (e) => e.detail.cid === record.cid,
+  );
+  assert.equal(entries.length, 1);
+  assert.deepEqual(entries[0]?.detail, {
+    id: record.id,
+    cid: record.cid,
+    entity: record.entity,
+    relation: record.relation,
+    scope: record.scope,
+  });
+  // A duplicate (200) writes no second entry.
+  assert.equal((await post(content)).statusCode, 200);
+  assert.equal(
+    (await store.listAudit({ event_type: 'fact_write' }, 100)).entries.filter(
+      (e) => e.detail.cid === record.cid,
+    ).length,
+    1,
+  );
+  assert.equal((await verifyChain(await store.auditRange(0, 1000))).ok, true);
 });

@@ -34,6 +34,8 @@ export async function factsFeature(ctx: NodeContext): Promise<Feature & { servic
     now: ctx.clock,
     // Replicas on one database: each local write is stamped under the store's write lock (see serialize).
     ...(store.shared ? { serialize: (fn) => store.tx(fn) } : {}),
+    // A fact written through the API and its audit entry commit together (one transaction, one flush).
+    transaction: (fn) => store.tx(fn),
     onWrite: () => {
       ctx.metrics.factsWritten.inc();
       ctx.events.emit('fact_written');
@@ -52,7 +54,7 @@ export async function factsFeature(ctx: NodeContext): Promise<Feature & { servic
   return {
     name: 'facts',
     service,
-    api: async (app) => registerFactRoutes(app, { service, store }),
+    api: async (app) => registerFactRoutes(app, { service, store, audit: ctx.audit }),
     async drain() {
       unsubscribe();
       await resigning;

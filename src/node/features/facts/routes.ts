@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FactFilter, FactStore } from '../../../store/ports/facts.ts';
 import { NodeError } from '../../errors.ts';
 import { requireJson } from '../../http/require-json.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { CID_PATTERN } from './cid.ts';
 import { assertFactDoc, getFactDoc, listFactsDoc } from './openapi.ts';
 import { DEFAULT_LIMIT, MAX_ID_LENGTH, parseFactQuery } from './schema.ts';
@@ -14,16 +15,20 @@ export const FACT_BODY_LIMIT = 64 * 1024;
 export interface FactRouteDeps {
   service: FactService;
   store: FactStore;
+  /** Where a created fact's `fact_write` entry goes, in the fact's own transaction. */
+  audit: AuditLog;
 }
 
 export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): void {
-  const { service, store } = deps;
+  const { service, store, audit } = deps;
 
   // A new fact → 201 with the stored record. The same content again → 200 with the record stored first
   // (its id, timestamp and hlc): asserting is idempotent, and the status tells a client nothing new was made.
+  // The 201's audit entry is written with the fact, in one transaction: a fact is never stored unaudited.
   const written = {
     status: 201,
     event: 'fact_write',
+    inTransaction: true,
     detail: (b: Record<string, unknown>) => ({
       id: b.id,
       cid: b.cid,
@@ -41,8 +46,18 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
     },
     async (request, reply) => {
       // Stigmem clients may leave `source` out: it is then who is asserting (the API key's entity URI).
+      const principal = request.principal?.entityUri;
       const { record, created } = await service.assert(request.body, {
-        source: request.principal?.entityUri,
+        source: principal,
+        whenCreated: (tx, stored) =>
+          audit.record(
+            written.event,
+            principal ?? null,
+            written.detail(stored as unknown as Record<string, unknown>),
+            {
+              tx,
+            },
+          ),
       });
       if (created) reply.header('location', `/v1/facts/${encodeURIComponent(record.id)}`);
       return reply.status(created ? 201 : 200).send(record);

@@ -3,6 +3,7 @@
 // the same content is stored once, and an id can only ever name one content.
 import { StoreInputError } from '../../../store/errors.ts';
 import type { FactRecord, FactStore, InsertResult } from '../../../store/ports/facts.ts';
+import type { StoreOps } from '../../../store/store.ts';
 import { NodeError } from '../../errors.ts';
 import { depthOf } from '../../strict-json.ts';
 import type { NodeKey } from '../identity/node-key.ts';
@@ -36,9 +37,24 @@ export interface FactServiceOptions {
    * lock, so a local write is stamped above every HLC any replica stored (read inside it) and no two
    * replicas ever stamp the same HLC. Unset (one writer, SQLite): the in-memory clock alone suffices.
    */
-  serialize?: <T>(fn: (tx: FactStore) => Promise<T>) => Promise<T>;
+  serialize?: <T>(fn: (tx: StoreOps) => Promise<T>) => Promise<T>;
+  /**
+   * Runs fn in one transaction of the store: what assert() uses when the caller has work to commit with a
+   * new fact (its audit entry). Unset: such work runs after the fact's own commit.
+   */
+  transaction?: <T>(fn: (tx: StoreOps) => Promise<T>) => Promise<T>;
   /** Called after a local write (not a duplicate) has committed; the node wakes its peers with it. */
   onWrite?: (record: FactRecord) => void;
+}
+
+export interface AssertOptions {
+  /** A body without `source` gets this (the caller's entity URI); without either it is refused. */
+  source?: string | undefined;
+  /**
+   * Called with a newly created fact inside the transaction that stores it (not for a duplicate): what it
+   * writes commits with the fact or not at all, and a failure undoes the fact.
+   */
+  whenCreated?: (tx: StoreOps, record: FactRecord) => Promise<unknown>;
 }
 
 export interface AssertResult {
@@ -57,6 +73,7 @@ export class FactService {
   readonly #now: () => Date;
   readonly #onWrite: ((record: FactRecord) => void) | undefined;
   readonly #serialize: FactServiceOptions['serialize'];
+  readonly #transaction: FactServiceOptions['transaction'];
 
   constructor(options: FactServiceOptions) {
     this.#store = options.store;
@@ -68,15 +85,16 @@ export class FactService {
     this.#now = options.now ?? (() => new Date());
     this.#onWrite = options.onWrite;
     this.#serialize = options.serialize;
+    this.#transaction = options.transaction;
   }
 
   /**
-   * Validates a POST /v1/facts body (NodeError 422 otherwise) and stores it as a fact of this node. A body
-   * without `source` gets `defaultSource` (the caller's entity URI); without either it is refused.
+   * Validates a POST /v1/facts body (NodeError 422 otherwise) and stores it as a fact of this node, with
+   * whatever `whenCreated` writes in the same transaction.
    */
-  async assert(body: unknown, defaults: { source?: string | undefined } = {}): Promise<AssertResult> {
+  async assert(body: unknown, options: AssertOptions = {}): Promise<AssertResult> {
     const input = parseFactInput(body);
-    const source = input.source ?? defaults.source;
+    const source = input.source ?? options.source;
     if (source === undefined) throw new NodeError('validation_failed', 'source: is required');
     const content = {
       entity: input.entity,
@@ -101,13 +119,26 @@ export class FactService {
         origin_sig: signOrigin(signed, this.#nodeKey()),
       };
     };
+    const { whenCreated } = options;
+    if (whenCreated && !this.#serialize && !this.#transaction)
+      throw new TypeError(
+        'assert() with whenCreated needs a store transaction (FactServiceOptions.transaction)',
+      );
+    // The fact and what whenCreated writes: one transaction.
+    const insert = async (tx: StoreOps) => {
+      const inserted = await insertOrConflict(tx, stamped());
+      if (inserted.inserted && whenCreated) await whenCreated(tx, inserted.record);
+      return inserted;
+    };
     const result = this.#serialize
       ? await this.#serialize(async (tx) => {
           const stored = await tx.maxHlc();
           if (stored !== null) this.#hlc.raiseTo(stored);
-          return insertOrConflict(tx, stamped());
+          return insert(tx);
         })
-      : await insertOrConflict(this.#store, stamped());
+      : whenCreated
+        ? await this.#transaction!(insert)
+        : await insertOrConflict(this.#store, stamped());
     if (result.inserted) this.#notify(result.record);
     return { record: result.record, created: result.inserted };
   }
