@@ -7,6 +7,7 @@ import { join } from 'node:path';
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -44,13 +45,21 @@ let busy = 0;
 for (const file of files) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
+  const label = (node: ProfileNode) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url ? `${url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${lineNumber + 1}` : '';
+    return `${functionName || '(anonymous)'} ${where}`.trim();
+  };
   profile.samples.forEach((id, i) => {
     const node = byId.get(id);
     const us = profile.timeDeltas[i] ?? 0;
     if (!node || node.callFrame.functionName === '(idle)') return;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = url ? `${url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${lineNumber + 1}` : '';
-    const key = `${functionName || '(anonymous)'} ${where}`.trim();
+    const { functionName, url } = node.callFrame;
+    // A native function is named with its JavaScript caller: `run` is SQLite's statement or a crypto job.
+    const caller = !url && !functionName.startsWith('(') ? parentOf.get(node.id) : undefined;
+    const key = caller ? `${label(node)} ← ${label(caller)}` : label(node);
     selfByFrame.set(key, (selfByFrame.get(key) ?? 0) + us);
     const a = area(url, functionName);
     selfByArea.set(a, (selfByArea.get(a) ?? 0) + us);
