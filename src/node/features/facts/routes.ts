@@ -6,7 +6,6 @@ import { NodeError } from '../../errors.ts';
 import { requireJson } from '../../http/require-json.ts';
 import { CID_PATTERN } from './cid.ts';
 import { assertFactDoc, getFactDoc, listFactsDoc } from './openapi.ts';
-import { factPageResponse, factRecordResponse } from './response-schema.ts';
 import { DEFAULT_LIMIT, MAX_ID_LENGTH, parseFactQuery } from './schema.ts';
 import type { FactService } from './service.ts';
 
@@ -39,8 +38,6 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
       bodyLimit: FACT_BODY_LIMIT,
       onRequest: requireJson,
       config: { access: 'write', quota: 'fact_write', audit: written, openapi: assertFactDoc },
-      // Serializers only (response-schema.ts); errors keep the default JSON.
-      schema: { response: { 200: factRecordResponse, 201: factRecordResponse } },
     },
     async (request, reply) => {
       // Stigmem clients may leave `source` out: it is then who is asserting (the API key's entity URI).
@@ -54,10 +51,7 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
 
   app.get(
     '/v1/facts',
-    {
-      config: { access: 'read', quota: 'fact_read', openapi: listFactsDoc },
-      schema: { response: { 200: factPageResponse } },
-    },
+    { config: { access: 'read', quota: 'fact_read', openapi: listFactsDoc } },
     async (request) => {
       const query = parseFactQuery(request.query);
       const filter: FactFilter = {};
@@ -71,10 +65,7 @@ export function registerFactRoutes(app: FastifyInstance, deps: FactRouteDeps): v
 
   app.get<{ Params: { id: string } }>(
     '/v1/facts/:id',
-    {
-      config: { access: 'read', quota: 'fact_read', openapi: getFactDoc },
-      schema: { response: { 200: factRecordResponse } },
-    },
+    { config: { access: 'read', quota: 'fact_read', openapi: getFactDoc } },
     async (request) => {
       const { id } = request.params;
       if (id.startsWith('sha256:') && !CID_PATTERN.test(id))

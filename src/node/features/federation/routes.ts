@@ -5,7 +5,6 @@ import { FEDERATION_REMAINING_CAP } from '../../../store/ports/facts.ts';
 import type { Store } from '../../../store/store.ts';
 import { describeRoute } from '../../http/openapi/route-doc.ts';
 import { parseInput } from '../../validate.ts';
-import { federationPageResponse } from '../facts/response-schema.ts';
 import { factRecordSchema } from '../facts/schema.ts';
 import { type FederationAuthDeps, peerOf } from './authenticate.ts';
 import { readFeedPage } from './feed.ts';
@@ -78,17 +77,12 @@ export interface FederationRouteDeps extends FederationAuthDeps {
 const PEER = { access: 'peer' } as const;
 
 export function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): void {
-  app.get(
-    FEDERATION_PATHS.facts,
-    // A serializer only (facts/response-schema.ts); errors keep the default JSON.
-    { config: { ...PEER, openapi: feedDoc }, schema: { response: { 200: federationPageResponse } } },
-    async (request, reply) => {
-      const peer = peerOf(request);
-      await deps.takeQuota?.(peer.entityUri, reply);
-      const query = parseInput(feedQuery, request.query, 'query');
-      return readFeedPage(deps, peer, query.cursor, query.limit);
-    },
-  );
+  app.get(FEDERATION_PATHS.facts, { config: { ...PEER, openapi: feedDoc } }, async (request, reply) => {
+    const peer = peerOf(request);
+    await deps.takeQuota?.(peer.entityUri, reply);
+    const query = parseInput(feedQuery, request.query, 'query');
+    return readFeedPage(deps, peer, query.cursor, query.limit);
+  });
 
   app.post(FEDERATION_PATHS.wake, { config: { ...PEER, openapi: wakeDoc } }, async (request, reply) => {
     const peer = peerOf(request);
