@@ -30,9 +30,15 @@ export type Run<O> = <T>(access: Access, call: (ops: O) => T) => Promise<T>;
 
 /**
  * The keyset-paged list statements of one table (`… WHERE <filter> AND seq > ? ORDER BY seq LIMIT ?`),
- * prepared once per filter shape: equal shapes share a statement.
+ * prepared once per filter shape: equal shapes share a statement. With `raw`, rows are arrays in the order
+ * of `columns` (better-sqlite3's `.raw()`), and R should be the tuple type.
  */
-export function pagedLists<R>(db: Database.Database, table: string, columns: string) {
+export function pagedLists<R>(
+  db: Database.Database,
+  table: string,
+  columns: string,
+  options: { raw?: boolean } = {},
+) {
   const prepared = new Map<string, Stmt<unknown[], R>>();
   return (key: string, where: string[]): Stmt<unknown[], R> => {
     let statement = prepared.get(key);
@@ -40,6 +46,7 @@ export function pagedLists<R>(db: Database.Database, table: string, columns: str
       statement = db.prepare<unknown[], R>(
         `SELECT ${columns} FROM ${table} WHERE ${[...where, 'seq > ?'].join(' AND ')} ORDER BY seq LIMIT ?`,
       );
+      if (options.raw) statement.raw();
       prepared.set(key, statement);
     }
     return statement;
