@@ -353,7 +353,7 @@ export const SETTINGS = {
     flag: '--federation-max-pages-per-cycle <n>',
     schema: schema.wholeNumber(1, 1_000_000),
     default: '1000',
-    help: 'feed pages pulled from one peer per cycle; the rest waits for the next cycle',
+    help: 'feed pages pulled from one peer per cycle; a capped cycle that stored facts goes on at once, one that stored none waits for the next interval',
   }),
   maxCycleMs: setting({
     env: 'TESSERA_FEDERATION_MAX_CYCLE_MS',

@@ -124,7 +124,7 @@ interface PeerState {
   timer: NodeJS.Timeout | undefined;
   running: Promise<void> | undefined;
   again: boolean;
-  /** The last cycle failed or hit its cap: wakes wait for the scheduled cycle (backoff or interval). */
+  /** The last cycle failed, or hit its cap storing nothing: wakes wait for the scheduled cycle (backoff or interval). */
   held: boolean;
   /** The last cycle failed because the peer does not know us yet: its next wake means it approved us since. */
   unknownToPeer: boolean;
@@ -284,25 +284,29 @@ export class Puller {
             this.options.metrics.pulls.inc({ peer: peer.entityUri, result: 'leased_elsewhere' });
             break;
           }
-          let capped = false;
+          let cycle = { capped: false, received: 0 };
           state.streamBroke = false;
           state.streamRetryMs = undefined;
           try {
             // A live stream when the transport has one to this peer (it runs until it breaks); pages otherwise.
             if (!(await this.#stream(peer, state))) {
               state.streamRetryMs = this.options.client.streamRetryAfterMs(peer);
-              capped = await this.#cycle(peer, state);
+              cycle = await this.#cycle(peer, state);
             }
           } finally {
             await lease.release().catch(() => undefined);
           }
           state.failures = 0;
-          state.held = capped;
+          // A capped cycle that stored nothing (an endless, refused or trickling-empty feed) holds: the rest
+          // waits for the next interval, whatever wakes come in meanwhile. One that stored facts is a backlog
+          // being caught up: the next cycle starts at once (the cap still bounds each cycle and its lease).
+          const stalled = cycle.capped && cycle.received === 0;
+          state.held = stalled;
           state.unknownToPeer = false;
           state.lastSuccessAt = this.#now();
           this.#setHealth(peer, state, null);
-          // The rest of a capped feed waits for the next interval, whatever wakes came in meanwhile.
-          if (capped) break;
+          if (stalled) break;
+          if (cycle.capped) state.again = true;
         } catch (error) {
           state.failures++;
           state.held = true;
@@ -563,7 +567,7 @@ export class Puller {
   }
 
   /** One cycle; true when it ended at its page or time cap with more waiting. */
-  async #cycle(peer: PeerRecord, state: PeerState): Promise<boolean> {
+  async #cycle(peer: PeerRecord, state: PeerState): Promise<{ capped: boolean; received: number }> {
     const { store } = this.options;
     const limit = this.options.pageSize ?? FEED_PAGE_SIZE;
     const now = this.options.now ?? Date.now;
@@ -582,7 +586,7 @@ export class Puller {
     try {
       for (;;) {
         // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
-        if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return false;
+        if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return { capped: false, received };
         const page = await (inFlight ?? this.#fetchPage(peer, limit, cursor));
         inFlight = null;
         pages++;
@@ -612,7 +616,7 @@ export class Puller {
       inFlight?.catch(() => undefined);
     }
     await this.#finish(peer, refused, capped, received);
-    return capped;
+    return { capped, received };
   }
 
   /**
