@@ -586,7 +586,8 @@ export class Puller {
     try {
       for (;;) {
         // Re-checked every page: a revocation or a shutdown stops the cycle at once, not after the feed drains.
-        if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped) return { capped: false, received };
+        if (this.options.peers.get(peer.id)?.status !== 'approved' || this.#stopped)
+          return { capped: false, received };
         const page = await (inFlight ?? this.#fetchPage(peer, limit, cursor));
         inFlight = null;
         pages++;
