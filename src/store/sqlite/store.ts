@@ -54,6 +54,8 @@ class SqliteEngine {
   readonly #writer: Database.Database;
   readonly #reader: Database.Database;
   readonly #writes: SqliteOps;
+  /** The writer's operations as StoreOps, for transaction handles (see #txOps). */
+  readonly #writerOps: StoreOps;
   readonly #reads: SqliteOps;
   readonly #queue = new Mutex();
   /** Writes and transactions waiting for the next group commit. */
@@ -71,6 +73,7 @@ class SqliteEngine {
     this.#writer = writer;
     this.#reader = reader;
     this.#writes = new SqliteOps(writer, now);
+    this.#writerOps = bindStoreOps(async (_access, call) => call(this.#writes));
     this.#reads = new SqliteOps(reader, now);
   }
 
@@ -117,11 +120,20 @@ class SqliteEngine {
     if (this.#closed) throw new StoreError('store_closed', `the store ${this.#file} is closed`);
   }
 
+  /**
+   * A transaction's handle: the writer's operations, bound once per store (binding them per transaction
+   * cost every write dozens of closures), seen through a view that refuses them once the scope has ended.
+   */
   #txOps(scope: TxScope): StoreOps {
-    return bindStoreOps(async (_access, call) => {
-      if (!live(scope))
-        throw new StoreError('tx_finished', 'a transaction handle was used after its transaction ended');
-      return call(this.#writes);
+    return new Proxy(this.#writerOps, {
+      get: (ops, key) => {
+        const operation = Reflect.get(ops, key);
+        if (typeof operation !== 'function' || live(scope)) return operation;
+        return () =>
+          Promise.reject(
+            new StoreError('tx_finished', 'a transaction handle was used after its transaction ended'),
+          );
+      },
     });
   }
 
