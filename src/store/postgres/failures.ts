@@ -52,10 +52,15 @@ export function describeFailure(error: unknown): string {
  * nothing by itself; the pool reconnects when the server is back); any other error unchanged.
  */
 export function asUnavailable(error: unknown): unknown {
-  if (!isServerFailure(error) || error instanceof StoreError) return error;
+  if (error instanceof StoreError) return error;
+  // Work inside a transaction may wrap the database's failure in its own error (an audit entry written
+  // with its action reports AuditWriteError): the cause still says the database is gone.
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const failure = isServerFailure(error) ? error : isServerFailure(cause) ? cause : undefined;
+  if (failure === undefined) return error;
   return new StoreError(
     'store_unavailable',
-    `the PostgreSQL database is unavailable: ${describeFailure(error)}`,
+    `the PostgreSQL database is unavailable: ${describeFailure(failure)}`,
     {
       cause: error,
     },
