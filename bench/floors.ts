@@ -14,7 +14,7 @@ import type { NodeKey } from '../src/node/features/identity/node-key.ts';
 import type { FactContent, FactRecord } from '../src/store/ports/facts.ts';
 import { FACT_COLUMNS, factParams } from '../src/store/sqlite/facts.ts';
 import { openSqliteStore } from '../src/store/sqlite/open.ts';
-import { median } from './paths.ts';
+import { median, percentile } from './paths.ts';
 
 /** CPU microseconds per operation of each unavoidable step (medians of `rounds` timed loops). */
 export interface UnitCosts {
@@ -219,11 +219,8 @@ export function floorRows(unit: UnitCosts, ref: ReferenceCosts): FloorRow[] {
   return rows;
 }
 
-const at = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-
 export function formatFloors(unit: UnitCosts, rows: FloorRow[]): string {
-  const fsync = `p50 ${at(unit.fsyncMs, 0.5).toFixed(1)} ms, p99 ${at(unit.fsyncMs, 0.99).toFixed(1)} ms`;
+  const fsync = `p50 ${percentile(unit.fsyncMs, 0.5).toFixed(1)} ms, p99 ${percentile(unit.fsyncMs, 0.99).toFixed(1)} ms`;
   const lines = [
     `durable commit on this disk (4 KiB + fdatasync, ${unit.fsyncMs.length} samples): ${fsync}; wake-to-visible waits for three in a row (the wake's token id on B, the pull's token id on A, the page on B)`,
     `unavoidable work on this machine (CPU per operation, medians): Ed25519 sign ${unit.sign.toFixed(1)} µs, verify ${unit.verify.toFixed(1)} µs; CID ${unit.cid.toFixed(1)} µs; SQLite insert of one fact ${unit.insert.toFixed(1)} µs; read of a 10-fact page ${unit.readPage.toFixed(1)} µs`,
