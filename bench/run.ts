@@ -27,6 +27,7 @@ import {
   type ApiFigures,
   apiRounds,
   type Counts,
+  type HandshakeFigures,
   handshakeRounds,
   median,
   percentile,
@@ -101,13 +102,13 @@ async function apiAndHandshakes(ca: TestCa, root: string): Promise<void> {
       step('handshakes');
       const hs = await handshakeRounds(node, client, root, counts);
       results.handshakes = hs;
-      const [t, r] = [perCpu(hs.tessera), perCpu(hs.raw)];
+      const [t, r, id] = [perCpu(hs.tessera), perCpu(hs.raw), perCpu(hs.rawIdentify)];
       const n = hs.nginx ? perCpu(hs.nginx) : Number.NaN;
       rows.push({
         path: 'new mTLS 1.3 handshakes (Ed25519, no resumption), federation listener',
-        reference: `raw Node \`tls\` ${int(r)}/CPU-s${hs.nginx ? ` (nginx ${int(n)})` : ' (nginx not installed)'}`,
+        reference: `raw Node \`tls\` ${int(r)}/CPU-s (reading the client's leaf too: ${int(id)}${hs.nginx ? `; nginx ${int(n)}` : '; nginx not installed'})`,
         tessera: `${int(t)}/CPU-s`,
-        ratio: `${times(t / r)}${hs.nginx ? ` (${times(t / n)} nginx)` : ''}`,
+        ratio: `${times(t / r)} (${times(t / id)} leaf-reading raw${hs.nginx ? `, ${times(t / n)} nginx` : ''})`,
         target: '≥ 0.95× raw Node',
       });
     }
@@ -116,22 +117,22 @@ async function apiAndHandshakes(ca: TestCa, root: string): Promise<void> {
       const api = await apiRounds(node, client, root, counts, wants);
       results.api = api;
       if (wants.writes) {
-        const { tessera: t, raw: r } = api.writes;
+        const { tessera: t, raw: r, fastify: f } = api.writes;
         rows.push({
           path: `\`POST /v1/facts\`, keep-alive mTLS, ${counts.connections} connections`,
-          reference: `raw Node \`https\` POST of the same body ${int(perCpu(r))}/CPU-s`,
+          reference: `raw Node \`https\` POST of the same body ${int(perCpu(r))}/CPU-s (bare Fastify ${int(perCpu(f))})`,
           tessera: `${int(perCpu(t))}/CPU-s (${int(perWall(t))} writes/s)`,
-          ratio: times(perCpu(t) / perCpu(r)),
+          ratio: `${times(perCpu(t) / perCpu(r))} (${times(perCpu(t) / perCpu(f))} bare Fastify)`,
           target: '≥ 0.5×, and ≥ 10,000 writes/s on one core',
         });
       }
       if (wants.reads) {
-        const { tessera: t, raw: r, bodyBytes } = api.reads;
+        const { tessera: t, raw: r, fastify: f, bodyBytes } = api.reads;
         rows.push({
           path: '`GET /v1/facts?entity=`',
-          reference: `raw Node \`https\` GET (${bodyBytes}-byte JSON) ${int(perCpu(r))}/CPU-s`,
+          reference: `raw Node \`https\` GET (${bodyBytes}-byte JSON) ${int(perCpu(r))}/CPU-s (bare Fastify ${int(perCpu(f))})`,
           tessera: `${int(perCpu(t))}/CPU-s (${int(perWall(t))}/s)`,
-          ratio: times(perCpu(t) / perCpu(r)),
+          ratio: `${times(perCpu(t) / perCpu(r))} (${times(perCpu(t) / perCpu(f))} bare Fastify)`,
           target: '≥ 0.5×',
         });
       }
@@ -205,11 +206,18 @@ async function floors(root: string): Promise<void> {
   const api = results.api as ApiFigures | undefined;
   const micros = (samples: Sample[] | undefined) =>
     samples && samples.length > 0 ? 1e6 / perCpu(samples) : undefined;
-  const ref = { post: micros(api?.writes.raw), get: micros(api?.reads.raw) };
-  const floorTable = floorRows(unit, {
-    ...(ref.post !== undefined ? { post: ref.post } : {}),
-    ...(ref.get !== undefined ? { get: ref.get } : {}),
-  });
+  const hs = results.handshakes as HandshakeFigures | undefined;
+  const ref = {
+    handshakes: hs ? { raw: perCpu(hs.raw), identify: perCpu(hs.rawIdentify) } : undefined,
+    post: micros(api?.writes.raw),
+    get: micros(api?.reads.raw),
+    fastifyPost: micros(api?.writes.fastify),
+    fastifyGet: micros(api?.reads.fastify),
+  };
+  const floorTable = floorRows(
+    unit,
+    Object.fromEntries(Object.entries(ref).filter(([, cost]) => cost !== undefined)),
+  );
   results.floors = { unit, reference: ref, rows: floorTable };
   console.log(`${formatFloors(unit, floorTable)}\n`);
 }

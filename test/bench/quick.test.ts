@@ -75,19 +75,27 @@ test('bench --quick exits 0 and prints every row of the table', { timeout: 600_0
   };
   assert.equal(json.quick, true);
   assert.equal(json.rows.length, ROWS.length);
-  // The floors: every unit cost measured (positive), and a verdict for writes, reads and replication.
+  // The floors: every unit cost measured (positive), and a verdict for handshakes (against raw Node that
+  // reads the client's leaf), writes, reads (also on bare Fastify) and replication.
   assert.match(
     out,
     /\| path \| target \| unavoidable work per operation \| best possible on one core \| target reachable \|/,
   );
   const floors = json.results.floors;
   assert.ok(floors, 'no floors in the results');
-  for (const name of ['sign', 'verify', 'cid', 'insert', 'readPage'])
+  for (const name of ['sign', 'verify', 'cid', 'insert', 'readPage', 'count', 'pageJson'])
     assert.ok((floors.unit[name] as number) > 0, `unit cost ${name}: ${floors.unit[name]}`);
   assert.ok((floors.unit.fsyncMs as number[]).length > 0);
   assert.deepEqual(
     floors.rows.map((r) => r.path),
-    ['`POST /v1/facts`', '`GET /v1/facts?entity=` (10 facts)', 'replication A→B', '1M facts A→B'],
+    [
+      'mTLS handshakes',
+      '`POST /v1/facts`',
+      '`GET /v1/facts?entity=` (10 facts)',
+      '`GET /v1/facts?entity=` on Fastify',
+      'replication A→B',
+      '1M facts A→B',
+    ],
   );
   await rm(file, { force: true });
 });

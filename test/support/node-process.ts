@@ -49,6 +49,8 @@ export interface NodeSpec {
   reuse?: { apiKey: string; tls: MaterialPaths };
   /** Give the TLS paths under the Stigmem names (STIGMEM_TLS_*), as a Stigmem operator's environment does. */
   stigmemTlsEnv?: boolean;
+  /** How long to wait for node_ready (default 60 s): a node seeded with a million unsigned facts signs them first. */
+  readyTimeoutMs?: number;
 }
 
 export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
@@ -90,7 +92,7 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
       ...spec.env,
     },
   });
-  const ready = await proc.waitForEvent((e) => e.event === 'node_ready', 60_000);
+  const ready = await proc.waitForEvent((e) => e.event === 'node_ready', spec.readyTimeoutMs ?? 60_000);
   const apiUrl = ready.api_url as string;
   const node: NodeProcess = {
     name: spec.name,
