@@ -8,7 +8,7 @@
 // previous `tessera audit verify` or of an export in WORM storage — closes that gap: the chain must
 // reach that seq with that hash. Likewise a chain rewritten from some entry on (every later hash
 // recomputed) only shows against an anchor taken before the rewrite.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditEntry } from '../../../store/ports/audit.ts';
 import { canonicalJson } from '../identity/canonical-json.ts';
 
@@ -30,7 +30,7 @@ export type AuditFields = Omit<AuditEntry, 'hash'>;
 export function auditHash(fields: AuditFields): string {
   const { seq, ts, event_type, principal, detail, prev_hash } = fields;
   const text = canonicalJson({ seq, ts, event_type, principal, detail, prev_hash });
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** The entry that follows `last` (null = the log is empty). */

@@ -6,7 +6,7 @@
 // pay scrypt per request. A revocation through this object drops the key's entries at once and is
 // announced (`onRevoked`): replicas sharing the database drop theirs when they hear it (forget). One made
 // by a process that does not announce it takes effect here within the cache TTL.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyStore, Permission } from '../../../store/ports/api-keys.ts';
 import { type Clock, systemClock } from '../../../tls/clock.ts';
 import { newToken, parseToken } from './api-key-token.ts';
@@ -134,7 +134,7 @@ export class ApiKeys {
     const parsed = parseToken(token);
     if (!parsed) return { ok: false, reason: 'malformed' };
     const now = this.#clock().getTime();
-    const cacheKey = createHash('sha256').update(token).digest('base64url');
+    const cacheKey = hash('sha256', token, 'base64url');
     const hit = this.#cache.get(cacheKey);
     if (hit) {
       this.#cache.delete(cacheKey);

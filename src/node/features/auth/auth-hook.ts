@@ -2,7 +2,7 @@
 // the access the route declares in its config first (open routes need nothing; none declared = admin), then the bearer token → a principal
 // (managed key, or the static bootstrap key), then the permission. Sets request.principal for the
 // handlers, the quota hook and audit. Tokens are never logged or echoed; failures are reported by reason.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { NodeError } from '../../errors.ts';
 import { accessOf } from '../../http/route-config.ts';
@@ -45,7 +45,7 @@ const DETAIL: Record<AuthFailure, string> = {
   cert_binding_mismatch: 'the API key is bound to another client certificate',
 };
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+const digest = (value: string) => hash('sha256', value, 'buffer');
 
 function unauthorized(reply: FastifyReply, reason: AuthFailure): NodeError {
   reply.header('www-authenticate', 'Bearer realm="tessera"');

@@ -1,7 +1,7 @@
 // Content identifier of a fact: `sha256:` + hex SHA-256 of the RFC 8785 (JCS) canonical JSON of exactly
 // {entity, relation, value, source, confidence, scope}. JCS fixes key order, whitespace and number form,
 // so every node computes the same CID for the same content, whatever the JSON it was sent in.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FactContent } from '../../../store/ports/facts.ts';
 import { canonicalJson } from '../identity/canonical-json.ts';
 
@@ -24,5 +24,5 @@ export function cidContent(content: FactContent): FactContent {
 
 export function factCid(content: FactContent): string {
   const json = canonicalJson(cidContent(content));
-  return `sha256:${createHash('sha256').update(json, 'utf8').digest('hex')}`;
+  return `sha256:${hash('sha256', json, 'hex')}`;
 }
