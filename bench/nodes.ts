@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type NodeProcess, type NodeSpec, startNodeProcess } from '../test/support/node-process.ts';
 import { acceptsConnections, freePort } from '../test/support/private-server.ts';
-import { pinServer, type Spawned, spawnServer, track, untrack } from './procs.ts';
+import { pin, type Spawned, spawnServer, track, untrack } from './procs.ts';
 
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const TSX = import.meta.resolve('tsx');
@@ -39,15 +39,18 @@ export function restartProfiles(pids: number[]): void {
 /** Pulls only when woken (or approved): the periodic pull would blur the figures. */
 export const SLOW_PULL = { TESSERA_FEDERATION_PULL_INTERVAL_S: '3600' };
 
-/** `tessera serve` (startNodeProcess), tracked and pinned; `profile` names its CPU profile directory. */
-export async function startNode(spec: NodeSpec & { profile?: string }): Promise<NodeProcess> {
-  const { profile, ...rest } = spec;
+/**
+ * `tessera serve` (startNodeProcess), tracked and pinned (to the servers' core 0 unless `core` says
+ * otherwise); `profile` names its CPU profile directory.
+ */
+export async function startNode(spec: NodeSpec & { profile?: string; core?: 0 | 1 }): Promise<NodeProcess> {
+  const { profile, core = 0, ...rest } = spec;
   const env: Record<string, string> = { ...SLOW_PULL, ...rest.env };
   if (PROFILE_DIR && profile) Object.assign(env, profileEnv(profile));
   const node = await startNodeProcess({ ...rest, env });
   const pid = node.proc.child.pid;
   track(pid);
-  pinServer(pid);
+  pin(pid, core);
   if (PROFILE_DIR && profile && pid !== undefined) profiled.add(pid);
   return {
     ...node,

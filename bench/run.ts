@@ -102,13 +102,18 @@ async function apiAndHandshakes(ca: TestCa, root: string): Promise<void> {
       step('handshakes');
       const hs = await handshakeRounds(node, client, root, counts);
       results.handshakes = hs;
-      const [t, r, id] = [perCpu(hs.tessera), perCpu(hs.raw), perCpu(hs.rawIdentify)];
+      const [t, r, id, https] = [
+        perCpu(hs.tessera),
+        perCpu(hs.raw),
+        perCpu(hs.rawIdentify),
+        perCpu(hs.httpsIdentify),
+      ];
       const n = hs.nginx ? perCpu(hs.nginx) : Number.NaN;
       rows.push({
         path: 'new mTLS 1.3 handshakes (Ed25519, no resumption), federation listener',
-        reference: `raw Node \`tls\` ${int(r)}/CPU-s (reading the client's leaf too: ${int(id)}${hs.nginx ? `; nginx ${int(n)}` : '; nginx not installed'})`,
+        reference: `raw Node \`tls\` ${int(r)}/CPU-s (reading the client's leaf too: ${int(id)}; bare \`https\` reading it: ${int(https)}${hs.nginx ? `; nginx ${int(n)}` : '; nginx not installed'})`,
         tessera: `${int(t)}/CPU-s`,
-        ratio: `${times(t / r)} (${times(t / id)} leaf-reading raw${hs.nginx ? `, ${times(t / n)} nginx` : ''})`,
+        ratio: `${times(t / r)} (${times(t / id)} leaf-reading \`tls\`, ${times(t / https)} leaf-reading \`https\`${hs.nginx ? `, ${times(t / n)} nginx` : ''})`,
         target: '≥ 0.95× raw Node',
       });
     }
@@ -208,7 +213,9 @@ async function floors(root: string): Promise<void> {
     samples && samples.length > 0 ? 1e6 / perCpu(samples) : undefined;
   const hs = results.handshakes as HandshakeFigures | undefined;
   const ref = {
-    handshakes: hs ? { raw: perCpu(hs.raw), identify: perCpu(hs.rawIdentify) } : undefined,
+    handshakes: hs
+      ? { raw: perCpu(hs.raw), identify: perCpu(hs.rawIdentify), https: perCpu(hs.httpsIdentify) }
+      : undefined,
     post: micros(api?.writes.raw),
     get: micros(api?.reads.raw),
     fastifyPost: micros(api?.writes.fastify),

@@ -90,6 +90,7 @@ test('bench --quick exits 0 and prints every row of the table', { timeout: 600_0
     floors.rows.map((r) => r.path),
     [
       'mTLS handshakes',
+      'mTLS handshakes on an HTTPS listener',
       '`POST /v1/facts`',
       '`GET /v1/facts?entity=` (10 facts)',
       '`GET /v1/facts?entity=` on Fastify',
