@@ -2,12 +2,14 @@
 // error or Ctrl-C, bench/procs.ts) and pinned to the server core. With BENCH_PROFILE_DIR set, every
 // `tessera serve` writes a V8 CPU profile there when it stops (bench/cpu-profile-preload.mjs, through
 // NODE_OPTIONS), and so does each reference server of this folder.
+
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type NodeProcess, type NodeSpec, startNodeProcess } from '../test/support/node-process.ts';
 import { acceptsConnections, freePort } from '../test/support/private-server.ts';
+import { buildCli } from './build.ts';
 import { pin, type Spawned, spawnServer, track, untrack } from './procs.ts';
 
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
@@ -15,6 +17,13 @@ const TSX = import.meta.resolve('tsx');
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 const profiled = new Set<number>();
+/** The built CLI every node of this run starts from (built once, on first use); BENCH_SOURCE=1 runs the source. */
+let builtMain: string | undefined;
+const cliMain = () => {
+  if (process.env.BENCH_SOURCE === '1') return undefined;
+  builtMain ??= buildCli();
+  return builtMain;
+};
 
 /** The environment that makes a Node process profile itself into PROFILE_DIR/<name>. */
 function profileEnv(name: string): Record<string, string> {
@@ -47,7 +56,8 @@ export async function startNode(spec: NodeSpec & { profile?: string; core?: 0 | 
   const { profile, core = 0, ...rest } = spec;
   const env: Record<string, string> = { ...SLOW_PULL, ...rest.env };
   if (PROFILE_DIR && profile) Object.assign(env, profileEnv(profile));
-  const node = await startNodeProcess({ ...rest, env });
+  const main = cliMain();
+  const node = await startNodeProcess({ ...rest, env, ...(main ? { main } : {}) });
   const pid = node.proc.child.pid;
   track(pid);
   pin(pid, core);

@@ -31,6 +31,9 @@ const files = inputs.flatMap((input) =>
 /** Where a frame's code lives: src/<layer>/<file>, a package, node:internal, or a V8 pseudo-frame. */
 function area(url: string, name: string): string {
   if (!url) return name.startsWith('(') ? name : '(native)';
+  // The benchmark's nodes run the CLI built into node_modules/.cache/tessera-bench (bench/build.ts).
+  const built = /node_modules\/\.cache\/tessera-bench\/([^/]+)\//.exec(url);
+  if (built) return `src/${built[1]}`;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return `npm:${pkg[1]}`;
   const src = /\/src\/([^/]+)\/(?:[^/]+\/)*([^/]+)$/.exec(url);
@@ -49,7 +52,9 @@ for (const file of files) {
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
   const label = (node: ProfileNode) => {
     const { functionName, url, lineNumber } = node.callFrame;
-    const where = url ? `${url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${lineNumber + 1}` : '';
+    const where = url
+      ? `${url.replace(/^.*\/node_modules\/\.cache\/tessera-bench\//, 'src/').replace(/^.*\/(src|node_modules)\//, '$1/')}:${lineNumber + 1}`
+      : '';
     return `${functionName || '(anonymous)'} ${where}`.trim();
   };
   profile.samples.forEach((id, i) => {

@@ -31,11 +31,14 @@ export interface CliOptions {
   input?: string;
   /** A command that runs the CLI's node process, e.g. `['strace', '-f', …]`. */
   wrapper?: string[];
+  /** A built CLI entry (JavaScript, what the package ships) run by plain node instead of the source through tsx. */
+  main?: string;
 }
 
 export function startCli(args: string[], options: CliOptions = {}): CliProcess {
   const [file, ...wrapperArgs] = [...(options.wrapper ?? []), process.execPath];
-  const child = spawn(file!, [...wrapperArgs, '--import', TSX, CLI_MAIN, ...args], {
+  const main = options.main ? [options.main] : ['--import', TSX, CLI_MAIN];
+  const child = spawn(file!, [...wrapperArgs, ...main, ...args], {
     cwd: options.cwd,
     env: { ...process.env, TESSERA_LOG_LEVEL: 'debug', ...options.env },
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],

@@ -51,6 +51,8 @@ export interface NodeSpec {
   stigmemTlsEnv?: boolean;
   /** How long to wait for node_ready (default 60 s): a node seeded with a million unsigned facts signs them first. */
   readyTimeoutMs?: number;
+  /** A built CLI entry to run instead of the source through tsx (see CliOptions.main). */
+  main?: string;
 }
 
 export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
@@ -70,6 +72,7 @@ export async function startNodeProcess(spec: NodeSpec): Promise<NodeProcess> {
   const tls = spec.reuse?.tls ?? (await issue(spec.ca));
   const apiKey = spec.reuse?.apiKey ?? randomBytes(24).toString('base64url');
   const proc = startCli(['serve'], {
+    ...(spec.main ? { main: spec.main } : {}),
     env: {
       TESSERA_DATA_DIR: dataDir,
       TESSERA_ENTITY_URI: entityUri,
