@@ -44,8 +44,10 @@ export function checkPeerTrust(
       reason: 'cert_untrusted',
       detail: `peer certificate (issuer ${identity.issuer}) no longer chains to a CA of the bundle`,
     };
-  const serial = normaliseSerial(identity.serial);
-  for (const crl of crlsFor(identity, material.crls)) {
+  const crls = crlsFor(identity, material.crls);
+  // Normalised only when a CRL of its issuer is loaded: most nodes run without CRLs.
+  const serial = crls.length > 0 ? normaliseSerial(identity.serial) : '';
+  for (const crl of crls) {
     if (crl.revoked.has(serial))
       return {
         reason: 'cert_revoked',
