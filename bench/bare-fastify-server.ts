@@ -3,27 +3,14 @@
 // nothing else: no logger, no hooks, no store. Its cost per request less raw Node's is what the framework
 // itself adds, which no Fastify-based node can avoid.
 // Usage: tsx bench/bare-fastify-server.ts CERT KEY CA POST_REPLY_FILE GET_REPLY_FILE   (prints its port)
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { serverTlsOptions } from '../src/tls/policy.ts';
+import { referenceArgs } from './reference-args.ts';
 
-const [certPath, keyPath, caPath, postReplyPath, getReplyPath] = process.argv.slice(2) as [
-  string,
-  string,
-  string,
-  string,
-  string,
-];
-const postReply = readFileSync(postReplyPath);
-const getReply = readFileSync(getReplyPath);
+const { tls, postReply, getReply } = referenceArgs(process.argv.slice(2));
 
 const app = Fastify({
-  https: serverTlsOptions({
-    certPem: readFileSync(certPath, 'utf8'),
-    keyPem: readFileSync(keyPath, 'utf8'),
-    caPem: readFileSync(caPath, 'utf8'),
-  }),
+  https: tls,
   keepAliveTimeout: 60_000,
   logger: false,
 });

@@ -3,29 +3,16 @@
 // honest: POST /v1/facts reads the body, JSON-parses it and answers 201 with a reply of the size Tessera
 // sends; GET /v1/facts?entity=… answers 200 with a body of the size Tessera's answer has.
 // Usage: tsx bench/raw-https-server.ts CERT KEY CA POST_REPLY_FILE GET_REPLY_FILE   (prints its port)
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { serverTlsOptions } from '../src/tls/policy.ts';
+import { referenceArgs } from './reference-args.ts';
 
-const [certPath, keyPath, caPath, postReplyPath, getReplyPath] = process.argv.slice(2) as [
-  string,
-  string,
-  string,
-  string,
-  string,
-];
-const postReply = readFileSync(postReplyPath);
-const getReply = readFileSync(getReplyPath);
+const { tls, postReply, getReply } = referenceArgs(process.argv.slice(2));
 const MAX_BODY = 1024 * 1024;
 
 const server = createServer(
   {
-    ...serverTlsOptions({
-      certPem: readFileSync(certPath, 'utf8'),
-      keyPem: readFileSync(keyPath, 'utf8'),
-      caPem: readFileSync(caPath, 'utf8'),
-    }),
+    ...tls,
     keepAlive: true,
     keepAliveTimeout: 60_000,
   },
