@@ -183,10 +183,10 @@ export async function measureUnitCosts(dir: string, facts: number, rounds = 3): 
   };
 }
 
-const COLUMN = Object.fromEntries(FACT_COLUMNS.split(', ').map((name, at) => [name, at])) as Record<
-  string,
-  number
->;
+/** Positions of the columns in a raw row of FACT_COLUMNS. */
+const COLUMN: Record<string, number> = Object.fromEntries(
+  FACT_COLUMNS.split(', ').map((name, at) => [name, at]),
+);
 
 /**
  * The least work that turns raw fact rows into the list answer's JSON: every string escaped once, the stored
@@ -194,7 +194,7 @@ const COLUMN = Object.fromEntries(FACT_COLUMNS.split(', ').map((name, at) => [na
  */
 function pageJson(rows: unknown[][], total: number): string {
   const q = JSON.stringify;
-  const c = COLUMN as Record<string, number>;
+  const c = COLUMN;
   const facts = rows.map((r) => {
     const kid = r[c.origin_kid!] as string | null;
     const sig = r[c.origin_sig!] as string | null;
@@ -209,8 +209,7 @@ export interface ReferenceCosts {
   handshakes?: { raw: number; identify: number; https: number };
   post?: number;
   get?: number;
-  /** Bare Fastify answering the same bytes (bench/bare-fastify-server.ts): the node's framework, nothing else. */
-  fastifyPost?: number;
+  /** Bare Fastify answering the same GET (bench/bare-fastify-server.ts): the node's framework, nothing else. */
   fastifyGet?: number;
 }
 
@@ -226,7 +225,7 @@ export interface FloorRow {
 
 const us = (n: number) => `${n.toFixed(0)} µs`;
 
-/** One row per path whose target a floor can judge (handshakes and wake latency have none). */
+/** One row per path whose target a floor can judge (wake latency has none). */
 export function floorRows(unit: UnitCosts, ref: ReferenceCosts): FloorRow[] {
   const rows: FloorRow[] = [];
   if (ref.handshakes !== undefined) {

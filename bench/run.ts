@@ -218,7 +218,6 @@ async function floors(root: string): Promise<void> {
       : undefined,
     post: micros(api?.writes.raw),
     get: micros(api?.reads.raw),
-    fastifyPost: micros(api?.writes.fastify),
     fastifyGet: micros(api?.reads.fastify),
   };
   const floorTable = floorRows(
