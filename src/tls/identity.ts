@@ -78,19 +78,12 @@ function deepFreeze(identity: PeerIdentity): PeerIdentity {
 
 const identityCache = new WeakMap<TLSSocket, PeerIdentity | null>();
 
-/**
- * The identity of the certificate the peer presented on this socket, parsed once per socket. `side`
- * 'server' (a socket a server accepted) reads the leaf through getPeerX509Certificate(), which skips
- * building the legacy certificate object (its names, key and three fingerprints: several µs a handshake).
- */
-export function peerIdentityOf(socket: TLSSocket, side: 'server' | 'client' = 'client'): PeerIdentity | null {
+/** The identity of the certificate the peer presented on this socket, parsed once per socket. */
+export function peerIdentityOf(socket: TLSSocket): PeerIdentity | null {
   if (identityCache.has(socket)) return identityCache.get(socket) ?? null;
-  // A client socket reads getPeerCertificate(): on Node 20 getPeerX509Certificate() empties a client
-  // socket's certificate for every later call, and the live re-checks read its presented chain. A server
-  // socket keeps both (test/transport/https/revocation.test.ts: a CA dropped from the bundle closes its leaves'
-  // connections, read from the chain after admission).
-  const raw: Buffer | undefined =
-    side === 'server' ? socket.getPeerX509Certificate()?.raw : socket.getPeerCertificate()?.raw;
+  // Not getPeerX509Certificate(): on Node 20 a client socket then answers getPeerCertificate() (and itself)
+  // with nothing ever after, and the live re-checks read the presented chain with getPeerCertificate(true).
+  const raw: Buffer | undefined = socket.getPeerCertificate()?.raw;
   const identity = raw ? peerIdentityFromDer(raw) : null;
   identityCache.set(socket, identity);
   return identity;

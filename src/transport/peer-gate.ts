@@ -109,7 +109,7 @@ export class PeerGate extends EventEmitter<PeerGateEvents> {
 
   /** `recheck`: an open connection judged again, whose presented chain must still reach the current bundle. */
   #admit(socket: TLSSocket, recheck = false): PeerIdentity | null {
-    const identity = peerIdentityOf(socket, 'server');
+    const identity = peerIdentityOf(socket);
     // Read only for a refusal: socket.remoteAddress is a getpeername() call on every admitted connection.
     const base = () => ({ side: 'server' as const, remoteAddress: socket.remoteAddress });
     if (!identity) {
