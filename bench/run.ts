@@ -1,7 +1,8 @@
 // `npm run bench` (full) and `npm run bench -- --quick` (about a minute; CI runs it): the table of issue 14,
 // Tessera beside its reference in the same run, each figure per server CPU-second. Servers are pinned to
 // core 0 and this process (the load generator) to core 1 when `taskset` exists; rounds alternate Tessera and
-// the reference and the medians are printed; the JSON of every round goes to bench/results/<timestamp>.json.
+// the references, each round starting one server later, and the medians are printed (handshake ratios are
+// round by round: many short rounds, the median of each round's ratio); the JSON of every round goes to bench/results/<timestamp>.json.
 // Every process started is stopped on exit, error or Ctrl-C (bench/procs.ts); every load loop is bounded in
 // count and time (bench/load.ts).
 //
@@ -10,7 +11,7 @@
 // grpc (federation over a gRPC stream beside HTTPS: replication facts/s, visible-after-the-201 p50/p99;
 // after the table, full mode by default) and scale-out (SQLite vs PostgreSQL with 1 and 2 replicas; full
 // mode only, bench/scale-out.ts).
-// Counts: BENCH_ROUNDS, BENCH_HANDSHAKES, BENCH_WRITES, BENCH_READS, BENCH_CONNECTIONS, BENCH_REPLICATED,
+// Counts: BENCH_ROUNDS, BENCH_HANDSHAKE_ROUNDS, BENCH_HANDSHAKES (per round), BENCH_WRITES, BENCH_READS, BENCH_CONNECTIONS, BENCH_REPLICATED,
 // BENCH_MILLION, BENCH_LATENCY_SAMPLES, BENCH_SECONDS (time bound of one load loop). BENCH_PROFILE_DIR: CPU
 // profiles of every `tessera serve` (see docs/performance.md).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -30,6 +31,7 @@ import {
   type HandshakeFigures,
   handshakeRounds,
   median,
+  pairedRatio,
   percentile,
   type Replication,
   replicate,
@@ -46,7 +48,8 @@ const env = (name: string, fallback: number) => Number(process.env[name] ?? fall
 const seconds = env('BENCH_SECONDS', quick ? 8 : 30);
 const counts: Counts = {
   rounds: env('BENCH_ROUNDS', quick ? 1 : 3),
-  handshakes: { count: env('BENCH_HANDSHAKES', quick ? 300 : 3000), seconds },
+  handshakeRounds: env('BENCH_HANDSHAKE_ROUNDS', quick ? 2 : 20),
+  handshakes: { count: env('BENCH_HANDSHAKES', quick ? 300 : 600), seconds },
   writes: { count: env('BENCH_WRITES', quick ? 1500 : 20_000), seconds },
   reads: { count: env('BENCH_READS', quick ? 3000 : 40_000), seconds },
   connections: env('BENCH_CONNECTIONS', 50),
@@ -108,12 +111,13 @@ async function apiAndHandshakes(ca: TestCa, root: string): Promise<void> {
         perCpu(hs.rawIdentify),
         perCpu(hs.httpsIdentify),
       ];
-      const n = hs.nginx ? perCpu(hs.nginx) : Number.NaN;
+      // Ratios are paired: the median of round-by-round ratios (pairedRatio).
+      const vs = (reference: Sample[]) => times(pairedRatio(hs.tessera, reference));
       rows.push({
         path: 'new mTLS 1.3 handshakes (Ed25519, no resumption), federation listener',
-        reference: `raw Node \`tls\` ${int(r)}/CPU-s (reading the client's leaf too: ${int(id)}; bare \`https\` reading it: ${int(https)}${hs.nginx ? `; nginx ${int(n)}` : '; nginx not installed'})`,
+        reference: `raw Node \`tls\` ${int(r)}/CPU-s (reading the client's leaf too: ${int(id)}; bare \`https\` reading it: ${int(https)}${hs.nginx ? `; nginx ${int(perCpu(hs.nginx))}` : '; nginx not installed'})`,
         tessera: `${int(t)}/CPU-s`,
-        ratio: `${times(t / r)} (${times(t / id)} leaf-reading \`tls\`, ${times(t / https)} leaf-reading \`https\`${hs.nginx ? `, ${times(t / n)} nginx` : ''})`,
+        ratio: `${vs(hs.raw)} (${vs(hs.rawIdentify)} leaf-reading \`tls\`, ${vs(hs.httpsIdentify)} leaf-reading \`https\`${hs.nginx ? `, ${vs(hs.nginx)} nginx` : ''}); round by round, ${counts.handshakeRounds} rounds`,
         target: '≥ 0.95× raw Node',
       });
     }
@@ -214,7 +218,11 @@ async function floors(root: string): Promise<void> {
   const hs = results.handshakes as HandshakeFigures | undefined;
   const ref = {
     handshakes: hs
-      ? { raw: perCpu(hs.raw), identify: perCpu(hs.rawIdentify), https: perCpu(hs.httpsIdentify) }
+      ? {
+          raw: perCpu(hs.raw),
+          identify: pairedRatio(hs.rawIdentify, hs.raw),
+          https: pairedRatio(hs.httpsIdentify, hs.raw),
+        }
       : undefined,
     post: micros(api?.writes.raw),
     get: micros(api?.reads.raw),
@@ -315,7 +323,7 @@ const machine = {
     : 'none (no taskset or one core)',
 };
 console.log(
-  `tessera bench${quick ? ' --quick' : ''}: node ${machine.node}, ${machine.cores} cores, load ${machine.loadavg.join(' ')}, pinning: ${machine.pinning}; ${counts.rounds} round(s), medians`,
+  `tessera bench${quick ? ' --quick' : ''}: node ${machine.node}, ${machine.cores} cores, load ${machine.loadavg.join(' ')}, pinning: ${machine.pinning}; ${counts.rounds} round(s) (handshakes ${counts.handshakeRounds}), medians`,
 );
 let failed = false;
 try {
