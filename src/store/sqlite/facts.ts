@@ -91,29 +91,6 @@ export function factParams(record: FactRecord): FactParams {
   ];
 }
 
-export function factFromRow(row: FactRow): FactRecord {
-  return {
-    id: row.id,
-    entity: row.entity,
-    relation: row.relation,
-    value: JSON.parse(row.value) as FactValue,
-    source: row.source,
-    confidence: row.confidence,
-    scope: row.scope,
-    timestamp: row.timestamp,
-    valid_until: row.valid_until,
-    hlc: row.hlc,
-    cid: row.cid,
-    attested: row.attested === null ? null : (JSON.parse(row.attested) as unknown),
-    received_from: row.received_from,
-    origin_node_id: row.origin_node_id,
-    origin_sig:
-      row.origin_kid === null || row.origin_sig === null
-        ? null
-        : { kid: row.origin_kid, sig: row.origin_sig },
-  };
-}
-
 /**
  * A row of `SELECT ${FACT_COLUMNS}` as better-sqlite3's `.raw()` returns it: the values in FACT_COLUMNS
  * order. Arrays skip the driver's per-row object with 17 named properties (the read paths' largest cost).
@@ -152,7 +129,12 @@ export function seqOfTuple(row: FactTuple): number {
   return row[SEQ] as number;
 }
 
-/** factFromRow for a raw (positional) row: the same record, field for field. */
+/** A fact row with named columns (PostgreSQL, the fact log), mapped as its raw row is. */
+export function factFromRow(row: FactRow): FactRecord {
+  return factFromTuple(COLUMN_NAMES.map((column) => row[column as keyof FactRow]));
+}
+
+/** The record of a raw (positional) fact row. */
 export function factFromTuple(row: FactTuple): FactRecord {
   const attested = row[ATTESTED] as string | null;
   const kid = row[ORIGIN_KID] as string | null;
