@@ -32,9 +32,9 @@ export const median = (values: number[]) =>
   values.length ? ([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number) : Number.NaN;
 
 /**
- * The servers in this round's order: each round starts one server later. Run always in the same order,
- * a server's place moved its figure on this VM: the leaf-reading handshake reference measured 0.94× raw
- * Node with raw Node always last, 0.98× with the order turning (40 rounds each).
+ * The servers in this round's order: each round starts one server later. In a fixed order a server's
+ * place can move its figure on this VM: in two runs of 40 rounds, one after the other, the leaf-reading
+ * handshake reference measured 0.94× raw Node with raw Node always last, 0.98× with the order turning.
  */
 export const inTurn = <T>(servers: readonly T[], round: number): T[] =>
   servers.map((_, i) => servers[(i + round) % servers.length] as T);
