@@ -2,7 +2,8 @@
 // Tessera beside its reference in the same run, each figure per server CPU-second. Servers are pinned to
 // core 0 and this process (the load generator) to core 1 when `taskset` exists; rounds alternate Tessera and
 // the references, each round starting one server later, and the medians are printed (handshake ratios are
-// round by round: many short rounds, the median of each round's ratio); the JSON of every round goes to bench/results/<timestamp>.json.
+// round by round: many short rounds, the median of each round's ratio); the JSON of every round goes to
+// bench/results/<timestamp>.json.
 // Every process started is stopped on exit, error or Ctrl-C (bench/procs.ts); every load loop is bounded in
 // count and time (bench/load.ts).
 //
@@ -11,9 +12,9 @@
 // grpc (federation over a gRPC stream beside HTTPS: replication facts/s, visible-after-the-201 p50/p99;
 // after the table, full mode by default) and scale-out (SQLite vs PostgreSQL with 1 and 2 replicas; full
 // mode only, bench/scale-out.ts).
-// Counts: BENCH_ROUNDS, BENCH_HANDSHAKE_ROUNDS, BENCH_HANDSHAKES (per round), BENCH_WRITES, BENCH_READS, BENCH_CONNECTIONS, BENCH_REPLICATED,
-// BENCH_MILLION, BENCH_LATENCY_SAMPLES, BENCH_SECONDS (time bound of one load loop). BENCH_PROFILE_DIR: CPU
-// profiles of every `tessera serve` (see docs/performance.md).
+// Counts: BENCH_ROUNDS, BENCH_HANDSHAKE_ROUNDS, BENCH_HANDSHAKES (per round), BENCH_WRITES, BENCH_READS,
+// BENCH_CONNECTIONS, BENCH_REPLICATED, BENCH_MILLION, BENCH_LATENCY_SAMPLES, BENCH_SECONDS (time bound of
+// one load loop). BENCH_PROFILE_DIR: CPU profiles of every `tessera serve` (see docs/performance.md).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
