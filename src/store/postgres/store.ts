@@ -4,11 +4,11 @@
 // every replica take turns, so a seq is always assigned after every lower seq committed and a feed reader
 // that saw seq N can never later see a lower one appear. In one process, the transactions that queue up
 // meanwhile share the next one (group-commit.ts): one lock wait and one durable COMMIT for the group.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool } from 'pg';
 import { StoreError } from '../errors.ts';
 import { Mutex } from '../mutex.ts';
 import type { Store, StoreOps } from '../store.ts';
+import { TxContext } from '../tx-context.ts';
 import { postgresBuckets } from './buckets.ts';
 import { asUnavailable, describeFailure, isServerFailure } from './failures.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -35,7 +35,7 @@ class PostgresEngine {
   readonly #poolOps: PgOps;
   readonly #groups: GroupCommit;
   /** The transaction level the current async context runs in, if any. */
-  readonly #levels = new AsyncLocalStorage<TxScope>();
+  readonly #levels = new TxContext<TxScope>();
   /** Calls running on the pool: close() lets them finish before it ends the pool. */
   readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
@@ -61,7 +61,7 @@ class PostgresEngine {
   // Code inside tx(fn) that calls the store itself (not the tx handle) joins the transaction: queueing
   // behind it would deadlock, and reading from the pool would miss the transaction's own writes.
   async run<T>(access: Access, call: (ops: PgOps) => Promise<T>): Promise<T> {
-    const level = this.#levels.getStore();
+    const level = this.#levels.current();
     if (live(level)) return this.#inLevel(level, call);
     this.#assertOpen();
     if (access === 'serial') {
@@ -178,7 +178,7 @@ class PostgresEngine {
   }
 
   async tx<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    const outer = this.#levels.getStore();
+    const outer = this.#levels.current();
     if (live(outer)) return outer.children.run(() => this.#savepoint(outer, fn));
     this.#assertOpen();
     this.#assertNotClosing();

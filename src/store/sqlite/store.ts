@@ -5,11 +5,11 @@
 // COMMIT is durable; a member that fails undoes only its savepoint. The reader (query_only) serves reads
 // outside transactions: WAL gives it the last committed snapshot, so it never sees a transaction in
 // progress and never waits for one.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.ts';
 import { Mutex } from '../mutex.ts';
 import type { Store, StoreOps } from '../store.ts';
+import { TxContext } from '../tx-context.ts';
 import { bindStoreOps, SqliteOps } from './ops.ts';
 import type { Access } from './sql.ts';
 
@@ -64,7 +64,7 @@ class SqliteEngine {
   #commits = 0;
   #committedMembers = 0;
   /** The transaction level the current async context runs in, if any. */
-  readonly #context = new AsyncLocalStorage<TxScope>();
+  readonly #context = new TxContext<TxScope>();
   #closed = false;
   #writeFailure: string | undefined;
 
@@ -81,7 +81,7 @@ class SqliteEngine {
   // behind it would deadlock, and reading from the reader would miss the transaction's own writes.
   async run<T>(access: Access, call: (ops: SqliteOps) => T): Promise<T> {
     this.#assertOpen();
-    if (live(this.#context.getStore())) return call(this.#writes);
+    if (live(this.#context.current())) return call(this.#writes);
     if (access === 'read') return call(this.#reads);
     return this.#enqueue(async () => call(this.#writes));
   }
@@ -139,7 +139,7 @@ class SqliteEngine {
 
   async tx<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     this.#assertOpen();
-    const outer = this.#context.getStore();
+    const outer = this.#context.current();
     if (live(outer)) return outer.children.run(() => this.#savepoint(outer, fn));
     return this.#enqueue((scope) => fn(this.#txOps(scope)));
   }
