@@ -3,17 +3,9 @@
 // commit. (Transaction semantics every store shares are in contract/transactions.ts.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { gate } from '../support/gate.ts';
 import { fact, settle } from './contract/records.ts';
 import { tempStore } from './fixtures.ts';
-
-/** A promise and its resolver: lets a test hold a transaction open at a chosen point. */
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { wait, open };
-}
 
 test('two concurrent transactions never interleave, even when the first awaits in the middle', async () => {
   const t = await tempStore();

@@ -6,6 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TxContext } from '../../src/store/tx-context.ts';
+import { gate } from '../support/gate.ts';
 
 /** An AsyncLocalStorage that counts how often it was disabled. */
 class CountingStorage<T> extends AsyncLocalStorage<T> {
@@ -14,15 +15,6 @@ class CountingStorage<T> extends AsyncLocalStorage<T> {
     this.disabled += 1;
     super.disable();
   }
-}
-
-/** A promise and its resolver: holds a run open at a chosen point. */
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { wait, open };
 }
 
 test('a run sees its scope across awaits and timers; outside any run there is none', async () => {

@@ -4,19 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StoreOps } from '../../../src/store/store.ts';
+import { gate } from '../../support/gate.ts';
 import { fact, peer } from './records.ts';
 import type { OpenStore } from './types.ts';
 
 export function transactionContract(open: OpenStore): void {
-  /** A promise and its resolver: lets a test hold a transaction open at a chosen point. */
-  function gate(): { wait: Promise<void>; open: () => void } {
-    let open!: () => void;
-    const wait = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    return { wait, open };
-  }
-
   test('a transaction that throws leaves nothing: facts and pull cursor are rolled back together', async () => {
     const t = await open();
     try {
