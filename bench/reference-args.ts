@@ -1,5 +1,6 @@
-// The TLS material every reference server loads, and the command line both API reference servers take: CERT KEY CA POST_REPLY_FILE GET_REPLY_FILE. Returns the
-// node's TLS policy for that material and the two replies they answer with (Tessera's own, byte for byte).
+// The TLS material every reference server loads, and the command line both API reference servers take:
+// CERT KEY CA POST_REPLY_FILE GET_REPLY_FILE. Returns the node's TLS policy for that material and the two
+// replies they answer with (Tessera's own, byte for byte).
 import { readFileSync } from 'node:fs';
 import type { TlsOptions } from 'node:tls';
 import { serverTlsOptions } from '../src/tls/policy.ts';
