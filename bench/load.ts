@@ -42,25 +42,47 @@ async function bounded(
   return { done, wallSeconds: (performance.now() - started) / 1000 };
 }
 
+/** One new mutual-TLS connection to 127.0.0.1:port, closed as soon as its handshake is done. */
+async function handshake(port: number, client: ClientMaterial): Promise<void> {
+  const socket = connect({
+    host: '127.0.0.1',
+    port,
+    ...client,
+    minVersion: 'TLSv1.3',
+    checkServerIdentity: () => undefined,
+  });
+  let ok = false;
+  socket.on('secureConnect', () => {
+    ok = true;
+    socket.end();
+  });
+  socket.on('error', () => {});
+  await once(socket, 'close');
+  if (!ok) throw new Error(`handshake with 127.0.0.1:${port} failed`);
+}
+
 /** New mutual-TLS connections, each closed as soon as its handshake is done; 8 at a time. */
 export function handshakeLoad(port: number, client: ClientMaterial, bound: Bound): Promise<LoadResult> {
-  return bounded(bound, 8, async () => {
-    const socket = connect({
-      host: '127.0.0.1',
-      port,
-      ...client,
-      minVersion: 'TLSv1.3',
-      checkServerIdentity: () => undefined,
-    });
-    let ok = false;
-    socket.on('secureConnect', () => {
-      ok = true;
-      socket.end();
-    });
-    socket.on('error', () => {});
-    await once(socket, 'close');
-    if (!ok) throw new Error(`handshake with 127.0.0.1:${port} failed`);
+  return bounded(bound, 8, () => handshake(port, client));
+}
+
+/**
+ * New mutual-TLS connections to several servers at once, 8 at a time, each connection to the next server in
+ * turn, so every server is measured over the same moments of the machine; `bound.count` is per server.
+ * Returns how many handshakes each server completed.
+ */
+export async function mixedHandshakeLoad(
+  ports: readonly number[],
+  client: ClientMaterial,
+  bound: Bound,
+): Promise<{ done: number[]; wallSeconds: number }> {
+  const done = ports.map(() => 0);
+  const result = await bounded({ ...bound, count: bound.count * ports.length }, 8, async (i) => {
+    const server = i % ports.length;
+    await handshake(ports[server] as number, client);
+    done[server]! += 1;
   });
+  return { done, wallSeconds: result.wallSeconds };
 }
 
 export interface HttpTarget {

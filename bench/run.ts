@@ -1,9 +1,9 @@
 // `npm run bench` (full) and `npm run bench -- --quick` (about a minute; CI runs it): the table of issue 14,
 // Tessera beside its reference in the same run, each figure per server CPU-second. Servers are pinned to
 // core 0 and this process (the load generator) to core 1 when `taskset` exists; rounds alternate Tessera and
-// the references, each round starting one server later, and the medians are printed (handshake ratios are
-// round by round: many short rounds, the median of each round's ratio); the JSON of every round goes to
-// bench/results/<timestamp>.json.
+// the references, each round starting one server later, and the medians are printed (handshakes load every
+// server at once, connection by connection in turn, and their ratios are round by round: the median of each
+// round's ratio); the JSON of every round goes to bench/results/<timestamp>.json.
 // Every process started is stopped on exit, error or Ctrl-C (bench/procs.ts); every load loop is bounded in
 // count and time (bench/load.ts).
 //
@@ -50,7 +50,7 @@ const seconds = env('BENCH_SECONDS', quick ? 8 : 30);
 const counts: Counts = {
   rounds: env('BENCH_ROUNDS', quick ? 1 : 3),
   handshakeRounds: env('BENCH_HANDSHAKE_ROUNDS', quick ? 2 : 20),
-  handshakes: { count: env('BENCH_HANDSHAKES', quick ? 300 : 600), seconds },
+  handshakes: { count: env('BENCH_HANDSHAKES', quick ? 300 : 600), seconds }, // per server and round
   writes: { count: env('BENCH_WRITES', quick ? 1500 : 20_000), seconds },
   reads: { count: env('BENCH_READS', quick ? 3000 : 40_000), seconds },
   connections: env('BENCH_CONNECTIONS', 50),

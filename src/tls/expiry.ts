@@ -56,6 +56,8 @@ export interface TrackedCertificate {
 export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }> {
   readonly #own = new Map<string, Tracked>();
   readonly #peers = new Map<string, Tracked>();
+  /** The label and entry each identity object was filed under: identity.ts shares one object per certificate. */
+  readonly #seen = new WeakMap<PeerIdentity, { label: string; tracked: Tracked }>();
   readonly #warningMs: number;
   readonly #criticalMs: number;
   readonly #clock: Clock;
@@ -115,6 +117,12 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
   }
 
   observePeer(identity: PeerIdentity): void {
+    // Every connection of a peer calls this: the same identity object, still filed, skips building its label.
+    const seen = this.#seen.get(identity);
+    if (seen && this.#peers.get(seen.label) === seen.tracked) {
+      this.#touch(seen.label, seen.tracked);
+      return;
+    }
     const label = `peer:${describePeer(identity)}`;
     const known = this.#peers.get(label);
     if (
@@ -122,14 +130,14 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
       known.subject === identity.subject &&
       known.notAfter.getTime() === identity.notAfter.getTime()
     ) {
-      // The same certificate again (every connection of a peer): only its recency changes. Its gauges were
-      // set when it was first seen, and check() refreshes them on its timer.
-      this.#peers.delete(label);
-      this.#peers.set(label, known);
+      this.#seen.set(identity, { label, tracked: known });
+      this.#touch(label, known);
       return;
     }
+    const entry = { subject: identity.subject, notAfter: identity.notAfter };
+    this.#seen.set(identity, { label, tracked: entry });
     this.#peers.delete(label);
-    this.#peers.set(label, { subject: identity.subject, notAfter: identity.notAfter });
+    this.#peers.set(label, entry);
     if (this.#peers.size > this.#maxPeers) {
       const oldest = this.#peers.keys().next().value as string;
       this.#peers.delete(oldest);
@@ -175,6 +183,15 @@ export class ExpiryMonitor extends EventEmitter<{ expiry: [event: ExpiryEvent] }
   close(): void {
     clearInterval(this.#timer);
     this.#unsubscribe?.();
+  }
+
+  /**
+   * The same certificate again: only its recency changes. Its gauges were set when it was first seen, and
+   * check() refreshes them on its timer.
+   */
+  #touch(label: string, entry: Tracked): void {
+    this.#peers.delete(label);
+    this.#peers.set(label, entry);
   }
 
   #update(label: string, cert: Tracked, emit: boolean): ExpiryEvent | undefined {

@@ -24,7 +24,10 @@ export interface PeerIdentity {
 
 /** Distinct certificates whose identity is kept: a federation sees a handful; a flood of new ones evicts the oldest. */
 const DECODED_MAX = 1024;
-const decoded = new Map<string, PeerIdentity>();
+/** Keyed by the DER itself (as a latin1 string: one byte per char, exact, and cheaper than a digest). */
+const byDer = new Map<string, PeerIdentity>();
+/** Keyed by the SHA-256 fingerprint Node's getPeerCertificate() has already computed in C++. */
+const byFingerprint = new Map<string, PeerIdentity>();
 
 /**
  * The identity in a DER certificate. Decoding X.509 in JavaScript is most of a handshake's cost, so each
@@ -33,19 +36,30 @@ const decoded = new Map<string, PeerIdentity>();
  * presents the same certificate.
  */
 export function peerIdentityFromDer(der: Uint8Array): PeerIdentity {
-  // The DER itself is the key (as a latin1 string: one byte per char, no hashing): exact, and cheaper per
-  // handshake than a digest.
   const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
-  const known = decoded.get(key);
+  return remembered(byDer, key, der);
+}
+
+/**
+ * The identity in a certificate as Node's getPeerCertificate() gives it. Its fingerprint256 is a SHA-256 of
+ * the DER, so it identifies the certificate as exactly as the DER does, and on a handshake's hot path it
+ * spares copying the DER into a string to look it up.
+ */
+function peerIdentityFromPeerCertificate(cert: { raw: Buffer; fingerprint256: string }): PeerIdentity {
+  return remembered(byFingerprint, cert.fingerprint256, cert.raw);
+}
+
+function remembered(cache: Map<string, PeerIdentity>, key: string, der: Uint8Array): PeerIdentity {
+  const known = cache.get(key);
   if (known && known.notAfter.getTime() > Date.now()) {
-    decoded.delete(key);
-    decoded.set(key, known);
+    cache.delete(key);
+    cache.set(key, known);
     return known;
   }
   const identity = decodeIdentity(der);
-  decoded.delete(key);
-  decoded.set(key, identity);
-  if (decoded.size > DECODED_MAX) decoded.delete(decoded.keys().next().value as string);
+  cache.delete(key);
+  cache.set(key, identity);
+  if (cache.size > DECODED_MAX) cache.delete(cache.keys().next().value as string);
   return identity;
 }
 
@@ -83,8 +97,8 @@ export function peerIdentityOf(socket: TLSSocket): PeerIdentity | null {
   if (identityCache.has(socket)) return identityCache.get(socket) ?? null;
   // Not getPeerX509Certificate(): on Node 20 a client socket then answers getPeerCertificate() (and itself)
   // with nothing ever after, and the live re-checks read the presented chain with getPeerCertificate(true).
-  const raw: Buffer | undefined = socket.getPeerCertificate()?.raw;
-  const identity = raw ? peerIdentityFromDer(raw) : null;
+  const cert = socket.getPeerCertificate();
+  const identity = cert?.raw ? peerIdentityFromPeerCertificate(cert) : null;
   identityCache.set(socket, identity);
   return identity;
 }

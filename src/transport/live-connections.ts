@@ -1,4 +1,4 @@
-// Open connections whose peer was trusted when they opened, kept under watch: each gets a timer at the
+// Open connections whose peer was trusted when they opened, kept under watch: each is checked again at the
 // moment its trust next lapses by itself (the peer's notAfter; a CRL's nextUpdate when stale CRLs fail),
 // and every connection is re-checked at once when trust changes (a credential reload brings a new CRL or
 // CA bundle; a deny-list change calls reevaluate()). The adapter's `check` decides, and on a refusal
@@ -14,7 +14,8 @@ import { rememberPresentedChain } from './peer-trust.ts';
 /** What a tracked connection must offer: Node's sockets do. */
 export interface ClosableConnection {
   readonly destroyed: boolean;
-  once(event: 'close', listener: () => void): unknown;
+  /** Node's emitters call a listener with the emitter as `this`. */
+  on(event: 'close', listener: (this: ClosableConnection) => void): unknown;
 }
 
 export interface LiveConnectionsOptions<S> {
@@ -40,17 +41,32 @@ const RETRY_MS = 1000;
 
 /**
  * Open, trusted connections under watch: `add` each admitted one; every credential reload (and each call
- * of `reevaluate()`) re-runs `check` on all of them, and each has a timer at its next trust deadline.
+ * of `reevaluate()`) re-runs `check` on all of them, and each is checked again at its next trust deadline.
+ * One timer serves them all, set for the soonest deadline: a connection costs a map entry, not a timer
+ * (setting and clearing a timer for every connection of a handshake-heavy listener showed in its profile).
  */
 export class LiveConnections<S extends ClosableConnection> {
-  readonly #entries = new Map<S, { identity: PeerIdentity; timer: unknown }>();
+  /** Each open connection, its peer and the time (ms) at which it is next checked by itself. */
+  readonly #entries = new Map<S, { identity: PeerIdentity; due: number }>();
   readonly #options: LiveConnectionsOptions<S>;
   readonly #timers: Timers;
   readonly #stop: (() => void) | undefined;
+  #timer: unknown;
+  /**
+   * One listener for every connection's 'close', called with the connection as `this`: no closure per
+   * connection ('close' comes once, so `on` needs no once-wrapper either).
+   */
+  readonly #closed: (this: ClosableConnection) => void;
+  /** When the timer fires (ms); Infinity when none is set. */
+  #timerAt = Number.POSITIVE_INFINITY;
 
   constructor(options: LiveConnectionsOptions<S>) {
     this.#options = options;
     this.#timers = options.timers ?? systemTimers;
+    const live = this;
+    this.#closed = function (this: ClosableConnection) {
+      live.#remove(this as S);
+    };
     this.#stop = options.credentials
       ? followCredentials(options.credentials, () => this.reevaluate())
       : undefined;
@@ -72,56 +88,80 @@ export class LiveConnections<S extends ClosableConnection> {
       typeof (socket as unknown as Partial<TLSSocket>).getPeerCertificate === 'function'
     )
       rememberPresentedChain(socket as unknown as TLSSocket);
-    this.#entries.set(socket, { identity, timer: undefined });
-    socket.once('close', () => this.#remove(socket));
-    this.#schedule(socket);
+    const due = this.#deadline(identity);
+    this.#entries.set(socket, { identity, due });
+    socket.on('close', this.#closed);
+    if (due < this.#timerAt) this.#arm(due);
   }
 
   /** Re-checks every open connection; returns how many were closed. */
   reevaluate(): number {
     let closed = 0;
     for (const [socket, entry] of [...this.#entries]) {
-      if (this.#options.check(socket, entry.identity)) this.#schedule(socket);
+      if (this.#options.check(socket, entry.identity)) entry.due = this.#deadline(entry.identity);
       else {
         closed++;
         this.#remove(socket);
       }
     }
+    this.#armSoonest();
     return closed;
   }
 
-  /** Stops following the credentials and clears every timer (the connections themselves are the owner's). */
+  /** Stops following the credentials and clears the timer (the connections themselves are the owner's). */
   close(): void {
     this.#stop?.();
-    for (const socket of [...this.#entries.keys()]) this.#remove(socket);
+    this.#entries.clear();
+    this.#disarm();
   }
 
-  #schedule(socket: S, minimumMs = 0): void {
-    const entry = this.#entries.get(socket);
-    if (!entry) return;
-    if (entry.timer !== undefined) this.#timers.clearTimeout(entry.timer);
+  /** When trust in this peer next lapses by itself: its notAfter, or its issuer's CRL nextUpdate. */
+  #deadline(identity: PeerIdentity): number {
     const material = this.#options.credentials?.material;
-    const deadline = material ? nextTrustDeadline(entry.identity, material) : entry.identity.notAfter;
-    const delay = Math.max(minimumMs, deadline.getTime() - this.#options.clock().getTime());
-    entry.timer = this.#timers.setTimeout(() => this.#reached(socket), Math.min(delay, MAX_TIMER_MS));
+    return (material ? nextTrustDeadline(identity, material) : identity.notAfter).getTime();
   }
 
-  #reached(socket: S): void {
-    const entry = this.#entries.get(socket);
-    if (!entry) return;
-    entry.timer = undefined;
-    if (!this.#options.check(socket, entry.identity)) {
-      this.#remove(socket);
-      return;
+  /** The timer fired: checks every connection whose deadline has come, then waits for the next one. */
+  #sweep(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = this.#options.clock().getTime();
+    for (const [socket, entry] of [...this.#entries]) {
+      if (entry.due > now || !this.#entries.has(socket)) continue;
+      if (!this.#options.check(socket, entry.identity)) {
+        this.#remove(socket);
+        continue;
+      }
+      // Still trusted: the clock lags the timer a little, or trust was renewed (a reload re-arms anyway).
+      entry.due = Math.max(this.#deadline(entry.identity), now + RETRY_MS);
     }
-    // Still trusted: the deadline is later (a step of a long wait) or the clock lags the timer a little.
-    this.#schedule(socket, RETRY_MS);
+    this.#armSoonest();
   }
 
+  #armSoonest(): void {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const entry of this.#entries.values()) if (entry.due < soonest) soonest = entry.due;
+    if (soonest === Number.POSITIVE_INFINITY) this.#disarm();
+    else this.#arm(soonest);
+  }
+
+  /** Sets the one timer for `at` (a deadline past setTimeout's ceiling is reached in steps). */
+  #arm(at: number): void {
+    this.#disarm();
+    const delay = Math.max(0, at - this.#options.clock().getTime());
+    this.#timerAt = at;
+    this.#timer = this.#timers.setTimeout(() => this.#sweep(), Math.min(delay, MAX_TIMER_MS));
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** A closed connection leaves the map; the last one leaves no timer behind. */
   #remove(socket: S): void {
-    const entry = this.#entries.get(socket);
-    if (!entry) return;
-    if (entry.timer !== undefined) this.#timers.clearTimeout(entry.timer);
-    this.#entries.delete(socket);
+    if (!this.#entries.delete(socket)) return;
+    if (this.#entries.size === 0) this.#disarm();
   }
 }

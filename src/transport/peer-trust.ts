@@ -28,6 +28,8 @@ export function peerTrustRefusal(
 ): TrustRefusal | null {
   const material = context.credentials?.material;
   if (!material) return null;
+  // At the handshake with no CRL loaded (most nodes) there is nothing to check: OpenSSL verified the chain.
+  if (!socket && material.crls.length === 0) return null;
   // The chain as remembered when the connection was admitted (rememberPresentedChain); a socket closing
   // by itself is not judged again (it is going anyway, and has no certificate left to read).
   const presented = socket ? (remembered.get(socket) ?? presentedChain(socket)) : [];

@@ -173,6 +173,32 @@ describe('expiry gauges', () => {
     m.close();
   });
 
+  test('a peer dropped from the tracked set is filed again, gauges and all, when the same certificate returns', async () => {
+    const { m } = monitor(manualClock(), { maxPeers: 1 });
+    const identity = async (name: string) =>
+      peerIdentityFromDer(
+        new X509Certificate((await root.issue(name, { notBefore: at(-1), notAfter: at(40) })).certPem).raw,
+      );
+    const [p1, p2] = [await identity('r1'), await identity('r2')];
+    const label = (name: string) => `peer:${testUri(name)}`;
+    m.observePeer(p1);
+    m.observePeer(p1);
+    m.observePeer(p2); // over maxPeers: r1 dropped
+    assert.equal(await gauge(EXPIRY, label('r1')), undefined);
+    // The same identity object as before (identity.ts shares it): it must not pass as still filed.
+    m.observePeer(p1);
+    assert.equal(await gauge(EXPIRY, label('r1')), at(40).getTime() / 1000);
+    assert.equal(await gauge(EXPIRY, label('r2')), undefined, 'r2 dropped in turn');
+    assert.deepEqual(
+      m
+        .tracked()
+        .filter((c) => c.cert.startsWith('peer:'))
+        .map((c) => c.cert),
+      [label('r1')],
+    );
+    m.close();
+  });
+
   test('tracking a credential source follows reloads; series of a replaced CA are removed', async (t) => {
     const ca = await createTestCa('Tracked CA One');
     const dir = await tempDir(t);

@@ -2,9 +2,12 @@
 // comma-joined `subjectaltname` string (CVE-2021-44532 class).
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
+import { connect, createServer, type TLSSocket } from 'node:tls';
 import { buildCertificate } from '../../src/pki/certificate.ts';
-import { describePeer, peerIdentityFromDer } from '../../src/tls/identity.ts';
+import { describePeer, peerIdentityFromDer, peerIdentityOf } from '../../src/tls/identity.ts';
 import { EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from '../../src/tls/x509.ts';
 import { createTestCa, testUri } from '../support/pki.ts';
 
@@ -118,5 +121,57 @@ describe('peerIdentityFromDer: decoded once per distinct certificate', () => {
     const again = peerIdentityFromDer(der);
     assert.notEqual(again, first, 'past notAfter: not kept');
     assert.deepEqual(again, first);
+  });
+});
+
+describe("peerIdentityOf: a connection's peer, from the certificate it presented", () => {
+  test('connections presenting the same certificate share one identity; another certificate gets its own', async (t) => {
+    const ca = await createTestCa('Socket CA');
+    const [server, a, b] = await Promise.all([ca.issue('server'), ca.issue('peer-a'), ca.issue('peer-b')]);
+    const seen: TLSSocket[] = [];
+    const listener = createServer(
+      {
+        cert: server.certPem,
+        key: server.keyPem,
+        ca: ca.certPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (socket) => {
+        seen.push(socket);
+        socket.end();
+      },
+    );
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    t.after(() => listener.close());
+    const { port } = listener.address() as AddressInfo;
+    const dial = async (leaf: { certPem: string; keyPem: string }) => {
+      const socket = connect({
+        host: '127.0.0.1',
+        port,
+        cert: leaf.certPem,
+        key: leaf.keyPem,
+        ca: ca.certPem,
+        checkServerIdentity: () => undefined,
+      });
+      socket.on('data', () => {});
+      await once(socket, 'end');
+      socket.destroy();
+      return seen.at(-1) as TLSSocket;
+    };
+    const first = peerIdentityOf(await dial(a));
+    const second = peerIdentityOf(await dial(a));
+    const other = peerIdentityOf(await dial(b));
+    assert.ok(first && second && other);
+    assert.equal(second, first, 'the same certificate on a new connection: the identity decoded once');
+    assert.deepEqual(first.uris, [testUri('peer-a')]);
+    assert.deepEqual(other.uris, [testUri('peer-b')]);
+    assert.equal(
+      first.fingerprint256,
+      createHash('sha256').update(new X509Certificate(a.certPem).raw).digest('hex'),
+    );
+    // The same certificate read from its DER (another adapter) gives the same identity, decoded alike.
+    assert.deepEqual(peerIdentityFromDer(new X509Certificate(a.certPem).raw), first);
   });
 });
